@@ -1,0 +1,84 @@
+// The HTTP API's route table, shared by the CDK API construct (which creates one API Gateway resource
+// per route) and the local gateway (which routes with it), so both serve exactly the same paths.
+
+export type ServerOperation = 'live' | 'ready' | 'server-metadata';
+export type ModelOperation = 'metadata' | 'ready' | 'infer' | 'predict' | 'status';
+
+export interface ServerRoute {
+  readonly kind: 'server';
+  readonly method: 'GET';
+  readonly path: string;
+  readonly operation: ServerOperation;
+}
+
+export interface ModelRoute {
+  readonly kind: 'model';
+  readonly method: 'GET' | 'POST';
+  /** Resource path with the model name filled in: one API Gateway resource per model and route. */
+  readonly path: string;
+  readonly operation: ModelOperation;
+  readonly model: string;
+}
+
+export type Route = ServerRoute | ModelRoute;
+
+export const SERVER_ROUTES: readonly ServerRoute[] = [
+  { kind: 'server', method: 'GET', path: '/v2', operation: 'server-metadata' },
+  { kind: 'server', method: 'GET', path: '/v2/health/live', operation: 'live' },
+  { kind: 'server', method: 'GET', path: '/v2/health/ready', operation: 'ready' },
+];
+
+/** Every route of one model: the Open Inference Protocol v2 routes and the v1 `:predict` form. */
+export function modelRoutes(model: string): ModelRoute[] {
+  return [
+    { kind: 'model', model, method: 'GET', path: `/v2/models/${model}`, operation: 'metadata' },
+    { kind: 'model', model, method: 'GET', path: `/v2/models/${model}/ready`, operation: 'ready' },
+    { kind: 'model', model, method: 'POST', path: `/v2/models/${model}/infer`, operation: 'infer' },
+    { kind: 'model', model, method: 'GET', path: `/v1/models/${model}`, operation: 'status' },
+    { kind: 'model', model, method: 'POST', path: `/v1/models/${model}:predict`, operation: 'predict' },
+  ];
+}
+
+export type RouteMatch =
+  | { readonly found: 'route'; readonly route: Route }
+  | { readonly found: 'wrong-method'; readonly allowed: readonly string[] }
+  | { readonly found: 'unknown-model'; readonly model: string }
+  | { readonly found: 'none' };
+
+const MODEL_PATH = /^\/v[12]\/models\/([^/:]+)(?:\/(?:ready|infer)|:predict)?$/;
+
+/** A router over a fixed set of models: exact path lookups, no regex on the hot path. */
+export class RouteTable {
+  private readonly byPath = new Map<string, Route[]>();
+
+  constructor(models: readonly string[]) {
+    for (const route of [...SERVER_ROUTES, ...models.flatMap(modelRoutes)]) {
+      const list = this.byPath.get(route.path) ?? [];
+      list.push(route);
+      this.byPath.set(route.path, list);
+    }
+  }
+
+  get routes(): Route[] {
+    return [...this.byPath.values()].flat();
+  }
+
+  match(method: string, path: string): RouteMatch {
+    const normalized = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+    const candidates = this.byPath.get(normalized);
+    if (candidates) {
+      const route = candidates.find((r) => r.method === method || (method === 'HEAD' && r.method === 'GET'));
+      return route ? { found: 'route', route } : { found: 'wrong-method', allowed: candidates.map((r) => r.method) };
+    }
+    const model = MODEL_PATH.exec(normalized)?.[1];
+    return model ? { found: 'unknown-model', model: safeDecode(model) } : { found: 'none' };
+  }
+}
+
+function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
