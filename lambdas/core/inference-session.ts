@@ -1,0 +1,118 @@
+// One model ready to serve: its card and an onnxruntime session, with batch prediction on raw rows.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import ort from 'onnxruntime-node';
+import { ModelUnavailableError } from './errors';
+import { modelCardSchema, type ModelCard } from './model-card';
+
+export interface SessionSettings {
+  /**
+   * Threads inside one operator. Small tabular models run fastest on one thread (no pool hand-off), and
+   * a Lambda function with under 1,769 MB has less than one vCPU anyway.
+   * @default 1
+   */
+  readonly intraOpThreads?: number;
+}
+
+/** Predictions for a batch, row-major: `scores` holds `count x width` numbers. */
+export interface BatchPrediction {
+  readonly count: number;
+  /** Probabilities per class (classification, softmax applied to logits) or one value per row (regression). */
+  readonly scores: Float32Array;
+  /** Columns per row in `scores`: the number of classes, or 1 for regression. */
+  readonly width: number;
+  /** Index of the most probable class per row; empty for regression. */
+  readonly classIndex: Int32Array;
+}
+
+export class ServedModel {
+  /** Length of one flattened input row. */
+  readonly featureCount: number;
+  private readonly inputDims: readonly number[];
+  private readonly fetches: readonly string[];
+
+  private constructor(
+    readonly card: ModelCard,
+    private readonly session: ort.InferenceSession,
+  ) {
+    this.featureCount = card.input.features.length;
+    // Keep the model's own per-instance dims (e.g. [8, 8] for an image model) when they are fixed.
+    const perInstance = card.input.shape.slice(1);
+    const fixed = perInstance.length > 0 && perInstance.every((d) => d > 0) && perInstance.reduce((a, b) => a * b, 1) === this.featureCount;
+    this.inputDims = fixed ? perInstance : [this.featureCount];
+    this.fetches = [card.output.scoresTensor];
+  }
+
+  get name(): string {
+    return this.card.name;
+  }
+
+  get version(): number {
+    return this.card.version;
+  }
+
+  /** Loads model.json and model.onnx from a model folder (models/<name>/<version>/ or /opt/ml/model). */
+  static async load(dir: string, settings: SessionSettings = {}): Promise<ServedModel> {
+    const card = modelCardSchema.parse(JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')));
+    return ServedModel.fromBytes(card, readFileSync(join(dir, 'model.onnx')), settings);
+  }
+
+  static async fromBytes(card: ModelCard, onnxBytes: Uint8Array, settings: SessionSettings = {}): Promise<ServedModel> {
+    const session = await ort.InferenceSession.create(onnxBytes, {
+      intraOpNumThreads: settings.intraOpThreads ?? 1,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+    });
+    return new ServedModel(card, session);
+  }
+
+  /** Runs the model on `count` rows of `featureCount` raw values each. */
+  async predict(rows: Float32Array, count: number): Promise<BatchPrediction> {
+    const input = new ort.Tensor('float32', rows, [count, ...this.inputDims]);
+    let output: ort.InferenceSession.OnnxValueMapType;
+    try {
+      output = await this.session.run({ [this.card.input.tensorName]: input }, this.fetches);
+    } catch (error) {
+      throw new ModelUnavailableError(`model ${this.name} v${this.version} failed to run: ${(error as Error).message.split('\n')[0]}`);
+    }
+    const tensor = output[this.card.output.scoresTensor] as ort.Tensor;
+    const scores = tensor.data as Float32Array;
+    const width = count === 0 ? 0 : scores.length / count;
+    if (this.card.task === 'regression') return { count, scores, width, classIndex: new Int32Array(0) };
+    if (width !== this.card.labels.length) {
+      throw new ModelUnavailableError(`model ${this.name} v${this.version} returned ${width} scores per row, model.json lists ${this.card.labels.length} labels`);
+    }
+    if (this.card.output.scoresKind === 'logits') softmaxRows(scores, width);
+    return { count, scores, width, classIndex: argmaxRows(scores, width) };
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+/** In place, numerically stable. */
+export function softmaxRows(scores: Float32Array, width: number): void {
+  for (let row = 0; row < scores.length; row += width) {
+    let max = -Infinity;
+    for (let j = 0; j < width; j++) max = Math.max(max, scores[row + j]!);
+    let sum = 0;
+    for (let j = 0; j < width; j++) {
+      const e = Math.exp(scores[row + j]! - max);
+      scores[row + j] = e;
+      sum += e;
+    }
+    for (let j = 0; j < width; j++) scores[row + j] /= sum;
+  }
+}
+
+export function argmaxRows(scores: Float32Array, width: number): Int32Array {
+  const out = new Int32Array(scores.length / width);
+  for (let i = 0; i < out.length; i++) {
+    let best = 0;
+    for (let j = 1; j < width; j++) if (scores[i * width + j]! > scores[i * width + best]!) best = j;
+    out[i] = best;
+  }
+  return out;
+}

@@ -1,0 +1,140 @@
+// The HTTP API of one model, independent of where it runs: the Lambda handler adapts API Gateway
+// events to it, and the local gateway runs that same handler. Bad input ends as a named 4xx error.
+import { decodeV1, decodeV2, encodeV1, encodeV2, InputLayout, modelMetadata, type DecodedBatch } from './codecs';
+import { ApiError, BadRequestError, errorBody, INTERNAL_ERROR_BODY, MethodNotAllowedError, NotFoundError, PayloadTooLargeError, UnsupportedMediaTypeError } from './errors';
+import type { ServedModel } from './inference-session';
+import { RouteTable, type ModelOperation } from './routes';
+
+export interface ApiRequest {
+  readonly method: string;
+  /** The route path, e.g. /v2/models/digits/infer (without any stage or base path). */
+  readonly path: string;
+  readonly contentType: string | undefined;
+  readonly body: string | null | undefined;
+}
+
+export interface ApiResponse {
+  readonly statusCode: number;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+}
+
+export interface ApiLimits {
+  /** Requests with a larger body get 413. */
+  readonly maxBodyBytes: number;
+  /** Requests with more instances get 400. */
+  readonly maxBatchSize: number;
+}
+
+/** What happened to one request: for metrics, logs and (later) canary evaluation. */
+export interface RequestRecord {
+  readonly operation: ModelOperation | 'unrouted';
+  readonly statusCode: number;
+  readonly errorCode: string | undefined;
+  /** Instances scored; 0 when the request was rejected. */
+  readonly instances: number;
+  /** Time inside session.run, in milliseconds. */
+  readonly inferenceMs: number;
+  /** The unexpected error behind a 500, for the log; never sent to the caller. */
+  readonly failure?: unknown;
+}
+
+export interface ApiResult {
+  readonly response: ApiResponse;
+  readonly record: RequestRecord;
+}
+
+const JSON_MEDIA_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
+
+export class ModelApi {
+  private readonly routes: RouteTable;
+  private readonly layout: InputLayout;
+  private readonly baseHeaders: Record<string, string>;
+
+  constructor(
+    readonly model: ServedModel,
+    private readonly limits: ApiLimits,
+  ) {
+    this.routes = new RouteTable([model.name]);
+    this.layout = new InputLayout(model.card);
+    this.baseHeaders = { 'content-type': 'application/json', 'x-model-name': model.name, 'x-model-version': String(model.version) };
+  }
+
+  async handle(request: ApiRequest): Promise<ApiResult> {
+    let operation: RequestRecord['operation'] = 'unrouted';
+    try {
+      const match = this.routes.match(request.method, request.path);
+      if (match.found === 'wrong-method') throw new MethodNotAllowedError(request.method, request.path, match.allowed);
+      if (match.found === 'unknown-model') throw new NotFoundError(`model '${match.model.slice(0, 100)}' is not served here; this function serves '${this.model.name}'`, 'model_not_found');
+      if (match.found === 'none' || match.route.kind !== 'model') throw new NotFoundError(`no route ${request.method} ${request.path.slice(0, 200)}`);
+      operation = match.route.operation;
+      return await this.run(operation, request);
+    } catch (error) {
+      return this.failure(operation, error);
+    }
+  }
+
+  private async run(operation: ModelOperation, request: ApiRequest): Promise<ApiResult> {
+    switch (operation) {
+      case 'metadata':
+        return this.ok(operation, modelMetadata(this.model.card), 0, 0);
+      case 'ready':
+        return this.ok(operation, { name: this.model.name, ready: true }, 0, 0);
+      case 'status':
+        return this.ok(operation, { name: this.model.name, version: String(this.model.version), ready: true }, 0, 0);
+      case 'predict': {
+        const batch = decodeV1(this.readJson(request, "an 'instances' array"), this.layout, this.limits);
+        const { prediction, inferenceMs } = await this.predict(batch);
+        return this.ok(operation, encodeV1(prediction, this.model.card), batch.count, inferenceMs);
+      }
+      case 'infer': {
+        const batch = decodeV2(this.readJson(request, "an 'inputs' array"), this.layout, this.limits);
+        const { prediction, inferenceMs } = await this.predict(batch);
+        return this.ok(operation, encodeV2(prediction, this.model.card, batch.id), batch.count, inferenceMs);
+      }
+    }
+  }
+
+  private async predict(batch: DecodedBatch) {
+    const started = performance.now();
+    const prediction = await this.model.predict(batch.rows, batch.count);
+    return { prediction, inferenceMs: performance.now() - started };
+  }
+
+  private readJson(request: ApiRequest, expected: string): unknown {
+    const contentType = request.contentType;
+    if (contentType !== undefined && contentType !== '' && !JSON_MEDIA_TYPE.test(contentType)) throw new UnsupportedMediaTypeError(contentType);
+    const body = request.body;
+    if (body === null || body === undefined || body.trim() === '') throw new BadRequestError(`request body is empty; send a JSON object with ${expected}`, 'invalid_json');
+    // Length in UTF-16 units is at most the byte length, so only measure bytes near the limit.
+    if (body.length > this.limits.maxBodyBytes / 3 && Buffer.byteLength(body, 'utf8') > this.limits.maxBodyBytes) {
+      throw new PayloadTooLargeError(this.limits.maxBodyBytes);
+    }
+    try {
+      return JSON.parse(body);
+    } catch (error) {
+      throw new BadRequestError(`request body is not valid JSON: ${(error as Error).message.slice(0, 200)}`, 'invalid_json');
+    }
+  }
+
+  private ok(operation: ModelOperation, payload: unknown, instances: number, inferenceMs: number): ApiResult {
+    return {
+      response: { statusCode: 200, headers: this.baseHeaders, body: JSON.stringify(payload) },
+      record: { operation, statusCode: 200, errorCode: undefined, instances, inferenceMs },
+    };
+  }
+
+  private failure(operation: RequestRecord['operation'], error: unknown): ApiResult {
+    if (error instanceof ApiError) {
+      const headers = error instanceof MethodNotAllowedError ? { ...this.baseHeaders, allow: error.allowed.join(', ') } : this.baseHeaders;
+      return {
+        response: { statusCode: error.status, headers, body: JSON.stringify(errorBody(error)) },
+        record: { operation, statusCode: error.status, errorCode: error.code, instances: 0, inferenceMs: 0 },
+      };
+    }
+    return {
+      response: { statusCode: 500, headers: this.baseHeaders, body: JSON.stringify(INTERNAL_ERROR_BODY) },
+      record: { operation, statusCode: 500, errorCode: INTERNAL_ERROR_BODY.error.code, instances: 0, inferenceMs: 0, failure: error },
+    };
+  }
+}

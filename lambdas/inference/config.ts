@@ -1,0 +1,28 @@
+// Settings from the environment, read once at start-up: a missing or wrong value stops the function
+// at init with a message naming the variable, instead of failing on the first request.
+
+export interface InferenceConfig {
+  readonly modelDir: string;
+  readonly maxBodyBytes: number;
+  readonly maxBatchSize: number;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+function positiveInteger(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < 1) throw new ConfigError(`${name} must be a positive integer, received '${raw}'`);
+  return value;
+}
+
+export function readInferenceConfig(env: NodeJS.ProcessEnv): InferenceConfig {
+  return {
+    modelDir: env.MODEL_DIR || '/opt/ml/model',
+    maxBodyBytes: positiveInteger(env, 'MAX_BODY_BYTES', 1024 * 1024),
+    maxBatchSize: positiveInteger(env, 'MAX_BATCH_SIZE', 1000),
+  };
+}

@@ -1,0 +1,57 @@
+// Lambda entry point (bundled by esbuild into the container image). Logger, metrics and the model
+// session are created once per execution environment, at module scope; each invocation reuses them.
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { INTERNAL_ERROR_BODY } from '../core/errors';
+import { ServedModel } from '../core/inference-session';
+import { ModelApi, type RequestRecord } from '../core/model-api';
+import { readInferenceConfig } from './config';
+import { createInferenceHandler, type InferenceHandler } from './handler';
+
+const config = readInferenceConfig(process.env);
+const logger = new Logger();
+const metrics = new Metrics();
+
+function recordMetrics(record: RequestRecord, latencyMs: number): void {
+  metrics.addMetric('Requests', MetricUnit.Count, 1);
+  metrics.addMetric('HandlerLatency', MetricUnit.Milliseconds, latencyMs);
+  if (record.instances > 0) {
+    metrics.addMetric('Instances', MetricUnit.Count, record.instances);
+    metrics.addMetric('InferenceLatency', MetricUnit.Milliseconds, record.inferenceMs);
+  }
+  if (record.statusCode >= 400) metrics.addMetric(record.statusCode >= 500 ? 'ServerErrors' : 'ClientErrors', MetricUnit.Count, 1);
+}
+
+const unavailable = (message: string): InferenceHandler => async () => ({
+  statusCode: 503,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify({ error: { code: 'model_unavailable', message } }),
+});
+
+// Loaded during init (outside the billed invocation on a cold start); a model that fails to load
+// answers 503 with a message instead of crashing every invocation.
+const ready: Promise<InferenceHandler> = ServedModel.load(config.modelDir).then(
+  (model) => {
+    metrics.setDefaultDimensions({ model: model.name, version: String(model.version) });
+    logger.appendKeys({ model: model.name, modelVersion: model.version });
+    logger.info('model loaded', { features: model.featureCount, task: model.card.task });
+    return createInferenceHandler({ api: new ModelApi(model, config), logger, onRecord: recordMetrics });
+  },
+  (error: unknown) => {
+    logger.critical('model failed to load', { error: error as Error, modelDir: config.modelDir });
+    return unavailable(`the model in ${config.modelDir} failed to load; see the function's logs`);
+  },
+);
+
+export const handler = async (event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult> => {
+  logger.addContext(context);
+  try {
+    return await (await ready)(event, context);
+  } catch (error) {
+    logger.error('handler failed', { error: error as Error });
+    return { statusCode: 500, headers: { 'content-type': 'application/json' }, body: JSON.stringify(INTERNAL_ERROR_BODY) };
+  } finally {
+    metrics.publishStoredMetrics();
+  }
+};

@@ -1,0 +1,239 @@
+// The local gateway: API Gateway's part (routing, body limit, throttling, JSON gateway errors) on a
+// node:http server, in front of the very Lambda handler each model runs in the cloud, called with
+// API Gateway proxy events. One process serves every model in the manifest.
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { ServedModel } from '../lambdas/core/inference-session';
+import { errorBody, INTERNAL_ERROR_BODY, MethodNotAllowedError, NotFoundError, PayloadTooLargeError, TooManyRequestsError, type ApiError } from '../lambdas/core/errors';
+import { ModelApi } from '../lambdas/core/model-api';
+import type { ModelCard } from '../lambdas/core/model-card';
+import { RouteTable, type ModelRoute, type Route } from '../lambdas/core/routes';
+import { createInferenceHandler, type InferenceHandler } from '../lambdas/inference/handler';
+import type { LoadedManifest } from '../lib/manifest/load';
+import { TokenBucket } from './throttle';
+
+export interface LocalGatewayOptions {
+  readonly manifest: LoadedManifest;
+  /** @default 8080 (0 picks a free port) */
+  readonly port?: number;
+  /** @default '127.0.0.1' */
+  readonly host?: string;
+  /**
+   * Apply the manifest's per-route throttling, as API Gateway does.
+   * @default false - a developer's machine should not 429 its own load tests
+   */
+  readonly throttle?: boolean;
+  /** @default a Powertools logger at LOG_LEVEL or WARN */
+  readonly logger?: Logger;
+  /** Longest wait for in-flight requests when closing. @default 10000 */
+  readonly drainTimeoutMs?: number;
+}
+
+interface ServedRoute {
+  readonly route: ModelRoute;
+  readonly handler: InferenceHandler;
+  readonly maxBodyBytes: number;
+  readonly bucket: TokenBucket | undefined;
+}
+
+const JSON_HEADERS = { 'content-type': 'application/json' };
+
+export class LocalGateway {
+  private readonly server: Server;
+  private readonly table: RouteTable;
+  private readonly served = new Map<string, ServedRoute>();
+  private inFlight = 0;
+  private draining = false;
+  private closed: Promise<void> | undefined;
+
+  private constructor(
+    private readonly options: LocalGatewayOptions,
+    private readonly models: readonly ServedModel[],
+    private readonly logger: Logger,
+  ) {
+    const { manifest } = options.manifest;
+    this.table = new RouteTable(models.map((m) => m.name));
+    for (const model of models) {
+      const entry = manifest.models.find((m) => m.name === model.name)!;
+      const limits = { maxBodyBytes: manifest.api.maxBodyBytes, maxBatchSize: entry.maxBatchSize };
+      const handler = createInferenceHandler({ api: new ModelApi(model, limits), logger });
+      const throttle = entry.throttle ?? manifest.api.throttle;
+      for (const route of this.table.routes) {
+        if (route.kind !== 'model' || route.model !== model.name) continue;
+        const bucket = options.throttle ? new TokenBucket(throttle) : undefined;
+        this.served.set(`${route.method} ${route.path}`, { route, handler, maxBodyBytes: limits.maxBodyBytes, bucket });
+      }
+    }
+    this.server = createServer({ keepAliveTimeout: 5000 }, (req, res) => this.onRequest(req, res));
+  }
+
+  /** Loads every model's session, then listens. Resolves once the port is open. */
+  static async start(options: LocalGatewayOptions): Promise<LocalGateway> {
+    const logger = options.logger ?? new Logger({ serviceName: 'mlship-local', logLevel: (process.env.LOG_LEVEL as 'WARN' | undefined) ?? 'WARN' });
+    const models = await Promise.all(options.manifest.models.map((m) => ServedModel.load(m.dir)));
+    const gateway = new LocalGateway(options, models, logger);
+    await new Promise<void>((resolve, reject) => {
+      gateway.server.once('error', reject);
+      gateway.server.listen(options.port ?? 8080, options.host ?? '127.0.0.1', () => {
+        gateway.server.off('error', reject);
+        resolve();
+      });
+    });
+    return gateway;
+  }
+
+  get url(): string {
+    const address = this.server.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    return `http://${host}:${address.port}`;
+  }
+
+  get modelNames(): string[] {
+    return this.models.map((m) => m.name);
+  }
+
+  get cards(): ModelCard[] {
+    return this.models.map((m) => m.card);
+  }
+
+  get routes(): Route[] {
+    return this.table.routes;
+  }
+
+  /**
+   * Stops accepting connections, lets in-flight requests finish (up to drainTimeoutMs), closes idle
+   * keep-alive connections and releases the sessions. Safe to call more than once.
+   */
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      this.draining = true;
+      const done = new Promise<void>((resolve) => this.server.close(() => resolve()));
+      this.server.closeIdleConnections();
+      const timeout = setTimeout(() => this.server.closeAllConnections(), this.options.drainTimeoutMs ?? 10_000);
+      await done;
+      clearTimeout(timeout);
+      await Promise.all(this.models.map((m) => m.release()));
+    })();
+    return this.closed;
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    this.inFlight++;
+    res.once('close', () => {
+      this.inFlight--;
+      // While draining, a keep-alive connection that just went idle has nothing more to wait for.
+      if (this.draining) this.server.closeIdleConnections();
+    });
+    req.once('error', () => res.destroy());
+    if (this.draining) res.setHeader('connection', 'close');
+    this.route(req, res).catch((error: unknown) => {
+      this.logger.error('gateway failed to answer', { error: error as Error });
+      if (!res.headersSent) send(res, 500, JSON_HEADERS, JSON.stringify(INTERNAL_ERROR_BODY));
+      else res.destroy();
+    });
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const method = req.method ?? 'GET';
+    const rawUrl = req.url ?? '/';
+    const queryAt = rawUrl.indexOf('?');
+    const path = queryAt === -1 ? rawUrl : rawUrl.slice(0, queryAt);
+    // HEAD is answered like GET (the HTTP layer drops the body), as API Gateway does.
+    const served = this.served.get(`${method === 'HEAD' ? 'GET' : method} ${path}`);
+    if (!served) return this.unrouted(req, res, method, path);
+
+    if (served.bucket && !served.bucket.tryTake()) return this.reject(req, res, new TooManyRequestsError(`${method} ${path}`));
+    const body = await readBody(req, served.maxBodyBytes);
+    if (body === undefined) return this.reject(req, res, new PayloadTooLargeError(served.maxBodyBytes), true);
+
+    const result = await served.handler(toProxyEvent(req, method, path, queryAt === -1 ? '' : rawUrl.slice(queryAt + 1), served.route, body));
+    send(res, result.statusCode, result.headers as Record<string, string>, result.body);
+  }
+
+  /** Server routes, and API Gateway's own answers for paths and methods it has no resource for. */
+  private unrouted(req: IncomingMessage, res: ServerResponse, method: string, path: string): void {
+    const match = this.table.match(method, path);
+    if (match.found === 'route' && match.route.kind === 'server') {
+      req.resume();
+      const payload =
+        match.route.operation === 'live'
+          ? { live: true }
+          : match.route.operation === 'ready'
+            ? { ready: !this.draining, models: this.modelNames }
+            : { name: 'mlship', version: '0.1.0', extensions: [] };
+      return send(res, this.draining && match.route.operation === 'ready' ? 503 : 200, JSON_HEADERS, JSON.stringify(payload));
+    }
+    if (match.found === 'wrong-method') return this.reject(req, res, new MethodNotAllowedError(method, path, match.allowed));
+    if (match.found === 'unknown-model') {
+      return this.reject(req, res, new NotFoundError(`model '${match.model.slice(0, 100)}' is not served; models: ${this.modelNames.join(', ')}`, 'model_not_found'));
+    }
+    return this.reject(req, res, new NotFoundError(`no route ${method} ${path.slice(0, 200)}; see GET /v2/models/{name} for the API`));
+  }
+
+  private reject(req: IncomingMessage, res: ServerResponse, error: ApiError, closeConnection = false): void {
+    const headers: Record<string, string> = { ...JSON_HEADERS };
+    if (error instanceof MethodNotAllowedError) headers.allow = error.allowed.join(', ');
+    // An unread request body would be parsed as the next request on this connection: close it instead.
+    if (closeConnection) headers.connection = 'close';
+    else req.resume();
+    send(res, error.status, headers, JSON.stringify(errorBody(error)));
+  }
+}
+
+function send(res: ServerResponse, statusCode: number, headers: Record<string, string>, body: string): void {
+  if (res.destroyed) return;
+  res.writeHead(statusCode, { ...headers, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+/** The body as text, or undefined when it is larger than the limit (API Gateway's 413). */
+async function readBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
+  const declared = Number(req.headers['content-length']);
+  if (declared > limit) return undefined;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) return undefined;
+    chunks.push(chunk);
+  }
+  return chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
+}
+
+/** The API Gateway REST proxy event for a request, as the cloud would deliver it to the function. */
+function toProxyEvent(req: IncomingMessage, method: string, path: string, query: string, route: ModelRoute, body: string): APIGatewayProxyEvent {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  const queryStringParameters = query ? Object.fromEntries(new URLSearchParams(query)) : null;
+  const requestId = randomUUID();
+  return {
+    resource: route.path,
+    path,
+    httpMethod: method,
+    headers,
+    multiValueHeaders: {},
+    queryStringParameters,
+    multiValueQueryStringParameters: null,
+    pathParameters: null,
+    stageVariables: null,
+    body: body === '' ? null : body,
+    isBase64Encoded: false,
+    requestContext: {
+      accountId: 'local',
+      apiId: 'local',
+      authorizer: undefined,
+      protocol: `HTTP/${req.httpVersion}`,
+      httpMethod: method,
+      identity: { sourceIp: req.socket.remoteAddress ?? '127.0.0.1', userAgent: headers['user-agent'] ?? null } as APIGatewayProxyEvent['requestContext']['identity'],
+      path,
+      stage: 'local',
+      requestId,
+      requestTimeEpoch: Date.now(),
+      resourceId: route.path,
+      resourcePath: route.path,
+    },
+  };
+}
