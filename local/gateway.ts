@@ -190,23 +190,30 @@ function send(res: ServerResponse, statusCode: number, headers: Record<string, s
 }
 
 /** The body as text, or undefined when it is larger than the limit (API Gateway's 413). */
-async function readBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
+function readBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
   const declared = Number(req.headers['content-length']);
-  if (declared > limit) return undefined;
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) return undefined;
-    chunks.push(chunk);
-  }
-  return chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
+  if (declared > limit) return Promise.resolve(undefined);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) return void chunks.push(chunk);
+      req.off('data', onData);
+      req.off('end', onEnd);
+      resolve(undefined);
+    };
+    const onEnd = () => resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8'));
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', reject);
+  });
 }
 
 /** The API Gateway REST proxy event for a request, as the cloud would deliver it to the function. */
 function toProxyEvent(req: IncomingMessage, method: string, path: string, query: string, route: ModelRoute, body: string): APIGatewayProxyEvent {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(req.headers)) if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  // node lower-cases header names and joins repeats, as API Gateway's `headers` does (set-cookie aside).
+  const headers = req.headers as Record<string, string>;
   const queryStringParameters = query ? Object.fromEntries(new URLSearchParams(query)) : null;
   const requestId = randomUUID();
   return {

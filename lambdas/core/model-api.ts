@@ -85,7 +85,7 @@ export class ModelApi {
       case 'predict': {
         const batch = decodeV1(this.readJson(request, "an 'instances' array"), this.layout, this.limits);
         const { prediction, inferenceMs } = await this.predict(batch);
-        return this.ok(operation, encodeV1(prediction, this.model.card), batch.count, inferenceMs);
+        return this.okText(operation, encodeV1(prediction, this.model.card), batch.count, inferenceMs);
       }
       case 'infer': {
         const batch = decodeV2(this.readJson(request, "an 'inputs' array"), this.layout, this.limits);
@@ -118,8 +118,12 @@ export class ModelApi {
   }
 
   private ok(operation: ModelOperation, payload: unknown, instances: number, inferenceMs: number): ApiResult {
+    return this.okText(operation, JSON.stringify(payload), instances, inferenceMs);
+  }
+
+  private okText(operation: ModelOperation, body: string, instances: number, inferenceMs: number): ApiResult {
     return {
-      response: { statusCode: 200, headers: this.baseHeaders, body: JSON.stringify(payload) },
+      response: { statusCode: 200, headers: this.baseHeaders, body },
       record: { operation, statusCode: 200, errorCode: undefined, instances, inferenceMs },
     };
   }

@@ -1,0 +1,186 @@
+// `npm run bench`: each figure next to its raw baseline, measured in the same run, as a ratio, so the
+// result holds on a noisy machine. Usage: npm run bench -- [--manifest FILE] [--model NAME] [--quick]
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { parseArgs } from 'node:util';
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import autocannon from 'autocannon';
+import ort from 'onnxruntime-node';
+import { ServedModel } from '../lambdas/core/inference-session';
+import { ModelApi } from '../lambdas/core/model-api';
+import { createInferenceHandler } from '../lambdas/inference/handler';
+import { loadManifest, resolveManifestPath, type LoadedModel } from '../lib/manifest/load';
+
+const { values: args } = parseArgs({ options: { manifest: { type: 'string' }, model: { type: 'string' }, quick: { type: 'boolean' } } });
+const quick = args.quick ?? false;
+const manifest = loadManifest(resolveManifestPath(args.manifest));
+
+export interface Row {
+  readonly figure: string;
+  readonly value: string;
+  readonly baseline: string;
+  readonly ratio: number;
+  readonly target: string;
+  readonly ok: boolean;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const micros = (ms: number) => `${(ms * 1000).toFixed(1)} µs`;
+
+/** Rows for the requests: held-out-like inputs from the golden cases, repeated to the batch size. */
+function instances(model: LoadedModel, count: number): number[][] {
+  const golden = model.card.golden.map((g) => g.input);
+  return Array.from({ length: count }, (_, i) => golden[i % golden.length]!);
+}
+
+/** Mean time per call of `fn`, in ms, over `iterations` sequential awaited calls. */
+async function timePerCall(fn: () => Promise<unknown>, iterations: number): Promise<number> {
+  const started = performance.now();
+  for (let i = 0; i < iterations; i++) await fn();
+  return (performance.now() - started) / iterations;
+}
+
+/** Handler (API Gateway event in, response out) vs bare session.run on a prebuilt tensor, interleaved. */
+async function handlerVsSessionRun(model: LoadedModel, batch: number): Promise<Row> {
+  const served = await ServedModel.load(model.dir);
+  const handler = createInferenceHandler({
+    api: new ModelApi(served, { maxBodyBytes: 6 * 1024 * 1024, maxBatchSize: 10_000 }),
+    logger: new Logger({ logLevel: 'ERROR' }),
+  });
+  const body = JSON.stringify({ instances: instances(model, batch) });
+  const event = { httpMethod: 'POST', resource: `/v1/models/${model.entry.name}:predict`, path: `/v1/models/${model.entry.name}:predict`, headers: { 'content-type': 'application/json' }, body, isBase64Encoded: false } as unknown as APIGatewayProxyEvent;
+
+  const raw = await ort.InferenceSession.create(readFileSync(model.onnxPath), { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
+  const width = model.card.input.features.length;
+  const tensor = new ort.Tensor('float32', Float32Array.from(instances(model, batch).flat()), [batch, width]);
+  const feeds = { [model.card.input.tensorName]: tensor };
+
+  const check = await handler(event);
+  if (check.statusCode !== 200) throw new Error(`handler answered ${check.statusCode}: ${check.body}`);
+  const iterations = quick ? 300 : batch === 1 ? 3000 : 1000;
+  const handlerTimes: number[] = [];
+  const rawTimes: number[] = [];
+  for (let round = 0; round < (quick ? 3 : 7); round++) {
+    rawTimes.push(await timePerCall(() => raw.run(feeds), iterations));
+    handlerTimes.push(await timePerCall(() => handler(event), iterations));
+  }
+  await raw.release();
+  await served.release();
+  const h = median(handlerTimes);
+  const r = median(rawTimes);
+  const limit = batch === 1 ? 3 : 1.5;
+  return { figure: `handler per request, ${model.entry.name}, batch ${batch}`, value: micros(h), baseline: `${micros(r)} bare session.run`, ratio: h / r, target: `<= ${limit}x`, ok: h / r <= limit };
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+function startServer(command: string[], port: number): { child: ChildProcess; startedAt: number } {
+  const startedAt = performance.now();
+  const child = spawn(process.execPath, command, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, PORT: String(port) } });
+  return { child, startedAt };
+}
+
+/** Polls until the server answers a predict request; returns the ms since spawn. */
+async function firstAnswer(port: number, path: string, body: string, startedAt: number): Promise<number> {
+  for (let attempt = 0; attempt < 4000; attempt++) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      await res.text();
+      if (res.status === 200) return performance.now() - startedAt;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  throw new Error(`no answer on port ${port}`);
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  await new Promise<void>((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
+const gatewayCommand = (port: number) => ['--import', 'tsx', 'local/main.ts', '--manifest', manifest.file, '--port', String(port)];
+const minimalCommand = (model: LoadedModel, port: number) => ['--import', 'tsx', 'bench/minimal-server.ts', model.dir, String(port)];
+
+async function requestsPerSecond(port: number, path: string, body: string, seconds: number): Promise<number> {
+  const result = await autocannon({ url: `http://127.0.0.1:${port}${path}`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: 16, duration: seconds });
+  if (result.non2xx > 0 || result.errors > 0) throw new Error(`load run had ${result.non2xx} non-2xx answers and ${result.errors} errors`);
+  return result.requests.average;
+}
+
+/** Local gateway vs a minimal node:http server on the same session, each in its own process. */
+async function gatewayVsMinimal(model: LoadedModel): Promise<Row[]> {
+  const path = `/v1/models/${model.entry.name}:predict`;
+  const body = JSON.stringify({ instances: instances(model, 1) });
+  const seconds = quick ? 2 : 5;
+  const gatewayRps: number[] = [];
+  const minimalRps: number[] = [];
+  const gatewayStart: number[] = [];
+  const minimalStart: number[] = [];
+  for (let round = 0; round < (quick ? 1 : 2); round++) {
+    for (const [command, rps, startTimes] of [
+      [gatewayCommand, gatewayRps, gatewayStart],
+      [(port: number) => minimalCommand(model, port), minimalRps, minimalStart],
+    ] as const) {
+      const port = await freePort();
+      const { child, startedAt } = startServer(command(port), port);
+      try {
+        startTimes.push(await firstAnswer(port, path, body, startedAt));
+        await requestsPerSecond(port, path, body, 1); // warm-up
+        rps.push(await requestsPerSecond(port, path, body, seconds));
+      } finally {
+        await stop(child);
+      }
+    }
+  }
+  const g = median(gatewayRps);
+  const m = median(minimalRps);
+  const gs = median(gatewayStart);
+  const ms = median(minimalStart);
+  return [
+    { figure: `local gateway requests/s, ${model.entry.name}, batch 1, 16 connections`, value: `${g.toFixed(0)} req/s`, baseline: `${m.toFixed(0)} req/s minimal node:http`, ratio: g / m, target: '>= 0.8x', ok: g / m >= 0.8 },
+    { figure: `process start to first answer (${manifest.models.length} models)`, value: `${gs.toFixed(0)} ms`, baseline: `${ms.toFixed(0)} ms minimal server, 1 model`, ratio: gs / ms, target: '< 500 ms', ok: gs < 500 },
+  ];
+}
+
+function printTable(rows: readonly Row[]): void {
+  const header: Row = { figure: 'figure', value: 'value', baseline: 'raw baseline', ratio: NaN, target: 'target', ok: true };
+  const cells = [header, ...rows].map((r, i) => [r.figure, r.value, r.baseline, i === 0 ? 'ratio' : `${r.ratio.toFixed(2)}x`, r.target, i === 0 ? 'met' : r.ok ? 'yes' : 'NO']);
+  const widths = cells[0]!.map((_, c) => Math.max(...cells.map((row) => row[c]!.length)));
+  const line = (row: string[]) => `| ${row.map((cell, c) => cell.padEnd(widths[c]!)).join(' | ')} |`;
+  const out = [line(cells[0]!), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...cells.slice(1).map(line)];
+  process.stdout.write(`\nmlship benchmark, ${new Date().toISOString().slice(0, 10)}, node ${process.version}, onnxruntime-node ${ort.env.versions.common}\n\n${out.join('\n')}\n`);
+}
+
+async function main(): Promise<void> {
+  const selected = args.model ? manifest.models.filter((m) => m.entry.name === args.model) : manifest.models;
+  if (selected.length === 0) throw new Error(`model '${args.model}' is not in ${manifest.file}`);
+  const rows: Row[] = [];
+  for (const model of selected) {
+    for (const batch of [1, 64]) {
+      process.stderr.write(`measuring handler vs session.run: ${model.entry.name}, batch ${batch}...\n`);
+      rows.push(await handlerVsSessionRun(model, batch));
+    }
+  }
+  process.stderr.write(`measuring the local gateway against a minimal server (${selected[0]!.entry.name})...\n`);
+  rows.push(...(await gatewayVsMinimal(selected[0]!)));
+  printTable(rows);
+  if (rows.some((r) => !r.ok)) process.exitCode = 1;
+}
+
+await main();
