@@ -1,0 +1,150 @@
+// The Lambda handler driven by API Gateway REST proxy events, on a real ONNX session.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { ServedModel } from '../../../lambdas/core/inference-session';
+import { ModelApi } from '../../../lambdas/core/model-api';
+import { createInferenceHandler, type InferenceHandler } from '../../../lambdas/inference/handler';
+import { createFixtureProject, softmaxRegression, type FixtureProject } from '../../fixtures/model-folder';
+
+const features = ['radius', 'texture', 'perimeter', 'area'];
+
+function event(method: string, resource: string, body?: unknown, headers: Record<string, string> = { 'Content-Type': 'application/json' }): APIGatewayProxyEvent {
+  return {
+    httpMethod: method,
+    resource,
+    path: resource,
+    headers,
+    multiValueHeaders: {},
+    queryStringParameters: null,
+    multiValueQueryStringParameters: null,
+    pathParameters: null,
+    stageVariables: null,
+    body: body === undefined ? null : typeof body === 'string' ? body : JSON.stringify(body),
+    isBase64Encoded: false,
+    requestContext: { requestId: 'test' } as APIGatewayProxyEvent['requestContext'],
+  };
+}
+
+function json(result: APIGatewayProxyResult): { error?: { code: string; message: string } } & Record<string, unknown> {
+  assert.equal(result.headers?.['content-type'], 'application/json');
+  return JSON.parse(result.body) as never;
+}
+
+describe('inference handler', () => {
+  let project: FixtureProject;
+  let model: ServedModel;
+  let handler: InferenceHandler;
+
+  before(async () => {
+    project = createFixtureProject({ models: [{ name: 'tumour', version: 3, features, labels: ['malignant', 'benign'] }] });
+    model = await ServedModel.load(join(project.root, 'tumour', '3'));
+    handler = createInferenceHandler({ api: new ModelApi(model, { maxBodyBytes: 4096, maxBatchSize: 50 }), logger: new Logger({ logLevel: 'SILENT' }) });
+  });
+  after(async () => {
+    await model.release();
+    project.cleanup();
+  });
+
+  it('answers v1 predict with the ONNX model probabilities, the label and the model version', async () => {
+    const rows = [[1, 2, 3, 4], [-3, 0.5, 2, -1]];
+    const result = await handler(event('POST', '/v1/models/tumour:predict', { instances: [rows[0], { area: -1, perimeter: 2, texture: 0.5, radius: -3 }] }));
+    assert.equal(result.statusCode, 200);
+    assert.equal(result.headers?.['x-model-version'], '3');
+    const { predictions } = json(result) as unknown as { predictions: { label: string; probabilities: Record<string, number> }[] };
+    rows.forEach((row, i) => {
+      const expected = softmaxRegression(row, 4, 2);
+      assert.ok(Math.abs(predictions[i]!.probabilities.malignant! - expected[0]!) < 1e-5);
+      assert.ok(Math.abs(predictions[i]!.probabilities.benign! - expected[1]!) < 1e-5);
+      assert.equal(predictions[i]!.label, expected[1]! > expected[0]! ? 'benign' : 'malignant');
+    });
+  });
+
+  it('answers v2 infer with label and probability tensors', async () => {
+    const body = { id: 'r1', inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }] };
+    const answer = json(await handler(event('POST', '/v2/models/tumour/infer', body))) as unknown as { id: string; model_version: string; outputs: { name: string; data: unknown[] }[] };
+    assert.equal(answer.id, 'r1');
+    assert.equal(answer.model_version, '3');
+    const expected = softmaxRegression([1, 2, 3, 4], 4, 2);
+    assert.deepEqual(answer.outputs.map((o) => o.name), ['label', 'probabilities']);
+    assert.ok(Math.abs((answer.outputs[1]!.data[1] as number) - expected[1]!) < 1e-5);
+  });
+
+  it('answers metadata, readiness and v1 status', async () => {
+    const metadata = json(await handler(event('GET', '/v2/models/tumour')));
+    assert.deepEqual((metadata.parameters as { features: string[] }).features, features);
+    assert.deepEqual(json(await handler(event('GET', '/v2/models/tumour/ready'))), { name: 'tumour', ready: true });
+    assert.deepEqual(json(await handler(event('GET', '/v1/models/tumour'))), { name: 'tumour', version: '3', ready: true });
+  });
+
+  it('decodes base64 bodies and reads the content type whatever its case', async () => {
+    const body = Buffer.from(JSON.stringify({ instances: [[1, 2, 3, 4]] })).toString('base64');
+    const result = await handler({ ...event('POST', '/v1/models/tumour:predict', body, { 'CONTENT-TYPE': 'application/json; charset=utf-8' }), isBase64Encoded: true });
+    assert.equal(result.statusCode, 200);
+  });
+
+  const badRequests: [string, APIGatewayProxyEvent, number, string, RegExp][] = [
+    ['malformed JSON', event('POST', '/v1/models/tumour:predict', '{"instances": [[1,2'), 400, 'invalid_json', /request body is not valid JSON/],
+    ['an empty body', event('POST', '/v1/models/tumour:predict'), 400, 'invalid_json', /request body is empty/],
+    ['a wrong content type', event('POST', '/v1/models/tumour:predict', 'instances=1', { 'content-type': 'application/x-www-form-urlencoded' }), 415, 'unsupported_media_type', /content-type must be application\/json, received 'application\/x-www-form-urlencoded'/],
+    ['the wrong number of features', event('POST', '/v1/models/tumour:predict', { instances: [[1, 2, 3]] }), 400, 'invalid_request', /instances\[0\] must have 4 feature values, received 3/],
+    ['a missing feature name', event('POST', '/v1/models/tumour:predict', { instances: [{ radius: 1, texture: 1, perimeter: 1 }] }), 400, 'invalid_request', /instances\[0\] is missing feature 'area'/],
+    ['an unknown feature name', event('POST', '/v1/models/tumour:predict', { instances: [{ radius: 1, texture: 1, perimeter: 1, area: 1, age: 40 }] }), 400, 'invalid_request', /unknown feature 'age'/],
+    ['a string where a number belongs', event('POST', '/v1/models/tumour:predict', { instances: [[1, '2', 3, 4]] }), 400, 'invalid_request', /instances\[0\]\[1\] \(texture\) must be a number, received the string '2'/],
+    ['a null where a number belongs', event('POST', '/v2/models/tumour/infer', { inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', data: [1, null, 3, 4] }] }), 400, 'invalid_request', /inputs\[0\]\.data\[1\] must be a number, received null/],
+    ['an empty batch', event('POST', '/v1/models/tumour:predict', { instances: [] }), 400, 'invalid_request', /instances must not be empty/],
+    ['a batch over the limit', event('POST', '/v1/models/tumour:predict', { instances: new Array(51).fill([1, 2, 3, 4]) }), 400, 'invalid_request', /51 instances, more than the limit of 50/],
+    ['a body over the size limit', event('POST', '/v1/models/tumour:predict', { instances: [[1, 2, 3, 4]], padding: 'x'.repeat(5000) }), 413, 'payload_too_large', /larger than the limit of 4096 bytes/],
+    ['an unknown model', event('POST', '/v1/models/nosuch:predict', { instances: [[1, 2, 3, 4]] }), 404, 'model_not_found', /model 'nosuch' is not served here/],
+    ['a wrong method', event('DELETE', '/v2/models/tumour/infer'), 405, 'method_not_allowed', /method DELETE is not allowed on \/v2\/models\/tumour\/infer; use POST/],
+    ['an unknown route', event('GET', '/admin'), 404, 'route_not_found', /no route GET \/admin/],
+  ];
+  for (const [what, request, status, code, message] of badRequests) {
+    it(`answers ${status} ${code} for ${what}`, async () => {
+      const result = await handler(request);
+      assert.equal(result.statusCode, status);
+      const body = json(result);
+      assert.equal(body.error?.code, code);
+      assert.match(body.error?.message ?? '', message);
+      assert.doesNotMatch(result.body, /at .+\.ts:\d+/, 'no stack trace in the answer');
+    });
+  }
+
+  it('keeps answering after bad input', async () => {
+    for (const [, request] of badRequests) await handler(request);
+    assert.equal((await handler(event('POST', '/v1/models/tumour:predict', { instances: [[1, 2, 3, 4]] }))).statusCode, 200);
+  });
+});
+
+describe('Lambda entry point (index.ts)', () => {
+  let project: FixtureProject;
+  before(() => {
+    project = createFixtureProject({ models: [{ name: 'tumour', version: 2, features, labels: ['malignant', 'benign'] }] });
+  });
+  after(() => project.cleanup());
+
+  it('loads the model from MODEL_DIR and publishes one EMF metrics line per invocation', async () => {
+    Object.assign(process.env, { MODEL_DIR: join(project.root, 'tumour', '2'), POWERTOOLS_METRICS_NAMESPACE: 'mlship', POWERTOOLS_SERVICE_NAME: 'mlship-tumour', MAX_BATCH_SIZE: '10' });
+    const { handler } = await import('../../../lambdas/inference/index');
+    const lines: string[] = [];
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((chunk: string) => (lines.push(String(chunk)), true)) as typeof process.stdout.write;
+    let result: APIGatewayProxyResult;
+    try {
+      result = await handler(event('POST', '/v1/models/tumour:predict', { instances: [[1, 2, 3, 4], [4, 3, 2, 1]] }), { functionName: 'tumour', awsRequestId: 'req-1' } as Context);
+    } finally {
+      process.stdout.write = write;
+    }
+    assert.equal(result.statusCode, 200);
+    assert.equal(result.headers?.['x-model-version'], '2');
+    const emf = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => '_aws' in l);
+    assert.ok(emf, `an EMF line was printed: ${lines.join('')}`);
+    assert.equal(emf.model, 'tumour');
+    assert.equal(emf.version, '2');
+    assert.equal(emf.Requests, 1);
+    assert.equal(emf.Instances, 2);
+    assert.equal(typeof emf.InferenceLatency, 'number');
+  });
+});
