@@ -1,0 +1,16 @@
+// The mlship command line. Each subcommand lives in bin/commands/<name>.ts and only parses flags and
+// prints; the work is done in lambdas/core. Add a subcommand by adding its module and one addCommand line.
+import { Command } from 'commander';
+import { importCommand } from './commands/import';
+import { trainCommand } from './commands/train';
+
+export function buildProgram(): Command {
+  return new Command('mlship')
+    .description('ship ONNX models to AWS Lambda, and serve them locally')
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .addCommand(trainCommand())
+    .addCommand(importCommand());
+}
+
+await buildProgram().parseAsync(process.argv);
