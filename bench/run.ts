@@ -3,15 +3,18 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import autocannon from 'autocannon';
+import { build } from 'esbuild';
 import ort from 'onnxruntime-node';
 import { ServedModel } from '../lambdas/core/inference-session';
 import { ModelApi } from '../lambdas/core/model-api';
 import { createInferenceHandler } from '../lambdas/inference/handler';
 import { loadManifest, resolveManifestPath, type LoadedModel } from '../lib/manifest/load';
+import { buildLocalGateway } from '../scripts/build-local';
 
 const { values: args } = parseArgs({ options: { manifest: { type: 'string' }, model: { type: 'string' }, quick: { type: 'boolean' } } });
 const quick = args.quick ?? false;
@@ -114,8 +117,12 @@ async function stop(child: ChildProcess): Promise<void> {
   });
 }
 
-const gatewayCommand = (port: number) => ['--import', 'tsx', 'local/main.ts', '--manifest', manifest.file, '--port', String(port)];
-const minimalCommand = (model: LoadedModel, port: number) => ['--import', 'tsx', 'bench/minimal-server.ts', model.dir, String(port)];
+// Both servers run as what `npm start` runs: an esbuild bundle, not TypeScript compiled on the fly.
+const gatewayBundle = await buildLocalGateway();
+const minimalBundle = join(dirname(gatewayBundle), 'minimal-server.mjs');
+await build({ entryPoints: ['bench/minimal-server.ts'], outfile: minimalBundle, bundle: true, platform: 'node', format: 'esm', target: 'node20', external: ['onnxruntime-node'], logLevel: 'warning' });
+const gatewayCommand = (port: number) => [gatewayBundle, '--manifest', manifest.file, '--port', String(port)];
+const minimalCommand = (model: LoadedModel, port: number) => [minimalBundle, model.dir, String(port)];
 
 async function requestsPerSecond(port: number, path: string, body: string, seconds: number): Promise<number> {
   const result = await autocannon({ url: `http://127.0.0.1:${port}${path}`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: 16, duration: seconds });
