@@ -7,12 +7,13 @@ import type { Matrix } from './training/matrix';
 /** Quantile bins per feature: 10 gives the 9 interior deciles as edges. */
 export const DEFAULT_BASELINE_BINS = 10;
 
-/** The q-quantile of sorted values, interpolating linearly between order statistics (numpy's default). */
+/**
+ * The q-quantile of sorted values as the lower order statistic (numpy's method 'lower'): always an observed
+ * value, so a feature with a few discrete values (pixel intensities, flags) gets one bin per value and no
+ * empty bins between them, where interpolation would invent edges like 2.4 between 0 and 8.
+ */
 function quantileSorted(sorted: Float64Array, q: number): number {
-  const position = (sorted.length - 1) * q;
-  const lower = Math.floor(position);
-  const upper = Math.min(lower + 1, sorted.length - 1);
-  return sorted[lower]! + (sorted[upper]! - sorted[lower]!) * (position - lower);
+  return sorted[Math.floor((sorted.length - 1) * q + 1e-9)]!;
 }
 
 /**
