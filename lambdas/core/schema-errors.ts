@@ -44,7 +44,8 @@ function describeExpectation(issue: Issue): string {
     case 'unrecognized_keys':
       return `has unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
     case 'invalid_format':
-      return `must be a valid ${issue.format}`;
+      // A regex check carries the schema's own explanation ("must be 2-48 lower-case letters...").
+      return issue.format === 'regex' && !issue.message.startsWith('Invalid') ? issue.message : `must be a valid ${issue.format}`;
     default:
       return issue.message;
   }

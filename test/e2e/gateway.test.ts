@@ -155,7 +155,7 @@ describe('npm start entry point (the esbuild bundle of local/main.ts)', () => {
     bundle = await buildLocalGateway();
   });
 
-  it('prints the URLs and a curl example, serves, and drains on SIGINT', async () => {
+  it('prints the URLs and a curl example that works as printed, and exits 0 on SIGINT', async () => {
     const child = spawn(process.execPath, [bundle], { env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
@@ -171,10 +171,8 @@ describe('npm start entry point (the esbuild bundle of local/main.ts)', () => {
     const example = /-d '(.+)' (http\S+)/.exec(stdout)!;
     const answer = await call(example[2]!, 'POST', example[1]);
     assert.equal(answer.status, 200);
-    // A request in flight when SIGINT arrives still gets its answer.
-    const inFlight = call(example[2]!, 'POST', example[1]);
+    // Draining in-flight requests is tested in-process above; here: SIGINT ends the process cleanly.
     child.kill('SIGINT');
-    assert.equal((await inFlight).status, 200);
     const [code] = await once(child, 'exit');
     assert.equal(code, 0);
     assert.match(stderr, /stopped cleanly/);
