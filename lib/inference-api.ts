@@ -188,6 +188,9 @@ export class InferenceApi extends Construct {
       },
     });
 
+    // The RestApi adds an output of its own (ApiEndpoint<hash>); the stack that owns the API names its outputs.
+    this.api.node.tryRemoveChild('Endpoint');
+
     this.addServerRoutes(props.serverVersion ?? packageVersion());
     for (const model of props.models) this.addModelRoutes(model);
     this.addUnknownModelRoutes(props.models.map((m) => m.name));

@@ -1,0 +1,299 @@
+// The synthesized stack for a manifest: one image function per Lambda model, every route of the shared
+// route table on the API (the v1 ':predict' form included), throttling, JSON gateway errors, outputs;
+// and the manifest problems that stop synth.
+import assert from 'node:assert/strict';
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { stringify } from 'yaml';
+import { RouteTable } from '../../lambdas/core/routes';
+import { loadManifest, ManifestError } from '../../lib/manifest/load';
+import { MlshipStack, pascalCase } from '../../lib/mlship-stack';
+import { createTestApp } from '../fixtures/cdk-app';
+import { createFixtureProject, writeModelFolder } from '../fixtures/model-folder';
+import { methodsByPath } from '../fixtures/template-routes';
+
+const project = createFixtureProject({
+  manifest: {
+    project: 'shop',
+    stage: 'test',
+    api: { maxBodyBytes: 2048, throttle: { rateLimit: 50, burstLimit: 80 } },
+    models: [
+      { name: 'breast-cancer', version: 1, lambda: { memoryMb: 3008, timeoutSeconds: 15, reservedConcurrency: 5 }, throttle: { rateLimit: 200, burstLimit: 400 } },
+      { name: 'digits', version: 1, runtime: 'lambda', lambda: { architecture: 'x86_64' }, maxBatchSize: 64 },
+    ],
+  },
+});
+const testApp = createTestApp();
+after(() => {
+  testApp.cleanup();
+  project.cleanup();
+});
+
+const stack = new MlshipStack(testApp.app, undefined, { loaded: loadManifest(project.manifestPath) });
+const template = Template.fromStack(stack);
+const json = template.toJSON() as { Resources: Record<string, { Type: string; Properties: Record<string, unknown>; DeletionPolicy?: string }>; Outputs: Record<string, { Value: unknown }> };
+const routes = methodsByPath(json.Resources);
+const packageVersion = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
+
+function method(path: string, httpMethod: string): Record<string, unknown> {
+  const found = routes.get(path)?.find((m) => m.httpMethod === httpMethod);
+  assert.ok(found, `${httpMethod} ${path} exists (have ${JSON.stringify([...routes.keys()])})`);
+  return found.properties;
+}
+
+/** The body a mock method answers with, and its status. */
+function mockResponse(path: string, httpMethod: string): { status: string; body: unknown; parameters: unknown } {
+  const integration = method(path, httpMethod).Integration as { Type: string; PassthroughBehavior: string; IntegrationResponses: { StatusCode: string; SelectionPattern?: string; ResponseTemplates: Record<string, string>; ResponseParameters?: unknown }[] };
+  assert.equal(integration.Type, 'MOCK');
+  assert.equal(integration.PassthroughBehavior, 'NEVER');
+  assert.equal(integration.IntegrationResponses.length, 1);
+  const [response] = integration.IntegrationResponses;
+  assert.equal(response!.SelectionPattern, undefined, 'the only integration response is the default one');
+  return { status: response!.StatusCode, body: JSON.parse(response!.ResponseTemplates['application/json']!.replace('$context.httpMethod', 'PUT')), parameters: response!.ResponseParameters };
+}
+
+describe('MlshipStack', () => {
+  it('is named <project>-<stage> and tagged with both', () => {
+    assert.equal(stack.stackName, 'shop-test');
+    assert.deepEqual(stack.tags.tagValues(), { project: 'shop', stage: 'test' });
+  });
+
+  it('creates one container-image function per Lambda model, sized from the manifest', () => {
+    template.resourceCountIs('AWS::Lambda::Function', 2);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      PackageType: 'Image',
+      Code: { ImageUri: Match.objectLike({ 'Fn::Sub': Match.stringLikeRegexp('container-assets') }) },
+      Description: Match.stringLikeRegexp('breast-cancer v1'),
+      MemorySize: 3008,
+      Timeout: 15,
+      Architectures: ['arm64'],
+      ReservedConcurrentExecutions: 5,
+      TracingConfig: { Mode: 'Active' },
+      LoggingConfig: { LogGroup: Match.objectLike({ Ref: Match.stringLikeRegexp('^BreastCancerModelLogGroup') }) },
+      Tags: Match.arrayWith([{ Key: 'model', Value: 'breast-cancer' }]),
+      Environment: {
+        Variables: {
+          MODEL_NAME: 'breast-cancer',
+          MODEL_VERSION: '1',
+          MODEL_DIR: '/opt/ml/model',
+          MAX_BODY_BYTES: '2048',
+          MAX_BATCH_SIZE: '1000',
+          POWERTOOLS_SERVICE_NAME: 'mlship-breast-cancer',
+          POWERTOOLS_METRICS_NAMESPACE: 'mlship',
+          LOG_LEVEL: 'INFO',
+          NODE_OPTIONS: '--enable-source-maps',
+        },
+      },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      PackageType: 'Image',
+      Description: Match.stringLikeRegexp('digits v1'),
+      MemorySize: 2048,
+      Timeout: 10,
+      Architectures: ['x86_64'],
+      ReservedConcurrentExecutions: Match.absent(),
+      Environment: { Variables: Match.objectLike({ MODEL_NAME: 'digits', MAX_BATCH_SIZE: '64', POWERTOOLS_SERVICE_NAME: 'mlship-digits' }) },
+    });
+  });
+
+  it('builds each image for its function architecture', () => {
+    const assets = JSON.parse(readFileSync(join(testApp.outdir, 'shop-test.assets.json'), 'utf8')) as { dockerImages: Record<string, { source: { platform?: string } }> };
+    assert.deepEqual(Object.values(assets.dockerImages).map((i) => i.source.platform).sort(), ['linux/amd64', 'linux/arm64']);
+  });
+
+  it('keeps function and access logs for a month in log groups it creates', () => {
+    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 30 }, 3);
+    template.resourceCountIs('AWS::Logs::LogGroup', 3);
+  });
+
+  it('creates a resource and method for every route of the route table, and nothing else', () => {
+    const table = new RouteTable(['breast-cancer', 'digits']);
+    for (const route of table.routes) {
+      assert.ok(method(route.path, route.method), `${route.method} ${route.path}`);
+    }
+    const withMethods = [...routes.keys()].sort();
+    const expected = [...new Set(table.routes.map((r) => r.path))].concat(['/v2/models/{model}', '/v2/models/{model}/ready', '/v2/models/{model}/infer', '/v1/models/{model}']).sort();
+    assert.deepEqual(withMethods, expected);
+    for (const path of new Set(table.routes.map((r) => r.path))) {
+      const declared = table.routes.filter((r) => r.path === path).map((r) => r.method);
+      assert.deepEqual(routes.get(path)!.map((m) => m.httpMethod).sort(), [...declared, 'ANY'].sort(), path);
+    }
+  });
+
+  it('serves the v1 :predict form as one path part with a colon', () => {
+    template.hasResourceProperties('AWS::ApiGateway::Resource', { PathPart: 'breast-cancer:predict' });
+    template.hasResourceProperties('AWS::ApiGateway::Resource', { PathPart: 'digits:predict' });
+    assert.ok(method('/v1/models/breast-cancer:predict', 'POST'));
+  });
+
+  it("proxies each model route to that model's function", () => {
+    for (const [path, fn] of [
+      ['/v2/models/breast-cancer/infer', 'BreastCancerModelFunction'],
+      ['/v1/models/digits:predict', 'DigitsModelFunction'],
+      ['/v2/models/digits', 'DigitsModelFunction'],
+    ] as const) {
+      const integration = method(path, path.endsWith('digits') ? 'GET' : 'POST').Integration as { Type: string; IntegrationHttpMethod: string; Uri: unknown };
+      assert.equal(integration.Type, 'AWS_PROXY');
+      assert.equal(integration.IntegrationHttpMethod, 'POST');
+      assert.match(JSON.stringify(integration.Uri), new RegExp(`"${fn}[0-9A-F]{8}","Arn"`));
+    }
+    // One invoke permission per model method, scoped to that method; no test-invoke permissions.
+    template.resourceCountIs('AWS::Lambda::Permission', 10);
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      Principal: 'apigateway.amazonaws.com',
+      SourceArn: Match.objectLike({ 'Fn::Join': ['', Match.arrayWith(['/POST/v1/models/breast-cancer:predict'])] }),
+    });
+  });
+
+  it('answers health and server metadata from API Gateway itself', () => {
+    assert.deepEqual(mockResponse('/v2/health/live', 'GET'), { status: '200', body: { live: true }, parameters: {} });
+    assert.deepEqual(mockResponse('/v2/health/ready', 'GET'), { status: '200', body: { ready: true }, parameters: {} });
+    assert.deepEqual(mockResponse('/v2', 'GET'), { status: '200', body: { name: 'mlship', version: packageVersion, extensions: [] }, parameters: {} });
+  });
+
+  it('answers a wrong method on a known path with 405 method_not_allowed and an Allow header', () => {
+    assert.deepEqual(mockResponse('/v2/models/digits/infer', 'ANY'), {
+      status: '405',
+      body: { error: { code: 'method_not_allowed', message: 'method PUT is not allowed on /v2/models/digits/infer; use POST' } },
+      parameters: { 'method.response.header.Allow': "'POST'" },
+    });
+    assert.equal(mockResponse('/v1/models/breast-cancer:predict', 'ANY').status, '405');
+    assert.equal(mockResponse('/v2/health/live', 'ANY').status, '405');
+    assert.deepEqual((method('/v2/models/digits/infer', 'ANY').MethodResponses as unknown[])[0], { StatusCode: '405', ResponseParameters: { 'method.response.header.Allow': true } });
+  });
+
+  it('answers model-shaped paths of unknown models with 404 model_not_found', () => {
+    for (const path of ['/v2/models/{model}', '/v2/models/{model}/infer', '/v1/models/{model}']) {
+      assert.deepEqual(mockResponse(path, 'ANY').body, { error: { code: 'model_not_found', message: 'no such model; the models served are breast-cancer, digits' } });
+      assert.equal(mockResponse(path, 'ANY').status, '404');
+    }
+  });
+
+  it('throttles each model route from the model or the API default, and everything else by default', () => {
+    const settings = (template.findResources('AWS::ApiGateway::Stage') as Record<string, { Properties: { MethodSettings: Record<string, unknown>[] } }>);
+    const [stage] = Object.values(settings);
+    const byPath = new Map(stage!.Properties.MethodSettings.map((s) => [`${String(s.ResourcePath)} ${String(s.HttpMethod)}`, [s.ThrottlingRateLimit, s.ThrottlingBurstLimit]]));
+    assert.deepEqual(byPath.get('/* *'), [50, 80]);
+    assert.deepEqual(byPath.get('/~1v2~1models~1breast-cancer~1infer POST'), [200, 400]);
+    assert.deepEqual(byPath.get('/~1v1~1models~1breast-cancer:predict POST'), [200, 400]);
+    assert.deepEqual(byPath.get('/~1v2~1models~1breast-cancer GET'), [200, 400]);
+    assert.deepEqual(byPath.get('/~1v2~1models~1digits~1infer POST'), [50, 80]);
+    assert.deepEqual(byPath.get('/~1v1~1models~1digits:predict POST'), [50, 80]);
+    assert.equal(byPath.size, 11, 'the default and one entry per model route');
+  });
+
+  it('deploys the stage named after the manifest stage, traced, with JSON access logs', () => {
+    template.hasResourceProperties('AWS::ApiGateway::RestApi', { Name: 'shop-test', EndpointConfiguration: { Types: ['REGIONAL'] } });
+    template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      StageName: 'test',
+      TracingEnabled: true,
+      AccessLogSetting: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('requestId') },
+    });
+    const [stage] = Object.values(template.findResources('AWS::ApiGateway::Stage')) as { Properties: { AccessLogSetting: { Format: string } } }[];
+    // Every field is a quoted string except messageString, which API Gateway quotes itself.
+    const line = JSON.parse(stage!.Properties.AccessLogSetting.Format.replaceAll('$context.error.messageString', '"boom"')) as Record<string, string>;
+    assert.equal(line.requestId, '$context.requestId');
+    assert.equal(line.status, '$context.status');
+    assert.equal(line.error, 'boom');
+    // Logging needs API Gateway's account-level CloudWatch role.
+    template.resourceCountIs('AWS::ApiGateway::Account', 1);
+  });
+
+  it("turns API Gateway's own errors into the API's JSON error body", () => {
+    const expected: [string, string | undefined, string][] = [
+      ['MISSING_AUTHENTICATION_TOKEN', '404', 'route_not_found'],
+      ['THROTTLED', '429', 'throttled'],
+      ['REQUEST_TOO_LARGE', '413', 'payload_too_large'],
+      ['UNSUPPORTED_MEDIA_TYPE', '415', 'unsupported_media_type'],
+      ['DEFAULT_4XX', undefined, 'invalid_request'],
+      ['DEFAULT_5XX', undefined, 'internal_error'],
+    ];
+    template.resourceCountIs('AWS::ApiGateway::GatewayResponse', expected.length);
+    const responses = Object.values(template.findResources('AWS::ApiGateway::GatewayResponse')) as { Properties: { ResponseType: string; StatusCode?: string; ResponseTemplates: Record<string, string>; ResponseParameters: Record<string, string> } }[];
+    for (const [type, status, code] of expected) {
+      const response = responses.find((r) => r.Properties.ResponseType === type);
+      assert.ok(response, type);
+      assert.equal(response.Properties.StatusCode, status, type);
+      assert.deepEqual(response.Properties.ResponseParameters, { 'gatewayresponse.header.Content-Type': "'application/json'" });
+      const body = JSON.parse(response.Properties.ResponseTemplates['application/json']!.replace('$context.error.messageString', '"from API Gateway"')) as { error: { code: string; message: string } };
+      assert.equal(body.error.code, code, type);
+      assert.ok(body.error.message.length > 0);
+    }
+  });
+
+  it('outputs the API URL and, per model, its function name and v2 infer URL', () => {
+    assert.deepEqual(Object.keys(json.Outputs).sort(), ['ApiUrl', 'BreastCancerFunctionName', 'BreastCancerInferUrl', 'DigitsFunctionName', 'DigitsInferUrl']);
+    template.hasOutput('BreastCancerFunctionName', { Value: { Ref: Match.stringLikeRegexp('^BreastCancerModelFunction') } });
+    template.hasOutput('DigitsInferUrl', { Value: { 'Fn::Join': ['', Match.arrayWith(['/v2/models/digits/infer'])] } });
+    template.hasOutput('ApiUrl', { Value: { 'Fn::Join': ['', Match.arrayWith(['https://', '.execute-api.'])] } });
+  });
+});
+
+describe('MlshipStack synth-time errors', () => {
+  const root = project.root;
+  let counter = 0;
+  const cleanups: (() => void)[] = [];
+  after(() => cleanups.forEach((cleanup) => cleanup()));
+
+  /** Loads a manifest next to the fixture models and builds its stack, as bin/app.ts does. */
+  function synth(doc: unknown, options: { stage?: string } = {}): MlshipStack {
+    const file = join(root, `manifest-${++counter}.yaml`);
+    writeFileSync(file, stringify(doc));
+    const { app, cleanup } = createTestApp();
+    cleanups.push(cleanup);
+    return new MlshipStack(app, undefined, { loaded: loadManifest(file), stage: options.stage });
+  }
+
+  function assertProblems(fn: () => unknown, expected: readonly (string | RegExp)[]): void {
+    assert.throws(fn, (error: unknown) => {
+      assert.ok(error instanceof ManifestError, `expected a ManifestError, got ${String(error)}`);
+      assert.equal(error.problems.length, expected.length, JSON.stringify(error.problems));
+      expected.forEach((e, i) => (typeof e === 'string' ? assert.equal(error.problems[i], e) : assert.match(error.problems[i]!, e)));
+      return true;
+    });
+  }
+
+  it('fails on a runtime that does not exist, naming the manifest path', () => {
+    assertProblems(() => synth({ models: [{ name: 'breast-cancer', version: 1 }, { name: 'digits', version: 1, runtime: 'gpu' }] }), ["models[1].runtime must be one of lambda, sagemaker, received 'gpu'"]);
+  });
+
+  it('fails on runtime sagemaker, which is not available yet, instead of skipping the model', () => {
+    assertProblems(() => synth({ models: [{ name: 'breast-cancer', version: 1 }, { name: 'digits', version: 1, runtime: 'sagemaker' }] }), [
+      "models[1] (digits): runtime 'sagemaker' is not available yet; use runtime: lambda",
+    ]);
+  });
+
+  it('names a missing model file', () => {
+    const dir = writeModelFolder(root, { name: 'no-onnx' });
+    unlinkSync(join(dir, 'model.onnx'));
+    assertProblems(() => synth({ models: [{ name: 'no-onnx', version: 1 }] }), [/^models\[0\] \(no-onnx v1\): .*no-onnx\/1\/model\.onnx not found$/]);
+  });
+
+  it('fails when the ONNX input disagrees with model.json', () => {
+    writeModelFolder(root, { name: 'mismatch', features: ['a', 'b', 'c'], onnxWidth: 7 });
+    assertProblems(() => synth({ models: [{ name: 'mismatch', version: 1 }] }), [/model\.onnx: the ONNX input 'input' takes 7 values per instance \(dims \["batch",7\]\), model\.json lists 3 features$/]);
+  });
+
+  it('fails on duplicate model names', () => {
+    assertProblems(() => synth({ models: [{ name: 'digits', version: 1 }, { name: 'digits', version: 1 }] }), ["models[1].name must be unique, 'digits' is also models[0].name"]);
+  });
+
+  it('fails on names that would share construct ids', () => {
+    writeModelFolder(root, { name: 'model-1' });
+    writeModelFolder(root, { name: 'model1' });
+    assert.equal(pascalCase('model-1'), pascalCase('model1'));
+    assertProblems(() => synth({ models: [{ name: 'model-1', version: 1 }, { name: 'model1', version: 1 }] }), [
+      "models[1].name 'model1' and models[0].name 'model-1' both become the CloudFormation id 'Model1'; rename one",
+    ]);
+  });
+
+  it('takes the stage from the override, and validates it', () => {
+    const prod = synth({ project: 'shop', stage: 'dev', models: [{ name: 'digits', version: 1 }] }, { stage: 'prod' });
+    assert.equal(prod.stackName, 'shop-prod');
+    Template.fromStack(prod).hasResourceProperties('AWS::ApiGateway::Stage', { StageName: 'prod' });
+    assertProblems(() => synth({ models: [{ name: 'digits', version: 1 }] }, { stage: 'Prod-1' }), ["stage must be up to 12 lower-case letters or digits, starting with a letter, received 'Prod-1'"]);
+  });
+});
