@@ -141,8 +141,7 @@ export class LocalGateway {
     const rawUrl = req.url ?? '/';
     const queryAt = rawUrl.indexOf('?');
     const path = queryAt === -1 ? rawUrl : rawUrl.slice(0, queryAt);
-    // HEAD is answered like GET (the HTTP layer drops the body), as API Gateway does.
-    const served = this.served.get(`${method === 'HEAD' ? 'GET' : method} ${path}`);
+    const served = this.served.get(`${method} ${path}`);
     if (!served) return this.unrouted(req, res, method, path);
 
     if (served.bucket && !served.bucket.tryTake()) return this.reject(req, res, new TooManyRequestsError(`${method} ${path}`));

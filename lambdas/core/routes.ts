@@ -67,7 +67,8 @@ export class RouteTable {
     const normalized = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
     const candidates = this.byPath.get(normalized);
     if (candidates) {
-      const route = candidates.find((r) => r.method === method || (method === 'HEAD' && r.method === 'GET'));
+      // No implicit HEAD: API Gateway answers it with the resource's ANY method (405), and so do we.
+      const route = candidates.find((r) => r.method === method);
       return route ? { found: 'route', route } : { found: 'wrong-method', allowed: candidates.map((r) => r.method) };
     }
     const model = MODEL_PATH.exec(normalized)?.[1];
