@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { ModelUnavailableError } from './errors';
 import { modelCardSchema, type ModelCard } from './model-card';
+import { softmaxRows } from './row-math';
 
 export interface SessionSettings {
   /**
@@ -89,21 +90,6 @@ export class ServedModel {
 
   async release(): Promise<void> {
     await this.session.release();
-  }
-}
-
-/** In place, numerically stable. */
-export function softmaxRows(scores: Float32Array, width: number): void {
-  for (let row = 0; row < scores.length; row += width) {
-    let max = -Infinity;
-    for (let j = 0; j < width; j++) max = Math.max(max, scores[row + j]!);
-    let sum = 0;
-    for (let j = 0; j < width; j++) {
-      const e = Math.exp(scores[row + j]! - max);
-      scores[row + j] = e;
-      sum += e;
-    }
-    for (let j = 0; j < width; j++) scores[row + j] /= sum;
   }
 }
 

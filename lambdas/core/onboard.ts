@@ -13,7 +13,8 @@ import { inspectOnnx, type TensorInfo } from './onnx-inspect';
 import { runOnnxRows } from './onnx-run';
 import { rowOf, selectRows, type Matrix } from './training/matrix';
 import { regressionMetrics } from './training/metrics';
-import { argmaxRows, softmaxRows } from './training/network';
+import { softmaxRows } from './row-math';
+import { argmaxRows } from './training/network';
 import { evaluateClassifier, trainClassifier, type Family, type TrainOptions } from './training/train';
 
 const { onnx } = onnxProto;

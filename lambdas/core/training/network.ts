@@ -2,6 +2,7 @@
 // Parameters are float32, so the trainer's forward pass and onnxruntime's agree to float32 rounding.
 import type { Matrix } from './matrix';
 import type { Standardizer } from './standardize';
+import { softmaxRows } from '../row-math';
 
 export type Activation = 'relu' | 'tanh' | 'none';
 
@@ -26,21 +27,6 @@ export interface Network {
 function activate(values: Float64Array, activation: Activation): void {
   if (activation === 'relu') for (let i = 0; i < values.length; i++) values[i] = Math.max(0, values[i]!);
   else if (activation === 'tanh') for (let i = 0; i < values.length; i++) values[i] = Math.tanh(values[i]!);
-}
-
-/** Softmax over each row of an n x k buffer, in place. */
-export function softmaxRows(values: Float64Array, k: number): void {
-  for (let offset = 0; offset < values.length; offset += k) {
-    let max = -Infinity;
-    for (let j = 0; j < k; j++) max = Math.max(max, values[offset + j]!);
-    let sum = 0;
-    for (let j = 0; j < k; j++) {
-      const e = Math.exp(values[offset + j]! - max);
-      values[offset + j] = e;
-      sum += e;
-    }
-    for (let j = 0; j < k; j++) values[offset + j]! /= sum;
-  }
 }
 
 /** Class probabilities (rows x classCount) for raw, unstandardised features. */
