@@ -26,7 +26,8 @@ export interface Row {
   readonly baseline: string;
   readonly ratio: number;
   readonly target: string;
-  readonly ok: boolean;
+  /** Undefined for an explanatory row that has no target of its own. */
+  readonly ok: boolean | undefined;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -46,7 +47,7 @@ async function timePerCall(fn: () => Promise<unknown>, iterations: number): Prom
 }
 
 /** Handler (API Gateway event in, response out) vs bare session.run on a prebuilt tensor, interleaved. */
-async function handlerVsSessionRun(model: LoadedModel, batch: number): Promise<Row> {
+async function handlerVsSessionRun(model: LoadedModel, batch: number): Promise<Row[]> {
   const served = await ServedModel.load(model.dir);
   const handler = createInferenceHandler({
     api: new ModelApi(served, { maxBodyBytes: 6 * 1024 * 1024, maxBatchSize: 10_000 }),
@@ -65,16 +66,23 @@ async function handlerVsSessionRun(model: LoadedModel, batch: number): Promise<R
   const iterations = quick ? 300 : batch === 1 ? 3000 : 1000;
   const handlerTimes: number[] = [];
   const rawTimes: number[] = [];
+  const parseTimes: number[] = [];
   for (let round = 0; round < (quick ? 3 : 7); round++) {
     rawTimes.push(await timePerCall(() => raw.run(feeds), iterations));
     handlerTimes.push(await timePerCall(() => handler(event), iterations));
+    // What no JSON handler can avoid: parsing the body (async wrapper so it is timed like the others).
+    parseTimes.push(await timePerCall(async () => JSON.parse(body), iterations));
   }
   await raw.release();
   await served.release();
   const h = median(handlerTimes);
   const r = median(rawTimes);
+  const p = median(parseTimes);
   const limit = batch === 1 ? 3 : 1.5;
-  return { figure: `handler per request, ${model.entry.name}, batch ${batch}`, value: micros(h), baseline: `${micros(r)} bare session.run`, ratio: h / r, target: `<= ${limit}x`, ok: h / r <= limit };
+  return [
+    { figure: `handler per request, ${model.entry.name}, batch ${batch}`, value: micros(h), baseline: `${micros(r)} bare session.run`, ratio: h / r, target: `<= ${limit}x`, ok: h / r <= limit },
+    { figure: `  of which JSON.parse of the ${(body.length / 1024).toFixed(1)} KB body alone`, value: micros(p), baseline: `${micros(r)} bare session.run`, ratio: p / r, target: '-', ok: undefined },
+  ];
 }
 
 async function freePort(): Promise<number> {
@@ -167,7 +175,7 @@ async function gatewayVsMinimal(model: LoadedModel): Promise<Row[]> {
 
 function printTable(rows: readonly Row[]): void {
   const header: Row = { figure: 'figure', value: 'value', baseline: 'raw baseline', ratio: NaN, target: 'target', ok: true };
-  const cells = [header, ...rows].map((r, i) => [r.figure, r.value, r.baseline, i === 0 ? 'ratio' : `${r.ratio.toFixed(2)}x`, r.target, i === 0 ? 'met' : r.ok ? 'yes' : 'NO']);
+  const cells = [header, ...rows].map((r, i) => [r.figure, r.value, r.baseline, i === 0 ? 'ratio' : `${r.ratio.toFixed(2)}x`, r.target, i === 0 ? 'met' : r.ok === undefined ? '-' : r.ok ? 'yes' : 'NO']);
   const widths = cells[0]!.map((_, c) => Math.max(...cells.map((row) => row[c]!.length)));
   const line = (row: string[]) => `| ${row.map((cell, c) => cell.padEnd(widths[c]!)).join(' | ')} |`;
   const out = [line(cells[0]!), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...cells.slice(1).map(line)];
@@ -181,13 +189,13 @@ async function main(): Promise<void> {
   for (const model of selected) {
     for (const batch of [1, 64]) {
       process.stderr.write(`measuring handler vs session.run: ${model.entry.name}, batch ${batch}...\n`);
-      rows.push(await handlerVsSessionRun(model, batch));
+      rows.push(...(await handlerVsSessionRun(model, batch)));
     }
   }
   process.stderr.write(`measuring the local gateway against a minimal server (${selected[0]!.entry.name})...\n`);
   rows.push(...(await gatewayVsMinimal(selected[0]!)));
   printTable(rows);
-  if (rows.some((r) => !r.ok)) process.exitCode = 1;
+  if (rows.some((r) => r.ok === false)) process.exitCode = 1;
 }
 
 await main();

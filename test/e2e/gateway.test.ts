@@ -3,6 +3,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { loadManifest, resolveManifestPath, type LoadedManifest } from '../../lib/manifest/load';
@@ -178,7 +181,24 @@ describe('npm start entry point (the esbuild bundle of local/main.ts)', () => {
     assert.match(stderr, /stopped cleanly/);
   });
 
-  it('exits 1 with the manifest problem, not a stack trace, for a bad manifest', async () => {
+  it('refuses to start on a manifest field that fails the schema, naming its path', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mlship-start-'));
+    try {
+      const manifestPath = join(dir, 'manifest.yaml');
+      writeFileSync(manifestPath, 'models:\n  - name: breast-cancer\n    version: 1\n  - name: digits\n    version: 1\n    runtime: gpu\n');
+      const child = spawn(process.execPath, [bundle, '--manifest', manifestPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      const [code] = await once(child, 'exit');
+      assert.equal(code, 1);
+      assert.match(stderr, /models\[1\]\.runtime must be one of lambda, sagemaker, received 'gpu'/);
+      assert.doesNotMatch(stderr, /\n\s+at /);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('exits 1 with the manifest problem, not a stack trace, for a missing manifest', async () => {
     const child = spawn(process.execPath, [bundle, '--manifest', 'does/not/exist.yaml'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
