@@ -45,7 +45,8 @@ export type RouteMatch =
   | { readonly found: 'unknown-model'; readonly model: string }
   | { readonly found: 'none' };
 
-const MODEL_PATH = /^\/v[12]\/models\/([^/:]+)(?:\/(?:ready|infer)|:predict)?$/;
+// Paths shaped like a model route; the cloud answers the same shapes with 404 model_not_found.
+const MODEL_PATH = /^\/v2\/models\/([^/]+)(?:\/(?:ready|infer))?$|^\/v1\/models\/([^/]+?)(?::predict)?$/;
 
 /** A router over a fixed set of models: exact path lookups, no regex on the hot path. */
 export class RouteTable {
@@ -71,7 +72,8 @@ export class RouteTable {
       const route = candidates.find((r) => r.method === method);
       return route ? { found: 'route', route } : { found: 'wrong-method', allowed: candidates.map((r) => r.method) };
     }
-    const model = MODEL_PATH.exec(normalized)?.[1];
+    const shaped = MODEL_PATH.exec(normalized);
+    const model = shaped?.[1] ?? shaped?.[2];
     return model ? { found: 'unknown-model', model: safeDecode(model) } : { found: 'none' };
   }
 }

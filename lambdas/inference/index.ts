@@ -46,6 +46,8 @@ const ready: Promise<InferenceHandler> = ServedModel.load(config.modelDir).then(
 
 export const handler = async (event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult> => {
   logger.addContext(context);
+  // Emitted once per execution environment: cold starts matter for a model loaded at init.
+  metrics.captureColdStartMetric(context.functionName);
   try {
     return await (await ready)(event, context);
   } catch (error) {

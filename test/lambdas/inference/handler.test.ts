@@ -125,8 +125,8 @@ describe('Lambda entry point (index.ts)', () => {
   });
   after(() => project.cleanup());
 
-  it('loads the model from MODEL_DIR and publishes one EMF metrics line per invocation', async () => {
-    Object.assign(process.env, { MODEL_DIR: join(project.root, 'tumour', '2'), POWERTOOLS_METRICS_NAMESPACE: 'mlship', POWERTOOLS_SERVICE_NAME: 'mlship-tumour', MAX_BATCH_SIZE: '10' });
+  it('loads the model from MODEL_DIR, answers, and publishes the request metrics and a cold-start metric as EMF', async () => {
+    Object.assign(process.env, { AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand', MODEL_DIR: join(project.root, 'tumour', '2'), POWERTOOLS_METRICS_NAMESPACE: 'mlship', POWERTOOLS_SERVICE_NAME: 'mlship-tumour', MAX_BATCH_SIZE: '10' });
     const { handler } = await import('../../../lambdas/inference/index');
     const lines: string[] = [];
     const write = process.stdout.write.bind(process.stdout);
@@ -139,12 +139,16 @@ describe('Lambda entry point (index.ts)', () => {
     }
     assert.equal(result.statusCode, 200);
     assert.equal(result.headers?.['x-model-version'], '2');
-    const emf = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => '_aws' in l);
+    const emfLines = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => '_aws' in l);
+    const emf = emfLines.find((l) => 'Requests' in l);
     assert.ok(emf, `an EMF line was printed: ${lines.join('')}`);
     assert.equal(emf.model, 'tumour');
     assert.equal(emf.version, '2');
     assert.equal(emf.Requests, 1);
     assert.equal(emf.Instances, 2);
     assert.equal(typeof emf.InferenceLatency, 'number');
+    const coldStart = emfLines.find((l) => 'ColdStart' in l);
+    assert.ok(coldStart, 'a ColdStart metric on the first invocation of an on-demand environment');
+    assert.equal(coldStart.function_name, 'tumour');
   });
 });
