@@ -2,10 +2,10 @@
 // the model it wrote under another name, and check the error paths give one line and exit code 1.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { modelCardSchema } from '../../lambdas/core/model-card';
 import { loadModelFolder } from '../../lib/manifest/load';
 import { int64InputModel } from '../lambdas/core/onnx-fixtures';
@@ -42,6 +42,7 @@ function assertCleanError(run: Run, pattern: RegExp): void {
 
 describe('mlship train and import (the real executable)', () => {
   const work = mkdtempSync(join(tmpdir(), 'mlship-cli-'));
+  after(() => rmSync(work, { recursive: true, force: true }));
   writeFileSync(join(work, 'flowers.csv'), blobsCsv(blobs(THREE_CLASSES, 20, 0.6), ['setosa', 'versicolor', 'virginica']));
   let train: Run;
 

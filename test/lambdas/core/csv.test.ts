@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -78,6 +78,7 @@ describe('readCsvFile', () => {
     writeFileSync(join(dir, 'd.csv.gz'), gzipSync(SAMPLE));
     assert.equal(readCsvFile(join(dir, 'd.csv.gz')).rows.length, 3);
     assert.equal(errorOf(() => readCsvFile(join(dir, 'nope.csv'))), `${join(dir, 'nope.csv')}: file not found`);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('reads the committed built-in data sets with their real headers', () => {

@@ -1,16 +1,21 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { ArtifactError, manifestSnippet, nextModelVersion, pickGoldenRows, sha256Hex, writeModelArtifact } from '../../../lambdas/core/model-artifact';
 import { modelCardSchema, type ModelCardInput } from '../../../lambdas/core/model-card';
 import { importModel, OnboardError, parseImageSize, resolveClassLabels } from '../../../lambdas/core/onboard';
 import { loadModelFolder } from '../../../lib/manifest/load';
 import { int64InputModel, matmulModel } from './onnx-fixtures';
 
+const tempDirs: string[] = [];
+after(() => tempDirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+
 function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), 'mlship-onboard-'));
+  const dir = mkdtempSync(join(tmpdir(), 'mlship-onboard-'));
+  tempDirs.push(dir);
+  return dir;
 }
 
 describe('resolveClassLabels', () => {
