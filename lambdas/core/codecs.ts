@@ -53,12 +53,17 @@ function put(rows: Float32Array, offset: number, value: unknown, field: () => st
   rows[offset] = value;
 }
 
+/** Rejects an empty batch or one over the limit, before anything is allocated for it. */
+function checkBatchSize(field: string, count: number, limits: DecodeLimits): void {
+  if (count === 0) throw new BadRequestError(`${field} must not be empty: send at least one instance`);
+  if (count > limits.maxBatchSize) {
+    throw new BadRequestError(`${field} has ${count} instances, more than the limit of ${limits.maxBatchSize} per request; split the batch`);
+  }
+}
+
 function checkBatch(field: string, value: unknown, limits: DecodeLimits): unknown[] {
   if (!Array.isArray(value)) throw new BadRequestError(`${field} must be an array of instances, received ${describe(value)}`);
-  if (value.length === 0) throw new BadRequestError(`${field} must not be empty: send at least one instance`);
-  if (value.length > limits.maxBatchSize) {
-    throw new BadRequestError(`${field} has ${value.length} instances, more than the limit of ${limits.maxBatchSize} per request; split the batch`);
-  }
+  checkBatchSize(field, value.length, limits);
   return value;
 }
 
@@ -201,7 +206,7 @@ export function decodeV2(body: unknown, layout: InputLayout, limits: DecodeLimit
     if (input.shape.length < 2 || perInstance !== layout.width) {
       throw new BadRequestError(`inputs[0].shape must be [batch, ${layout.width}]${layout.image ? ` or [batch, ${layout.image.height}, ${layout.image.width}]` : ''}, received ${JSON.stringify(input.shape)}`);
     }
-    checkBatch('inputs[0] batch', new Array<undefined>(count), limits);
+    checkBatchSize('inputs[0] batch', count, limits);
     const rows = new Float32Array(count * layout.width);
     putTensorData(rows, input.data, count * layout.width, 'inputs[0].data');
     return { rows, count, id };
@@ -209,7 +214,7 @@ export function decodeV2(body: unknown, layout: InputLayout, limits: DecodeLimit
 
   // One input per feature (columns): every feature once, all with the same batch size.
   const count = inputs[0]!.shape[0]!;
-  checkBatch('inputs[0] batch', new Array<undefined>(count), limits);
+  checkBatchSize('inputs[0] batch', count, limits);
   const rows = new Float32Array(count * layout.width);
   const column = new Float32Array(count);
   const seen = new Set<string>();
