@@ -31,6 +31,35 @@ export const apiSettingsSchema = z.strictObject({
 });
 export type ApiSettings = z.infer<typeof apiSettingsSchema>;
 
+export const releaseAlarmsSchema = z.strictObject({
+  /** Share of the new version's answers that are 5xx (or function errors), in percent, that rolls it back. */
+  errorRatePercent: z.number().min(0).max(100).default(1),
+  /** p99 latency of the new version, in milliseconds, above which it is rolled back. */
+  p99LatencyMs: z.number().min(1).max(900_000).default(1000),
+  /** Throttled invocations in one evaluation period above which the new version is rolled back. */
+  throttles: z.number().int().min(0).default(0),
+  /** Fewest requests to the new version in a period for the error rate and p99 to be judged at all. */
+  minRequests: z.number().int().min(1).default(10),
+});
+export type ReleaseAlarms = z.infer<typeof releaseAlarmsSchema>;
+
+export const releaseSchema = z.strictObject({
+  /**
+   * canary: `percent` of traffic to the new version for `intervalMinutes`, then all of it.
+   * linear: `percent` more every `intervalMinutes` until all. all-at-once: every request at once
+   * (still gated by the golden check and rolled back on alarm).
+   */
+  strategy: z.enum(['canary', 'linear', 'all-at-once']).default('canary'),
+  /** canary: the share sent to the new version; linear: the step. */
+  percent: z.number().int().min(1).max(99).default(10),
+  /** canary: how long the new version takes its share before promotion; linear: minutes between steps. */
+  intervalMinutes: z.number().int().min(1).max(2880).default(5),
+  alarms: releaseAlarmsSchema.default(releaseAlarmsSchema.parse({})),
+  /** Provisioned concurrency on the `live` alias; left out, none (on-demand). */
+  provisionedConcurrency: z.number().int().min(1).max(1000).optional(),
+});
+export type Release = z.infer<typeof releaseSchema>;
+
 export const modelEntrySchema = z.strictObject({
   name: modelNameSchema,
   /** The version served; its files are models/<name>/<version>/model.onnx and model.json. */
@@ -41,6 +70,8 @@ export const modelEntrySchema = z.strictObject({
   throttle: throttleSchema.optional(),
   /** Most instances accepted in one request; larger batches get 400. */
   maxBatchSize: z.number().int().min(1).max(10_000).default(1000),
+  /** How a new version of this model reaches traffic, in the cloud (CodeDeploy) and locally. */
+  release: releaseSchema.default(releaseSchema.parse({})),
 });
 export type ModelEntry = z.infer<typeof modelEntrySchema>;
 
