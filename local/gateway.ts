@@ -4,15 +4,21 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { ServedModel } from '../lambdas/core/inference-session';
+import type { ServedModel } from '../lambdas/core/inference-session';
 import { errorBody, INTERNAL_ERROR_BODY, MethodNotAllowedError, NotFoundError, PayloadTooLargeError, TooManyRequestsError, type ApiError } from '../lambdas/core/errors';
 import { ModelApi } from '../lambdas/core/model-api';
 import type { ModelCard } from '../lambdas/core/model-card';
 import { RouteTable, type ModelRoute, type Route } from '../lambdas/core/routes';
 import { createInferenceHandler, type InferenceHandler } from '../lambdas/inference/handler';
 import type { LoadedManifest } from '../lib/manifest/load';
+import type { ModelEntry } from '../lib/manifest/schema';
+import { startAdminServer, type AdminServer } from './admin';
+import { LocalAlerts, type AlertSink } from './release/alerts';
+import { ReleaseManager } from './release/manager';
+import { ReleaseStateStore } from './release/state';
 import { TokenBucket } from './throttle';
 
 export interface LocalGatewayOptions {
@@ -30,11 +36,21 @@ export interface LocalGatewayOptions {
   readonly logger?: Logger;
   /** Longest wait for in-flight requests when closing. @default 10000 */
   readonly drainTimeoutMs?: number;
+  /** Where the release state and alerts live. @default '.mlship' in the working folder */
+  readonly stateDir?: string;
+  /** Multiplies every release duration (0.01: a 5-minute canary step takes 3 s), for demos and tests. @default 1 */
+  readonly timeScale?: number;
+  /**
+   * Port of the admin routes (release status, promote, rollback), always bound to 127.0.0.1.
+   * @default port + 1, or a free port when port is 0
+   */
+  readonly adminPort?: number;
+  /** @default alerts to stderr and <stateDir>/alerts.jsonl */
+  readonly alerts?: AlertSink;
 }
 
 interface ServedRoute {
   readonly route: ModelRoute;
-  readonly handler: InferenceHandler;
   readonly maxBodyBytes: number;
   readonly bucket: TokenBucket | undefined;
 }
@@ -45,43 +61,61 @@ export class LocalGateway {
   private readonly server: Server;
   private readonly table: RouteTable;
   private readonly served = new Map<string, ServedRoute>();
-  private inFlight = 0;
+  private admin: AdminServer | undefined;
   private draining = false;
   private closed: Promise<void> | undefined;
 
   private constructor(
     private readonly options: LocalGatewayOptions,
-    private readonly models: readonly ServedModel[],
+    private readonly releases: ReleaseManager,
     private readonly logger: Logger,
   ) {
     const { manifest } = options.manifest;
-    this.table = new RouteTable(models.map((m) => m.name));
-    for (const model of models) {
-      const entry = manifest.models.find((m) => m.name === model.name)!;
-      const limits = { maxBodyBytes: manifest.api.maxBodyBytes, maxBatchSize: entry.maxBatchSize };
-      const handler = createInferenceHandler({ api: new ModelApi(model, limits), logger });
+    this.table = new RouteTable(manifest.models.map((m) => m.name));
+    for (const entry of manifest.models) {
       const throttle = entry.throttle ?? manifest.api.throttle;
       for (const route of this.table.routes) {
-        if (route.kind !== 'model' || route.model !== model.name) continue;
+        if (route.kind !== 'model' || route.model !== entry.name) continue;
         const bucket = options.throttle ? new TokenBucket(throttle) : undefined;
-        this.served.set(`${route.method} ${route.path}`, { route, handler, maxBodyBytes: limits.maxBodyBytes, bucket });
+        this.served.set(`${route.method} ${route.path}`, { route, maxBodyBytes: manifest.api.maxBodyBytes, bucket });
       }
     }
     this.server = createServer({ keepAliveTimeout: 5000 }, (req, res) => this.onRequest(req, res));
   }
 
-  /** Loads every model's session, then listens. Resolves once the port is open. */
+  /**
+   * Loads every model's sessions and release state (golden checks included), then listens on the API
+   * port and the admin port. Resolves once both are open.
+   */
   static async start(options: LocalGatewayOptions): Promise<LocalGateway> {
     const logger = options.logger ?? new Logger({ serviceName: 'mlship-local', logLevel: (process.env.LOG_LEVEL as 'WARN' | undefined) ?? 'WARN' });
-    const models = await Promise.all(options.manifest.models.map((m) => ServedModel.load(m.dir)));
-    const gateway = new LocalGateway(options, models, logger);
-    await new Promise<void>((resolve, reject) => {
-      gateway.server.once('error', reject);
-      gateway.server.listen(options.port ?? 8080, options.host ?? '127.0.0.1', () => {
-        gateway.server.off('error', reject);
-        resolve();
-      });
+    const stateDir = resolve(options.stateDir ?? '.mlship');
+    const { api } = options.manifest.manifest;
+    const makeHandler = (model: ServedModel, entry: ModelEntry): InferenceHandler =>
+      createInferenceHandler({ api: new ModelApi(model, { maxBodyBytes: api.maxBodyBytes, maxBatchSize: entry.maxBatchSize }), logger });
+    const releases = await ReleaseManager.start({
+      manifest: options.manifest,
+      store: new ReleaseStateStore(stateDir),
+      alerts: options.alerts ?? new LocalAlerts(stateDir),
+      makeHandler,
+      timeScale: options.timeScale,
     });
+    const gateway = new LocalGateway(options, releases, logger);
+    try {
+      await new Promise<void>((resolvePromise, reject) => {
+        gateway.server.once('error', reject);
+        gateway.server.listen(options.port ?? 8080, options.host ?? '127.0.0.1', () => {
+          gateway.server.off('error', reject);
+          resolvePromise();
+        });
+      });
+      const port = options.port ?? 8080;
+      gateway.admin = await startAdminServer(releases, options.adminPort ?? (port === 0 ? 0 : port + 1));
+    } catch (error) {
+      gateway.server.close();
+      await releases.close();
+      throw error;
+    }
     return gateway;
   }
 
@@ -91,12 +125,22 @@ export class LocalGateway {
     return `http://${host}:${address.port}`;
   }
 
-  get modelNames(): string[] {
-    return this.models.map((m) => m.name);
+  /** The admin routes' base URL (release status, promote, rollback), on 127.0.0.1 only. */
+  get adminUrl(): string {
+    return this.admin!.url;
   }
 
+  get modelNames(): string[] {
+    return this.options.manifest.models.map((m) => m.entry.name);
+  }
+
+  /** The model cards of the versions the manifest names. */
   get cards(): ModelCard[] {
-    return this.models.map((m) => m.card);
+    return this.options.manifest.models.map((m) => m.card);
+  }
+
+  get releaseManager(): ReleaseManager {
+    return this.releases;
   }
 
   get routes(): Route[] {
@@ -115,15 +159,14 @@ export class LocalGateway {
       const timeout = setTimeout(() => this.server.closeAllConnections(), this.options.drainTimeoutMs ?? 10_000);
       await done;
       clearTimeout(timeout);
-      await Promise.all(this.models.map((m) => m.release()));
+      await this.admin?.close();
+      await this.releases.close();
     })();
     return this.closed;
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
-    this.inFlight++;
     res.once('close', () => {
-      this.inFlight--;
       // While draining, a keep-alive connection that just went idle has nothing more to wait for.
       if (this.draining) this.server.closeIdleConnections();
     });
@@ -148,7 +191,12 @@ export class LocalGateway {
     const body = await readBody(req, served.maxBodyBytes);
     if (body === undefined) return this.reject(req, res, new PayloadTooLargeError(served.maxBodyBytes), true);
 
-    const result = await served.handler(toProxyEvent(req, method, path, queryAt === -1 ? '' : rawUrl.slice(queryAt + 1), served.route, body));
+    // The weighted `live` alias: the release picks the version, and counts what it answered.
+    const release = this.releases.get(served.route.model)!;
+    const version = release.pick();
+    const started = performance.now();
+    const result = await version.handler(toProxyEvent(req, method, path, queryAt === -1 ? '' : rawUrl.slice(queryAt + 1), served.route, body));
+    release.record(version.version, result.statusCode, performance.now() - started);
     send(res, result.statusCode, result.headers as Record<string, string>, result.body);
   }
 

@@ -1,11 +1,15 @@
 // `npm start`: serves every model in the manifest on http://127.0.0.1:8080 (PORT overrides it).
 // Ctrl-C or SIGTERM drains in-flight requests, then exits.
+import { rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadManifest, ManifestError, resolveManifestPath } from '../lib/manifest/load';
 import { LocalGateway } from './gateway';
+import { ReleaseError } from './release/manager';
+import { StateError } from './release/state';
 
 function usageError(message: string): never {
-  process.stderr.write(`mlship: ${message}\nusage: npm start -- [--manifest FILE] [--port N] [--host ADDRESS] [--throttle]\n`);
+  process.stderr.write(`mlship: ${message}\nusage: npm start -- [--manifest FILE] [--port N] [--host ADDRESS] [--throttle] [--state-dir DIR] [--time-scale X] [--admin-port N]\n`);
   process.exit(2);
 }
 
@@ -13,7 +17,15 @@ async function main(): Promise<void> {
   let args;
   try {
     args = parseArgs({
-      options: { manifest: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, throttle: { type: 'boolean' } },
+      options: {
+        manifest: { type: 'string' },
+        port: { type: 'string' },
+        host: { type: 'string' },
+        throttle: { type: 'boolean' },
+        'state-dir': { type: 'string' },
+        'time-scale': { type: 'string' },
+        'admin-port': { type: 'string' },
+      },
       strict: true,
     }).values;
   } catch (error) {
@@ -23,8 +35,17 @@ async function main(): Promise<void> {
   const port = Number(portText);
   if (!Number.isInteger(port) || port < 0 || port > 65535) usageError(`port must be an integer from 0 to 65535, received '${portText}'`);
 
+  const timeScale = Number(args['time-scale'] ?? '1');
+  if (!(timeScale > 0 && timeScale <= 1)) usageError(`time-scale must be a number above 0 and at most 1, received '${args['time-scale']}'`);
+  const adminPort = args['admin-port'] === undefined ? undefined : Number(args['admin-port']);
+  if (adminPort !== undefined && !(Number.isInteger(adminPort) && adminPort >= 0 && adminPort <= 65535)) usageError(`admin-port must be an integer from 0 to 65535, received '${args['admin-port']}'`);
+
   const manifest = loadManifest(resolveManifestPath(args.manifest));
-  const gateway = await LocalGateway.start({ manifest, port, host: args.host ?? '127.0.0.1', throttle: args.throttle ?? false });
+  const stateDir = resolve(args['state-dir'] ?? '.mlship');
+  const gateway = await LocalGateway.start({ manifest, port, host: args.host ?? '127.0.0.1', throttle: args.throttle ?? false, stateDir, timeScale, adminPort });
+  // Where `npx mlship canary ...` finds this gateway's admin routes.
+  const pointer = join(stateDir, 'gateway.json');
+  writeFileSync(pointer, `${JSON.stringify({ url: gateway.url, adminUrl: gateway.adminUrl, pid: process.pid }, null, 2)}\n`);
   printBanner(gateway);
 
   let stopping = false;
@@ -37,6 +58,7 @@ async function main(): Promise<void> {
     process.stderr.write(`\n${signal}: draining in-flight requests...\n`);
     gateway.close().then(
       () => {
+        rmSync(pointer, { force: true });
         process.stderr.write('stopped cleanly\n');
         process.exit(0);
       },
@@ -52,7 +74,8 @@ async function main(): Promise<void> {
 
 function printBanner(gateway: LocalGateway): void {
   const { url } = gateway;
-  const lines = [`mlship: serving ${gateway.modelNames.length} models on ${url}`, ''];
+  const count = gateway.modelNames.length;
+  const lines = [`mlship: serving ${count} model${count === 1 ? '' : 's'} on ${url}`, ''];
   for (const name of gateway.modelNames) {
     lines.push(`  ${name}`, `    POST ${url}/v2/models/${name}/infer`, `    POST ${url}/v1/models/${name}:predict`, `    GET  ${url}/v2/models/${name}`);
   }
@@ -68,6 +91,11 @@ function printBanner(gateway: LocalGateway): void {
     `  curl -s ${url}/v2/models/${example}   # metadata: feature names and labels`,
     `  curl -s -H 'content-type: application/json' -d '{"instances": [${JSON.stringify(instance)}]}' ${url}/v1/models/${example}:predict`,
     '',
+    `releases: ${gateway.releaseManager
+      .statuses()
+      .map((r) => `${r.model} ${r.traffic.map((t) => `v${t.version} ${t.weight}%`).join(' + ')}`)
+      .join('; ')}  (admin on ${gateway.adminUrl}: npx mlship canary status)`,
+    '',
     'Ctrl-C stops (in-flight requests finish first).',
     '',
   );
@@ -75,7 +103,7 @@ function printBanner(gateway: LocalGateway): void {
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ManifestError) {
+  if (error instanceof ManifestError || error instanceof ReleaseError || error instanceof StateError) {
     process.stderr.write(`mlship: ${error.message}\n`);
   } else if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
     process.stderr.write(`mlship: port already in use: ${(error as Error).message}; set PORT to another port\n`);

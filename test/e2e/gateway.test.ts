@@ -12,6 +12,16 @@ import { loadManifest, resolveManifestPath, type LoadedManifest } from '../../li
 import { LocalGateway } from '../../local/gateway';
 import { buildLocalGateway } from '../../scripts/build-local';
 
+const stateDirs: string[] = [];
+after(() => stateDirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+/** A fresh release-state folder per gateway, so tests never touch the project's own .mlship/. */
+function stateDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mlship-state-'));
+  stateDirs.push(dir);
+  return dir;
+}
+const quietAlerts = { emit: () => undefined };
+
 interface Answer {
   status: number;
   headers: Headers;
@@ -32,7 +42,7 @@ describe('local gateway, shipped manifest', () => {
 
   before(async () => {
     manifest = loadManifest(resolveManifestPath(undefined));
-    gateway = await LocalGateway.start({ manifest, port: 0 });
+    gateway = await LocalGateway.start({ manifest, port: 0, stateDir: stateDir(), alerts: quietAlerts });
     url = gateway.url;
   });
   after(() => gateway.close());
@@ -126,7 +136,7 @@ describe('local gateway, shipped manifest', () => {
 describe('local gateway shutdown', () => {
   it('lets a request in flight finish, then stops accepting connections', async () => {
     const manifest = loadManifest(resolveManifestPath(undefined));
-    const gateway = await LocalGateway.start({ manifest, port: 0 });
+    const gateway = await LocalGateway.start({ manifest, port: 0, stateDir: stateDir(), alerts: quietAlerts });
     const { entry, card } = manifest.models[0]!;
     const target = `${gateway.url}/v1/models/${entry.name}:predict`;
     const body = JSON.stringify({ instances: [card.golden[0]!.input] });
@@ -159,7 +169,7 @@ describe('npm start entry point (the esbuild bundle of local/main.ts)', () => {
   });
 
   it('prints the URLs and a curl example that works as printed, and exits 0 on SIGINT', async () => {
-    const child = spawn(process.execPath, [bundle], { env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [bundle, '--state-dir', stateDir()], { env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

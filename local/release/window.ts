@@ -1,0 +1,67 @@
+// What one version's requests looked like during one evaluation period: the figures the release alarms
+// judge (the local stand-in for CloudWatch's one-minute datapoints).
+
+/** Latency samples kept per period; past it, reservoir sampling keeps the percentile honest. */
+const MAX_SAMPLES = 50_000;
+
+export interface WindowFigures {
+  readonly requests: number;
+  readonly serverErrors: number;
+  readonly throttles: number;
+  /** Percent of requests answered 5xx; 0 when there were none. */
+  readonly errorRatePercent: number;
+  /** 99th percentile latency in ms; 0 when there were no requests. */
+  readonly p99LatencyMs: number;
+}
+
+export class TrafficWindow {
+  private requests = 0;
+  private serverErrors = 0;
+  private throttles = 0;
+  private latencies: number[] = [];
+  private seen = 0;
+  private random = 1;
+
+  record(statusCode: number, latencyMs: number): void {
+    this.requests++;
+    if (statusCode >= 500) this.serverErrors++;
+    if (statusCode === 429) this.throttles++;
+    this.seen++;
+    if (this.latencies.length < MAX_SAMPLES) this.latencies.push(latencyMs);
+    else {
+      // Reservoir sampling (algorithm R) with a small deterministic generator: every request of the
+      // period has the same chance to be in the sample.
+      this.random = (Math.imul(this.random, 1664525) + 1013904223) >>> 0;
+      const slot = this.random % this.seen;
+      if (slot < MAX_SAMPLES) this.latencies[slot] = latencyMs;
+    }
+  }
+
+  figures(): WindowFigures {
+    return {
+      requests: this.requests,
+      serverErrors: this.serverErrors,
+      throttles: this.throttles,
+      errorRatePercent: this.requests === 0 ? 0 : (100 * this.serverErrors) / this.requests,
+      p99LatencyMs: percentile(this.latencies, 0.99),
+    };
+  }
+
+  /** The figures of the period that just ended, and a fresh period. */
+  roll(): WindowFigures {
+    const figures = this.figures();
+    this.requests = 0;
+    this.serverErrors = 0;
+    this.throttles = 0;
+    this.latencies = [];
+    this.seen = 0;
+    return figures;
+  }
+}
+
+/** Nearest-rank percentile (the definition CloudWatch's pNN statistics use). */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return 0;
+  const sorted = Float64Array.from(values).sort();
+  return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!;
+}
