@@ -1,6 +1,7 @@
 // The mlship command line. Each subcommand lives in bin/commands/<name>.ts and only parses flags and
 // prints; the work is done in lambdas/core. Add a subcommand by adding its module and one addCommand line.
 import { Command } from 'commander';
+import { canaryCommand } from './commands/canary';
 import { importCommand } from './commands/import';
 import { trainCommand } from './commands/train';
 
@@ -10,7 +11,8 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
     .addCommand(trainCommand())
-    .addCommand(importCommand());
+    .addCommand(importCommand())
+    .addCommand(canaryCommand());
 }
 
 await buildProgram().parseAsync(process.argv);
