@@ -64,6 +64,9 @@ export class ServedModel {
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
+      // onnxruntime would also print each failed run to stderr as plain text; the failure reaches the
+      // caller as a 503 and the log as one structured line, so keep only its fatal messages.
+      logSeverityLevel: 4,
     });
     return new ServedModel(card, session);
   }

@@ -35,7 +35,7 @@ export interface RequestRecord {
   readonly instances: number;
   /** Time inside session.run, in milliseconds. */
   readonly inferenceMs: number;
-  /** The unexpected error behind a 500, for the log; never sent to the caller. */
+  /** The error behind a 5xx, for the log; an unexpected one is never sent to the caller. */
   readonly failure?: unknown;
 }
 
@@ -133,7 +133,8 @@ export class ModelApi {
       const headers = error instanceof MethodNotAllowedError ? { ...this.baseHeaders, allow: error.allowed.join(', ') } : this.baseHeaders;
       return {
         response: { statusCode: error.status, headers, body: JSON.stringify(errorBody(error)) },
-        record: { operation, statusCode: error.status, errorCode: error.code, instances: 0, inferenceMs: 0 },
+        // A 5xx of our own (the model failed to run) is the operator's problem: keep the error for the log.
+        record: { operation, statusCode: error.status, errorCode: error.code, instances: 0, inferenceMs: 0, ...(error.status >= 500 ? { failure: error } : {}) },
       };
     }
     return {

@@ -42,7 +42,7 @@ export function createInferenceHandler({ api, logger, onRecord }: InferenceHandl
       body,
     });
     if (record.failure !== undefined) {
-      logger.error('request failed unexpectedly', { error: record.failure as Error, path: event.path, requestId: event.requestContext?.requestId });
+      logger.error('request failed', { error: record.failure as Error, path: event.path, requestId: event.requestContext?.requestId });
     } else if (record.statusCode >= 400) {
       logger.debug('request rejected', { statusCode: record.statusCode, code: record.errorCode, path: event.path });
     }
