@@ -23,7 +23,10 @@ export interface ThrottleSettings {
 export interface InferenceApiModel {
   /** The model's name: the `{name}` in its routes. */
   readonly name: string;
-  /** The function answering the model's routes (Lambda proxy integration). */
+  /**
+   * What answers the model's routes (Lambda proxy integration). Pass the model's `live` alias
+   * (`ModelRelease.alias`): a function itself would be called at $LATEST, bypassing the release.
+   */
   readonly handler: lambda.IFunction;
   /**
    * Throttling of each of the model's routes.
@@ -217,7 +220,8 @@ export class InferenceApi extends Construct {
   }
 
   private addModelRoutes(model: InferenceApiModel): void {
-    // One integration per function; its invoke permission is scoped to each method's ARN.
+    // One integration per model (its alias ARN in the URI); the invoke permissions are on that alias,
+    // each scoped to one method's ARN.
     const integration = new apigateway.LambdaIntegration(model.handler, { proxy: true, allowTestInvoke: false });
     const byPath = new Map<string, ModelRoute[]>();
     for (const route of modelRoutes(model.name)) byPath.set(route.path, [...(byPath.get(route.path) ?? []), route]);

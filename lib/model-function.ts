@@ -11,6 +11,14 @@ import { IMAGE_MODEL_DIR, modelImageCode } from './model-image';
 /** The API Gateway integration timeout is 29 s, so a function behind it never needs longer. */
 export const MAX_TIMEOUT_SECONDS = 29;
 
+/** CloudWatch namespace of the handler's EMF metrics (POWERTOOLS_METRICS_NAMESPACE). */
+export const METRICS_NAMESPACE = 'mlship';
+
+/** The `service` dimension of a model's EMF metrics (POWERTOOLS_SERVICE_NAME): 'mlship-<model>'. */
+export function metricsServiceName(modelName: string): string {
+  return `mlship-${modelName}`;
+}
+
 export interface ModelFunctionProps {
   /** The model's name, as in the manifest: used in the description, the environment and the tags. */
   readonly modelName: string;
@@ -113,14 +121,16 @@ export class ModelFunction extends Construct {
       reservedConcurrentExecutions: props.reservedConcurrency,
       tracing: lambda.Tracing.ACTIVE,
       logGroup: this.logGroup,
+      // Each change publishes a version (see ModelRelease); old ones stay, so a rollback has somewhere to go.
+      currentVersionOptions: { description: `mlship model ${props.modelName} v${props.modelVersion}`, removalPolicy: RemovalPolicy.RETAIN },
       environment: {
         MODEL_NAME: props.modelName,
         MODEL_VERSION: String(props.modelVersion),
         MODEL_DIR: IMAGE_MODEL_DIR,
         MAX_BODY_BYTES: String(maxBodyBytes),
         MAX_BATCH_SIZE: String(maxBatchSize),
-        POWERTOOLS_SERVICE_NAME: `mlship-${props.modelName}`,
-        POWERTOOLS_METRICS_NAMESPACE: 'mlship',
+        POWERTOOLS_SERVICE_NAME: metricsServiceName(props.modelName),
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         LOG_LEVEL: 'INFO',
         NODE_OPTIONS: '--enable-source-maps',
       },

@@ -3,17 +3,15 @@
 // native binary for the function's architecture), and the model files. `cdk synth` only hashes the
 // folder; `cdk deploy` builds and pushes the image. The build needs no network beyond the base image and
 // runs exactly the onnxruntime version the tests ran.
-import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { buildSync } from 'esbuild';
+import { bundleEntry, PROJECT_ROOT, type Bundle } from './private/bundle';
+import { placeFile, stagingDir } from './private/staging';
 
-/** The repository root (this file lives in lib/). */
-export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export { PROJECT_ROOT };
 
 /** The inference handler's entry point, bundled into every model image. */
 export const DEFAULT_HANDLER_ENTRY = join(PROJECT_ROOT, 'lambdas', 'inference', 'index.ts');
@@ -59,55 +57,9 @@ COPY package.json index.js index.js.map \${LAMBDA_TASK_ROOT}/
 CMD ["index.handler"]
 `;
 
-interface Bundle {
-  readonly js: Uint8Array;
-  readonly map: Uint8Array;
-}
-
-// One bundle per entry for the whole process: the bundle does not depend on the architecture (the only
-// native code, onnxruntime-node, stays external), so every model and architecture reuses it.
-const bundles = new Map<string, Bundle>();
-const stagedDirs: string[] = [];
-let cleanupRegistered = false;
-
-/** Bundles the handler with esbuild: CommonJS for the Lambda Node.js 22 runtime, onnxruntime-node external. */
+/** Bundles the inference handler with esbuild: onnxruntime-node stays external (it ships in the image). */
 export function bundleHandler(entry: string): Bundle {
-  const cached = bundles.get(entry);
-  if (cached) return cached;
-  if (!existsSync(entry)) {
-    throw new Error(`handlerEntry ${relative(process.cwd(), entry) || entry} not found: the inference handler must exist to build a model image`);
-  }
-  let result: ReturnType<typeof buildSync>;
-  try {
-    result = buildSync({
-      entryPoints: [entry],
-      bundle: true,
-      platform: 'node',
-      target: 'node22',
-      format: 'cjs',
-      external: ['onnxruntime-node'],
-      minify: true,
-      sourcemap: 'linked',
-      sourcesContent: false,
-      // Never written: it only anchors the relative source paths in the map, which keeps the bundle,
-      // and so the image asset hash, the same wherever the repository is checked out.
-      outfile: join(PROJECT_ROOT, '.mlship-bundle', 'index.js'),
-      absWorkingDir: PROJECT_ROOT,
-      write: false,
-      logLevel: 'silent',
-    });
-  } catch (error) {
-    const errors = (error as { errors?: { text: string; location?: { file: string; line: number } | null }[] }).errors ?? [];
-    const lines = errors.map((e) => (e.location ? `${e.location.file}:${e.location.line}: ${e.text}` : e.text));
-    throw new Error(`bundling ${relative(process.cwd(), entry)} failed:\n${lines.join('\n') || (error as Error).message}`);
-  }
-  const outputs = result.outputFiles ?? [];
-  const js = outputs.find((f) => f.path.endsWith('index.js'));
-  const map = outputs.find((f) => f.path.endsWith('index.js.map'));
-  if (!js || !map) throw new Error(`bundling ${entry} produced no index.js and index.js.map`);
-  const bundle = { js: js.contents, map: map.contents };
-  bundles.set(entry, bundle);
-  return bundle;
+  return bundleEntry(entry, { external: ['onnxruntime-node'], propName: 'handlerEntry', purpose: 'the inference handler must exist to build a model image' });
 }
 
 /** The installed folder of a package, found the way Node would resolve it from `fromDir`. */
@@ -116,17 +68,6 @@ function packageDir(name: string, fromDir: string): string {
   const found = paths.map((p) => join(p, name)).find((dir) => existsSync(join(dir, 'package.json')));
   if (!found) throw new Error(`package ${name} is not installed (looked from ${fromDir}); run npm ci`);
   return found;
-}
-
-/** Hard-links a file (no copy of the 25 MB runtime on the same disk), copying across file systems. */
-function placeFile(source: string, target: string): number {
-  mkdirSync(dirname(target), { recursive: true });
-  try {
-    linkSync(source, target);
-  } catch {
-    copyFileSync(source, target);
-  }
-  return statSync(target).size;
 }
 
 /** Places the files under `dir` (relative to `from`) that `keep` accepts; returns the bytes placed. */
@@ -172,8 +113,7 @@ export function stageModelImageContext(props: ModelImageProps): StagedImageConte
   if (missing.length > 0) throw new Error(`modelDir ${props.modelDir} has no ${missing.join(' or ')}`);
   const bundle = bundleHandler(resolve(props.handlerEntry ?? DEFAULT_HANDLER_ENTRY));
 
-  const dir = mkdtempSync(join(tmpdir(), 'mlship-image-'));
-  registerCleanup(dir);
+  const dir = stagingDir('mlship-image-');
   writeFileSync(join(dir, 'Dockerfile'), DOCKERFILE);
   // No package.json in /var/task would also mean CommonJS; say it, so nobody has to know that.
   const packageJson = '{ "private": true, "type": "commonjs" }\n';
@@ -190,15 +130,4 @@ export function stageModelImageContext(props: ModelImageProps): StagedImageConte
 export function modelImageCode(props: ModelImageProps): lambda.DockerImageCode {
   const { dir, platform } = stageModelImageContext(props);
   return lambda.DockerImageCode.fromImageAsset(dir, { platform });
-}
-
-function registerCleanup(dir: string): void {
-  stagedDirs.push(dir);
-  if (cleanupRegistered) return;
-  cleanupRegistered = true;
-  // The CDK copies the context into cdk.out when the function is created, so the temp folders are only
-  // needed until the process ends.
-  process.once('exit', () => {
-    for (const staged of stagedDirs) rmSync(staged, { recursive: true, force: true });
-  });
 }

@@ -53,6 +53,7 @@ describe('manifest schema', () => {
       runtime: 'lambda',
       lambda: { memoryMb: 2048, timeoutSeconds: 10, architecture: 'arm64' },
       maxBatchSize: 1000,
+      release: { strategy: 'canary', percent: 10, intervalMinutes: 5, alarms: { errorRatePercent: 1, p99LatencyMs: 1000, throttles: 0, minRequests: 10 } },
     });
     assert.deepEqual(
       models.map((m) => [m.index, m.entry.name, relative(root, m.dir)]),
