@@ -1,4 +1,5 @@
-// The stack for one manifest and stage: a function per Lambda model and the API in front of them.
+// The stack for one manifest and stage: per Lambda model a function and its release (versions, the `live`
+// alias, CodeDeploy, alarms, the pre-traffic hook), and the API in front of the aliases.
 // It only wires constructs together; everything it needs comes from the loaded, validated manifest.
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -6,6 +7,7 @@ import type { Construct } from 'constructs';
 import { ManifestError, type LoadedManifest, type LoadedModel } from './manifest/load';
 import { InferenceApi } from './inference-api';
 import { ModelFunction } from './model-function';
+import { ModelRelease, releaseProblems } from './model-release';
 
 export interface MlshipStackProps extends Omit<StackProps, 'stackName'> {
   /** The manifest and its models, as `loadManifest` returns them (already validated). */
@@ -20,6 +22,11 @@ export interface MlshipStackProps extends Omit<StackProps, 'stackName'> {
    * @default - lambdas/inference/index.ts
    */
   readonly handlerEntry?: string;
+  /**
+   * TypeScript entry of the pre-traffic hook bundled into every model's hook function.
+   * @default - lambdas/pre-traffic-hook/index.ts
+   */
+  readonly hookEntry?: string;
 }
 
 /** 'breast-cancer' -> 'BreastCancer': construct ids and output names. */
@@ -61,20 +68,34 @@ function idCollisions(models: readonly LoadedModel[]): string[] {
   return problems;
 }
 
+/** Release settings CodeDeploy or Lambda would refuse, or that could never work, with their manifest paths. */
+function impossibleReleases(models: readonly LoadedModel[]): string[] {
+  return models
+    .filter((m) => m.entry.runtime === 'lambda')
+    .flatMap((m) =>
+      releaseProblems(m.entry.release, `models[${m.index}].release`, {
+        timeoutSeconds: m.entry.lambda.timeoutSeconds,
+        reservedConcurrency: m.entry.lambda.reservedConcurrency,
+      }),
+    );
+}
+
 export class MlshipStack extends Stack {
   public readonly api: InferenceApi;
   /** The function of each Lambda model, by model name. */
   public readonly modelFunctions: ReadonlyMap<string, ModelFunction>;
+  /** The release (version, `live` alias, deployment group, alarms, hook) of each Lambda model, by model name. */
+  public readonly modelReleases: ReadonlyMap<string, ModelRelease>;
   public readonly stage: string;
 
   constructor(scope: Construct, id: string | undefined, props: MlshipStackProps) {
-    const { loaded, stage: stageOverride, handlerEntry, ...stackProps } = props;
+    const { loaded, stage: stageOverride, handlerEntry, hookEntry, ...stackProps } = props;
     const { manifest } = loaded;
     const stage = stageOverride ?? manifest.stage;
     if (!STAGE_PATTERN.test(stage)) {
       throw new ManifestError(loaded.file, [`stage must be up to 12 lower-case letters or digits, starting with a letter, received '${stage}'`]);
     }
-    const problems = [...unavailableRuntimes(loaded.models), ...idCollisions(loaded.models)];
+    const problems = [...unavailableRuntimes(loaded.models), ...idCollisions(loaded.models), ...impossibleReleases(loaded.models)];
     if (problems.length > 0) throw new ManifestError(loaded.file, problems);
 
     const name = stackName(manifest.project, stage);
@@ -88,31 +109,48 @@ export class MlshipStack extends Stack {
     this.stage = stage;
 
     const functions = new Map<string, ModelFunction>();
+    const releases = new Map<string, ModelRelease>();
     for (const model of loaded.models) {
       const { entry } = model;
-      functions.set(
+      const id = pascalCase(entry.name);
+      const fn = new ModelFunction(this, `${id}Model`, {
+        modelName: entry.name,
+        modelVersion: entry.version,
+        modelDir: model.dir,
+        memoryMb: entry.lambda.memoryMb,
+        timeoutSeconds: entry.lambda.timeoutSeconds,
+        architecture: entry.lambda.architecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64,
+        reservedConcurrency: entry.lambda.reservedConcurrency,
+        maxBodyBytes: manifest.api.maxBodyBytes,
+        maxBatchSize: entry.maxBatchSize,
+        handlerEntry,
+      });
+      functions.set(entry.name, fn);
+      releases.set(
         entry.name,
-        new ModelFunction(this, `${pascalCase(entry.name)}Model`, {
+        new ModelRelease(this, `${id}Release`, {
+          function: fn.function,
           modelName: entry.name,
           modelVersion: entry.version,
           modelDir: model.dir,
-          memoryMb: entry.lambda.memoryMb,
-          timeoutSeconds: entry.lambda.timeoutSeconds,
-          architecture: entry.lambda.architecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64,
-          reservedConcurrency: entry.lambda.reservedConcurrency,
-          maxBodyBytes: manifest.api.maxBodyBytes,
-          maxBatchSize: entry.maxBatchSize,
-          handlerEntry,
+          strategy: entry.release.strategy,
+          percent: entry.release.percent,
+          intervalMinutes: entry.release.intervalMinutes,
+          alarms: entry.release.alarms,
+          provisionedConcurrency: entry.release.provisionedConcurrency,
+          hookEntry,
         }),
       );
     }
     this.modelFunctions = functions;
+    this.modelReleases = releases;
 
     this.api = new InferenceApi(this, 'Api', {
       stageName: stage,
       restApiName: name,
       defaultThrottle: manifest.api.throttle,
-      models: loaded.models.map((m) => ({ name: m.entry.name, handler: functions.get(m.entry.name)!.function, throttle: m.entry.throttle })),
+      // The API calls each model's `live` alias, so CodeDeploy decides which version answers.
+      models: loaded.models.map((m) => ({ name: m.entry.name, handler: releases.get(m.entry.name)!.alias, throttle: m.entry.throttle })),
     });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.api.url, description: 'Base URL of the inference API (stage included)' });

@@ -40,6 +40,9 @@ describe('npx cdk synth', () => {
     assert.equal(result.status, 0, `cdk synth failed:\n${result.stdout}\n${result.stderr}`);
     const template = JSON.parse(readFileSync(join(outdir, 'mlship-ci.template.json'), 'utf8')) as { Resources: Record<string, { Type: string; Properties: { PackageType?: string } }>; Outputs: Record<string, unknown> };
     assert.equal(Object.values(template.Resources).filter((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.PackageType === 'Image').length, 2);
+    // Each model is released through its live alias by CodeDeploy, gated by its own pre-traffic hook.
+    const count = (type: string) => Object.values(template.Resources).filter((r) => r.Type === type).length;
+    assert.deepEqual([count('AWS::Lambda::Alias'), count('AWS::CodeDeploy::DeploymentGroup'), count('AWS::Lambda::Function')], [2, 2, 4]);
     assert.deepEqual(Object.keys(template.Outputs).sort(), ['ApiUrl', 'BreastCancerFunctionName', 'BreastCancerInferUrl', 'DigitsFunctionName', 'DigitsInferUrl']);
   });
 });

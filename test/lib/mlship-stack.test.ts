@@ -1,7 +1,9 @@
-// The synthesized stack for a manifest: one image function per Lambda model, every route of the shared
-// route table on the API (the v1 ':predict' form included), throttling, JSON gateway errors, outputs;
-// and the manifest problems that stop synth.
+// The synthesized stack for a manifest: one image function per Lambda model and its release (version,
+// `live` alias, CodeDeploy, alarms, pre-traffic hook), every route of the shared route table on the API
+// (the v1 ':predict' form included) calling the aliases, throttling, JSON gateway errors, outputs; and
+// the manifest problems that stop synth.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -20,8 +22,14 @@ const project = createFixtureProject({
     stage: 'test',
     api: { maxBodyBytes: 2048, throttle: { rateLimit: 50, burstLimit: 80 } },
     models: [
-      { name: 'breast-cancer', version: 1, lambda: { memoryMb: 3008, timeoutSeconds: 15, reservedConcurrency: 5 }, throttle: { rateLimit: 200, burstLimit: 400 } },
-      { name: 'digits', version: 1, runtime: 'lambda', lambda: { architecture: 'x86_64' }, maxBatchSize: 64 },
+      {
+        name: 'breast-cancer',
+        version: 1,
+        lambda: { memoryMb: 3008, timeoutSeconds: 15, reservedConcurrency: 5 },
+        throttle: { rateLimit: 200, burstLimit: 400 },
+        release: { strategy: 'canary', percent: 25, intervalMinutes: 7, provisionedConcurrency: 2, alarms: { p99LatencyMs: 500, minRequests: 50 } },
+      },
+      { name: 'digits', version: 1, runtime: 'lambda', lambda: { architecture: 'x86_64' }, maxBatchSize: 64, release: { strategy: 'linear', percent: 10, intervalMinutes: 1 } },
     ],
   },
 });
@@ -33,9 +41,19 @@ after(() => {
 
 const stack = new MlshipStack(testApp.app, undefined, { loaded: loadManifest(project.manifestPath) });
 const template = Template.fromStack(stack);
-const json = template.toJSON() as { Resources: Record<string, { Type: string; Properties: Record<string, unknown>; DeletionPolicy?: string }>; Outputs: Record<string, { Value: unknown }> };
+const json = template.toJSON() as {
+  Resources: Record<string, { Type: string; Properties: Record<string, unknown>; DeletionPolicy?: string; UpdatePolicy?: unknown }>;
+  Outputs: Record<string, { Value: unknown }>;
+};
 const routes = methodsByPath(json.Resources);
 const packageVersion = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
+
+/** The logical id of the one resource of `type` whose id starts with `prefix`. */
+function logicalId(prefix: string, type: string): string {
+  const ids = Object.keys(json.Resources).filter((id) => id.startsWith(prefix) && json.Resources[id]!.Type === type);
+  assert.equal(ids.length, 1, `one ${type} named ${prefix}*, found ${ids.join(', ')}`);
+  return ids[0]!;
+}
 
 function method(path: string, httpMethod: string): Record<string, unknown> {
   const found = routes.get(path)?.find((m) => m.httpMethod === httpMethod);
@@ -61,7 +79,7 @@ describe('MlshipStack', () => {
   });
 
   it('creates one container-image function per Lambda model, sized from the manifest', () => {
-    template.resourceCountIs('AWS::Lambda::Function', 2);
+    template.resourcePropertiesCountIs('AWS::Lambda::Function', { PackageType: 'Image' }, 2);
     template.hasResourceProperties('AWS::Lambda::Function', {
       PackageType: 'Image',
       Code: { ImageUri: Match.objectLike({ 'Fn::Sub': Match.stringLikeRegexp('container-assets') }) },
@@ -103,9 +121,9 @@ describe('MlshipStack', () => {
     assert.deepEqual(Object.values(assets.dockerImages).map((i) => i.source.platform).sort(), ['linux/amd64', 'linux/arm64']);
   });
 
-  it('keeps function and access logs for a month in log groups it creates', () => {
-    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 30 }, 3);
-    template.resourceCountIs('AWS::Logs::LogGroup', 3);
+  it('keeps function, hook and access logs for a month in log groups it creates', () => {
+    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 30 }, 5);
+    template.resourceCountIs('AWS::Logs::LogGroup', 5);
   });
 
   it('creates a resource and method for every route of the route table, and nothing else', () => {
@@ -128,24 +146,108 @@ describe('MlshipStack', () => {
     assert.ok(method('/v1/models/breast-cancer:predict', 'POST'));
   });
 
-  it("proxies each model route to that model's function", () => {
-    for (const [path, fn] of [
-      ['/v2/models/breast-cancer/infer', 'BreastCancerModelFunction'],
-      ['/v1/models/digits:predict', 'DigitsModelFunction'],
-      ['/v2/models/digits', 'DigitsModelFunction'],
+  it("proxies each model route to that model's live alias, never to $LATEST", () => {
+    const aliasId = (model: string) => logicalId(`${model}ReleaseLive`, 'AWS::Lambda::Alias');
+    for (const [path, model] of [
+      ['/v2/models/breast-cancer/infer', 'BreastCancer'],
+      ['/v1/models/digits:predict', 'Digits'],
+      ['/v2/models/digits', 'Digits'],
     ] as const) {
       const integration = method(path, path.endsWith('digits') ? 'GET' : 'POST').Integration as { Type: string; IntegrationHttpMethod: string; Uri: unknown };
       assert.equal(integration.Type, 'AWS_PROXY');
       assert.equal(integration.IntegrationHttpMethod, 'POST');
-      assert.match(JSON.stringify(integration.Uri), new RegExp(`"${fn}[0-9A-F]{8}","Arn"`));
+      assert.deepEqual(integration.Uri, {
+        'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':apigateway:', { Ref: 'AWS::Region' }, ':lambda:path/2015-03-31/functions/', { Ref: aliasId(model) }, '/invocations']],
+      });
     }
-    // One invoke permission per model method, scoped to that method; no test-invoke permissions.
-    template.resourceCountIs('AWS::Lambda::Permission', 10);
+    // One invoke permission per model method, on the alias and scoped to that method; no test-invoke permissions.
+    const permissions = Object.values(json.Resources).filter((r) => r.Type === 'AWS::Lambda::Permission');
+    assert.equal(permissions.length, 10);
+    assert.deepEqual([...new Set(permissions.map((p) => JSON.stringify(p.Properties.FunctionName)))].sort(), [{ Ref: aliasId('BreastCancer') }, { Ref: aliasId('Digits') }].map((r) => JSON.stringify(r)).sort());
     template.hasResourceProperties('AWS::Lambda::Permission', {
       Action: 'lambda:InvokeFunction',
       Principal: 'apigateway.amazonaws.com',
+      FunctionName: { Ref: aliasId('BreastCancer') },
       SourceArn: Match.objectLike({ 'Fn::Join': ['', Match.arrayWith(['/POST/v1/models/breast-cancer:predict'])] }),
     });
+  });
+
+  it("releases each model through a version, its live alias and a CodeDeploy deployment group with the manifest's strategy", () => {
+    template.resourceCountIs('AWS::Lambda::Version', 2);
+    template.resourceCountIs('AWS::Lambda::Alias', 2);
+    template.resourceCountIs('AWS::CodeDeploy::Application', 2);
+    template.resourceCountIs('AWS::CodeDeploy::DeploymentGroup', 2);
+    for (const model of ['BreastCancer', 'Digits']) {
+      const alias = json.Resources[logicalId(`${model}ReleaseLive`, 'AWS::Lambda::Alias')]!;
+      assert.equal(alias.Properties.Name, 'live');
+      assert.deepEqual(alias.Properties.FunctionVersion, { 'Fn::GetAtt': [logicalId(`${model}ModelFunctionCurrentVersion`, 'AWS::Lambda::Version'), 'Version'] });
+    }
+    // breast-cancer: a custom canary (25% for 7 minutes) and provisioned concurrency on its alias.
+    template.hasResourceProperties('AWS::Lambda::Alias', { Name: 'live', ProvisionedConcurrencyConfig: { ProvisionedConcurrentExecutions: 2 } });
+    template.resourceCountIs('AWS::CodeDeploy::DeploymentConfig', 1);
+    template.hasResourceProperties('AWS::CodeDeploy::DeploymentConfig', {
+      DeploymentConfigName: 'shop-test-breast-cancer-Canary25Percent7Minutes',
+      TrafficRoutingConfig: { Type: 'TimeBasedCanary', TimeBasedCanary: { CanaryPercentage: 25, CanaryInterval: 7 } },
+    });
+    template.hasResourceProperties('AWS::CodeDeploy::DeploymentGroup', {
+      DeploymentGroupName: 'shop-test-breast-cancer',
+      DeploymentConfigName: { Ref: logicalId('BreastCancerReleaseDeploymentConfig', 'AWS::CodeDeploy::DeploymentConfig') },
+      AutoRollbackConfiguration: { Enabled: true, Events: ['DEPLOYMENT_FAILURE', 'DEPLOYMENT_STOP_ON_REQUEST', 'DEPLOYMENT_STOP_ON_ALARM'] },
+    });
+    // digits: linear 10% every minute is one of CodeDeploy's own.
+    template.hasResourceProperties('AWS::CodeDeploy::DeploymentGroup', { DeploymentGroupName: 'shop-test-digits', DeploymentConfigName: 'CodeDeployDefault.LambdaLinear10PercentEvery1Minute' });
+  });
+
+  it("bundles the real pre-traffic hook, which starts up reading the model.json beside it", () => {
+    const hook = json.Resources[logicalId('DigitsReleasePreTrafficHook', 'AWS::Lambda::Function')]!.Properties as { Code: { S3Key: string } };
+    const dir = join(testApp.outdir, `asset.${hook.Code.S3Key.replace(/\.zip$/, '')}`);
+    const script = "const m = require('./index.js'); process.stdout.write('HANDLER ' + typeof m.handler + '\\n')";
+    // A clean environment, as Lambda gives it: no tsx, no node_modules above the asset folder.
+    const out = execFileSync(process.execPath, ['-e', script], {
+      cwd: dir,
+      env: { PATH: process.env.PATH, AWS_REGION: 'eu-west-1', TARGET_FUNCTION_ARN: 'arn:aws:lambda:eu-west-1:123456789012:function:shop-test-digits:3', MODEL_NAME: 'digits', LOG_LEVEL: 'INFO' },
+      encoding: 'utf8',
+    });
+    assert.match(out, /^HANDLER function$/m);
+    const logs = out.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { level: string; message: string });
+    assert.ok(logs.length > 0, out);
+    assert.deepEqual(logs.filter((l) => l.level === 'CRITICAL' || l.level === 'ERROR'), [], 'it found and accepted model.json');
+  });
+
+  it("watches each model's new version with alarms from its manifest thresholds", () => {
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 8);
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'shop-test-breast-cancer-release-p99-latency',
+      Threshold: 500,
+      Metrics: Match.arrayWith([Match.objectLike({ Expression: 'IF(invocations >= 50, p99Duration, 0)' })]),
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'shop-test-digits-release-error-rate',
+      Threshold: 1,
+      Metrics: Match.arrayWith([Match.objectLike({ Expression: 'IF(requests >= 10, 100 * FILL(serverErrors, 0) / requests, 0)' })]),
+    });
+  });
+
+  it("runs each model's pre-traffic hook with its own model.json, against its own new version", () => {
+    for (const [model, name] of [
+      ['BreastCancer', 'breast-cancer'],
+      ['Digits', 'digits'],
+    ] as const) {
+      const hookId = logicalId(`${model}ReleasePreTrafficHook`, 'AWS::Lambda::Function');
+      const hook = json.Resources[hookId]!.Properties as { FunctionName: string; Environment: { Variables: Record<string, unknown> }; Code: { S3Key: string } };
+      assert.equal(hook.FunctionName, `shop-test-${name}-pre-traffic`);
+      assert.deepEqual(hook.Environment.Variables.TARGET_FUNCTION_ARN, { Ref: logicalId(`${model}ModelFunctionCurrentVersion`, 'AWS::Lambda::Version') });
+      assert.equal(hook.Environment.Variables.MODEL_NAME, name);
+      const card = readFileSync(join(testApp.outdir, `asset.${hook.Code.S3Key.replace(/\.zip$/, '')}`, 'model.json'), 'utf8');
+      assert.equal(card, readFileSync(join(project.root, name, '1', 'model.json'), 'utf8'));
+      assert.deepEqual(json.Resources[logicalId(`${model}ReleaseLive`, 'AWS::Lambda::Alias')]!.UpdatePolicy, {
+        CodeDeployLambdaAliasUpdate: {
+          ApplicationName: { Ref: logicalId(`${model}ReleaseApplication`, 'AWS::CodeDeploy::Application') },
+          DeploymentGroupName: { Ref: logicalId(`${model}ReleaseDeploymentGroup`, 'AWS::CodeDeploy::DeploymentGroup') },
+          BeforeAllowTrafficHook: { Ref: hookId },
+        },
+      });
+    }
   });
 
   it('answers health and server metadata from API Gateway itself', () => {
@@ -288,6 +390,31 @@ describe('MlshipStack synth-time errors', () => {
     assertProblems(() => synth({ models: [{ name: 'model-1', version: 1 }, { name: 'model1', version: 1 }] }), [
       "models[1].name 'model1' and models[0].name 'model-1' both become the CloudFormation id 'Model1'; rename one",
     ]);
+  });
+
+  it('fails on a release percent outside 1..99, naming its manifest path', () => {
+    assertProblems(() => synth({ models: [{ name: 'digits', version: 1, release: { percent: 150 } }] }), ['models[0].release.percent must be at most 99, received 150']);
+  });
+
+  it('fails on zero minutes between traffic shifts', () => {
+    assertProblems(() => synth({ models: [{ name: 'digits', version: 1, release: { intervalMinutes: 0 } }] }), ['models[0].release.intervalMinutes must be at least 1, received 0']);
+  });
+
+  it('fails on a linear release CodeDeploy would refuse, and on alarms and concurrency Lambda makes impossible', () => {
+    assertProblems(
+      () =>
+        synth({
+          models: [
+            { name: 'breast-cancer', version: 1, release: { strategy: 'linear', percent: 5, intervalMinutes: 200 } },
+            { name: 'digits', version: 1, lambda: { timeoutSeconds: 2, reservedConcurrency: 3 }, release: { provisionedConcurrency: 4, alarms: { p99LatencyMs: 2000 } } },
+          ],
+        }),
+      [
+        'models[0].release: linear 5% every 200 minutes shifts the last traffic 3800 minutes (19 intervals) after the first; CodeDeploy allows at most 2880 (48 hours) for a Lambda deployment: raise percent or lower intervalMinutes',
+        "models[1].release.alarms.p99LatencyMs must be below the function timeout of 2000 ms (2 s): Lambda's Duration never exceeds the timeout, so the alarm could never fire; received 2000",
+        "models[1].release.provisionedConcurrency must be at most the function's reserved concurrency (3): Lambda refuses more; received 4",
+      ],
+    );
   });
 
   it('takes the stage from the override, and validates it', () => {
