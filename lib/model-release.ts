@@ -377,7 +377,7 @@ export class ModelRelease extends Construct {
       alarmName: boundedName(`${baseName}-release-error-rate`, 255),
       alarmDescription:
         `${label}: more than ${errorRatePercent}% of requests answered 5xx (ServerErrors / Requests) in a minute with at least ${minRequests} requests. ${rollback} ` +
-        `What to do: search the function's logs for 'handler failed' or 'model failed to load', fix the model or the handler, deploy again.`,
+        `What to do: search the function's logs for 'request failed' or 'handler failed', fix the model or the handler, deploy again.`,
       threshold: errorRatePercent,
       // ServerErrors is only published when there is one: FILL makes a minute without any 0. Below
       // minRequests (or with no requests at all) the rate is not judged.
