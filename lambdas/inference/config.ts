@@ -3,6 +3,9 @@
 
 export interface InferenceConfig {
   readonly modelDir: string;
+  /** The model and version this function was deployed for (the metric dimensions, even if loading fails). */
+  readonly modelName: string | undefined;
+  readonly modelVersion: string | undefined;
   readonly maxBodyBytes: number;
   readonly maxBatchSize: number;
 }
@@ -22,6 +25,8 @@ function positiveInteger(env: NodeJS.ProcessEnv, name: string, fallback: number)
 export function readInferenceConfig(env: NodeJS.ProcessEnv): InferenceConfig {
   return {
     modelDir: env.MODEL_DIR || '/opt/ml/model',
+    modelName: env.MODEL_NAME || undefined,
+    modelVersion: env.MODEL_VERSION || undefined,
     maxBodyBytes: positiveInteger(env, 'MAX_BODY_BYTES', 1024 * 1024),
     maxBatchSize: positiveInteger(env, 'MAX_BATCH_SIZE', 1000),
   };

@@ -12,6 +12,9 @@ import { createInferenceHandler, type InferenceHandler } from './handler';
 const config = readInferenceConfig(process.env);
 const logger = new Logger();
 const metrics = new Metrics();
+// The deployed model and version name the metrics from the start, so failures before the model is
+// loaded still count against this version (the release alarms watch these dimensions).
+if (config.modelName && config.modelVersion) metrics.setDefaultDimensions({ model: config.modelName, version: config.modelVersion });
 
 function recordMetrics(record: RequestRecord, latencyMs: number): void {
   metrics.addMetric('Requests', MetricUnit.Count, 1);
@@ -23,11 +26,16 @@ function recordMetrics(record: RequestRecord, latencyMs: number): void {
   if (record.statusCode >= 400) metrics.addMetric(record.statusCode >= 500 ? 'ServerErrors' : 'ClientErrors', MetricUnit.Count, 1);
 }
 
-const unavailable = (message: string): InferenceHandler => async () => ({
-  statusCode: 503,
-  headers: { 'content-type': 'application/json' },
-  body: JSON.stringify({ error: { code: 'model_unavailable', message } }),
-});
+/** A failure outside the model API (model not loaded, handler crash) still counts as a request and a 5xx. */
+function recordServerError(): void {
+  metrics.addMetric('Requests', MetricUnit.Count, 1);
+  metrics.addMetric('ServerErrors', MetricUnit.Count, 1);
+}
+
+const unavailable = (message: string): InferenceHandler => async () => {
+  recordServerError();
+  return { statusCode: 503, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: { code: 'model_unavailable', message } }) };
+};
 
 // Loaded during init (outside the billed invocation on a cold start); a model that fails to load
 // answers 503 with a message instead of crashing every invocation.
@@ -52,6 +60,7 @@ export const handler = async (event: APIGatewayProxyEvent, context: Context): Pr
     return await (await ready)(event, context);
   } catch (error) {
     logger.error('handler failed', { error: error as Error });
+    recordServerError();
     return { statusCode: 500, headers: { 'content-type': 'application/json' }, body: JSON.stringify(INTERNAL_ERROR_BODY) };
   } finally {
     metrics.publishStoredMetrics();

@@ -1,6 +1,8 @@
 // The Lambda handler driven by API Gateway REST proxy events, on a real ONNX session.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
@@ -150,5 +152,24 @@ describe('Lambda entry point (index.ts)', () => {
     const coldStart = emfLines.find((l) => 'ColdStart' in l);
     assert.ok(coldStart, 'a ColdStart metric on the first invocation of an on-demand environment');
     assert.equal(coldStart.function_name, 'tumour');
+  });
+
+  it('answers 503 when the model fails to load, and still counts the request and the 5xx for this version', async () => {
+    // A fresh process: the entry point loads its model once, at module scope.
+    const script = `
+      const { handler } = await import('./lambdas/inference/index.ts');
+      const result = await handler({ httpMethod: 'POST', resource: '/v1/models/tumour:predict', path: '/v1/models/tumour:predict', headers: {}, body: '{}' }, { functionName: 'tumour' });
+      process.stderr.write('RESULT ' + JSON.stringify(result) + '\\n');`;
+    const env = { ...process.env, MODEL_DIR: join(project.root, 'missing'), MODEL_NAME: 'tumour', MODEL_VERSION: '7', POWERTOOLS_METRICS_NAMESPACE: 'mlship', POWERTOOLS_SERVICE_NAME: 'mlship-tumour' };
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env });
+    const result = JSON.parse(/RESULT (.+)/.exec(stderr)![1]!) as APIGatewayProxyResult;
+    assert.equal(result.statusCode, 503);
+    assert.match(result.body, /"code":"model_unavailable".*failed to load/);
+    // Powertools writes ERROR and CRITICAL lines to stderr, the rest to stdout; Lambda sends both to the log.
+    const lines = `${stdout}\n${stderr}`.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.ok(lines.some((l) => l.level === 'CRITICAL' && l.message === 'model failed to load'), `the load failure is logged as critical: ${stdout}${stderr}`);
+    const emf = lines.find((l) => '_aws' in l && 'ServerErrors' in l);
+    assert.ok(emf, `a ServerErrors metric: ${stdout}`);
+    assert.deepEqual([emf.model, emf.version, emf.Requests, emf.ServerErrors], ['tumour', '7', 1, 1]);
   });
 });
