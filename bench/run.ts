@@ -1,7 +1,8 @@
 // `npm run bench`: each figure next to its raw baseline, measured in the same run, as a ratio, so the
 // result holds on a noisy machine. Usage: npm run bench -- [--manifest FILE] [--model NAME] [--quick]
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -129,7 +130,10 @@ async function stop(child: ChildProcess): Promise<void> {
 const gatewayBundle = await buildLocalGateway();
 const minimalBundle = join(dirname(gatewayBundle), 'minimal-server.mjs');
 await build({ entryPoints: ['bench/minimal-server.ts'], outfile: minimalBundle, bundle: true, platform: 'node', format: 'esm', target: 'node20', external: ['onnxruntime-node'], logLevel: 'warning' });
-const gatewayCommand = (port: number) => [gatewayBundle, '--manifest', manifest.file, '--port', String(port)];
+// A throw-away release state: a benchmark must not start, resume or record releases in the project's .mlship/.
+const benchStateDir = mkdtempSync(join(tmpdir(), 'mlship-bench-'));
+process.on('exit', () => rmSync(benchStateDir, { recursive: true, force: true }));
+const gatewayCommand = (port: number) => [gatewayBundle, '--manifest', manifest.file, '--port', String(port), '--state-dir', benchStateDir];
 const minimalCommand = (model: LoadedModel, port: number) => [minimalBundle, model.dir, String(port)];
 
 async function requestsPerSecond(port: number, path: string, body: string, seconds: number): Promise<number> {
