@@ -2,22 +2,16 @@
 // credentials or network, and the app's exit status and message for a bad manifest.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { loadManifest } from '../../lib/manifest/load';
 import { PROJECT_ROOT } from '../../lib/model-image';
 import { createFixtureProject } from '../fixtures/model-folder';
+import { tempDirMaker } from '../fixtures/temp-dirs';
 
-const outdirs: string[] = [];
-after(() => outdirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
-
-function tempOutdir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'mlship-synth-'));
-  outdirs.push(dir);
-  return dir;
-}
+const tempOutdir = tempDirMaker('mlship-synth-');
 
 /** The environment of a machine with no AWS account: no AWS_* variables, no instance metadata to probe. */
 function offlineEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {

@@ -11,15 +11,10 @@ import { after, before, describe, it } from 'node:test';
 import { loadManifest, resolveManifestPath, type LoadedManifest } from '../../lib/manifest/load';
 import { LocalGateway } from '../../local/gateway';
 import { buildLocalGateway } from '../../scripts/build-local';
+import { tempDirMaker } from '../fixtures/temp-dirs';
 
-const stateDirs: string[] = [];
-after(() => stateDirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
 /** A fresh release-state folder per gateway, so tests never touch the project's own .mlship/. */
-function stateDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'mlship-state-'));
-  stateDirs.push(dir);
-  return dir;
-}
+const stateDir = tempDirMaker('mlship-state-');
 const quietAlerts = { emit: () => undefined };
 
 interface Answer {

@@ -2,11 +2,10 @@
 // traffic from a client running throughout, the release state on disk, and `mlship canary` as a process.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { stringify } from 'yaml';
 import { loadManifest } from '../../lib/manifest/load';
@@ -15,6 +14,7 @@ import type { ReleaseStatus } from '../../local/release/controller';
 import type { Alert } from '../../local/release/alerts';
 import { buildSoftmaxOnnx, writeModelFolder } from '../fixtures/model-folder';
 import { singleRowOnlyOnnx, slowOnnx, writeVersion } from '../fixtures/release-models';
+import { tempDirMaker } from '../fixtures/temp-dirs';
 
 const run = promisify(execFile);
 const MODEL = { name: 'tumour', features: ['radius', 'texture', 'perimeter', 'area'], labels: ['malignant', 'benign'] };
@@ -29,13 +29,11 @@ interface Project {
   state(): { models: Record<string, { live: number; rejected: number[]; deployment?: { id: string; weight: number; to: number }; history: { outcome: string; by: string; reason: string }[] }> };
 }
 
-const projects: string[] = [];
-after(() => projects.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+const tempDir = tempDirMaker('mlship-release-');
 
 /** v1 and v2 are the same good model; v3 has other weights (fails its golden cases); v4 fails on batches; v5 is slow. */
 function project(): Project {
-  const root = mkdtempSync(join(tmpdir(), 'mlship-release-'));
-  projects.push(root);
+  const root = tempDir();
   writeModelFolder(root, { ...MODEL, version: 1 });
   writeModelFolder(root, { ...MODEL, version: 2 });
   writeVersion(root, { ...MODEL, version: 3 }, buildSoftmaxOnnx({ width: 4, classes: 2, weights: [0.9, -0.9, 0.8, -0.8, 0.7, -0.7, 0.6, -0.6] }));
@@ -266,8 +264,7 @@ describe('local releases', () => {
   });
 
   it('`mlship canary status` reports a clear error when no gateway runs', async () => {
-    const empty = mkdtempSync(join(tmpdir(), 'mlship-nogw-'));
-    projects.push(empty);
+    const empty = tempDir();
     const failed = await run(process.execPath, ['bin/mlship.mjs', 'canary', 'status', '--state-dir', empty]).then(
       () => assert.fail('expected exit 1'),
       (error: { code: number; stderr: string }) => error,

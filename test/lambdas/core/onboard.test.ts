@@ -1,22 +1,15 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { ArtifactError, manifestSnippet, nextModelVersion, pickGoldenRows, sha256Hex, writeModelArtifact } from '../../../lambdas/core/model-artifact';
 import { modelCardSchema, type ModelCardInput } from '../../../lambdas/core/model-card';
 import { importModel, OnboardError, parseImageSize, resolveClassLabels } from '../../../lambdas/core/onboard';
 import { loadModelFolder } from '../../../lib/manifest/load';
 import { int64InputModel, matmulModel } from './onnx-fixtures';
+import { tempDirMaker } from '../../fixtures/temp-dirs';
 
-const tempDirs: string[] = [];
-after(() => tempDirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'mlship-onboard-'));
-  tempDirs.push(dir);
-  return dir;
-}
+const tempDir = tempDirMaker('mlship-onboard-');
 
 describe('resolveClassLabels', () => {
   it('names 0/1 classes with --labels, by index', () => {
