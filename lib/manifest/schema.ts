@@ -60,6 +60,66 @@ export const releaseSchema = z.strictObject({
 });
 export type Release = z.infer<typeof releaseSchema>;
 
+/** SageMaker real-time instance families mlship knows how to serve with Triton: GPU (g, p) and CPU (c, m, r). */
+export const SAGEMAKER_INSTANCE_FAMILIES = ['g4dn', 'g5', 'g6', 'g6e', 'p3', 'p4d', 'p5', 'c5', 'c6i', 'm5', 'm6i', 'r5'] as const;
+export const GPU_INSTANCE_FAMILIES: readonly string[] = ['g4dn', 'g5', 'g6', 'g6e', 'p3', 'p4d', 'p5'];
+
+const instanceTypeSchema = z
+  .string()
+  .regex(/^ml\.[a-z0-9]+\.[a-z0-9]+$/, "must look like ml.<family>.<size>, e.g. 'ml.g5.xlarge'")
+  .superRefine((type, ctx) => {
+    const family = type.split('.')[1];
+    if (family !== undefined && !(SAGEMAKER_INSTANCE_FAMILIES as readonly string[]).includes(family)) {
+      ctx.addIssue({ code: 'custom', message: `must be of a known instance family (${SAGEMAKER_INSTANCE_FAMILIES.join(', ')}), received '${type}'` });
+    }
+  });
+
+export const sagemakerSettingsSchema = z
+  .strictObject({
+    /** Instance type of the endpoint's variant. */
+    instanceType: instanceTypeSchema.default('ml.g5.xlarge'),
+    /** Instances when the endpoint is created (autoscaling moves it between min and max). */
+    instanceCount: z.number().int().min(1).max(20).default(1),
+    autoscaling: z
+      .strictObject({
+        minInstances: z.number().int().min(1).max(20).default(1),
+        maxInstances: z.number().int().min(1).max(20).default(2),
+        /** Target of SageMakerVariantInvocationsPerInstance (per minute) for target tracking. */
+        targetInvocationsPerInstance: z.number().int().min(1).max(100_000).default(1000),
+      })
+      .default({ minInstances: 1, maxInstances: 2, targetInvocationsPerInstance: 1000 }),
+    /** Share of requests and answers captured to the encrypted capture bucket, percent. */
+    dataCapturePercent: z.number().int().min(0).max(100).default(10),
+    /** Blue/green canary of a new endpoint config: share of capacity, then wait, then all. */
+    canary: z
+      .strictObject({
+        percent: z.number().int().min(1).max(50).default(10),
+        waitMinutes: z.number().int().min(1).max(60).default(5),
+      })
+      .default({ percent: 10, waitMinutes: 5 }),
+    /** Rollback alarms of the blue/green deployment. */
+    alarms: z
+      .strictObject({
+        /** p99 ModelLatency, ms. */
+        p99ModelLatencyMs: z.number().min(1).default(500),
+        /** Invocation5XXErrors per minute above which the deployment rolls back. */
+        invocation5xxErrors: z.number().int().min(0).default(0),
+      })
+      .default({ p99ModelLatencyMs: 500, invocation5xxErrors: 0 }),
+    /** Triton release of the SageMaker Triton image (`<account>.dkr.ecr.<region>.amazonaws.com/sagemaker-tritonserver:<version>-py3`). */
+    tritonVersion: z.string().regex(/^\d{2}\.\d{2}$/, "must look like '24.09'").default('24.09'),
+  })
+  .superRefine((s, ctx) => {
+    const { minInstances, maxInstances } = s.autoscaling;
+    if (minInstances > maxInstances) {
+      ctx.addIssue({ code: 'custom', path: ['autoscaling', 'minInstances'], message: `must be at most autoscaling.maxInstances (${maxInstances}), received ${minInstances}` });
+    }
+    if (s.instanceCount < minInstances || s.instanceCount > maxInstances) {
+      ctx.addIssue({ code: 'custom', path: ['instanceCount'], message: `must be between autoscaling.minInstances and maxInstances (${minInstances}..${maxInstances}), received ${s.instanceCount}` });
+    }
+  });
+export type SagemakerSettings = z.infer<typeof sagemakerSettingsSchema>;
+
 export const modelEntrySchema = z.strictObject({
   name: modelNameSchema,
   /** The version served; its files are models/<name>/<version>/model.onnx and model.json. */
@@ -72,7 +132,12 @@ export const modelEntrySchema = z.strictObject({
   maxBatchSize: z.number().int().min(1).max(10_000).default(1000),
   /** How a new version of this model reaches traffic, in the cloud (CodeDeploy) and locally. */
   release: releaseSchema.default(releaseSchema.parse({})),
-});
+  /** The GPU endpoint of a `runtime: sagemaker` model; left out, the defaults. */
+  sagemaker: sagemakerSettingsSchema.optional(),
+}).transform((entry) =>
+  // After parsing, `sagemaker` is set exactly when the runtime is sagemaker (with its defaults filled in).
+  entry.runtime === 'sagemaker' && entry.sagemaker === undefined ? { ...entry, sagemaker: sagemakerSettingsSchema.parse({}) } : entry,
+);
 export type ModelEntry = z.infer<typeof modelEntrySchema>;
 
 export const manifestSchema = z
@@ -87,6 +152,9 @@ export const manifestSchema = z
   .superRefine((manifest, ctx) => {
     const seen = new Map<string, number>();
     manifest.models.forEach((model, index) => {
+      if (model.sagemaker && model.runtime !== 'sagemaker') {
+        ctx.addIssue({ code: 'custom', path: ['models', index, 'sagemaker'], message: `applies only to runtime: sagemaker; this model's runtime is ${model.runtime}` });
+      }
       const first = seen.get(model.name);
       if (first !== undefined) {
         ctx.addIssue({ code: 'custom', path: ['models', index, 'name'], message: `must be unique, '${model.name}' is also models[${first}].name` });
