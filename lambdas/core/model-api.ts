@@ -2,7 +2,8 @@
 // events to it, and the local gateway runs that same handler. Bad input ends as a named 4xx error.
 import { decodeV1, decodeV2, encodeV1, encodeV2, InputLayout, modelMetadata, type DecodedBatch } from './codecs';
 import { ApiError, BadRequestError, errorBody, INTERNAL_ERROR_BODY, MethodNotAllowedError, NotFoundError, PayloadTooLargeError, UnsupportedMediaTypeError } from './errors';
-import type { ServedModel } from './inference-session';
+import type { BatchPrediction } from './inference-session';
+import type { ModelCard } from './model-card';
 import { RouteTable, type ModelOperation } from './routes';
 
 export interface ApiRequest {
@@ -44,20 +45,37 @@ export interface ApiResult {
   readonly record: RequestRecord;
 }
 
+/**
+ * What answers for the model: an onnxruntime session in this process (ServedModel), or a remote
+ * endpoint (the SageMaker proxy). The API decodes, validates and encodes the same way for both.
+ */
+export interface Predictor {
+  readonly card: ModelCard;
+  /**
+   * Runs `count` rows of `card.input.features.length` raw values. A remote predictor may report the
+   * version that actually answered (during a blue/green shift it can be the old one).
+   */
+  predict(rows: Float32Array, count: number): Promise<BatchPrediction & { readonly servedVersion?: string }>;
+}
+
 const JSON_MEDIA_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
 export class ModelApi {
   private readonly routes: RouteTable;
   private readonly layout: InputLayout;
   private readonly baseHeaders: Record<string, string>;
+  private readonly name: string;
+  private readonly version: string;
 
   constructor(
-    readonly model: ServedModel,
+    readonly model: Predictor,
     private readonly limits: ApiLimits,
   ) {
-    this.routes = new RouteTable([model.name]);
+    this.name = model.card.name;
+    this.version = String(model.card.version);
+    this.routes = new RouteTable([this.name]);
     this.layout = new InputLayout(model.card);
-    this.baseHeaders = { 'content-type': 'application/json', 'x-model-name': model.name, 'x-model-version': String(model.version) };
+    this.baseHeaders = { 'content-type': 'application/json', 'x-model-name': this.name, 'x-model-version': this.version };
   }
 
   async handle(request: ApiRequest): Promise<ApiResult> {
@@ -65,7 +83,7 @@ export class ModelApi {
     try {
       const match = this.routes.match(request.method, request.path);
       if (match.found === 'wrong-method') throw new MethodNotAllowedError(request.method, request.path, match.allowed);
-      if (match.found === 'unknown-model') throw new NotFoundError(`model '${match.model.slice(0, 100)}' is not served here; this function serves '${this.model.name}'`, 'model_not_found');
+      if (match.found === 'unknown-model') throw new NotFoundError(`model '${match.model.slice(0, 100)}' is not served here; this function serves '${this.name}'`, 'model_not_found');
       if (match.found === 'none' || match.route.kind !== 'model') throw new NotFoundError(`no route ${request.method} ${request.path.slice(0, 200)}`);
       operation = match.route.operation;
       return await this.run(operation, request);
@@ -79,18 +97,20 @@ export class ModelApi {
       case 'metadata':
         return this.ok(operation, modelMetadata(this.model.card), 0, 0);
       case 'ready':
-        return this.ok(operation, { name: this.model.name, ready: true }, 0, 0);
+        return this.ok(operation, { name: this.name, ready: true }, 0, 0);
       case 'status':
-        return this.ok(operation, { name: this.model.name, version: String(this.model.version), ready: true }, 0, 0);
+        return this.ok(operation, { name: this.name, version: this.version, ready: true }, 0, 0);
       case 'predict': {
         const batch = decodeV1(this.readJson(request, "an 'instances' array"), this.layout, this.limits);
         const { prediction, inferenceMs } = await this.predict(batch);
-        return this.okText(operation, encodeV1(prediction, this.model.card), batch.count, inferenceMs);
+        return this.okText(operation, encodeV1(prediction, this.model.card), batch.count, inferenceMs, prediction.servedVersion);
       }
       case 'infer': {
         const batch = decodeV2(this.readJson(request, "an 'inputs' array"), this.layout, this.limits);
         const { prediction, inferenceMs } = await this.predict(batch);
-        return this.ok(operation, encodeV2(prediction, this.model.card, batch.id), batch.count, inferenceMs);
+        const answer = encodeV2(prediction, this.model.card, batch.id);
+        const served = prediction.servedVersion;
+        return this.okText(operation, JSON.stringify(served === undefined ? answer : { ...answer, model_version: served }), batch.count, inferenceMs, served);
       }
     }
   }
@@ -121,9 +141,10 @@ export class ModelApi {
     return this.okText(operation, JSON.stringify(payload), instances, inferenceMs);
   }
 
-  private okText(operation: ModelOperation, body: string, instances: number, inferenceMs: number): ApiResult {
+  private okText(operation: ModelOperation, body: string, instances: number, inferenceMs: number, servedVersion?: string): ApiResult {
+    const headers = servedVersion === undefined || servedVersion === this.version ? this.baseHeaders : { ...this.baseHeaders, 'x-model-version': servedVersion };
     return {
-      response: { statusCode: 200, headers: this.baseHeaders, body },
+      response: { statusCode: 200, headers, body },
       record: { operation, statusCode: 200, errorCode: undefined, instances, inferenceMs },
     };
   }
