@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import type { ServedModel } from '../lambdas/core/inference-session';
-import { errorBody, INTERNAL_ERROR_BODY, MethodNotAllowedError, NotFoundError, PayloadTooLargeError, TooManyRequestsError, type ApiError } from '../lambdas/core/errors';
+import { errorBody, INTERNAL_ERROR_BODY, MethodNotAllowedError, ModelUnavailableError, NotFoundError, PayloadTooLargeError, TooManyRequestsError, type ApiError } from '../lambdas/core/errors';
 import { ModelApi } from '../lambdas/core/model-api';
 import type { ModelCard } from '../lambdas/core/model-card';
 import { RouteTable, type ModelRoute, type Route } from '../lambdas/core/routes';
@@ -65,9 +65,10 @@ export class LocalGateway {
   private draining = false;
   private closed: Promise<void> | undefined;
 
+  private releases: ReleaseManager | undefined;
+
   private constructor(
     private readonly options: LocalGatewayOptions,
-    private readonly releases: ReleaseManager,
     private readonly logger: Logger,
   ) {
     const { manifest } = options.manifest;
@@ -84,39 +85,42 @@ export class LocalGateway {
   }
 
   /**
-   * Loads every model's sessions and release state (golden checks included), then listens on the API
-   * port and the admin port. Resolves once both are open.
+   * Listens, then loads every model's sessions and release state (golden checks included) and opens
+   * the admin port. Resolves once all are ready; until then model routes answer 503.
    */
   static async start(options: LocalGatewayOptions): Promise<LocalGateway> {
     const logger = options.logger ?? new Logger({ serviceName: 'mlship-local', logLevel: (process.env.LOG_LEVEL as 'WARN' | undefined) ?? 'WARN' });
     const stateDir = resolve(options.stateDir ?? '.mlship');
-    const { api } = options.manifest.manifest;
-    const makeHandler = (model: ServedModel, entry: ModelEntry): InferenceHandler =>
-      createInferenceHandler({ api: new ModelApi(model, { maxBodyBytes: api.maxBodyBytes, maxBatchSize: entry.maxBatchSize }), logger });
-    const releases = await ReleaseManager.start({
-      manifest: options.manifest,
-      store: new ReleaseStateStore(stateDir),
-      alerts: options.alerts ?? new LocalAlerts(stateDir),
-      makeHandler,
-      timeScale: options.timeScale,
+    const gateway = new LocalGateway(options, logger);
+    await new Promise<void>((resolvePromise, reject) => {
+      gateway.server.once('error', reject);
+      gateway.server.listen(options.port ?? 8080, options.host ?? '127.0.0.1', () => {
+        gateway.server.off('error', reject);
+        resolvePromise();
+      });
     });
-    const gateway = new LocalGateway(options, releases, logger);
     try {
-      await new Promise<void>((resolvePromise, reject) => {
-        gateway.server.once('error', reject);
-        gateway.server.listen(options.port ?? 8080, options.host ?? '127.0.0.1', () => {
-          gateway.server.off('error', reject);
-          resolvePromise();
-        });
+      gateway.releases = await ReleaseManager.start({
+        manifest: options.manifest,
+        store: new ReleaseStateStore(stateDir),
+        alerts: options.alerts ?? new LocalAlerts(stateDir),
+        makeHandler: (model, entry) => gateway.makeHandler(model, entry),
+        timeScale: options.timeScale,
       });
       const port = options.port ?? 8080;
-      gateway.admin = await startAdminServer(releases, options.adminPort ?? (port === 0 ? 0 : port + 1));
+      gateway.admin = await startAdminServer(gateway.releases, options.adminPort ?? (port === 0 ? 0 : port + 1));
     } catch (error) {
-      gateway.server.close();
-      await releases.close();
+      await new Promise<void>((done) => gateway.server.close(() => done()));
+      await gateway.releases?.close();
       throw error;
     }
     return gateway;
+  }
+
+  /** The handler serving one loaded version of a model: the Lambda inference handler over its session. */
+  private makeHandler(model: ServedModel, entry: ModelEntry): InferenceHandler {
+    const { api } = this.options.manifest.manifest;
+    return createInferenceHandler({ api: new ModelApi(model, { maxBodyBytes: api.maxBodyBytes, maxBatchSize: entry.maxBatchSize }), logger: this.logger });
   }
 
   get url(): string {
@@ -140,6 +144,7 @@ export class LocalGateway {
   }
 
   get releaseManager(): ReleaseManager {
+    if (!this.releases) throw new Error('the gateway has not finished starting');
     return this.releases;
   }
 
@@ -160,7 +165,7 @@ export class LocalGateway {
       await done;
       clearTimeout(timeout);
       await this.admin?.close();
-      await this.releases.close();
+      await this.releases?.close();
     })();
     return this.closed;
   }
@@ -192,7 +197,8 @@ export class LocalGateway {
     if (body === undefined) return this.reject(req, res, new PayloadTooLargeError(served.maxBodyBytes), true);
 
     // The weighted `live` alias: the release picks the version, and counts what it answered.
-    const release = this.releases.get(served.route.model)!;
+    const release = this.releases?.get(served.route.model);
+    if (!release) return this.reject(req, res, new ModelUnavailableError(`model ${served.route.model} is still loading; retry in a moment`));
     const version = release.pick();
     const started = performance.now();
     const result = await version.handler(toProxyEvent(req, method, path, queryAt === -1 ? '' : rawUrl.slice(queryAt + 1), served.route, body));
@@ -205,13 +211,15 @@ export class LocalGateway {
     const match = this.table.match(method, path);
     if (match.found === 'route' && match.route.kind === 'server') {
       req.resume();
+      // Ready once every model is loaded, and no longer once draining: load balancers stop sending.
+      const ready = this.releases !== undefined && !this.draining;
       const payload =
         match.route.operation === 'live'
           ? { live: true }
           : match.route.operation === 'ready'
-            ? { ready: !this.draining, models: this.modelNames }
+            ? { ready, models: this.modelNames }
             : { name: 'mlship', version: '0.1.0', extensions: [] };
-      return send(res, this.draining && match.route.operation === 'ready' ? 503 : 200, JSON_HEADERS, JSON.stringify(payload));
+      return send(res, !ready && match.route.operation === 'ready' ? 503 : 200, JSON_HEADERS, JSON.stringify(payload));
     }
     if (match.found === 'wrong-method') return this.reject(req, res, new MethodNotAllowedError(method, path, match.allowed));
     if (match.found === 'unknown-model') {
