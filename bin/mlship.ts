@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { canaryCommand } from './commands/canary';
 import { importCommand } from './commands/import';
 import { trainCommand } from './commands/train';
+import { verifyCommand } from './commands/verify';
 
 export function buildProgram(): Command {
   return new Command('mlship')
@@ -12,7 +13,8 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .addCommand(trainCommand())
     .addCommand(importCommand())
-    .addCommand(canaryCommand());
+    .addCommand(canaryCommand())
+    .addCommand(verifyCommand());
 }
 
 await buildProgram().parseAsync(process.argv);
