@@ -11,7 +11,7 @@ import { parseTritonResponse, tritonInputDims, tritonRequest } from '../../../la
 const repoRoot = join(import.meta.dirname, '..', '..', '..');
 const digits = modelCardSchema.parse(JSON.parse(readFileSync(join(repoRoot, 'models', 'digits', '1', 'model.json'), 'utf8')));
 
-function card(overrides: Partial<ModelCard> & { input?: Partial<ModelCard['input']>; output?: Partial<ModelCard['output']> }): ModelCard {
+function card(overrides: Omit<Partial<ModelCard>, 'input' | 'output'> & { input?: Partial<ModelCard['input']>; output?: Partial<ModelCard['output']> }): ModelCard {
   return { ...digits, ...overrides, input: { ...digits.input, ...overrides.input }, output: { ...digits.output, ...overrides.output } } as ModelCard;
 }
 

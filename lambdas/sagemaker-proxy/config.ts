@@ -1,0 +1,59 @@
+// Settings of the SageMaker proxy, read once at start-up; a missing or wrong value stops the function at
+// init with a message naming the variable (or the file) at fault.
+import type { ModelCard } from '../core/model-card';
+import { ConfigError, readInferenceConfig } from '../inference/config';
+import { loadHookCard } from '../pre-traffic-hook/config';
+
+export { ConfigError };
+
+export interface ProxyConfig {
+  /** The SageMaker endpoint to invoke (ENDPOINT_NAME). */
+  readonly endpointName: string;
+  /** The model this proxy serves (MODEL_NAME); model.json must be its card. */
+  readonly modelName: string;
+  /** Per-attempt limit of InvokeEndpoint (INVOKE_TIMEOUT_MS). */
+  readonly invokeTimeoutMs: number;
+  /** Where the model card is: model.json next to the bundle, or MODEL_CARD_PATH. */
+  readonly modelCardPath: string;
+  readonly maxBodyBytes: number;
+  readonly maxBatchSize: number;
+}
+
+/** @default 2000: a model on a GPU answers in tens of milliseconds; the API should fail fast, not hang. */
+export const DEFAULT_INVOKE_TIMEOUT_MS = 2000;
+
+function required(env: NodeJS.ProcessEnv, name: string): string {
+  const value = env[name]?.trim();
+  if (!value) throw new ConfigError(`${name} must be set`);
+  return value;
+}
+
+/** SageMaker endpoint names: 1-63 letters, digits and dashes, starting with a letter or digit. */
+const ENDPOINT_NAME = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/;
+
+/** `defaultCardPath` is model.json next to the bundled handler; MODEL_CARD_PATH overrides it. */
+export function readProxyConfig(env: NodeJS.ProcessEnv, defaultCardPath: () => string): ProxyConfig {
+  const endpointName = required(env, 'ENDPOINT_NAME');
+  if (!ENDPOINT_NAME.test(endpointName)) {
+    throw new ConfigError(`ENDPOINT_NAME must be a SageMaker endpoint name (1-63 letters, digits or dashes), received '${endpointName.slice(0, 100)}'`);
+  }
+  const modelName = required(env, 'MODEL_NAME');
+  const rawTimeout = env.INVOKE_TIMEOUT_MS?.trim();
+  const invokeTimeoutMs = rawTimeout ? Number(rawTimeout) : DEFAULT_INVOKE_TIMEOUT_MS;
+  if (!Number.isSafeInteger(invokeTimeoutMs) || invokeTimeoutMs < 1 || invokeTimeoutMs > 60_000) {
+    throw new ConfigError(`INVOKE_TIMEOUT_MS must be a whole number of milliseconds from 1 to 60000 (SageMaker's own limit), received '${rawTimeout}'`);
+  }
+  // The same limits, variables and defaults as the Lambda-hosted model.
+  const { maxBodyBytes, maxBatchSize } = readInferenceConfig(env);
+  return { endpointName, modelName, invokeTimeoutMs, modelCardPath: env.MODEL_CARD_PATH?.trim() || defaultCardPath(), maxBodyBytes, maxBatchSize };
+}
+
+/** Reads and validates model.json and checks it is the card of MODEL_NAME. */
+export function loadProxyCard(config: ProxyConfig): ModelCard {
+  try {
+    return loadHookCard(config.modelCardPath, config.modelName);
+  } catch (error) {
+    // The pre-traffic hook's loader, with its own ConfigError: one error class for this function's settings.
+    throw new ConfigError((error as Error).message, { cause: error });
+  }
+}

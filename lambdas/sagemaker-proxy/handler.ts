@@ -1,0 +1,26 @@
+// The SageMaker proxy's handler: the very inference handler of a Lambda-hosted model (same routes,
+// decoding, validation, errors and headers), with a SageMakerPredictor in place of the ONNX session.
+// index.ts builds it once per execution environment; tests build it the same way.
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
+import { ModelApi, type ApiLimits, type RequestRecord } from '../core/model-api';
+import type { ModelCard } from '../core/model-card';
+import { SageMakerPredictor } from '../core/sagemaker-predictor';
+import { createInferenceHandler, type InferenceHandler } from '../inference/handler';
+
+export interface SageMakerProxyDependencies {
+  /** A client from createSageMakerRuntimeClient, with the same timeout as `timeoutMs`. */
+  readonly client: SageMakerRuntimeClient;
+  readonly endpointName: string;
+  /** The served model's card: the metadata and ready routes answer from it, requests are decoded with it. */
+  readonly card: ModelCard;
+  readonly timeoutMs: number;
+  readonly limits: ApiLimits;
+  readonly logger: Logger;
+  readonly onRecord?: (record: RequestRecord, latencyMs: number) => void;
+}
+
+export function createSageMakerProxyHandler({ client, endpointName, card, timeoutMs, limits, logger, onRecord }: SageMakerProxyDependencies): InferenceHandler {
+  const predictor = new SageMakerPredictor({ client, endpointName, card, timeoutMs });
+  return createInferenceHandler({ api: new ModelApi(predictor, limits), logger, ...(onRecord ? { onRecord } : {}) });
+}

@@ -1,0 +1,66 @@
+// Lambda entry point of the SageMaker proxy (bundled by esbuild as CommonJS, with the model's model.json
+// copied next to index.js): API Gateway calls it on the same routes as a Lambda-hosted model, and it
+// answers through the model's SageMaker endpoint. Logger, metrics and the SDK client are created once, at
+// module scope; settings come from the environment and a bad one stops the init, naming it:
+//   ENDPOINT_NAME       the SageMaker endpoint to invoke (needs sagemaker:InvokeEndpoint on it)
+//   MODEL_NAME          the model's name; must match model.json
+//   INVOKE_TIMEOUT_MS   optional, per attempt (default 2000); a whole call ends within 3 x it + 2 s
+//   MAX_BODY_BYTES, MAX_BATCH_SIZE   optional, as for a Lambda-hosted model
+//   MODEL_CARD_PATH     optional: the model card to read instead of model.json next to this file
+//   AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME or AWS_ENDPOINT_URL   optional: another runtime endpoint (local)
+import { join } from 'node:path';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { INTERNAL_ERROR_BODY } from '../core/errors';
+import type { RequestRecord } from '../core/model-api';
+import { createSageMakerRuntimeClient } from '../core/sagemaker-predictor';
+import { loadProxyCard, readProxyConfig } from './config';
+import { createSageMakerProxyHandler } from './handler';
+
+// `__dirname` only exists in the CommonJS bundle; MODEL_CARD_PATH (tests, ESM) avoids reading it.
+const config = readProxyConfig(process.env, () => join(__dirname, 'model.json'));
+const card = loadProxyCard(config);
+const logger = new Logger();
+const metrics = new Metrics();
+// The same metric names and dimensions as a Lambda-hosted model, so dashboards and alarms read the same.
+metrics.setDefaultDimensions({ model: card.name, version: String(card.version) });
+logger.appendKeys({ model: card.name, modelVersion: card.version, endpointName: config.endpointName });
+
+// The same figures as lambdas/inference/index.ts records (that module loads a model at import, so it
+// cannot be imported here).
+function recordMetrics(record: RequestRecord, latencyMs: number): void {
+  metrics.addMetric('Requests', MetricUnit.Count, 1);
+  metrics.addMetric('HandlerLatency', MetricUnit.Milliseconds, latencyMs);
+  if (record.instances > 0) {
+    metrics.addMetric('Instances', MetricUnit.Count, record.instances);
+    metrics.addMetric('InferenceLatency', MetricUnit.Milliseconds, record.inferenceMs);
+  }
+  if (record.statusCode >= 400) metrics.addMetric(record.statusCode >= 500 ? 'ServerErrors' : 'ClientErrors', MetricUnit.Count, 1);
+}
+
+const proxy = createSageMakerProxyHandler({
+  client: createSageMakerRuntimeClient({ timeoutMs: config.invokeTimeoutMs }),
+  endpointName: config.endpointName,
+  card,
+  timeoutMs: config.invokeTimeoutMs,
+  limits: config,
+  logger,
+  onRecord: recordMetrics,
+});
+logger.info('sagemaker proxy ready', { timeoutMs: config.invokeTimeoutMs, features: card.input.features.length });
+
+export const handler = async (event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult> => {
+  logger.addContext(context);
+  metrics.captureColdStartMetric(context.functionName);
+  try {
+    return await proxy(event, context);
+  } catch (error) {
+    logger.error('handler failed', { error: error as Error });
+    metrics.addMetric('Requests', MetricUnit.Count, 1);
+    metrics.addMetric('ServerErrors', MetricUnit.Count, 1);
+    return { statusCode: 500, headers: { 'content-type': 'application/json' }, body: JSON.stringify(INTERNAL_ERROR_BODY) };
+  } finally {
+    metrics.publishStoredMetrics();
+  }
+};
