@@ -187,10 +187,11 @@ export class SageMakerPredictor implements Predictor {
       // SageMaker's message names the account; the caller gets the endpoint, the log gets the rest.
       return unavailable('was not found: is it deployed, in this account and region? See the function\'s logs');
     }
+    // Before throttling: ModelNotReadyException also comes as HTTP 429.
+    if (UNAVAILABLE_ERRORS.has(name)) return unavailable(`is unavailable (${name}: ${message}); retry later`);
     if (name === 'ThrottlingException' || failure.$metadata?.httpStatusCode === 429) {
       return unavailable(`is throttling requests (${name}, ${attempts} attempt${attempts === 1 ? '' : 's'}); retry with backoff`);
     }
-    if (UNAVAILABLE_ERRORS.has(name)) return unavailable(`is unavailable (${name}: ${message}); retry later`);
     if (name === 'AbortError') return unavailable(`did not answer within ${this.deadlineMs} ms (${attempts} attempt${attempts === 1 ? '' : 's'}); retry later`);
     if (code === 'ECONNREFUSED') return unavailable(`refused the connection (ECONNREFUSED): it is down or not listening; retry later`);
     if (code !== undefined && STALE_CONNECTION_CODES.has(code)) return unavailable(`closed the connection before answering (${code}); retry later`);
