@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
+import type { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import type { ServedModel } from '../lambdas/core/inference-session';
 import { errorBody, INTERNAL_ERROR_BODY, MethodNotAllowedError, ModelUnavailableError, NotFoundError, PayloadTooLargeError, TooManyRequestsError, type ApiError } from '../lambdas/core/errors';
@@ -13,9 +14,13 @@ import { ModelApi } from '../lambdas/core/model-api';
 import type { ModelCard } from '../lambdas/core/model-card';
 import { RouteTable, type ModelRoute, type Route } from '../lambdas/core/routes';
 import { createInferenceHandler, type InferenceHandler } from '../lambdas/inference/handler';
+import { createSageMakerRuntimeClient } from '../lambdas/core/sagemaker-predictor';
+import { DEFAULT_INVOKE_TIMEOUT_MS } from '../lambdas/sagemaker-proxy/config';
+import { createSageMakerProxyHandler } from '../lambdas/sagemaker-proxy/handler';
 import type { LoadedManifest } from '../lib/manifest/load';
 import type { ModelEntry } from '../lib/manifest/schema';
 import { startAdminServer, type AdminServer } from './admin';
+import { localEndpointName, MAX_INVOCATION_BYTES, routeInvocation } from './sagemaker-endpoint';
 import { LocalAlerts, type AlertSink } from './release/alerts';
 import { ReleaseManager } from './release/manager';
 import { ReleaseStateStore } from './release/state';
@@ -66,6 +71,9 @@ export class LocalGateway {
   private closed: Promise<void> | undefined;
 
   private releases: ReleaseManager | undefined;
+  /** Local SageMaker endpoints (`<model>-v<version>`) of the SageMaker models' loaded versions. */
+  private readonly endpoints = new Map<string, ServedModel>();
+  private sagemakerClient: SageMakerRuntimeClient | undefined;
 
   private constructor(
     private readonly options: LocalGatewayOptions,
@@ -117,10 +125,25 @@ export class LocalGateway {
     return gateway;
   }
 
-  /** The handler serving one loaded version of a model: the Lambda inference handler over its session. */
+  /**
+   * The handler serving one loaded version of a model, as in the cloud: a Lambda model's inference
+   * handler over its session; for a SageMaker model, the proxy's handler calling, with the real SDK
+   * client, this gateway's own SageMaker-compatible endpoint for that version (backed by the session).
+   */
   private makeHandler(model: ServedModel, entry: ModelEntry): InferenceHandler {
     const { api } = this.options.manifest.manifest;
-    return createInferenceHandler({ api: new ModelApi(model, { maxBodyBytes: api.maxBodyBytes, maxBatchSize: entry.maxBatchSize }), logger: this.logger });
+    const limits = { maxBodyBytes: api.maxBodyBytes, maxBatchSize: entry.maxBatchSize };
+    if (entry.runtime !== 'sagemaker') return createInferenceHandler({ api: new ModelApi(model, limits), logger: this.logger });
+    const endpointName = localEndpointName(entry.name, model.card.version);
+    this.endpoints.set(endpointName, model);
+    this.sagemakerClient ??= createSageMakerRuntimeClient({
+      timeoutMs: DEFAULT_INVOKE_TIMEOUT_MS,
+      // The API may listen on 0.0.0.0; the proxy reaches this same process on loopback.
+      endpoint: `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`,
+      region: 'local',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    return createSageMakerProxyHandler({ client: this.sagemakerClient, endpointName, card: model.card, timeoutMs: DEFAULT_INVOKE_TIMEOUT_MS, limits, logger: this.logger });
   }
 
   get url(): string {
@@ -165,6 +188,7 @@ export class LocalGateway {
       await done;
       clearTimeout(timeout);
       await this.admin?.close();
+      this.sagemakerClient?.destroy();
       await this.releases?.close();
     })();
     return this.closed;
@@ -189,6 +213,7 @@ export class LocalGateway {
     const rawUrl = req.url ?? '/';
     const queryAt = rawUrl.indexOf('?');
     const path = queryAt === -1 ? rawUrl : rawUrl.slice(0, queryAt);
+    if (path.startsWith('/endpoints/')) return this.invokeEndpoint(req, res, method, path);
     const served = this.served.get(`${method} ${path}`);
     if (!served) return this.unrouted(req, res, method, path);
 
@@ -204,6 +229,14 @@ export class LocalGateway {
     const result = await version.handler(toProxyEvent(req, method, path, queryAt === -1 ? '' : rawUrl.slice(queryAt + 1), served.route, body));
     release.record(version.version, result.statusCode, performance.now() - started);
     send(res, result.statusCode, result.headers as Record<string, string>, result.body);
+  }
+
+  /** `POST /endpoints/{name}/invocations`: SageMaker runtime's InvokeEndpoint, answered by onnxruntime. */
+  private async invokeEndpoint(req: IncomingMessage, res: ServerResponse, method: string, path: string): Promise<void> {
+    const body = await readBody(req, MAX_INVOCATION_BYTES);
+    if (body === undefined) return this.reject(req, res, new PayloadTooLargeError(MAX_INVOCATION_BYTES), true);
+    const answer = await routeInvocation(this.endpoints, method, path, body, req.headers['content-type']);
+    send(res, answer.statusCode, answer.headers, answer.body);
   }
 
   /** Server routes, and API Gateway's own answers for paths and methods it has no resource for. */

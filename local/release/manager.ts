@@ -6,7 +6,7 @@ import { checkGoldenCases, goldenPredictFromModel } from '../../lambdas/core/gol
 import { ServedModel } from '../../lambdas/core/inference-session';
 import type { InferenceHandler } from '../../lambdas/inference/handler';
 import { loadModelFolder, type LoadedManifest, type LoadedModel } from '../../lib/manifest/load';
-import type { ModelEntry } from '../../lib/manifest/schema';
+import type { ModelEntry, Release } from '../../lib/manifest/schema';
 import type { AlertSink } from './alerts';
 import { ModelRelease, newDeployment, type ReleaseStatus, type VersionHandle } from './controller';
 import { ReleaseStateStore, type ModelReleaseState, type ReleaseState } from './state';
@@ -19,6 +19,24 @@ export interface ReleaseManagerOptions {
   readonly makeHandler: (model: ServedModel, entry: ModelEntry) => InferenceHandler;
   /** @default 1 */
   readonly timeScale?: number;
+}
+
+/**
+ * The release a model gets locally. A Lambda model's is its `release` block (CodeDeploy's in the cloud).
+ * A SageMaker model is released by the endpoint's blue/green canary in the cloud, so locally it gets that
+ * shape: `sagemaker.canary.percent` for `waitMinutes`, then all, judged with its p99 model-latency
+ * threshold and the `release` block's other alarms.
+ */
+export function effectiveRelease(entry: ModelEntry): Release {
+  const sagemaker = entry.sagemaker;
+  if (entry.runtime !== 'sagemaker' || !sagemaker) return entry.release;
+  return {
+    ...entry.release,
+    strategy: 'canary',
+    percent: sagemaker.canary.percent,
+    intervalMinutes: sagemaker.canary.waitMinutes,
+    alarms: { ...entry.release.alarms, p99LatencyMs: sagemaker.alarms.p99ModelLatencyMs },
+  };
 }
 
 export class ReleaseError extends Error {
@@ -72,7 +90,7 @@ export class ReleaseManager {
     modelState.rejected = modelState.rejected.filter((v) => v !== model.entry.version);
     const stable = current.versions[0]!;
     const make = (s: ModelReleaseState, stableHandle: VersionHandle, candidate?: VersionHandle) =>
-      new ModelRelease({ name, release: model.entry.release, state: s, stable: stableHandle, candidate, alerts: this.options.alerts, persist: this.persist, timeScale: this.options.timeScale });
+      new ModelRelease({ name, release: effectiveRelease(model.entry), state: s, stable: stableHandle, candidate, alerts: this.options.alerts, persist: this.persist, timeScale: this.options.timeScale });
     const next = await startDeployment(model, modelState, stable, this.options, this.loaded, make);
     this.releases.set(name, next);
     this.persist();
@@ -105,7 +123,7 @@ async function setUpModel(model: LoadedModel, state: ReleaseState, options: Rele
   const name = entry.name;
   const target = entry.version;
   const make = (modelState: ModelReleaseState, stable: VersionHandle, candidate?: VersionHandle) =>
-    new ModelRelease({ name, release: entry.release, state: modelState, stable, candidate, alerts, persist, timeScale: options.timeScale });
+    new ModelRelease({ name, release: effectiveRelease(entry), state: modelState, stable, candidate, alerts, persist, timeScale: options.timeScale });
 
   let modelState = state.models[name];
   if (!modelState) {
@@ -169,8 +187,8 @@ async function startDeployment(
     options.alerts.emit({ level: 'critical', model: entry.name, event: 'golden-check-failed', message: `v${entry.version} gets no traffic: ${check.message}; v${stable.version} keeps all traffic` });
     return make(modelState, stable);
   }
-  modelState.deployment = newDeployment(stable.version, entry.version, entry.release);
-  const { release } = entry;
+  modelState.deployment = newDeployment(stable.version, entry.version, effectiveRelease(entry));
+  const release = effectiveRelease(entry);
   options.alerts.emit({
     level: 'info',
     model: entry.name,
