@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { ModelUnavailableError } from './errors';
 import { modelCardSchema, type ModelCard } from './model-card';
-import { softmaxRows } from './row-math';
+import { argmaxRows, softmaxRows } from './row-math';
 
 export interface SessionSettings {
   /**
@@ -94,14 +94,4 @@ export class ServedModel {
   async release(): Promise<void> {
     await this.session.release();
   }
-}
-
-export function argmaxRows(scores: Float32Array, width: number): Int32Array {
-  const out = new Int32Array(scores.length / width);
-  for (let i = 0; i < out.length; i++) {
-    let best = 0;
-    for (let j = 1; j < width; j++) if (scores[i * width + j]! > scores[i * width + best]!) best = j;
-    out[i] = best;
-  }
-  return out;
 }

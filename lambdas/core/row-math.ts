@@ -14,3 +14,14 @@ export function softmaxRows(values: Float32Array | Float64Array, width: number):
     for (let j = 0; j < width; j++) values[offset + j]! /= sum;
   }
 }
+
+/** Index of the largest score in each row of an n x width buffer (the first on ties). */
+export function argmaxRows(scores: Float32Array, width: number): Int32Array {
+  const out = new Int32Array(width === 0 ? 0 : scores.length / width);
+  for (let i = 0; i < out.length; i++) {
+    let best = 0;
+    for (let j = 1; j < width; j++) if (scores[i * width + j]! > scores[i * width + best]!) best = j;
+    out[i] = best;
+  }
+  return out;
+}

@@ -8,7 +8,7 @@
 // deployment sets to the model's mlship version (`<model>/<version>/model.onnx`).
 import type { BatchPrediction } from './inference-session';
 import type { ModelCard } from './model-card';
-import { softmaxRows } from './row-math';
+import { argmaxRows, softmaxRows } from './row-math';
 
 /** A batch prediction read from Triton's answer, with the version Triton says answered. */
 export type TritonPrediction = BatchPrediction & { readonly servedVersion?: string };
@@ -101,19 +101,5 @@ export function parseTritonResponse(card: ModelCard, text: string, count: number
   const head = servedVersion === undefined ? {} : { servedVersion };
   if (regression) return { count, scores, width, classIndex: new Int32Array(0), ...head };
   if (card.output.scoresKind === 'logits') softmaxRows(scores, width);
-  return { count, scores, width, classIndex: argmax(scores, width), ...head };
-}
-
-/**
- * Index of the largest score per row (the first on ties). The same as inference-session's argmaxRows,
- * which cannot be imported here: that module loads onnxruntime-node, which the proxy must not bundle.
- */
-function argmax(scores: Float32Array, width: number): Int32Array {
-  const out = new Int32Array(width === 0 ? 0 : scores.length / width);
-  for (let i = 0; i < out.length; i++) {
-    let best = 0;
-    for (let j = 1; j < width; j++) if (scores[i * width + j]! > scores[i * width + best]!) best = j;
-    out[i] = best;
-  }
-  return out;
+  return { count, scores, width, classIndex: argmaxRows(scores, width), ...head };
 }

@@ -1,5 +1,6 @@
 // Settings from the environment, read once at start-up: a missing or wrong value stops the function
 // at init with a message naming the variable, instead of failing on the first request.
+import { ConfigError } from '../core/config-error';
 
 export interface InferenceConfig {
   readonly modelDir: string;
@@ -10,9 +11,7 @@ export interface InferenceConfig {
   readonly maxBatchSize: number;
 }
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
+export { ConfigError };
 
 function positiveInteger(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name];

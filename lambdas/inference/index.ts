@@ -1,13 +1,14 @@
 // Lambda entry point (bundled by esbuild into the container image). Logger, metrics and the model
 // session are created once per execution environment, at module scope; each invocation reuses them.
 import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { INTERNAL_ERROR_BODY } from '../core/errors';
 import { ServedModel } from '../core/inference-session';
-import { ModelApi, type RequestRecord } from '../core/model-api';
+import { ModelApi } from '../core/model-api';
 import { readInferenceConfig } from './config';
 import { createInferenceHandler, type InferenceHandler } from './handler';
+import { recordRequestMetrics, recordServerError } from './request-metrics';
 
 const config = readInferenceConfig(process.env);
 const logger = new Logger();
@@ -16,24 +17,10 @@ const metrics = new Metrics();
 // loaded still count against this version (the release alarms watch these dimensions).
 if (config.modelName && config.modelVersion) metrics.setDefaultDimensions({ model: config.modelName, version: config.modelVersion });
 
-function recordMetrics(record: RequestRecord, latencyMs: number): void {
-  metrics.addMetric('Requests', MetricUnit.Count, 1);
-  metrics.addMetric('HandlerLatency', MetricUnit.Milliseconds, latencyMs);
-  if (record.instances > 0) {
-    metrics.addMetric('Instances', MetricUnit.Count, record.instances);
-    metrics.addMetric('InferenceLatency', MetricUnit.Milliseconds, record.inferenceMs);
-  }
-  if (record.statusCode >= 400) metrics.addMetric(record.statusCode >= 500 ? 'ServerErrors' : 'ClientErrors', MetricUnit.Count, 1);
-}
 
-/** A failure outside the model API (model not loaded, handler crash) still counts as a request and a 5xx. */
-function recordServerError(): void {
-  metrics.addMetric('Requests', MetricUnit.Count, 1);
-  metrics.addMetric('ServerErrors', MetricUnit.Count, 1);
-}
 
 const unavailable = (message: string): InferenceHandler => async () => {
-  recordServerError();
+  recordServerError(metrics);
   return { statusCode: 503, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: { code: 'model_unavailable', message } }) };
 };
 
@@ -44,7 +31,7 @@ const ready: Promise<InferenceHandler> = ServedModel.load(config.modelDir).then(
     metrics.setDefaultDimensions({ model: model.name, version: String(model.version) });
     logger.appendKeys({ model: model.name, modelVersion: model.version });
     logger.info('model loaded', { features: model.featureCount, task: model.card.task });
-    return createInferenceHandler({ api: new ModelApi(model, config), logger, onRecord: recordMetrics });
+    return createInferenceHandler({ api: new ModelApi(model, config), logger, onRecord: (record, latencyMs) => recordRequestMetrics(metrics, record, latencyMs) });
   },
   (error: unknown) => {
     logger.critical('model failed to load', { error: error as Error, modelDir: config.modelDir });
@@ -60,7 +47,7 @@ export const handler = async (event: APIGatewayProxyEvent, context: Context): Pr
     return await (await ready)(event, context);
   } catch (error) {
     logger.error('handler failed', { error: error as Error });
-    recordServerError();
+    recordServerError(metrics);
     return { statusCode: 500, headers: { 'content-type': 'application/json' }, body: JSON.stringify(INTERNAL_ERROR_BODY) };
   } finally {
     metrics.publishStoredMetrics();

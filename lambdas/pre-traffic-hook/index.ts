@@ -9,7 +9,8 @@ import { CodeDeployClient, PutLifecycleEventHookExecutionStatusCommand } from '@
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
-import { loadHookCard, readHookConfig } from './config';
+import { readModelCardFile } from '../core/model-card-file';
+import { readHookConfig } from './config';
 import { createPreTrafficHook, type LifecycleHookEvent, type PreTrafficHook } from './handler';
 
 const logger = new Logger();
@@ -25,7 +26,7 @@ function build(): PreTrafficHook {
   try {
     // `__dirname` only exists in the CommonJS bundle; MODEL_CARD_PATH (tests, ESM) avoids reading it.
     const config = readHookConfig(process.env, () => join(__dirname, 'model.json'));
-    const card = loadHookCard(config.modelCardPath, config.modelName);
+    const card = readModelCardFile(config.modelCardPath, config.modelName);
     logger.appendKeys({ model: card.name, modelVersion: card.version });
     logger.info('pre-traffic hook ready', { targetFunctionArn: config.targetFunctionArn, goldenCases: card.golden.length, tolerance: card.goldenTolerance });
     return createPreTrafficHook({ lambda, codeDeploy, card, targetFunctionArn: config.targetFunctionArn, logger });

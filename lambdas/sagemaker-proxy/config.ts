@@ -2,7 +2,7 @@
 // init with a message naming the variable (or the file) at fault.
 import type { ModelCard } from '../core/model-card';
 import { ConfigError, readInferenceConfig } from '../inference/config';
-import { loadHookCard } from '../pre-traffic-hook/config';
+import { readModelCardFile } from '../core/model-card-file';
 
 export { ConfigError };
 
@@ -51,7 +51,7 @@ export function readProxyConfig(env: NodeJS.ProcessEnv, defaultCardPath: () => s
 /** Reads and validates model.json and checks it is the card of MODEL_NAME. */
 export function loadProxyCard(config: ProxyConfig): ModelCard {
   try {
-    return loadHookCard(config.modelCardPath, config.modelName);
+    return readModelCardFile(config.modelCardPath, config.modelName);
   } catch (error) {
     // The pre-traffic hook's loader, with its own ConfigError: one error class for this function's settings.
     throw new ConfigError((error as Error).message, { cause: error });

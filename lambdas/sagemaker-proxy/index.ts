@@ -10,12 +10,12 @@
 //   AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME or AWS_ENDPOINT_URL   optional: another runtime endpoint (local)
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { INTERNAL_ERROR_BODY } from '../core/errors';
-import type { RequestRecord } from '../core/model-api';
 import { createSageMakerRuntimeClient } from '../core/sagemaker-predictor';
 import { loadProxyCard, readProxyConfig } from './config';
+import { recordRequestMetrics, recordServerError } from '../inference/request-metrics';
 import { createSageMakerProxyHandler } from './handler';
 
 // `__dirname` only exists in the CommonJS bundle; MODEL_CARD_PATH (tests, ESM) avoids reading it.
@@ -27,18 +27,6 @@ const metrics = new Metrics();
 metrics.setDefaultDimensions({ model: card.name, version: String(card.version) });
 logger.appendKeys({ model: card.name, modelVersion: card.version, endpointName: config.endpointName });
 
-// The same figures as lambdas/inference/index.ts records (that module loads a model at import, so it
-// cannot be imported here).
-function recordMetrics(record: RequestRecord, latencyMs: number): void {
-  metrics.addMetric('Requests', MetricUnit.Count, 1);
-  metrics.addMetric('HandlerLatency', MetricUnit.Milliseconds, latencyMs);
-  if (record.instances > 0) {
-    metrics.addMetric('Instances', MetricUnit.Count, record.instances);
-    metrics.addMetric('InferenceLatency', MetricUnit.Milliseconds, record.inferenceMs);
-  }
-  if (record.statusCode >= 400) metrics.addMetric(record.statusCode >= 500 ? 'ServerErrors' : 'ClientErrors', MetricUnit.Count, 1);
-}
-
 const proxy = createSageMakerProxyHandler({
   client: createSageMakerRuntimeClient({ timeoutMs: config.invokeTimeoutMs }),
   endpointName: config.endpointName,
@@ -46,7 +34,7 @@ const proxy = createSageMakerProxyHandler({
   timeoutMs: config.invokeTimeoutMs,
   limits: config,
   logger,
-  onRecord: recordMetrics,
+  onRecord: (record, latencyMs) => recordRequestMetrics(metrics, record, latencyMs),
 });
 logger.info('sagemaker proxy ready', { timeoutMs: config.invokeTimeoutMs, features: card.input.features.length });
 
@@ -57,8 +45,7 @@ export const handler = async (event: APIGatewayProxyEvent, context: Context): Pr
     return await proxy(event, context);
   } catch (error) {
     logger.error('handler failed', { error: error as Error });
-    metrics.addMetric('Requests', MetricUnit.Count, 1);
-    metrics.addMetric('ServerErrors', MetricUnit.Count, 1);
+    recordServerError(metrics);
     return { statusCode: 500, headers: { 'content-type': 'application/json' }, body: JSON.stringify(INTERNAL_ERROR_BODY) };
   } finally {
     metrics.publishStoredMetrics();
