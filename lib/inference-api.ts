@@ -24,8 +24,10 @@ export interface InferenceApiModel {
   /** The model's name: the `{name}` in its routes. */
   readonly name: string;
   /**
-   * What answers the model's routes (Lambda proxy integration). Pass the model's `live` alias
-   * (`ModelRelease.alias`): a function itself would be called at $LATEST, bypassing the release.
+   * What answers the model's routes (Lambda proxy integration). For a Lambda model pass its `live` alias
+   * (`ModelRelease.alias`): the function itself would be called at $LATEST, bypassing the release. For a
+   * SageMaker model pass its proxy function (`SagemakerModel.proxy`): the endpoint's blue/green update is
+   * the release, behind the proxy.
    */
   readonly handler: lambda.IFunction;
   /**

@@ -1,13 +1,17 @@
 // The stack for one manifest and stage: per Lambda model a function and its release (versions, the `live`
-// alias, CodeDeploy, alarms, the pre-traffic hook), and the API in front of the aliases.
-// It only wires constructs together; everything it needs comes from the loaded, validated manifest.
+// alias, CodeDeploy, alarms, the pre-traffic hook); per SageMaker model a Triton endpoint with its
+// blue/green release, autoscaling, data capture and proxy function; and the API in front of the aliases
+// and proxies. It only wires constructs together; everything it needs comes from the loaded, validated
+// manifest.
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
+import { TRITON_MAX_BATCH_SIZE } from '../lambdas/core/triton-config';
 import { ManifestError, type LoadedManifest, type LoadedModel } from './manifest/load';
 import { InferenceApi } from './inference-api';
 import { ModelFunction } from './model-function';
 import { ModelRelease, releaseProblems } from './model-release';
+import { SagemakerModel } from './sagemaker-model';
 
 export interface MlshipStackProps extends Omit<StackProps, 'stackName'> {
   /** The manifest and its models, as `loadManifest` returns them (already validated). */
@@ -27,6 +31,11 @@ export interface MlshipStackProps extends Omit<StackProps, 'stackName'> {
    * @default - lambdas/pre-traffic-hook/index.ts
    */
   readonly hookEntry?: string;
+  /**
+   * TypeScript entry of the SageMaker proxy bundled into every SageMaker model's proxy function.
+   * @default - lambdas/sagemaker-proxy/index.ts
+   */
+  readonly proxyEntry?: string;
 }
 
 /** 'breast-cancer' -> 'BreastCancer': construct ids and output names. */
@@ -45,11 +54,15 @@ export function stackName(project: string, stage: string): string {
 
 const STAGE_PATTERN = /^[a-z][a-z0-9]{0,11}$/;
 
-/** Manifest models this foundation cannot serve yet, as manifest problems. */
-function unavailableRuntimes(models: readonly LoadedModel[]): string[] {
+/** SageMaker settings Triton cannot honour, with their manifest paths (the schema checks the rest). */
+function impossibleSagemakerModels(models: readonly LoadedModel[]): string[] {
   return models
-    .filter((m) => m.entry.runtime !== 'lambda')
-    .map((m) => `models[${m.index}] (${m.entry.name}): runtime '${m.entry.runtime}' is not available yet; use runtime: lambda`);
+    .filter((m) => m.entry.runtime === 'sagemaker' && m.entry.maxBatchSize > TRITON_MAX_BATCH_SIZE)
+    .map(
+      (m) =>
+        `models[${m.index}].maxBatchSize must be at most ${TRITON_MAX_BATCH_SIZE} for runtime sagemaker ` +
+        `(Triton's max_batch_size: each request reaches Triton as one batch), received ${m.entry.maxBatchSize}`,
+    );
 }
 
 /** Names that differ only where pascalCase drops a dash ('model-1', 'model1') would share construct ids. */
@@ -86,16 +99,18 @@ export class MlshipStack extends Stack {
   public readonly modelFunctions: ReadonlyMap<string, ModelFunction>;
   /** The release (version, `live` alias, deployment group, alarms, hook) of each Lambda model, by model name. */
   public readonly modelReleases: ReadonlyMap<string, ModelRelease>;
+  /** The endpoint (model, config, blue/green release, autoscaling, capture, proxy) of each SageMaker model, by model name. */
+  public readonly sagemakerModels: ReadonlyMap<string, SagemakerModel>;
   public readonly stage: string;
 
   constructor(scope: Construct, id: string | undefined, props: MlshipStackProps) {
-    const { loaded, stage: stageOverride, handlerEntry, hookEntry, ...stackProps } = props;
+    const { loaded, stage: stageOverride, handlerEntry, hookEntry, proxyEntry, ...stackProps } = props;
     const { manifest } = loaded;
     const stage = stageOverride ?? manifest.stage;
     if (!STAGE_PATTERN.test(stage)) {
       throw new ManifestError(loaded.file, [`stage must be up to 12 lower-case letters or digits, starting with a letter, received '${stage}'`]);
     }
-    const problems = [...unavailableRuntimes(loaded.models), ...idCollisions(loaded.models), ...impossibleReleases(loaded.models)];
+    const problems = [...idCollisions(loaded.models), ...impossibleReleases(loaded.models), ...impossibleSagemakerModels(loaded.models)];
     if (problems.length > 0) throw new ManifestError(loaded.file, problems);
 
     const name = stackName(manifest.project, stage);
@@ -110,9 +125,33 @@ export class MlshipStack extends Stack {
 
     const functions = new Map<string, ModelFunction>();
     const releases = new Map<string, ModelRelease>();
+    const endpoints = new Map<string, SagemakerModel>();
     for (const model of loaded.models) {
       const { entry } = model;
       const id = pascalCase(entry.name);
+      if (entry.sagemaker) {
+        // SageMaker's blue/green deployment is this model's release: no Lambda versions, no CodeDeploy.
+        const { sagemaker } = entry;
+        endpoints.set(
+          entry.name,
+          new SagemakerModel(this, `${id}Sagemaker`, {
+            modelName: entry.name,
+            modelVersion: entry.version,
+            modelDir: model.dir,
+            instanceType: sagemaker.instanceType,
+            instanceCount: sagemaker.instanceCount,
+            autoscaling: sagemaker.autoscaling,
+            dataCapturePercent: sagemaker.dataCapturePercent,
+            canary: sagemaker.canary,
+            alarms: sagemaker.alarms,
+            tritonVersion: sagemaker.tritonVersion,
+            maxBatchSize: entry.maxBatchSize,
+            maxBodyBytes: manifest.api.maxBodyBytes,
+            proxyEntry,
+          }),
+        );
+        continue;
+      }
       const fn = new ModelFunction(this, `${id}Model`, {
         modelName: entry.name,
         modelVersion: entry.version,
@@ -144,19 +183,42 @@ export class MlshipStack extends Stack {
     }
     this.modelFunctions = functions;
     this.modelReleases = releases;
+    this.sagemakerModels = endpoints;
 
     this.api = new InferenceApi(this, 'Api', {
       stageName: stage,
       restApiName: name,
       defaultThrottle: manifest.api.throttle,
-      // The API calls each model's `live` alias, so CodeDeploy decides which version answers.
-      models: loaded.models.map((m) => ({ name: m.entry.name, handler: releases.get(m.entry.name)!.alias, throttle: m.entry.throttle })),
+      // The API calls each Lambda model's `live` alias, so CodeDeploy decides which version answers, and
+      // each SageMaker model's proxy, which calls the endpoint (where SageMaker decides).
+      models: loaded.models.map((m) => ({
+        name: m.entry.name,
+        handler: releases.get(m.entry.name)?.alias ?? endpoints.get(m.entry.name)!.proxy,
+        throttle: m.entry.throttle,
+      })),
     });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.api.url, description: 'Base URL of the inference API (stage included)' });
-    for (const [modelName, fn] of functions) {
+    // Output names are read by `mlship verify` (what is really live after a deploy): keep them stable.
+    for (const model of loaded.models) {
+      const modelName = model.entry.name;
       const id = pascalCase(modelName);
-      new CfnOutput(this, `${id}FunctionName`, { value: fn.function.functionName, description: `Lambda function serving ${modelName} v${fn.modelVersion}` });
+      const fn = functions.get(modelName);
+      const endpoint = endpoints.get(modelName);
+      if (fn) {
+        new CfnOutput(this, `${id}FunctionName`, { value: fn.function.functionName, description: `Lambda function serving ${modelName} v${fn.modelVersion}` });
+        new CfnOutput(this, `${id}LiveVersion`, {
+          value: releases.get(modelName)!.version.version,
+          description: `The function version the live alias of ${modelName} should point at after this deploy`,
+        });
+      } else if (endpoint) {
+        new CfnOutput(this, `${id}EndpointName`, { value: endpoint.endpoint.attrEndpointName, description: `SageMaker endpoint serving ${modelName}` });
+        new CfnOutput(this, `${id}EndpointConfigName`, {
+          value: endpoint.endpointConfig.attrEndpointConfigName,
+          description: `The endpoint config ${modelName}'s endpoint should run after this deploy (${modelName} v${endpoint.modelVersion}); SageMaker may have rolled back to another`,
+        });
+        new CfnOutput(this, `${id}FunctionName`, { value: endpoint.proxy.functionName, description: `Lambda function proxying ${modelName}'s routes to its SageMaker endpoint` });
+      }
       new CfnOutput(this, `${id}InferUrl`, { value: this.api.urlForPath(`/v2/models/${modelName}/infer`), description: `POST here to run ${modelName} (Open Inference Protocol v2)` });
     }
   }

@@ -4,7 +4,6 @@
 // any traffic moves, a pre-traffic hook invokes the new version with the golden cases of its model.json;
 // while traffic moves, alarms on the new version (error rate, function errors, p99 duration,
 // throttles) watch it. A failed hook, an alarm or a failed or stopped deployment moves the alias back.
-import { createHash } from 'node:crypto';
 import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as codedeploy from 'aws-cdk-lib/aws-codedeploy';
@@ -16,6 +15,7 @@ import { modelNameSchema } from '../lambdas/core/model-card';
 import { releaseSchema } from './manifest/schema';
 import { METRICS_NAMESPACE, metricsServiceName } from './model-function';
 import { preTrafficHookCode } from './pre-traffic-hook-code';
+import { boundedName } from './private/names';
 
 /** The alias API Gateway calls; CodeDeploy moves it from version to version. */
 export const LIVE_ALIAS = 'live';
@@ -210,12 +210,6 @@ export function predefinedDeploymentConfig(strategy: ReleaseStrategy, percent: n
       ? { 5: C.CANARY_10PERCENT_5MINUTES, 10: C.CANARY_10PERCENT_10MINUTES, 15: C.CANARY_10PERCENT_15MINUTES, 30: C.CANARY_10PERCENT_30MINUTES }
       : { 1: C.LINEAR_10PERCENT_EVERY_1MINUTE, 2: C.LINEAR_10PERCENT_EVERY_2MINUTES, 3: C.LINEAR_10PERCENT_EVERY_3MINUTES, 10: C.LINEAR_10PERCENT_EVERY_10MINUTES };
   return predefined[intervalMinutes];
-}
-
-/** A physical name of at most `max` characters: as is when it fits, else cut and suffixed with a hash of the whole. */
-function boundedName(name: string, max: number): string {
-  if (name.length <= max) return name;
-  return `${name.slice(0, max - 9)}-${createHash('sha256').update(name).digest('hex').slice(0, 8)}`;
 }
 
 /** The `live` alias of a model's function, moved to each new version by CodeDeploy under alarms and a golden-case hook. */

@@ -37,22 +37,24 @@ describe('npx cdk synth', () => {
     // Each model is released through its live alias by CodeDeploy, gated by its own pre-traffic hook.
     const count = (type: string) => Object.values(template.Resources).filter((r) => r.Type === type).length;
     assert.deepEqual([count('AWS::Lambda::Alias'), count('AWS::CodeDeploy::DeploymentGroup'), count('AWS::Lambda::Function')], [2, 2, 4]);
-    assert.deepEqual(Object.keys(template.Outputs).sort(), ['ApiUrl', 'BreastCancerFunctionName', 'BreastCancerInferUrl', 'DigitsFunctionName', 'DigitsInferUrl']);
+    assert.deepEqual(Object.keys(template.Outputs).sort(), ['ApiUrl', 'BreastCancerFunctionName', 'BreastCancerInferUrl', 'BreastCancerLiveVersion', 'DigitsFunctionName', 'DigitsInferUrl', 'DigitsLiveVersion']);
   });
 });
 
 describe('bin/app.ts', () => {
   const project = createFixtureProject({ manifest: { models: [{ name: 'breast-cancer', version: 1 }, { name: 'digits', version: 1, runtime: 'gpu' }] } });
   const sagemaker = createFixtureProject({ manifest: { models: [{ name: 'breast-cancer', version: 1 }, { name: 'digits', version: 1, runtime: 'sagemaker' }] } });
+  const badSagemaker = createFixtureProject({ manifest: { models: [{ name: 'digits', version: 1, runtime: 'sagemaker', sagemaker: { instanceType: 'ml.x1.large', canary: { percent: 60 } } }] } });
   after(() => {
     project.cleanup();
     sagemaker.cleanup();
+    badSagemaker.cleanup();
   });
 
-  function runApp(context: Record<string, string>) {
+  function runApp(context: Record<string, string>, outdir = tempOutdir()) {
     return spawnSync(process.execPath, ['--import', 'tsx', 'bin/app.ts'], {
       cwd: PROJECT_ROOT,
-      env: offlineEnv({ CDK_CONTEXT_JSON: JSON.stringify(context), CDK_OUTDIR: tempOutdir() }),
+      env: offlineEnv({ CDK_CONTEXT_JSON: JSON.stringify(context), CDK_OUTDIR: outdir }),
       encoding: 'utf8',
       timeout: 60_000,
     });
@@ -65,10 +67,25 @@ describe('bin/app.ts', () => {
     assert.equal(result.stdout, '');
   });
 
-  it('refuses runtime sagemaker until it is available, the same way', () => {
-    const result = runApp({ manifest: sagemaker.manifestPath });
+  it('synthesizes a SageMaker model offline, its image found per region at deploy', () => {
+    const outdir = tempOutdir();
+    const result = runApp({ manifest: sagemaker.manifestPath }, outdir);
+    assert.equal(result.status, 0, result.stderr);
+    const template = JSON.parse(readFileSync(join(outdir, 'mlship-dev.template.json'), 'utf8')) as { Resources: Record<string, { Type: string }>; Outputs: Record<string, unknown>; Mappings: Record<string, unknown> };
+    assert.equal(Object.values(template.Resources).filter((r) => r.Type === 'AWS::SageMaker::Endpoint').length, 1);
+    assert.ok(template.Mappings.TritonImageAccounts);
+    assert.deepEqual(Object.keys(template.Outputs).filter((k) => k.startsWith('Digits')).sort(), ['DigitsEndpointConfigName', 'DigitsEndpointName', 'DigitsFunctionName', 'DigitsInferUrl']);
+  });
+
+  it('prints the problems of a sagemaker block with their paths and exits 1', () => {
+    const result = runApp({ manifest: badSagemaker.manifestPath });
     assert.equal(result.status, 1);
-    assert.equal(result.stderr, `Invalid manifest ${sagemaker.manifestPath}:\n  - models[1] (digits): runtime 'sagemaker' is not available yet; use runtime: lambda\n`);
+    assert.equal(
+      result.stderr,
+      `Invalid manifest ${badSagemaker.manifestPath}:\n` +
+        "  - models[0].sagemaker.instanceType must be of a known instance family (g4dn, g5, g6, g6e, p3, p4d, p5, c5, c6i, m5, m6i, r5), received 'ml.x1.large'\n" +
+        '  - models[0].sagemaker.canary.percent must be at most 50, received 60\n',
+    );
   });
 
   it('names a manifest that does not exist', () => {

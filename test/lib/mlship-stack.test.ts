@@ -326,9 +326,10 @@ describe('MlshipStack', () => {
     }
   });
 
-  it('outputs the API URL and, per model, its function name and v2 infer URL', () => {
-    assert.deepEqual(Object.keys(json.Outputs).sort(), ['ApiUrl', 'BreastCancerFunctionName', 'BreastCancerInferUrl', 'DigitsFunctionName', 'DigitsInferUrl']);
+  it('outputs the API URL and, per model, its function name, the version its live alias should reach, and v2 infer URL', () => {
+    assert.deepEqual(Object.keys(json.Outputs).sort(), ['ApiUrl', 'BreastCancerFunctionName', 'BreastCancerInferUrl', 'BreastCancerLiveVersion', 'DigitsFunctionName', 'DigitsInferUrl', 'DigitsLiveVersion']);
     template.hasOutput('BreastCancerFunctionName', { Value: { Ref: Match.stringLikeRegexp('^BreastCancerModelFunction') } });
+    template.hasOutput('DigitsLiveVersion', { Value: { 'Fn::GetAtt': [logicalId('DigitsModelFunctionCurrentVersion', 'AWS::Lambda::Version'), 'Version'] } });
     template.hasOutput('DigitsInferUrl', { Value: { 'Fn::Join': ['', Match.arrayWith(['/v2/models/digits/infer'])] } });
     template.hasOutput('ApiUrl', { Value: { 'Fn::Join': ['', Match.arrayWith(['https://', '.execute-api.'])] } });
   });
@@ -362,10 +363,8 @@ describe('MlshipStack synth-time errors', () => {
     assertProblems(() => synth({ models: [{ name: 'breast-cancer', version: 1 }, { name: 'digits', version: 1, runtime: 'gpu' }] }), ["models[1].runtime must be one of lambda, sagemaker, received 'gpu'"]);
   });
 
-  it('fails on runtime sagemaker, which is not available yet, instead of skipping the model', () => {
-    assertProblems(() => synth({ models: [{ name: 'breast-cancer', version: 1 }, { name: 'digits', version: 1, runtime: 'sagemaker' }] }), [
-      "models[1] (digits): runtime 'sagemaker' is not available yet; use runtime: lambda",
-    ]);
+  it('fails on a sagemaker block of a model with runtime lambda', () => {
+    assertProblems(() => synth({ models: [{ name: 'digits', version: 1, sagemaker: { instanceType: 'ml.g5.xlarge' } }] }), ["models[0].sagemaker applies only to runtime: sagemaker; this model's runtime is lambda"]);
   });
 
   it('names a missing model file', () => {
