@@ -190,7 +190,8 @@ export interface SagemakerModelProps {
    */
   readonly logRetention?: logs.RetentionDays;
   /**
-   * What happens to the log groups (and the capture bucket and key) when the stack is deleted.
+   * What happens to the proxy's log group, the capture bucket and its key when the stack is deleted (the
+   * endpoint's own log group, which has a fixed name, is always deleted with the endpoint).
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
@@ -368,7 +369,13 @@ export class SagemakerModel extends Construct {
     const configSuffix = `-v${modelVersion}-${configHash}`;
     this.endpointConfigName = `${boundedName(baseName, 63 - configSuffix.length)}${configSuffix}`;
 
-    this.endpointLogGroup = new logs.LogGroup(this, 'EndpointLogs', { logGroupName: `/aws/sagemaker/Endpoints/${this.endpointName}`, retention: logRetention, removalPolicy });
+    // SageMaker writes to a log group of this fixed name. Deleted with the endpoint: a retained one would
+    // make creating the endpoint again (the model moved back from runtime lambda, the stack re-created) fail.
+    this.endpointLogGroup = new logs.LogGroup(this, 'EndpointLogs', {
+      logGroupName: `/aws/sagemaker/Endpoints/${this.endpointName}`,
+      retention: logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
 
     // Data capture: its own bucket and key unless one is given.
     let captureKey: kms.IKey | undefined;

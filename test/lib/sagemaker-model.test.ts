@@ -425,8 +425,10 @@ describe('SagemakerModel: least-privilege roles', () => {
       { Sid: 'WriteCaptures', Effect: 'Allow', Action: 's3:PutObject', Resource: fnJoin({ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/data-capture/*') },
       { Sid: 'EncryptCaptures', Effect: 'Allow', Action: ['kms:Encrypt', 'kms:GenerateDataKey'], Resource: { 'Fn::GetAtt': [keyId, 'Arn'] } },
     ]);
-    // The endpoint's log group is the one SageMaker writes to.
-    defaults.template.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/aws/sagemaker/Endpoints/shop-test-digits', RetentionInDays: 30 });
+    // The endpoint's log group is the one SageMaker writes to; deleted with the endpoint, so that a new
+    // endpoint of the same name can create it again.
+    defaults.template.hasResource('AWS::Logs::LogGroup', { Properties: { LogGroupName: '/aws/sagemaker/Endpoints/shop-test-digits', RetentionInDays: 30 }, DeletionPolicy: 'Delete' });
+    defaults.template.hasResource('AWS::Logs::LogGroup', { Properties: { LogGroupName: Match.absent() }, DeletionPolicy: 'Retain' });
   });
 
   it('the execution role: no wildcard but the two actions that have no resource type, each explained in the source', () => {
