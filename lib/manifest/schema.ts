@@ -64,15 +64,16 @@ export type Release = z.infer<typeof releaseSchema>;
 export const SAGEMAKER_INSTANCE_FAMILIES = ['g4dn', 'g5', 'g6', 'g6e', 'p3', 'p4d', 'p5', 'c5', 'c6i', 'm5', 'm6i', 'r5'] as const;
 export const GPU_INSTANCE_FAMILIES: readonly string[] = ['g4dn', 'g5', 'g6', 'g6e', 'p3', 'p4d', 'p5'];
 
-const instanceTypeSchema = z
-  .string()
-  .regex(/^ml\.[a-z0-9]+\.[a-z0-9]+$/, "must look like ml.<family>.<size>, e.g. 'ml.g5.xlarge'")
-  .superRefine((type, ctx) => {
-    const family = type.split('.')[1];
-    if (family !== undefined && !(SAGEMAKER_INSTANCE_FAMILIES as readonly string[]).includes(family)) {
-      ctx.addIssue({ code: 'custom', message: `must be of a known instance family (${SAGEMAKER_INSTANCE_FAMILIES.join(', ')}), received '${type}'` });
-    }
-  });
+const INSTANCE_TYPE = /^ml\.([a-z0-9]+)\.[a-z0-9]+$/;
+
+/** One message per bad instance type: the form first, then the family. */
+const instanceTypeSchema = z.string().superRefine((type, ctx) => {
+  const family = INSTANCE_TYPE.exec(type)?.[1];
+  if (family === undefined) ctx.addIssue({ code: 'custom', message: `must look like ml.<family>.<size>, e.g. 'ml.g5.xlarge', received '${type}'` });
+  else if (!(SAGEMAKER_INSTANCE_FAMILIES as readonly string[]).includes(family)) {
+    ctx.addIssue({ code: 'custom', message: `must be of a known instance family (${SAGEMAKER_INSTANCE_FAMILIES.join(', ')}), received '${type}'` });
+  }
+});
 
 export const sagemakerSettingsSchema = z
   .strictObject({
@@ -113,8 +114,7 @@ export const sagemakerSettingsSchema = z
     const { minInstances, maxInstances } = s.autoscaling;
     if (minInstances > maxInstances) {
       ctx.addIssue({ code: 'custom', path: ['autoscaling', 'minInstances'], message: `must be at most autoscaling.maxInstances (${maxInstances}), received ${minInstances}` });
-    }
-    if (s.instanceCount < minInstances || s.instanceCount > maxInstances) {
+    } else if (s.instanceCount < minInstances || s.instanceCount > maxInstances) {
       ctx.addIssue({ code: 'custom', path: ['instanceCount'], message: `must be between autoscaling.minInstances and maxInstances (${minInstances}..${maxInstances}), received ${s.instanceCount}` });
     }
   });
