@@ -26,18 +26,33 @@ describe('npx cdk synth', () => {
       shipped.models.map((m) => [m.entry.name, m.entry.version, m.entry.runtime]),
       [
         ['breast-cancer', 1, 'lambda'],
-        ['digits', 1, 'lambda'],
+        ['digits', 1, 'sagemaker'],
       ],
     );
     const outdir = tempOutdir();
     const result = spawnSync('npx', ['--no', 'cdk', 'synth', '--quiet', '-c', 'stage=ci', '-o', outdir], { cwd: PROJECT_ROOT, env: offlineEnv(), encoding: 'utf8', timeout: 120_000 });
     assert.equal(result.status, 0, `cdk synth failed:\n${result.stdout}\n${result.stderr}`);
     const template = JSON.parse(readFileSync(join(outdir, 'mlship-ci.template.json'), 'utf8')) as { Resources: Record<string, { Type: string; Properties: { PackageType?: string } }>; Outputs: Record<string, unknown> };
-    assert.equal(Object.values(template.Resources).filter((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.PackageType === 'Image').length, 2);
-    // Each model is released through its live alias by CodeDeploy, gated by its own pre-traffic hook.
+    // breast-cancer: an image function released through its live alias by CodeDeploy, gated by its hook.
+    assert.equal(Object.values(template.Resources).filter((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.PackageType === 'Image').length, 1);
     const count = (type: string) => Object.values(template.Resources).filter((r) => r.Type === type).length;
-    assert.deepEqual([count('AWS::Lambda::Alias'), count('AWS::CodeDeploy::DeploymentGroup'), count('AWS::Lambda::Function')], [2, 2, 4]);
-    assert.deepEqual(Object.keys(template.Outputs).sort(), ['ApiUrl', 'BreastCancerFunctionName', 'BreastCancerInferUrl', 'BreastCancerLiveVersion', 'DigitsFunctionName', 'DigitsInferUrl', 'DigitsLiveVersion']);
+    assert.deepEqual([count('AWS::Lambda::Alias'), count('AWS::CodeDeploy::DeploymentGroup')], [1, 1]);
+    // digits: a SageMaker model, endpoint config and endpoint with autoscaling, behind the proxy function.
+    assert.deepEqual(
+      ['AWS::SageMaker::Model', 'AWS::SageMaker::EndpointConfig', 'AWS::SageMaker::Endpoint', 'AWS::ApplicationAutoScaling::ScalableTarget'].map(count),
+      [1, 1, 1, 1],
+    );
+    assert.equal(count('AWS::Lambda::Function'), 3, 'the image function, its pre-traffic hook and the SageMaker proxy');
+    assert.deepEqual(Object.keys(template.Outputs).sort(), [
+      'ApiUrl',
+      'BreastCancerFunctionName',
+      'BreastCancerInferUrl',
+      'BreastCancerLiveVersion',
+      'DigitsEndpointConfigName',
+      'DigitsEndpointName',
+      'DigitsFunctionName',
+      'DigitsInferUrl',
+    ]);
   });
 });
 
