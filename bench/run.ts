@@ -151,7 +151,7 @@ async function gatewayVsMinimal(model: LoadedModel): Promise<Row[]> {
   const minimalRps: number[] = [];
   const gatewayStart: number[] = [];
   const minimalStart: number[] = [];
-  for (let round = 0; round < (quick ? 1 : 2); round++) {
+  for (let round = 0; round < (quick ? 1 : 3); round++) {
     for (const [command, rps, startTimes] of [
       [gatewayCommand, gatewayRps, gatewayStart],
       [(port: number) => minimalCommand(model, port), minimalRps, minimalStart],
