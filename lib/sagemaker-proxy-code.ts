@@ -2,11 +2,10 @@
 // staged folder with the model version's model.json copied next to index.js (the proxy decodes requests
 // and answers metadata from it). A zip asset: no Docker. The AWS SDK client is bundled too, so the proxy
 // runs the SDK version the tests ran rather than whichever one the runtime ships.
-import { existsSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { bundleEntry, PROJECT_ROOT } from './private/bundle';
-import { placeFile, stagingDir } from './private/staging';
+import { PROJECT_ROOT } from './private/bundle';
+import { stageCardBundle } from './private/card-bundle';
 
 /** The proxy's entry point (exports `handler`). */
 export const DEFAULT_PROXY_ENTRY = join(PROJECT_ROOT, 'lambdas', 'sagemaker-proxy', 'index.ts');
@@ -23,18 +22,14 @@ export interface SagemakerProxyCodeProps {
 
 /** Stages index.js, index.js.map, package.json and model.json in a new temp folder; returns the folder. */
 export function stageSagemakerProxyCode(props: SagemakerProxyCodeProps): string {
-  const card = join(props.modelDir, 'model.json');
-  if (!existsSync(card)) throw new Error(`modelDir ${props.modelDir} has no model.json: the SageMaker proxy decodes requests with it`);
-  const bundle = bundleEntry(resolve(props.proxyEntry ?? DEFAULT_PROXY_ENTRY), {
+  return stageCardBundle({
+    entry: props.proxyEntry ?? DEFAULT_PROXY_ENTRY,
+    modelDir: props.modelDir,
+    folderPrefix: 'mlship-proxy-',
     propName: 'proxyEntry',
-    purpose: 'the SageMaker proxy must exist to build its function',
+    entryPurpose: 'the SageMaker proxy must exist to build its function',
+    cardPurpose: 'the SageMaker proxy decodes requests with it',
   });
-  const dir = stagingDir('mlship-proxy-');
-  writeFileSync(join(dir, 'package.json'), '{ "private": true, "type": "commonjs" }\n');
-  writeFileSync(join(dir, 'index.js'), bundle.js);
-  writeFileSync(join(dir, 'index.js.map'), bundle.map);
-  placeFile(card, join(dir, 'model.json'));
-  return dir;
 }
 
 /** The proxy's code: `lambda.Code.fromAsset` over a freshly staged folder (its hash is of the contents). */

@@ -2,12 +2,11 @@
 // session are created once per execution environment, at module scope; each invocation reuses them.
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { INTERNAL_ERROR_BODY } from '../core/errors';
 import { ServedModel } from '../core/inference-session';
 import { ModelApi } from '../core/model-api';
 import { readInferenceConfig } from './config';
 import { createInferenceHandler, type InferenceHandler } from './handler';
+import { apiLambdaEntry } from './lambda-entry';
 import { recordRequestMetrics, recordServerError } from './request-metrics';
 
 const config = readInferenceConfig(process.env);
@@ -39,17 +38,4 @@ const ready: Promise<InferenceHandler> = ServedModel.load(config.modelDir).then(
   },
 );
 
-export const handler = async (event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult> => {
-  logger.addContext(context);
-  // Emitted once per execution environment: cold starts matter for a model loaded at init.
-  metrics.captureColdStartMetric(context.functionName);
-  try {
-    return await (await ready)(event, context);
-  } catch (error) {
-    logger.error('handler failed', { error: error as Error });
-    recordServerError(metrics);
-    return { statusCode: 500, headers: { 'content-type': 'application/json' }, body: JSON.stringify(INTERNAL_ERROR_BODY) };
-  } finally {
-    metrics.publishStoredMetrics();
-  }
-};
+export const handler = apiLambdaEntry(logger, metrics, ready);

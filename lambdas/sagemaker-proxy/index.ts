@@ -11,11 +11,10 @@
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { INTERNAL_ERROR_BODY } from '../core/errors';
 import { createSageMakerRuntimeClient } from '../core/sagemaker-predictor';
 import { loadProxyCard, readProxyConfig } from './config';
-import { recordRequestMetrics, recordServerError } from '../inference/request-metrics';
+import { apiLambdaEntry } from '../inference/lambda-entry';
+import { recordRequestMetrics } from '../inference/request-metrics';
 import { createSageMakerProxyHandler } from './handler';
 
 // `__dirname` only exists in the CommonJS bundle; MODEL_CARD_PATH (tests, ESM) avoids reading it.
@@ -38,16 +37,4 @@ const proxy = createSageMakerProxyHandler({
 });
 logger.info('sagemaker proxy ready', { timeoutMs: config.invokeTimeoutMs, features: card.input.features.length });
 
-export const handler = async (event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult> => {
-  logger.addContext(context);
-  metrics.captureColdStartMetric(context.functionName);
-  try {
-    return await proxy(event, context);
-  } catch (error) {
-    logger.error('handler failed', { error: error as Error });
-    recordServerError(metrics);
-    return { statusCode: 500, headers: { 'content-type': 'application/json' }, body: JSON.stringify(INTERNAL_ERROR_BODY) };
-  } finally {
-    metrics.publishStoredMetrics();
-  }
-};
+export const handler = apiLambdaEntry(logger, metrics, proxy);
