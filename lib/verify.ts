@@ -134,12 +134,13 @@ async function checkLambdaModel(model: VerifyModel, stack: string, outputs: Read
   const keys = stackOutputKeys(model.name);
   const base = { model: model.name, runtime: model.runtime } as const;
   const functionName = outputs.get(keys.functionName);
+  // A SageMaker model has a function too (its proxy): the endpoint output is what tells them apart.
+  const endpoint = outputs.get(keys.endpointName);
+  if (endpoint !== undefined) {
+    return { ...base, ok: false, problem: `the manifest says lambda, but stack ${stack} serves it on SageMaker (output ${keys.endpointName} = ${endpoint}): deploy the manifest first` };
+  }
   if (functionName === undefined) {
-    const endpoint = outputs.get(keys.endpointName);
-    const problem = endpoint !== undefined
-      ? `the manifest says lambda, but stack ${stack} serves it on SageMaker (output ${keys.endpointName} = ${endpoint}): deploy the manifest first`
-      : `not in stack ${stack} (no output ${keys.functionName}): deploy the manifest first, or name the right stack`;
-    return { ...base, ok: false, problem };
+    return { ...base, ok: false, problem: `not in stack ${stack} (no output ${keys.functionName}): deploy the manifest first, or name the right stack` };
   }
   const expected = outputs.get(keys.liveVersion);
   if (expected === undefined) {

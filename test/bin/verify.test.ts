@@ -171,6 +171,12 @@ describe('verifyDeployment (lib/verify.ts) against recorded answers', () => {
     assert.equal(model(report, 'big-llm').problem, 'not in stack mlship-dev (no output BigLlmEndpointName): deploy the manifest first, or name the right stack');
   });
 
+  it('a model the manifest moved back to Lambda, still on SageMaker in the stack: named as such, though its proxy has a FunctionName', async () => {
+    const { report, aws } = await verifyWith({ [STACK]: 'cloudformation/describe-stacks-mlship-dev.http' }, [{ name: 'digits', runtime: 'lambda' }]);
+    assert.match(model(report, 'digits').problem ?? '', /^the manifest says lambda, but stack mlship-dev serves it on SageMaker \(output DigitsEndpointName = mlship-dev-digits\): deploy the manifest first$/);
+    assert.deepEqual(aws.calls.map((c) => c.key), [STACK], 'no GetAlias on the proxy function');
+  });
+
   it('a stack whose last update rolled back is not settled, and its models are still checked', async () => {
     const rolledBack = edited('cloudformation/describe-stacks-mlship-dev.http', '<StackStatus>UPDATE_COMPLETE</StackStatus>', '<StackStatus>UPDATE_ROLLBACK_COMPLETE</StackStatus>');
     const { report } = await verifyWith({ ...MATCHING, [STACK]: rolledBack });
