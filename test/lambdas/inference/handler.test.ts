@@ -9,26 +9,12 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import { ServedModel } from '../../../lambdas/core/inference-session';
 import { ModelApi } from '../../../lambdas/core/model-api';
 import { createInferenceHandler, type InferenceHandler } from '../../../lambdas/inference/handler';
+import { apiEvent } from '../../fixtures/api-events';
 import { createFixtureProject, softmaxRegression, type FixtureProject } from '../../fixtures/model-folder';
 
 const features = ['radius', 'texture', 'perimeter', 'area'];
 
-function event(method: string, resource: string, body?: unknown, headers: Record<string, string> = { 'Content-Type': 'application/json' }): APIGatewayProxyEvent {
-  return {
-    httpMethod: method,
-    resource,
-    path: resource,
-    headers,
-    multiValueHeaders: {},
-    queryStringParameters: null,
-    multiValueQueryStringParameters: null,
-    pathParameters: null,
-    stageVariables: null,
-    body: body === undefined ? null : typeof body === 'string' ? body : JSON.stringify(body),
-    isBase64Encoded: false,
-    requestContext: { requestId: 'test' } as APIGatewayProxyEvent['requestContext'],
-  };
-}
+const event = apiEvent;
 
 function json(result: APIGatewayProxyResult): { error?: { code: string; message: string } } & Record<string, unknown> {
   assert.equal(result.headers?.['content-type'], 'application/json');

@@ -23,6 +23,7 @@ import { createSageMakerRuntimeClient } from '../../../lambdas/core/sagemaker-pr
 import { createInferenceHandler, type InferenceHandler } from '../../../lambdas/inference/handler';
 import { createSageMakerProxyHandler } from '../../../lambdas/sagemaker-proxy/handler';
 import { handleInvocation, localEndpointName, startLocalSageMakerEndpoint, type EndpointModel, type LocalSageMakerEndpoint } from '../../../local/sagemaker-endpoint';
+import { apiEvent } from '../../fixtures/api-events';
 
 const repoRoot = join(import.meta.dirname, '..', '..', '..');
 const digitsDir = join(repoRoot, 'models', 'digits', '1');
@@ -37,20 +38,7 @@ const images = card.golden.map((g) => g.input);
 const asRows = (image: readonly number[]) => Array.from({ length: 8 }, (_, r) => image.slice(r * 8, r * 8 + 8));
 
 function event(method: string, resource: string, body?: unknown, contentType = 'application/json'): APIGatewayProxyEvent {
-  return {
-    httpMethod: method,
-    resource,
-    path: resource,
-    headers: { 'Content-Type': contentType },
-    multiValueHeaders: {},
-    queryStringParameters: null,
-    multiValueQueryStringParameters: null,
-    pathParameters: null,
-    stageVariables: null,
-    body: body === undefined ? null : typeof body === 'string' ? body : JSON.stringify(body),
-    isBase64Encoded: false,
-    requestContext: { requestId: 'test' } as APIGatewayProxyEvent['requestContext'],
-  };
+  return apiEvent(method, resource, body, { 'Content-Type': contentType });
 }
 
 interface V1Answer {
