@@ -20,7 +20,7 @@ import { createSageMakerProxyHandler } from '../lambdas/sagemaker-proxy/handler'
 import type { LoadedManifest } from '../lib/manifest/load';
 import type { ModelEntry } from '../lib/manifest/schema';
 import { startAdminServer, type AdminServer } from './admin';
-import { localEndpointName, MAX_INVOCATION_BYTES, routeInvocation } from './sagemaker-endpoint';
+import { localEndpointName, MAX_INVOCATION_BYTES, routeInvocation, startLocalSageMakerEndpoint, type LocalSageMakerEndpoint } from './sagemaker-endpoint';
 import { LocalAlerts, type AlertSink } from './release/alerts';
 import { ReleaseManager } from './release/manager';
 import { ReleaseStateStore } from './release/state';
@@ -74,6 +74,11 @@ export class LocalGateway {
   /** Local SageMaker endpoints (`<model>-v<version>`) of the SageMaker models' loaded versions. */
   private readonly endpoints = new Map<string, ServedModel>();
   private sagemakerClient: SageMakerRuntimeClient | undefined;
+  /**
+   * The proxies' own endpoint server (127.0.0.1, a free port), the same endpoints as the public
+   * /endpoints/ route: it stays open while the API drains, so a request in flight still gets its answer.
+   */
+  private internalEndpoint: LocalSageMakerEndpoint | undefined;
 
   private constructor(
     private readonly options: LocalGatewayOptions,
@@ -108,6 +113,9 @@ export class LocalGateway {
       });
     });
     try {
+      if (options.manifest.models.some((m) => m.entry.runtime === 'sagemaker')) {
+        gateway.internalEndpoint = await startLocalSageMakerEndpoint(gateway.endpoints, 0, { recordInvocations: false });
+      }
       gateway.releases = await ReleaseManager.start({
         manifest: options.manifest,
         store: new ReleaseStateStore(stateDir),
@@ -119,6 +127,7 @@ export class LocalGateway {
       gateway.admin = await startAdminServer(gateway.releases, options.adminPort ?? (port === 0 ? 0 : port + 1));
     } catch (error) {
       await new Promise<void>((done) => gateway.server.close(() => done()));
+      await gateway.internalEndpoint?.close();
       await gateway.releases?.close();
       throw error;
     }
@@ -138,8 +147,7 @@ export class LocalGateway {
     this.endpoints.set(endpointName, model);
     this.sagemakerClient ??= createSageMakerRuntimeClient({
       timeoutMs: DEFAULT_INVOKE_TIMEOUT_MS,
-      // The API may listen on 0.0.0.0; the proxy reaches this same process on loopback.
-      endpoint: `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`,
+      endpoint: this.internalEndpoint!.url,
       region: 'local',
       credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     });
@@ -189,6 +197,7 @@ export class LocalGateway {
       clearTimeout(timeout);
       await this.admin?.close();
       this.sagemakerClient?.destroy();
+      await this.internalEndpoint?.close();
       await this.releases?.close();
     })();
     return this.closed;

@@ -196,7 +196,7 @@ export interface LocalSageMakerEndpoint {
   /** http://127.0.0.1:<port>: the `endpoint` of a SageMakerRuntimeClient (or AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME). */
   readonly url: string;
   readonly port: number;
-  /** Every invocation answered, in order. */
+  /** Every invocation answered, in order (empty when not recording). */
   readonly invocations: { readonly endpointName: string; readonly statusCode: number }[];
   close(): Promise<void>;
 }
@@ -213,7 +213,12 @@ async function readBody(request: IncomingMessage, limit: number): Promise<string
 }
 
 /** A SageMaker-runtime-compatible server on 127.0.0.1 serving `models` by endpoint name (port 0: a free one). */
-export async function startLocalSageMakerEndpoint(models: ReadonlyMap<string, EndpointModel>, port = 0): Promise<LocalSageMakerEndpoint> {
+export async function startLocalSageMakerEndpoint(
+  models: ReadonlyMap<string, EndpointModel>,
+  port = 0,
+  /** Keep the list of invocations (tests read it); a long-running server should not. */
+  { recordInvocations = true }: { recordInvocations?: boolean } = {},
+): Promise<LocalSageMakerEndpoint> {
   const invocations: { endpointName: string; statusCode: number }[] = [];
   const answer = (response: ServerResponse, result: InvocationResponse) => {
     response.writeHead(result.statusCode, { ...result.headers, 'content-length': String(Buffer.byteLength(result.body)) });
@@ -229,7 +234,7 @@ export async function startLocalSageMakerEndpoint(models: ReadonlyMap<string, En
             ? jsonResponse(413, { 'x-amzn-errortype': 'ValidationError' }, { message: `Request payload is larger than ${MAX_INVOCATION_BYTES} bytes.` })
             : await routeInvocation(models, request.method ?? 'GET', path, body, contentType);
         const match = /^\/endpoints\/([^/]+)\/invocations$/.exec(path);
-        if (match) invocations.push({ endpointName: decodeURIComponent(match[1]!), statusCode: result.statusCode });
+        if (match && recordInvocations) invocations.push({ endpointName: decodeURIComponent(match[1]!), statusCode: result.statusCode });
         answer(response, result);
       })
       .catch(() => {

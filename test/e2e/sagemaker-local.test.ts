@@ -3,6 +3,7 @@
 // the ONNX session. The answers must equal the model's own; any SageMaker runtime client can call it too.
 import assert from 'node:assert/strict';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { InvokeEndpointCommand, ModelError, SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
@@ -65,6 +66,31 @@ describe('local gateway, digits on runtime sagemaker', () => {
     assert.match((wrong.json.error as { message: string }).message, /instances\[0\] must have 64 feature values \(or 8 rows of 8 pixels\), received 3/);
     const empty = await post('/v2/models/digits/infer', { inputs: [] });
     assert.equal(empty.status, 400);
+  });
+
+  it('answers a request in flight when the gateway starts draining: the proxy still reaches its endpoint', async () => {
+    const root = tempDir();
+    symlinkSync(resolve('models/digits'), join(root, 'digits'));
+    writeFileSync(join(root, 'manifest.yaml'), stringify({ models: [{ name: 'digits', version: 1, runtime: 'sagemaker' }] }));
+    const draining = await LocalGateway.start({ manifest: loadManifest(join(root, 'manifest.yaml')), port: 0, stateDir: join(root, '.mlship'), alerts: { emit: () => undefined }, logger: new Logger({ logLevel: 'SILENT' }) });
+    const body = JSON.stringify({ instances: [goldenInputs[0]] });
+    let closing: Promise<void> | undefined;
+    const answer = await new Promise<{ status: number; text: string }>((resolveAnswer, reject) => {
+      const req = httpRequest(`${draining.url}/v1/models/digits:predict`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolveAnswer({ status: res.statusCode ?? 0, text }));
+      });
+      req.on('error', reject);
+      req.write(body.slice(0, 10));
+      setTimeout(() => {
+        closing = draining.close();
+        setTimeout(() => req.end(body.slice(10)), 50);
+      }, 50);
+    });
+    assert.equal(answer.status, 200, answer.text);
+    assert.equal((JSON.parse(answer.text) as { predictions: { label: string }[] }).predictions[0]!.label, direct.card.golden[0]!.expected.label);
+    await closing;
   });
 
   it("serves InvokeEndpoint to any SageMaker runtime client, with SageMaker's error shapes", async () => {
