@@ -1,7 +1,7 @@
 // `npm run bench`: each figure next to its raw baseline, measured in the same run, as a ratio, so the
 // result holds on a noisy machine. Usage: npm run bench -- [--manifest FILE] [--model NAME] [--quick]
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -11,6 +11,8 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import autocannon from 'autocannon';
 import { build } from 'esbuild';
 import ort from 'onnxruntime-node';
+import { DEFAULT_CHUNK_ROWS } from '../lambdas/core/batch-scoring';
+import { scoreFile } from '../lambdas/core/batch/score-file';
 import { ServedModel } from '../lambdas/core/inference-session';
 import { ModelApi } from '../lambdas/core/model-api';
 import { createInferenceHandler } from '../lambdas/inference/handler';
@@ -177,6 +179,92 @@ async function gatewayVsMinimal(model: LoadedModel): Promise<Row[]> {
   ];
 }
 
+/** Seeded generator (mulberry32): the generated batch file is the same on every run. */
+function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const BATCH_ROWS = 100_000;
+const BATCH_TARGET_ROWS_PER_SECOND = 300_000;
+
+/**
+ * Batch scoring from a CSV file to output files (scored CSV, rejects JSONL) vs bare session.run over
+ * the same rows already parsed into Float32Arrays of the same chunk size, interleaved. The file holds
+ * real rows of the model's training data resampled with seeded noise (+-2%, 6 significant digits), and an id column.
+ */
+async function batchScoring(model: LoadedModel): Promise<Row[]> {
+  const dataFile = join(model.dir, '..', 'data', 'breast_cancer.csv');
+  const features = model.card.input.features;
+  const lines = readFileSync(dataFile, 'utf8').trim().split('\n');
+  const header = lines[0]!.split(',');
+  const columns = features.map((f) => header.indexOf(f));
+  if (columns.includes(-1)) throw new Error(`${dataFile} does not hold every feature of ${model.entry.name}`);
+  const real = lines.slice(1).map((line) => {
+    const cells = line.split(',');
+    return columns.map((c) => Number(cells[c]));
+  });
+  const next = seededRandom(7);
+  const rows: number[][] = [];
+  for (let i = 0; i < BATCH_ROWS; i++) rows.push(real[Math.floor(next() * real.length)]!.map((v) => Number((v * (1 + (next() - 0.5) * 0.04)).toPrecision(6))));
+
+  const dir = mkdtempSync(join(tmpdir(), 'mlship-bench-batch-'));
+  try {
+    const input = join(dir, 'input.csv');
+    writeFileSync(input, `${['id', ...features].join(',')}\n${rows.map((r, i) => `r${i + 1},${r.join(',')}`).join('\n')}\n`);
+    // The baseline's input: the same rows, parsed beforehand into one Float32Array per chunk.
+    const width = features.length;
+    const chunks: ort.Tensor[] = [];
+    for (let start = 0; start < BATCH_ROWS; start += DEFAULT_CHUNK_ROWS) {
+      const count = Math.min(DEFAULT_CHUNK_ROWS, BATCH_ROWS - start);
+      const data = new Float32Array(count * width);
+      for (let i = 0; i < count; i++) data.set(rows[start + i]!, i * width);
+      chunks.push(new ort.Tensor('float32', data, [count, width]));
+    }
+    const raw = await ort.InferenceSession.create(readFileSync(model.onnxPath), { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
+    const served = await ServedModel.load(model.dir);
+    const outputs = { format: 'csv', scoredPath: join(dir, 'scored.csv'), rejectsPath: join(dir, 'rejects.jsonl') } as const;
+    const batchTimes: number[] = [];
+    const rawTimes: number[] = [];
+    try {
+      for (let round = 0; round < (quick ? 3 : 7); round++) {
+        let started = performance.now();
+        for (const tensor of chunks) await raw.run({ [model.card.input.tensorName]: tensor });
+        rawTimes.push(performance.now() - started);
+        started = performance.now();
+        const summary = await scoreFile(served, input, outputs);
+        batchTimes.push(performance.now() - started);
+        if (summary.rowsScored !== BATCH_ROWS || statSync(outputs.scoredPath).size === 0) throw new Error(`batch scoring scored ${summary.rowsScored} of ${BATCH_ROWS} rows`);
+      }
+    } finally {
+      await raw.release();
+      await served.release();
+    }
+    const perSecond = (ms: number) => (BATCH_ROWS / ms) * 1000;
+    const b = perSecond(median(batchTimes));
+    const r = perSecond(median(rawTimes));
+    const mb = statSync(input).size / 1024 / 1024;
+    return [
+      {
+        figure: `batch scoring rows/s, ${model.entry.name}, ${BATCH_ROWS / 1000}k-row ${mb.toFixed(0)} MB CSV file to files`,
+        value: `${b.toFixed(0)} rows/s`,
+        baseline: `${r.toFixed(0)} rows/s bare session.run`,
+        ratio: b / r,
+        target: `>= ${BATCH_TARGET_ROWS_PER_SECOND / 1000}k rows/s`,
+        ok: b >= BATCH_TARGET_ROWS_PER_SECOND,
+      },
+    ];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 function printTable(rows: readonly Row[]): void {
   const header: Row = { figure: 'figure', value: 'value', baseline: 'raw baseline', ratio: NaN, target: 'target', ok: true };
   const cells = [header, ...rows].map((r, i) => [r.figure, r.value, r.baseline, i === 0 ? 'ratio' : `${r.ratio.toFixed(2)}x`, r.target, i === 0 ? 'met' : r.ok === undefined ? '-' : r.ok ? 'yes' : 'NO']);
@@ -198,6 +286,11 @@ async function main(): Promise<void> {
   }
   process.stderr.write(`measuring the local gateway against a minimal server (${selected[0]!.entry.name})...\n`);
   rows.push(...(await gatewayVsMinimal(selected[0]!)));
+  // Batch scoring is measured on breast-cancer, the model whose training data ships with it.
+  for (const model of selected.filter((m) => m.entry.name === 'breast-cancer')) {
+    process.stderr.write(`measuring batch scoring of a CSV file against session.run: ${model.entry.name}...\n`);
+    rows.push(...(await batchScoring(model)));
+  }
   printTable(rows);
   if (rows.some((r) => r.ok === false)) process.exitCode = 1;
 }
