@@ -101,36 +101,10 @@ async function valueOrPath(state: JsonObject, field: string, input: Json): Promi
   return value;
 }
 
-async function* toAsync(source: AsyncIterable<unknown> | Iterable<unknown>): AsyncIterable<unknown> {
-  yield* source;
-}
+type ItemSource = Iterable<unknown> | AsyncIterable<unknown>;
 
-/** The map's items, one at a time, after MaxItems and ItemSelector. */
-async function* items(stateName: string, state: JsonObject, input: Json, options: DistributedMapRunOptions): AsyncGenerator<Json> {
-  let source: AsyncIterable<unknown>;
-  let maxItems = Infinity;
-  const reader = state.ItemReader as JsonObject | undefined;
-  if (reader) {
-    if (!options.itemReader) throw new StatesError('States.Runtime', `${stateName}.ItemReader: no local item reader`);
-    const parameters = reader.Parameters ? ((await evaluator(reader.Parameters)(input)) as JsonObject) : NO_EMPTY_OBJECT;
-    const readerConfig = (reader.ReaderConfig ?? {}) as JsonObject;
-    maxItems = (await valueOrPath(readerConfig, 'MaxItems', input)) ?? Infinity;
-    source = toAsync(await options.itemReader({ stateName, resource: String(reader.Resource), parameters, readerConfig }));
-  } else {
-    const path = typeof state.ItemsPath === 'string' ? state.ItemsPath : '$';
-    const list = ((await evaluator({ 'v.$': path })(input)) as JsonObject).v;
-    if (!Array.isArray(list)) throw new StatesError('States.Runtime', `${stateName}: ItemsPath '${path}' evaluated to ${JSON.stringify(list)}, but expected an array`);
-    source = toAsync(list);
-  }
-  const selector = state.ItemSelector ?? state.Parameters;
-  const select = selector !== undefined ? evaluator(selector) : undefined;
-  let index = 0;
-  for await (const item of source) {
-    if (index >= maxItems) break;
-    const value = item === undefined ? null : (item as Json);
-    yield select ? await select(input, { Map: { Item: { Index: index, Value: value } } }) : value;
-    index += 1;
-  }
+function isSync(source: ItemSource): source is Iterable<unknown> {
+  return typeof (source as Iterable<unknown>)[Symbol.iterator] === 'function';
 }
 
 interface Unit {
@@ -138,23 +112,50 @@ interface Unit {
   readonly size: number;
 }
 
-/** Items grouped as ItemBatcher says: `{ Items, BatchInput? }` per child; or one child per item. */
+/**
+ * The children's inputs: the items (from the reader after MaxItems, or ItemsPath), each through
+ * ItemSelector, grouped as ItemBatcher says (`{ Items, BatchInput? }`) or one child per item. A synchronous
+ * source is walked without an await per item.
+ */
 async function* units(stateName: string, state: JsonObject, input: Json, options: DistributedMapRunOptions): AsyncGenerator<Unit> {
-  const batcher = state.ItemBatcher as JsonObject | undefined;
-  const source = items(stateName, state, input, options);
-  if (!batcher) {
-    for await (const item of source) yield { input: item, size: 1 };
-    return;
+  let source: ItemSource;
+  let maxItems = Infinity;
+  const reader = state.ItemReader as JsonObject | undefined;
+  if (reader) {
+    if (!options.itemReader) throw new StatesError('States.Runtime', `${stateName}.ItemReader: no local item reader`);
+    const parameters = reader.Parameters ? ((await evaluator(reader.Parameters)(input)) as JsonObject) : NO_EMPTY_OBJECT;
+    const readerConfig = (reader.ReaderConfig ?? {}) as JsonObject;
+    maxItems = (await valueOrPath(readerConfig, 'MaxItems', input)) ?? Infinity;
+    source = await options.itemReader({ stateName, resource: String(reader.Resource), parameters, readerConfig });
+  } else {
+    const path = typeof state.ItemsPath === 'string' ? state.ItemsPath : '$';
+    const list = ((await evaluator({ 'v.$': path })(input)) as JsonObject).v;
+    if (!Array.isArray(list)) throw new StatesError('States.Runtime', `${stateName}: ItemsPath '${path}' evaluated to ${JSON.stringify(list)}, but expected an array`);
+    source = list;
   }
-  const maxItems = (await valueOrPath(batcher, 'MaxItemsPerBatch', input)) ?? Infinity;
-  const maxBytes = (await valueOrPath(batcher, 'MaxInputBytesPerBatch', input)) ?? Infinity;
-  const batchInput = batcher.BatchInput !== undefined ? await evaluator(batcher.BatchInput)(input) : undefined;
-  const make = (batch: Json[]): Unit => ({ input: batchInput === undefined ? { Items: batch } : { Items: batch, BatchInput: batchInput }, size: batch.length });
+  const selector = state.ItemSelector ?? state.Parameters;
+  const select = selector !== undefined ? evaluator(selector) : undefined;
+
+  const batcher = state.ItemBatcher as JsonObject | undefined;
+  const maxPerBatch = batcher ? ((await valueOrPath(batcher, 'MaxItemsPerBatch', input)) ?? Infinity) : 1;
+  const maxBytes = batcher ? ((await valueOrPath(batcher, 'MaxInputBytesPerBatch', input)) ?? Infinity) : Infinity;
+  const batchInput = batcher?.BatchInput !== undefined ? await evaluator(batcher.BatchInput)(input) : undefined;
+  const make = (batch: Json[]): Unit =>
+    !batcher ? { input: batch[0]!, size: 1 } : { input: batchInput === undefined ? { Items: batch } : { Items: batch, BatchInput: batchInput }, size: batch.length };
+
   let batch: Json[] = [];
   let bytes = 0;
-  for await (const item of source) {
+  let index = 0;
+  const syncIterator = isSync(source) ? source[Symbol.iterator]() : undefined;
+  const asyncIterator = isSync(source) ? undefined : source[Symbol.asyncIterator]();
+  while (index < maxItems) {
+    const next = syncIterator ? syncIterator.next() : await asyncIterator!.next();
+    if (next.done) break;
+    let item = next.value === undefined ? null : (next.value as Json);
+    if (select) item = await select(input, { Map: { Item: { Index: index, Value: item } } });
+    index += 1;
     const size = Number.isFinite(maxBytes) ? Buffer.byteLength(JSON.stringify(item)) : 0;
-    if (batch.length > 0 && (batch.length >= maxItems || bytes + size > maxBytes)) {
+    if (batch.length > 0 && (batch.length >= maxPerBatch || bytes + size > maxBytes)) {
       yield make(batch);
       batch = [];
       bytes = 0;
