@@ -67,9 +67,21 @@ export function csvField(text: string): string {
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
-/** Same rounding and text as the v1 answer's probabilities (codecs.ts encodeV1). */
-function probabilityText(p: number): string {
-  return String(Math.round(p * 1e7) / 1e7);
+/**
+ * The same text as the v1 answer's probabilities, String(Math.round(p * 1e7) / 1e7) (codecs.ts), written
+ * from the integer k = round(p * 1e7): for 10 <= k < 1e7 that text is "0." and k's 7 digits, trailing zeros
+ * dropped (k / 1e7 is the double nearest that decimal, and no shorter decimal is as near). 2-3x faster
+ * than formatting the double; the tests compare the two over every k.
+ */
+export function probabilityText(p: number): string {
+  const k = Math.round(p * 1e7);
+  if (k >= 10 && k < 1e7) {
+    const digits = String(k);
+    let end = digits.length;
+    while (digits.charCodeAt(end - 1) === ZERO) end--;
+    return `0.${'000000'.slice(digits.length - 1)}${end === digits.length ? digits : digits.slice(0, end)}`;
+  }
+  return String(k / 1e7);
 }
 
 function truncateInput(text: string): string {

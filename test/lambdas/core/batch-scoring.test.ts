@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { writeFileSync } from 'node:fs';
-import { BatchInputError, createBatchScorer, scoreText, type BatchResult } from '../../../lambdas/core/batch-scoring';
+import { BatchInputError, createBatchScorer, probabilityText, scoreText, type BatchResult } from '../../../lambdas/core/batch-scoring';
 import { scoreFile } from '../../../lambdas/core/batch/score-file';
 import { ServedModel } from '../../../lambdas/core/inference-session';
 import { ModelApi } from '../../../lambdas/core/model-api';
@@ -193,6 +193,19 @@ describe('batch scoring: CSV input', () => {
   it('checks its options', () => {
     assert.throws(() => createBatchScorer(model, { format: 'csv', chunkRows: 0 }), /chunkRows must be an integer between 1 and 1000000, received 0/);
     assert.throws(() => createBatchScorer(model, { format: 'xml' as 'csv' }), /format must be 'csv' or 'jsonl', received xml/);
+  });
+});
+
+describe('batch scoring: probabilities as text', () => {
+  it('writes every rounded probability exactly as the v1 answer does (String of the rounded double)', () => {
+    let checked = 0;
+    for (let k = 0; k <= 10_000_100; k += k < 200_000 || k > 9_800_000 ? 1 : 7) {
+      const p = k / 1e7;
+      if (probabilityText(p) !== String(Math.round(p * 1e7) / 1e7)) assert.fail(`k = ${k}: ${probabilityText(p)} vs ${String(Math.round(p * 1e7) / 1e7)}`);
+      checked++;
+    }
+    for (const p of [0, 4e-8, 5e-8, 1e-7, 9.4e-7, 0.5, 0.99999995, 1, 1.0000001, -0.25, Math.fround(0.1234567)]) assert.equal(probabilityText(p), String(Math.round(p * 1e7) / 1e7), String(p));
+    assert.ok(checked > 1_500_000);
   });
 });
 
