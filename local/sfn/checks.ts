@@ -98,6 +98,12 @@ function checkMap(state: JsonObject, at: string, caps: LocalCapabilities, out: s
     if (isObject(reader) && !caps.itemReader) out.push(`${at}.ItemReader: reads '${String(reader.Resource)}'; give distributedMap.itemReader to read the items locally`);
     const writer = state.ResultWriter;
     if (isObject(writer) && 'Resource' in writer && !caps.resultWriter) out.push(`${at}.ResultWriter: writes through '${String(writer.Resource)}'; give distributedMap.resultWriter to write the results locally`);
+    // The adapter evaluates these with the Map's input and `$$.Map.Item` only; other context would be wrong.
+    for (const field of ['ItemSelector', 'Parameters', 'ItemReader', 'ItemBatcher', 'ResultWriter'] as const) {
+      const text = field in state ? JSON.stringify(state[field]) : '';
+      const context = /\$\$\.(?!Map\.Item\b)[A-Za-z.]*/.exec(text);
+      if (context) out.push(`${at}.${field}: '${context[0]}' is not available to a Distributed Map's ${field} locally (only $$.Map.Item); pass it in the state input`);
+    }
     for (const list of ['Retry', 'Catch'] as const) {
       const entries = state[list];
       if (Array.isArray(entries) && entries.some((entry) => isObject(entry) && Array.isArray(entry.ErrorEquals) && entry.ErrorEquals.includes('States.TaskFailed'))) {

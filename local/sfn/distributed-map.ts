@@ -68,10 +68,22 @@ export interface ResultWriterRequest {
 /** Writes the results where the cloud would (SUCCEEDED_n / FAILED_n / manifest.json under the prefix). */
 export type ResultWriter = (request: ResultWriterRequest) => Promise<void> | void;
 
+/** How far a Distributed Map run has got: reported after each child execution ends. */
+export interface MapProgress {
+  readonly stateName: string;
+  /** Items read so far (all of them once `readingDone`). */
+  readonly itemsRead: number;
+  readonly readingDone: boolean;
+  /** Items whose child execution has ended, and how many of those failed. */
+  readonly itemsDone: number;
+  readonly itemsFailed: number;
+}
+
 export interface DistributedMapRunOptions {
   readonly itemReader?: ItemReader;
   readonly resultWriter?: ResultWriter;
   readonly concurrency?: number;
+  readonly onProgress?: (progress: MapProgress) => void;
 }
 
 class StatesError extends Error {
@@ -202,6 +214,8 @@ export async function runDistributedMap(
   const outputs: Json[] = [];
   let total = 0;
   let failedItems = 0;
+  let doneItems = 0;
+  let readingDone = false;
   let exceeded = false;
   const runChild = async (unit: Unit, index: number): Promise<void> => {
     const name = `${parentName}_${mapRunId.slice(0, 8)}_${index}`;
@@ -226,6 +240,8 @@ export async function runDistributedMap(
       failedItems += unit.size;
       if (!tolerance(failedItems, total, false)) exceeded = true;
     }
+    doneItems += unit.size;
+    options.onProgress?.({ stateName, itemsRead: total, readingDone, itemsDone: doneItems, itemsFailed: failedItems });
   };
 
   // A pool of `concurrency` child executions fed from the (lazy) batches.
@@ -238,6 +254,7 @@ export async function runDistributedMap(
     inFlight.add(child);
     if (inFlight.size >= concurrency) await Promise.race(inFlight);
   }
+  readingDone = !exceeded;
   await Promise.all(inFlight);
   if (!exceeded && !tolerance(failedItems, total, true)) exceeded = true;
 

@@ -3,10 +3,9 @@
 // and every Distributed Map is run by this project's adapter (local/sfn/distributed-map.ts), which reads,
 // batches, fans out and writes the way the cloud does. Before anything runs, every construct the runner
 // cannot emulate faithfully is refused with its state and field (local/sfn/checks.ts).
-import { availableParallelism } from 'node:os';
 import { ExecutionError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
-import { forEachState, isDistributedMap, unsupportedConstructs, type Json, type JsonObject } from './checks';
-import { DISTRIBUTED_MAP_RESOURCE, runDistributedMap, type ItemReader, type ResultWriter } from './distributed-map';
+import { forEachState, isDistributedMap, unsupportedConstructs, type Json, type JsonObject, type LocalCapabilities } from './checks';
+import { DISTRIBUTED_MAP_RESOURCE, runDistributedMap, type ItemReader, type MapProgress, type ResultWriter } from './distributed-map';
 
 // aws-local-stepfunctions 3.x uses Promise.withResolvers (Node >= 22); Node 20 lacks it.
 type WithResolvers = <T>() => { promise: Promise<T>; resolve: (value: T | PromiseLike<T>) => void; reject: (reason?: unknown) => void };
@@ -24,7 +23,7 @@ if (typeof PromiseCtor.withResolvers !== 'function') {
 }
 
 export type { Json, JsonObject } from './checks';
-export type { ItemReader, ItemReaderRequest, ResultWriter, ResultWriterRequest } from './distributed-map';
+export type { ChildExecutionRecord, ItemReader, ItemReaderRequest, MapProgress, ResultWriter, ResultWriterRequest } from './distributed-map';
 
 export interface TaskContext {
   /** The Task state's name. */
@@ -52,6 +51,8 @@ export interface DistributedMapOptions {
    * @default - os.availableParallelism()
    */
   readonly concurrency?: number;
+  /** Called after each child execution ends (items read, done, failed): a progress bar's feed. */
+  readonly onProgress?: (progress: MapProgress) => void;
 }
 
 export interface RunOptions {
@@ -220,12 +221,11 @@ function compile(definition: JsonObject, options: RunOptions): CompiledStateMach
   };
 }
 
-function capabilities(definition: JsonObject, options: RunOptions) {
+function capabilities(options: RunOptions): LocalCapabilities {
   return {
     taskStates: new Set(Object.keys(options.taskHandlers ?? {})),
     itemReader: options.distributedMap?.itemReader !== undefined,
     resultWriter: options.distributedMap?.resultWriter !== undefined,
-    definition,
   };
 }
 
@@ -234,7 +234,7 @@ function capabilities(definition: JsonObject, options: RunOptions) {
  * it cannot emulate faithfully.
  */
 export function compileStateMachine(definition: JsonObject, options: RunOptions = {}): CompiledStateMachine {
-  const problems = unsupportedConstructs(definition, capabilities(definition, options));
+  const problems = unsupportedConstructs(definition, capabilities(options));
   if (problems.length > 0) throw new UnsupportedDefinitionError(problems);
   return compile(definition, options);
 }
@@ -243,5 +243,3 @@ export function compileStateMachine(definition: JsonObject, options: RunOptions 
 export async function runStateMachine(definition: JsonObject, input: Json, options: RunOptions = {}): Promise<ExecutionResult> {
   return compileStateMachine(definition, options)(input, options.executionName);
 }
-
-export const DEFAULT_CONCURRENCY = availableParallelism();

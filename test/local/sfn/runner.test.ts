@@ -5,7 +5,7 @@
 // cannot emulate is refused with its state and field before anything runs.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { runStateMachine, UnsupportedDefinitionError, type Json, type JsonObject, type ResultWriterRequest, type RunOptions, type TaskHandler } from '../../../local/sfn/runner';
+import { runStateMachine, UnsupportedDefinitionError, type Json, type JsonObject, type MapProgress, type ResultWriterRequest, type RunOptions, type TaskHandler } from '../../../local/sfn/runner';
 import { definitionFromTemplate, localReferences } from '../../../local/sfn/template-definition';
 import { buildSfnFixture, type SfnFixture } from '../../fixtures/sfn-stack';
 
@@ -214,6 +214,20 @@ describe('runStateMachine on the synthesized pipeline', () => {
     assert.equal(result.status, 'SUCCEEDED');
     assert.equal(most, 2);
   });
+
+  it('reports progress after each child execution, ending with every item done', async () => {
+    const items = rows(23);
+    items[0]!.x = 'bad';
+    const progress: MapProgress[] = [];
+    const h = harness(items);
+    const result = await runStateMachine(pipeline({ toleratedFailurePercentage: 50 }), { model: 'm' }, {
+      ...h.options,
+      distributedMap: { ...h.options.distributedMap, onProgress: (p) => progress.push(p) },
+    });
+    assert.equal(result.status, 'SUCCEEDED');
+    assert.equal(progress.length, 3);
+    assert.deepEqual(progress.at(-1), { stateName: 'ScoreRows', itemsRead: 23, readingDone: true, itemsDone: 23, itemsFailed: 10 });
+  });
 });
 
 /** A Distributed Map over `$.items` with an ItemSelector and no writer. */
@@ -332,6 +346,11 @@ describe('what the runner refuses, before anything runs', () => {
     (caught.States as Record<string, JsonObject>).Done = { Type: 'Succeed' };
     assert.match(await refused(caught, { taskHandlers: { Times: times } }), /\$\.States\.Each\.Catch: States\.TaskFailed never matches a Map state in the cloud/);
     assert.match(await refused({ StartAt: 'A', States: { A: { Type: 'Pass', Result: false, End: true } } }), /\$\.States\.A\.Result: a falsy Result \(false\) is dropped/);
+  });
+
+  it('context other than $$.Map.Item in what the Distributed Map adapter evaluates', async () => {
+    const definition = itemsMap({ ItemSelector: { 'value.$': '$$.Map.Item.Value', 'run.$': '$$.Execution.Id' } });
+    assert.match(await refused(definition, { taskHandlers: { Times: times } }), /\$\.States\.Each\.ItemSelector: '\$\$\.Execution\.Id' is not available to a Distributed Map's ItemSelector locally/);
   });
 
   it('names every problem at once', async () => {
