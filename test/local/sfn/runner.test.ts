@@ -284,6 +284,52 @@ describe('a Distributed Map without a reader or writer', () => {
   });
 });
 
+describe('what the engine itself emulates', () => {
+  it('Parallel branches and an inline Map, with Wait states skipped at timeScale 0', async () => {
+    const definition: JsonObject = {
+      StartAt: 'Both',
+      States: {
+        Both: {
+          Type: 'Parallel',
+          Branches: [
+            { StartAt: 'Pause', States: { Pause: { Type: 'Wait', Seconds: 3600, Next: 'Count' }, Count: { Type: 'Pass', Parameters: { 'n.$': 'States.ArrayLength($.items)' }, End: true } } },
+            {
+              StartAt: 'Each',
+              States: {
+                Each: {
+                  Type: 'Map',
+                  ItemsPath: '$.items',
+                  ItemProcessor: { ProcessorConfig: { Mode: 'INLINE' }, StartAt: 'Square', States: { Square: { Type: 'Task', Resource: 'arn:aws:states:::lambda:invoke', Parameters: { FunctionName: 'sq', 'Payload.$': '$' }, OutputPath: '$.Payload', End: true } } },
+                  End: true,
+                },
+              },
+            },
+          ],
+          End: true,
+        },
+      },
+    };
+    const started = performance.now();
+    const result = await runStateMachine(definition, { items: [1, 2, 3] }, { taskHandlers: { Square: (x) => (x as number) ** 2 } });
+    assert.deepEqual(result, { status: 'SUCCEEDED', output: [{ n: 3 }, [1, 4, 9]] });
+    assert.ok(performance.now() - started < 2000);
+  });
+
+  it('a Task past its TimeoutSeconds fails with States.Timeout, which a Catch can name', async () => {
+    const definition: JsonObject = {
+      StartAt: 'Slow',
+      States: {
+        Slow: { Type: 'Task', Resource: 'arn:aws:states:::sns:publish', TimeoutSeconds: 1, Catch: [{ ErrorEquals: ['States.Timeout'], ResultPath: '$.error', Next: 'TimedOut' }], End: true },
+        TimedOut: { Type: 'Pass', End: true },
+      },
+    };
+    const slow: TaskHandler = () => new Promise((resolve) => setTimeout(() => resolve({ MessageId: 'late' }), 1200));
+    const result = await runStateMachine(definition, { topic: 't' }, { taskHandlers: { Slow: slow } });
+    assert.equal(result.status, 'SUCCEEDED');
+    assert.equal(result.status === 'SUCCEEDED' && (result.output as { error: { Error: string } }).error.Error, 'States.Timeout');
+  });
+});
+
 async function refused(definition: JsonObject, options: RunOptions = {}): Promise<string> {
   let caught: unknown;
   try {
