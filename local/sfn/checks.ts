@@ -122,6 +122,13 @@ function checkMap(state: JsonObject, at: string, caps: LocalCapabilities, out: s
 export function unsupportedConstructs(definition: JsonObject, caps: LocalCapabilities): string[] {
   const out: string[] = [];
   checkMachine(definition, '$', caps, out);
+  // Local handlers are keyed by state name across nested machines; two such states would share one.
+  const seen = new Set<string>();
+  forEachState(definition, (name, state) => {
+    if (state.Type !== 'Task' && !(state.Type === 'Map' && isDistributedMap(state))) return;
+    if (seen.has(name)) out.push(`States.${name}: two Task or Distributed Map states share the name '${name}'; local handlers are keyed by name, so rename one`);
+    seen.add(name);
+  });
   return out;
 }
 

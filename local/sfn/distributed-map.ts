@@ -113,6 +113,11 @@ async function valueOrPath(state: JsonObject, field: string, input: Json): Promi
   return value;
 }
 
+/** The cloud's error when the ItemReader cannot read (a missing object, a malformed file). */
+function readerFailed(error: unknown): StatesError {
+  return new StatesError('States.ItemReaderFailed', error instanceof Error ? error.message : String(error));
+}
+
 type ItemSource = Iterable<unknown> | AsyncIterable<unknown>;
 
 function isSync(source: ItemSource): source is Iterable<unknown> {
@@ -138,7 +143,11 @@ async function* units(stateName: string, state: JsonObject, input: Json, options
     const parameters = reader.Parameters ? ((await evaluator(reader.Parameters)(input)) as JsonObject) : NO_EMPTY_OBJECT;
     const readerConfig = (reader.ReaderConfig ?? {}) as JsonObject;
     maxItems = (await valueOrPath(readerConfig, 'MaxItems', input)) ?? Infinity;
-    source = await options.itemReader({ stateName, resource: String(reader.Resource), parameters, readerConfig });
+    try {
+      source = await options.itemReader({ stateName, resource: String(reader.Resource), parameters, readerConfig });
+    } catch (error) {
+      throw readerFailed(error);
+    }
   } else {
     const path = typeof state.ItemsPath === 'string' ? state.ItemsPath : '$';
     const list = ((await evaluator({ 'v.$': path })(input)) as JsonObject).v;
@@ -161,7 +170,12 @@ async function* units(stateName: string, state: JsonObject, input: Json, options
   const syncIterator = isSync(source) ? source[Symbol.iterator]() : undefined;
   const asyncIterator = isSync(source) ? undefined : source[Symbol.asyncIterator]();
   while (index < maxItems) {
-    const next = syncIterator ? syncIterator.next() : await asyncIterator!.next();
+    let next: IteratorResult<unknown>;
+    try {
+      next = syncIterator ? syncIterator.next() : await asyncIterator!.next();
+    } catch (error) {
+      throw readerFailed(error);
+    }
     if (next.done) break;
     let item = next.value === undefined ? null : (next.value as Json);
     if (select) item = await select(input, { Map: { Item: { Index: index, Value: item } } });
@@ -271,16 +285,20 @@ export async function runDistributedMap(
     const prefix = typeof parameters.Prefix === 'string' ? parameters.Prefix.replace(/\/+$/, '') : '';
     const manifestKey = `${prefix ? `${prefix}/` : ''}${mapRunId}/manifest.json`;
     const transformation = typeof writerConfig?.Transformation === 'string' ? writerConfig.Transformation : 'NONE';
-    await options.resultWriter({
-      stateName,
-      resource: String(writer.Resource),
-      parameters,
-      ...(writerConfig ? { writerConfig } : {}),
-      mapRunArn,
-      manifestKey,
-      succeeded: transform(succeededRecords, succeededOutputs, transformation),
-      failed: failedRecords,
-    });
+    try {
+      await options.resultWriter({
+        stateName,
+        resource: String(writer.Resource),
+        parameters,
+        ...(writerConfig ? { writerConfig } : {}),
+        mapRunArn,
+        manifestKey,
+        succeeded: transform(succeededRecords, succeededOutputs, transformation),
+        failed: failedRecords,
+      });
+    } catch (error) {
+      throw new StatesError('States.ResultWriterFailed', error instanceof Error ? error.message : String(error));
+    }
     output = { MapRunArn: mapRunArn, ResultWriterDetails: { Bucket: parameters.Bucket ?? null, Key: manifestKey } };
   } else {
     // In the state output: COMPACT by default (each child's output), failed children as records; in order.

@@ -256,6 +256,32 @@ const times: TaskHandler = (input) => {
   return [value * factor, index];
 };
 
+describe('a Distributed Map whose reader or writer fails', () => {
+  it('fails with States.ItemReaderFailed when the items cannot be read, mid-way too', async () => {
+    const h = harness([]);
+    const missing = await runStateMachine(pipeline(), { model: 'm' }, {
+      ...h.options,
+      distributedMap: { ...h.options.distributedMap, itemReader: () => { throw new Error('NoSuchKey: input/rows.csv'); } },
+    });
+    assert.deepEqual(missing, { status: 'FAILED', error: 'States.ItemReaderFailed', cause: 'NoSuchKey: input/rows.csv' });
+    async function* broken() {
+      yield { id: '0', x: '1' };
+      throw new Error('row 2: unterminated quote');
+    }
+    const midway = await runStateMachine(pipeline(), { model: 'm' }, { ...h.options, distributedMap: { ...h.options.distributedMap, itemReader: () => broken() } });
+    assert.deepEqual(midway, { status: 'FAILED', error: 'States.ItemReaderFailed', cause: 'row 2: unterminated quote' });
+  });
+
+  it('fails with States.ResultWriterFailed when the results cannot be written', async () => {
+    const h = harness(rows(3));
+    const result = await runStateMachine(pipeline(), { model: 'm' }, {
+      ...h.options,
+      distributedMap: { ...h.options.distributedMap, resultWriter: () => { throw new Error('AccessDenied'); } },
+    });
+    assert.deepEqual(result, { status: 'FAILED', error: 'States.ResultWriterFailed', cause: 'AccessDenied' });
+  });
+});
+
 describe('a Distributed Map without a reader or writer', () => {
   it('runs one child per item (ItemSelector with $$.Map.Item) and outputs their results in order', async () => {
     const result = await runStateMachine(itemsMap(), { items: [5, 6, 7], factor: 10 }, { taskHandlers: { Times: times } });
@@ -397,6 +423,13 @@ describe('what the runner refuses, before anything runs', () => {
   it('context other than $$.Map.Item in what the Distributed Map adapter evaluates', async () => {
     const definition = itemsMap({ ItemSelector: { 'value.$': '$$.Map.Item.Value', 'run.$': '$$.Execution.Id' } });
     assert.match(await refused(definition, { taskHandlers: { Times: times } }), /\$\.States\.Each\.ItemSelector: '\$\$\.Execution\.Id' is not available to a Distributed Map's ItemSelector locally/);
+  });
+
+  it('two Task states of one name (local handlers are keyed by name)', async () => {
+    const definition = itemsMap({ Next: 'Times' });
+    delete (definition.States as Record<string, JsonObject>).Each!.End;
+    (definition.States as Record<string, JsonObject>).Times = { Type: 'Task', Resource: 'arn:aws:states:::sns:publish', End: true };
+    assert.match(await refused(definition, { taskHandlers: { Times: times } }), /States\.Times: two Task or Distributed Map states share the name 'Times'/);
   });
 
   it('names every problem at once', async () => {
