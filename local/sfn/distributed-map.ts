@@ -5,7 +5,7 @@
 // and the output the cloud gives: the child outputs, or with a ResultWriter the results written through the
 // caller's writer and `{ MapRunArn, ResultWriterDetails }`.
 import { availableParallelism } from 'node:os';
-import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import { ExecutionError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import type { Json, JsonObject } from './checks';
 import type { CompiledStateMachine } from './runner';
 
@@ -101,7 +101,59 @@ function evaluator(template: Json): (input: Json, context?: JsonObject) => Promi
   const machine = new StateMachine({ StartAt: 'Evaluate', States: { Evaluate: { Type: 'Pass', Parameters: template, End: true } } } as unknown as StateMachineDefinition, {
     validationOptions: { noValidate: true },
   });
-  return (input, context) => machine.run(input, context ? { context } : {}).result;
+  return async (input, context) => {
+    try {
+      return await machine.run(input, context ? { context } : {}).result;
+    } catch (error) {
+      // The engine's own error (States.Runtime for a path that matches nothing), not its wrapper.
+      throw error instanceof ExecutionError && error.cause instanceof Error ? error.cause : error;
+    }
+  };
+}
+
+const SIMPLE_PATH = /^\$((?:\.[A-Za-z_][A-Za-z0-9_]*)*)$/;
+const ITEM_PATH = /^\$\$\.Map\.Item\.(Value|Index)((?:\.[A-Za-z_][A-Za-z0-9_]*)*)$/;
+
+function follow(value: Json | undefined, dotted: string): Json | undefined {
+  let current = value;
+  for (const key of dotted.split('.').slice(1)) {
+    if (current === null || typeof current !== 'object' || Array.isArray(current) || !(key in current)) return undefined;
+    current = current[key];
+  }
+  return current;
+}
+
+/**
+ * ItemSelector per item. A flat selector of literals, `$.a.b` and `$$.Map.Item.Value.a` paths is applied
+ * directly (five times faster than an engine run per item); anything else, and any path that does not
+ * resolve (so the engine raises the cloud's error), goes through the engine.
+ */
+function itemSelector(selector: Json): (input: Json, context: { Map: { Item: { Index: number; Value: Json } } }) => Promise<Json> {
+  const slow = evaluator(selector);
+  if (selector === null || typeof selector !== 'object' || Array.isArray(selector)) return slow;
+  const fields: ((input: Json, item: { Index: number; Value: Json }) => [string, Json | undefined])[] = [];
+  for (const [key, value] of Object.entries(selector)) {
+    if (!key.endsWith('.$')) {
+      if (value !== null && typeof value === 'object') return slow;
+      fields.push(() => [key, value]);
+      continue;
+    }
+    const name = key.slice(0, -2);
+    const simple = typeof value === 'string' ? SIMPLE_PATH.exec(value) : null;
+    const item = typeof value === 'string' ? ITEM_PATH.exec(value) : null;
+    if (simple) fields.push((input) => [name, follow(input, simple[1]!)]);
+    else if (item) fields.push((_, it) => [name, item[1] === 'Index' ? (item[2] ? undefined : it.Index) : follow(it.Value, item[2]!)]);
+    else return slow;
+  }
+  return async (input, context) => {
+    const out: JsonObject = {};
+    for (const field of fields) {
+      const [name, value] = field(input, context.Map.Item);
+      if (value === undefined) return slow(input, context);
+      out[name] = value;
+    }
+    return out;
+  };
 }
 
 async function valueOrPath(state: JsonObject, field: string, input: Json): Promise<number | undefined> {
@@ -155,7 +207,7 @@ async function* units(stateName: string, state: JsonObject, input: Json, options
     source = list;
   }
   const selector = state.ItemSelector ?? state.Parameters;
-  const select = selector !== undefined ? evaluator(selector) : undefined;
+  const select = selector !== undefined ? itemSelector(selector) : undefined;
 
   const batcher = state.ItemBatcher as JsonObject | undefined;
   const maxPerBatch = batcher ? ((await valueOrPath(batcher, 'MaxItemsPerBatch', input)) ?? Infinity) : 1;
@@ -214,7 +266,8 @@ export async function runDistributedMap(
   const parentName = parentExecutionArn.split(':').at(-1) || 'local';
   const mapRunArn = `arn:aws:states:local:000000000000:mapRun:local/${stateName}:${mapRunId}`;
   const stateMachineArn = `arn:aws:states:local:000000000000:stateMachine:local/${stateName}`;
-  const concurrency = Math.max(1, Math.min(options.concurrency ?? availableParallelism(), typeof state.MaxConcurrency === 'number' && state.MaxConcurrency > 0 ? state.MaxConcurrency : Infinity));
+  const maxConcurrency = await valueOrPath(state, 'MaxConcurrency', input); // 0 or absent: no limit but the cloud's
+  const concurrency = Math.max(1, Math.min(options.concurrency ?? availableParallelism(), maxConcurrency ? maxConcurrency : Infinity));
   const toleratedPercent = await valueOrPath(state, 'ToleratedFailurePercentage', input);
   const toleratedCount = await valueOrPath(state, 'ToleratedFailureCount', input);
   const tolerance = (failed: number, total: number, complete: boolean): boolean => {

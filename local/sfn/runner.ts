@@ -61,7 +61,8 @@ export interface RunOptions {
   readonly distributedMap?: DistributedMapOptions;
   /**
    * Factor on Wait seconds and Retry intervals: 0 runs them without waiting, 1 in real time (with the
-   * cloud's backoff). Between, each wait is scaled; retry intervals are scaled without backoff.
+   * cloud's backoff). Between, a Wait's Seconds and each retry interval are scaled (without backoff), and
+   * waits given by SecondsPath or a timestamp are skipped.
    * @default 0
    */
   readonly timeScale?: number;

@@ -288,6 +288,18 @@ describe('a Distributed Map without a reader or writer', () => {
     assert.deepEqual(result, { status: 'SUCCEEDED', output: [[50, 0], [60, 1], [70, 2]] });
   });
 
+  it('applies an ItemSelector of paths, literals and intrinsics alike; a path that matches nothing fails with States.Runtime', async () => {
+    const echo: TaskHandler = (input) => input;
+    const run = (selector: JsonObject, input: Json) => runStateMachine(itemsMap({ ItemSelector: selector }), input, { taskHandlers: { Times: echo } });
+    const input = { items: [{ a: { b: 1 } }, { a: { b: 2 } }], meta: { run: 'r1' } };
+    const simple = await run({ 'b.$': '$$.Map.Item.Value.a.b', 'i.$': '$$.Map.Item.Index', 'run.$': '$.meta.run', kind: 'row' }, input);
+    assert.deepEqual(simple, { status: 'SUCCEEDED', output: [{ b: 1, i: 0, run: 'r1', kind: 'row' }, { b: 2, i: 1, run: 'r1', kind: 'row' }] });
+    const viaEngine = await run({ 'b.$': '$$.Map.Item.Value.a.b', 'i.$': '$$.Map.Item.Index', 'run.$': '$.meta.run', kind: 'row', 'id.$': "States.Format('{}-{}', $.meta.run, $$.Map.Item.Index)" }, input);
+    assert.deepEqual(viaEngine, { status: 'SUCCEEDED', output: [{ b: 1, i: 0, run: 'r1', kind: 'row', id: 'r1-0' }, { b: 2, i: 1, run: 'r1', kind: 'row', id: 'r1-1' }] });
+    const missing = await run({ 'c.$': '$$.Map.Item.Value.a.c' }, input);
+    assert.equal(missing.status === 'FAILED' && missing.error, 'States.Runtime');
+  });
+
   it('flattens the outputs with WriterConfig FLATTEN and no Resource', async () => {
     const definition = itemsMap({ ResultWriter: { WriterConfig: { Transformation: 'FLATTEN', OutputType: 'JSON' } } });
     const result = await runStateMachine(definition, { items: [1, 2], factor: 3 }, { taskHandlers: { Times: times } });
