@@ -3,6 +3,7 @@
 // `Fn::Join` of strings and intrinsics (`Ref`, `Fn::GetAtt` for function ARNs, `Ref` of AWS::Partition);
 // the caller says what each referenced resource is locally. Anything this module cannot resolve is refused
 // with its name and place, never passed through.
+import type { JsonObject } from './checks';
 
 /** What a logical id stands for locally: one string for any reference, or one per `Ref` and attribute. */
 export type LocalReference = string | { readonly Ref?: string; readonly [attribute: string]: string | undefined };
@@ -170,7 +171,7 @@ function substitute(text: string, substitutions: Record<string, unknown>, option
  * The definition of one state machine of a synthesized template, parsed.
  * @param logicalId - the state machine's logical id; may be left out when the template has exactly one.
  */
-export function definitionFromTemplate(template: TemplateLike, logicalId?: string, options: DefinitionOptions = {}): Record<string, unknown> {
+export function definitionFromTemplate(template: TemplateLike, logicalId?: string, options: DefinitionOptions = {}): JsonObject {
   const ids = stateMachineLogicalIds(template);
   const id = logicalId ?? (ids.length === 1 ? ids[0] : undefined);
   if (id === undefined) {
@@ -198,7 +199,7 @@ export function definitionFromTemplate(template: TemplateLike, logicalId?: strin
     text = substitute(text, substitutions as Record<string, unknown>, options, where);
   }
   try {
-    return JSON.parse(text) as Record<string, unknown>;
+    return JSON.parse(text) as JsonObject;
   } catch (error) {
     throw new TemplateDefinitionError(`${where}.DefinitionString is not JSON once resolved: ${(error as Error).message}`);
   }

@@ -15,7 +15,7 @@ after(() => fixtures.forEach((fixture) => fixture.cleanup()));
 function pipeline(options: Parameters<typeof buildSfnFixture>[0] = {}): JsonObject {
   const fixture = buildSfnFixture(options);
   fixtures.push(fixture);
-  return definitionFromTemplate(fixture.template, undefined, { references: localReferences(fixture.template) }) as JsonObject;
+  return definitionFromTemplate(fixture.template, undefined, { references: localReferences(fixture.template) });
 }
 
 type Row = { id: string; x: string };
