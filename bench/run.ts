@@ -18,6 +18,7 @@ import { ModelApi } from '../lambdas/core/model-api';
 import { createInferenceHandler } from '../lambdas/inference/handler';
 import { loadManifest, resolveManifestPath, type LoadedModel } from '../lib/manifest/load';
 import { buildLocalGateway } from '../scripts/build-local';
+import { createRandom } from '../lambdas/core/training/random';
 
 const { values: args } = parseArgs({ options: { manifest: { type: 'string' }, model: { type: 'string' }, quick: { type: 'boolean' } } });
 const quick = args.quick ?? false;
@@ -179,18 +180,6 @@ async function gatewayVsMinimal(model: LoadedModel): Promise<Row[]> {
   ];
 }
 
-/** Seeded generator (mulberry32): the generated batch file is the same on every run. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const BATCH_ROWS = 100_000;
 const BATCH_TARGET_ROWS_PER_SECOND = 300_000;
 
@@ -210,7 +199,7 @@ async function batchScoring(model: LoadedModel): Promise<Row[]> {
     const cells = line.split(',');
     return columns.map((c) => Number(cells[c]));
   });
-  const next = seededRandom(7);
+  const { next } = createRandom(7); // the trainers' seeded generator: the same file every run
   const rows: number[][] = [];
   for (let i = 0; i < BATCH_ROWS; i++) rows.push(real[Math.floor(next() * real.length)]!.map((v) => Number((v * (1 + (next() - 0.5) * 0.04)).toPrecision(6))));
 

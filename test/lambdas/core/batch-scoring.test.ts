@@ -12,6 +12,7 @@ import { BatchInputError, createBatchScorer, probabilityText, scoreText, type Ba
 import { scoreFile } from '../../../lambdas/core/batch/score-file';
 import { ServedModel } from '../../../lambdas/core/inference-session';
 import { ModelApi } from '../../../lambdas/core/model-api';
+import { createRandom } from '../../../lambdas/core/training/random';
 
 const repoRoot = join(import.meta.dirname, '..', '..', '..');
 const modelDir = join(repoRoot, 'models', 'breast-cancer', '1');
@@ -39,18 +40,6 @@ const rejects = (result: BatchResult) =>
     .filter((l) => l !== '')
     .map((l) => JSON.parse(l) as { row: number; reason: string; input: string });
 const scoredLines = (result: BatchResult) => result.scored.split('\n').slice(1, -1);
-
-/** Seeded generator (mulberry32), so generated files are the same on every run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** What the online v1 API answers for these instances, as the batch CSV's label,p_malignant,p_benign text. */
 async function onlineAnswers(instances: readonly unknown[]): Promise<string[]> {
@@ -262,7 +251,7 @@ describe('batch scoring: JSON Lines input', () => {
 
 describe('batch scoring: a generated file with 1% bad rows', () => {
   const total = 5000;
-  const next = random(42);
+  const { next } = createRandom(42); // the trainers' seeded generator: the same file every run
   const fields: string[][] = [];
   const bad = new Map<number, RegExp>();
   for (let i = 0; i < total; i++) {
