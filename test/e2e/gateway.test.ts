@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { loadManifest, resolveManifestPath, type LoadedManifest } from '../../lib/manifest/load';
 import { LocalGateway } from '../../local/gateway';
 import { buildLocalGateway } from '../../scripts/build-local';
+import { postWhileClosing } from '../fixtures/drain';
 import { tempDirMaker } from '../fixtures/temp-dirs';
 
 /** A fresh release-state folder per gateway, so tests never touch the project's own .mlship/. */
@@ -135,24 +136,10 @@ describe('local gateway shutdown', () => {
     const { entry, card } = manifest.models[0]!;
     const target = `${gateway.url}/v1/models/${entry.name}:predict`;
     const body = JSON.stringify({ instances: [card.golden[0]!.input] });
-    let closing: Promise<void> | undefined;
-    const answer = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const req = httpRequest(target, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => (text += c.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-      });
-      req.on('error', reject);
-      // Half the body now; close() starts while the request is in flight; the rest arrives after.
-      req.write(body.slice(0, 10));
-      setTimeout(() => {
-        closing = gateway.close();
-        setTimeout(() => req.end(body.slice(10)), 50);
-      }, 50);
-    });
+    const answer = await postWhileClosing(gateway, `/v1/models/${entry.name}:predict`, body);
     assert.equal(answer.status, 200);
     assert.equal((JSON.parse(answer.text) as { predictions: { label: string }[] }).predictions[0]!.label, card.golden[0]!.expected.label);
-    await closing;
+    await answer.closing;
     await assert.rejects(fetch(target, { method: 'POST', body }), 'no new connections after close');
   });
 });

@@ -3,7 +3,6 @@
 // the ONNX session. The answers must equal the model's own; any SageMaker runtime client can call it too.
 import assert from 'node:assert/strict';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { InvokeEndpointCommand, ModelError, SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
@@ -12,6 +11,7 @@ import { stringify } from 'yaml';
 import { ServedModel } from '../../lambdas/core/inference-session';
 import { loadManifest } from '../../lib/manifest/load';
 import { LocalGateway } from '../../local/gateway';
+import { postWhileClosing } from '../fixtures/drain';
 import { tempDirMaker } from '../fixtures/temp-dirs';
 
 const tempDir = tempDirMaker('mlship-sagemaker-');
@@ -74,23 +74,10 @@ describe('local gateway, digits on runtime sagemaker', () => {
     writeFileSync(join(root, 'manifest.yaml'), stringify({ models: [{ name: 'digits', version: 1, runtime: 'sagemaker' }] }));
     const draining = await LocalGateway.start({ manifest: loadManifest(join(root, 'manifest.yaml')), port: 0, stateDir: join(root, '.mlship'), alerts: { emit: () => undefined }, logger: new Logger({ logLevel: 'SILENT' }) });
     const body = JSON.stringify({ instances: [goldenInputs[0]] });
-    let closing: Promise<void> | undefined;
-    const answer = await new Promise<{ status: number; text: string }>((resolveAnswer, reject) => {
-      const req = httpRequest(`${draining.url}/v1/models/digits:predict`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => (text += c.toString()));
-        res.on('end', () => resolveAnswer({ status: res.statusCode ?? 0, text }));
-      });
-      req.on('error', reject);
-      req.write(body.slice(0, 10));
-      setTimeout(() => {
-        closing = draining.close();
-        setTimeout(() => req.end(body.slice(10)), 50);
-      }, 50);
-    });
+    const answer = await postWhileClosing(draining, '/v1/models/digits:predict', body);
     assert.equal(answer.status, 200, answer.text);
     assert.equal((JSON.parse(answer.text) as { predictions: { label: string }[] }).predictions[0]!.label, direct.card.golden[0]!.expected.label);
-    await closing;
+    await answer.closing;
   });
 
   it("serves InvokeEndpoint to any SageMaker runtime client, with SageMaker's error shapes", async () => {
