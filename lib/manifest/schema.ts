@@ -120,6 +120,41 @@ export const sagemakerSettingsSchema = z
   });
 export type SagemakerSettings = z.infer<typeof sagemakerSettingsSchema>;
 
+/** Batch scoring of this model (the batch state machine): how rows are cut into batches and fanned out. */
+export const batchSettingsSchema = z.strictObject({
+  /** Rows per child execution of the Distributed Map (its ItemBatcher's MaxItemsPerBatch), scored in one function call. */
+  rowsPerBatch: z.number().int().min(1).max(10_000).default(1000),
+  /**
+   * Share of batches whose scoring may fail (after retries) before the whole run fails, percent. The rows
+   * of a failed batch are never dropped: they go to the rejects with the batch's error.
+   */
+  toleratedFailurePercent: z.number().min(0).max(100).default(5),
+  /** Child executions (scoring calls) in flight at once. */
+  maxConcurrency: z.number().int().min(1).max(10_000).default(100),
+  /** runtime sagemaker: the Batch Transform job's instances (default: the endpoint's instance type, one instance). */
+  transformInstanceType: z.string().regex(/^ml\.[a-z0-9]+\.[a-z0-9]+$/, "must look like ml.<family>.<size>, e.g. 'ml.g5.xlarge'").optional(),
+  transformInstanceCount: z.number().int().min(1).max(20).default(1),
+});
+export type BatchSettings = z.infer<typeof batchSettingsSchema>;
+
+/** EventBridge schedule expressions: rate(1 day), rate(7 days), cron(0 3 ? * MON *). */
+const SCHEDULE_EXPRESSION = /^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(\S+( \S+){5}\))$/;
+
+/** Retraining of a built-in model (the retrain state machine): when it runs and how the candidate is judged. */
+export const retrainSettingsSchema = z.strictObject({
+  /** An EventBridge schedule expression; left out, no scheduled retraining. */
+  schedule: z.string().regex(SCHEDULE_EXPRESSION, "must be an EventBridge schedule expression such as 'rate(7 days)' or 'cron(0 3 ? * MON *)'").optional(),
+  /** Retrain when this model's drift alarm goes into ALARM (an EventBridge rule on the alarm's state change). */
+  onDrift: z.boolean().default(true),
+  /** The held-out metric the gate compares (classifiers: accuracy, macroF1; binary also rocAuc). */
+  metric: z.enum(['accuracy', 'macroF1', 'rocAuc']).default('accuracy'),
+  /** How much worse than the live model, on the same held-out split, the candidate may be (absolute, 0 .. 1). */
+  tolerance: z.number().min(0).max(1).default(0.01),
+  /** Fewest labelled rows the gathered data must have; fewer fails the run with that reason. */
+  minRows: z.number().int().min(10).default(100),
+});
+export type RetrainSettings = z.infer<typeof retrainSettingsSchema>;
+
 export const modelEntrySchema = z.strictObject({
   name: modelNameSchema,
   /** The version served; its files are models/<name>/<version>/model.onnx and model.json. */
@@ -134,6 +169,10 @@ export const modelEntrySchema = z.strictObject({
   release: releaseSchema.default(releaseSchema.parse({})),
   /** The GPU endpoint of a `runtime: sagemaker` model; left out, the defaults. */
   sagemaker: sagemakerSettingsSchema.optional(),
+  /** Batch scoring through the batch state machine; left out, the defaults. */
+  batch: batchSettingsSchema.default(batchSettingsSchema.parse({})),
+  /** Retraining through the retrain state machine (built-in families only); left out, the model is never retrained. */
+  retrain: retrainSettingsSchema.optional(),
 }).transform((entry) =>
   // After parsing, `sagemaker` is set exactly when the runtime is sagemaker (with its defaults filled in).
   entry.runtime === 'sagemaker' && entry.sagemaker === undefined ? { ...entry, sagemaker: sagemakerSettingsSchema.parse({}) } : entry,
@@ -147,6 +186,10 @@ export const manifestSchema = z
     /** Deployment stage, part of the stack name: dev, staging, prod. */
     stage: z.string().regex(/^[a-z][a-z0-9]{0,11}$/, 'must be up to 12 lower-case letters or digits, starting with a letter').default('dev'),
     api: apiSettingsSchema.default(apiSettingsSchema.parse({})),
+    /** Who hears of pipeline results and alarms: e-mail subscriptions of the stage's encrypted SNS topic. */
+    notifications: z
+      .strictObject({ emails: z.array(z.email('must be an e-mail address')).default([]) })
+      .default({ emails: [] }),
     models: z.array(modelEntrySchema).min(1),
   })
   .superRefine((manifest, ctx) => {

@@ -1,0 +1,83 @@
+// The ObjectStore of a local run: each bucket is a folder, each key a file path under it ('a/b.csv' ->
+// <folder>/a/b.csv). Keys that would leave the bucket's folder are refused.
+import { createReadStream } from 'node:fs';
+import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { ObjectNotFoundError, type ByteRange, type ObjectStore, type StoredObject } from '../../lambdas/core/object-store';
+
+function isMissing(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT' || (error as NodeJS.ErrnoException | undefined)?.code === 'ENOTDIR';
+}
+
+export class FolderObjectStore implements ObjectStore {
+  private readonly folders: ReadonlyMap<string, string>;
+
+  /** `buckets`: bucket name -> local folder. */
+  constructor(buckets: Readonly<Record<string, string>>) {
+    this.folders = new Map(Object.entries(buckets).map(([bucket, folder]) => [bucket, resolve(folder)]));
+  }
+
+  /** The local file of a bucket and key. */
+  path(bucket: string, key: string): string {
+    const folder = this.folders.get(bucket);
+    if (folder === undefined) throw new Error(`no local folder for bucket '${bucket}' (known: ${[...this.folders.keys()].join(', ') || 'none'})`);
+    const file = resolve(folder, key);
+    if (file !== folder && !file.startsWith(folder + sep)) throw new Error(`key '${key}' leaves the folder of bucket '${bucket}'`);
+    return file;
+  }
+
+  async *list(bucket: string, prefix: string): AsyncIterable<StoredObject> {
+    const folder = this.path(bucket, '');
+    const keys: StoredObject[] = [];
+    const walk = async (dir: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch (error) {
+        if (isMissing(error)) return;
+        throw error;
+      }
+      for (const entry of entries) {
+        const full = join(dir, entry.name);
+        if (entry.isDirectory()) await walk(full);
+        else if (entry.isFile()) {
+          const key = relative(folder, full).split(sep).join('/');
+          // Files being written (see write) are not objects yet.
+          if (key.startsWith(prefix) && !entry.name.startsWith('.mlship-partial-')) keys.push({ key, size: (await stat(full)).size });
+        }
+      }
+    };
+    await walk(folder);
+    keys.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    yield* keys;
+  }
+
+  async read(bucket: string, key: string): Promise<Uint8Array> {
+    try {
+      return await readFile(this.path(bucket, key));
+    } catch (error) {
+      if (isMissing(error)) throw new ObjectNotFoundError(bucket, key);
+      throw error;
+    }
+  }
+
+  async *readStream(bucket: string, key: string, range?: ByteRange): AsyncIterable<Uint8Array> {
+    const file = this.path(bucket, key);
+    try {
+      if (!(await stat(file)).isFile()) throw new ObjectNotFoundError(bucket, key);
+    } catch (error) {
+      if (isMissing(error)) throw new ObjectNotFoundError(bucket, key);
+      throw error;
+    }
+    yield* createReadStream(file, { highWaterMark: 1024 * 1024, ...(range ? { start: range.start, end: range.end } : {}) }) as AsyncIterable<Uint8Array>;
+  }
+
+  async write(bucket: string, key: string, body: string | Uint8Array): Promise<void> {
+    const file = this.path(bucket, key);
+    await mkdir(dirname(file), { recursive: true });
+    // Like a PUT, an object appears whole or not at all: write aside, then rename.
+    const partial = join(dirname(file), `.mlship-partial-${process.pid}-${Math.random().toString(36).slice(2)}`);
+    await writeFile(partial, body);
+    await rename(partial, file);
+  }
+}
