@@ -188,7 +188,7 @@ export const manifestSchema = z
     api: apiSettingsSchema.default(apiSettingsSchema.parse({})),
     /** Who hears of pipeline results and alarms: e-mail subscriptions of the stage's encrypted SNS topic. */
     notifications: z
-      .strictObject({ emails: z.array(z.email('must be an e-mail address')).default([]) })
+      .strictObject({ emails: z.array(z.email()).default([]) })
       .default({ emails: [] }),
     models: z.array(modelEntrySchema).min(1),
   })

@@ -54,7 +54,9 @@ describe('manifest schema', () => {
       lambda: { memoryMb: 2048, timeoutSeconds: 10, architecture: 'arm64' },
       maxBatchSize: 1000,
       release: { strategy: 'canary', percent: 10, intervalMinutes: 5, alarms: { errorRatePercent: 1, p99LatencyMs: 1000, throttles: 0, minRequests: 10 } },
+      batch: { rowsPerBatch: 1000, toleratedFailurePercent: 5, maxConcurrency: 100, transformInstanceCount: 1 },
     });
+    assert.deepEqual(manifest.notifications, { emails: [] });
     assert.deepEqual(
       models.map((m) => [m.index, m.entry.name, relative(root, m.dir)]),
       [
@@ -105,6 +107,22 @@ describe('manifest schema', () => {
   it('rejects maxBatchSize 0', () => assertProblems(() => load(withModel({ maxBatchSize: 0 })), ['models[1].maxBatchSize must be at least 1, received 0']));
   it('rejects duplicate model names, naming both entries', () =>
     assertProblems(() => load({ models: [...BASE_MODELS, { name: 'digits', version: 1 }] }), ["models[2].name must be unique, 'digits' is also models[1].name"]));
+  it('rejects a retrain schedule that is not an EventBridge expression, and a notification address that is not one', () => {
+    assertProblems(
+      () => load({ notifications: { emails: ['oncall@example.com', 'oncall'] }, ...withModel({ retrain: { schedule: 'weekly' } }, 0) }),
+      [
+        "notifications.emails[1] must be a valid email, received 'oncall'",
+        /^models\[0\]\.retrain\.schedule must be an EventBridge schedule expression such as 'rate\(7 days\)'/,
+      ],
+    );
+  });
+
+  it('accepts rate and cron schedules and fills the retrain defaults', () => {
+    const { manifest } = load(withModel({ retrain: { schedule: 'cron(0 3 ? * MON *)' } }, 0));
+    assert.deepEqual(manifest.models[0]!.retrain, { schedule: 'cron(0 3 ? * MON *)', onDrift: true, metric: 'accuracy', tolerance: 0.01, minRows: 100 });
+    assert.equal(load(withModel({ retrain: { schedule: 'rate(7 days)' } }, 0)).manifest.models[0]!.retrain!.schedule, 'rate(7 days)');
+  });
+
   it('reports every schema problem at once', () =>
     assertProblems(() => load({ stage: 'Prod', models: [{ name: 'digits', version: 1, runtime: 'gpu', maxBatchSize: 0 }] }), [
       "stage must be up to 12 lower-case letters or digits, starting with a letter, received 'Prod'",
