@@ -11,6 +11,7 @@ import { ManifestError, type LoadedManifest, type LoadedModel } from './manifest
 import { InferenceApi } from './inference-api';
 import { ModelFunction } from './model-function';
 import { ModelRelease, releaseProblems } from './model-release';
+import { PipelineStorage } from './pipeline-storage';
 import { SagemakerModel } from './sagemaker-model';
 
 export interface MlshipStackProps extends Omit<StackProps, 'stackName'> {
@@ -101,6 +102,8 @@ export class MlshipStack extends Stack {
   public readonly modelReleases: ReadonlyMap<string, ModelRelease>;
   /** The endpoint (model, config, blue/green release, autoscaling, capture, proxy) of each SageMaker model, by model name. */
   public readonly sagemakerModels: ReadonlyMap<string, SagemakerModel>;
+  /** The pipelines' data bucket and notification topic. */
+  public readonly pipelineStorage: PipelineStorage;
   public readonly stage: string;
 
   constructor(scope: Construct, id: string | undefined, props: MlshipStackProps) {
@@ -185,6 +188,8 @@ export class MlshipStack extends Stack {
     this.modelReleases = releases;
     this.sagemakerModels = endpoints;
 
+    this.pipelineStorage = new PipelineStorage(this, 'Pipelines', { namePrefix: name, emails: manifest.notifications.emails });
+
     this.api = new InferenceApi(this, 'Api', {
       stageName: stage,
       restApiName: name,
@@ -199,6 +204,12 @@ export class MlshipStack extends Stack {
     });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.api.url, description: 'Base URL of the inference API (stage included)' });
+    new CfnOutput(this, 'DataBucketName', {
+      value: this.pipelineStorage.dataBucket.bucketName,
+      description: 'Bucket of batch inputs and outputs and of training data (training-data/<model>/)',
+    });
+    new CfnOutput(this, 'NotificationTopicArn', { value: this.pipelineStorage.topic.topicArn, description: 'SNS topic of pipeline results (subscribe on-call here)' });
+    // Pipeline constructs (batch scoring, retraining) are added here, after the models they use.
     // Output names are read by `mlship verify` (what is really live after a deploy): keep them stable.
     for (const model of loaded.models) {
       const modelName = model.entry.name;

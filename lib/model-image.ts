@@ -85,14 +85,14 @@ function placeTree(from: string, to: string, keep: (relativePath: string) => boo
 }
 
 /** onnxruntime's folder name for a Lambda architecture. */
-function ortArch(architecture: lambda.Architecture): 'arm64' | 'x64' {
+export function ortArch(architecture: lambda.Architecture): 'arm64' | 'x64' {
   if (architecture.name === lambda.Architecture.ARM_64.name) return 'arm64';
   if (architecture.name === lambda.Architecture.X86_64.name) return 'x64';
   throw new Error(`architecture must be arm64 or x86_64, received '${architecture.name}'`);
 }
 
 /** Copies onnxruntime-node (JS, and the native binary for one architecture) and onnxruntime-common. */
-function stageOnnxRuntime(nodeModules: string, arch: 'arm64' | 'x64'): number {
+export function stageOnnxRuntime(nodeModules: string, arch: 'arm64' | 'x64'): number {
   const ortNode = packageDir('onnxruntime-node', PROJECT_ROOT);
   const ortCommon = packageDir('onnxruntime-common', ortNode);
   const binary = `bin/napi-v6/linux/${arch}`;

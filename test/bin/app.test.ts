@@ -48,10 +48,12 @@ describe('npx cdk synth', () => {
       'BreastCancerFunctionName',
       'BreastCancerInferUrl',
       'BreastCancerLiveVersion',
+      'DataBucketName',
       'DigitsEndpointConfigName',
       'DigitsEndpointName',
       'DigitsFunctionName',
       'DigitsInferUrl',
+      'NotificationTopicArn',
     ]);
   });
 });

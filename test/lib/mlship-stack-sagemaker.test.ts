@@ -126,10 +126,12 @@ describe('MlshipStack with a SageMaker model', () => {
       'BreastCancerFunctionName',
       'BreastCancerInferUrl',
       'BreastCancerLiveVersion',
+      'DataBucketName',
       'DigitsEndpointConfigName',
       'DigitsEndpointName',
       'DigitsFunctionName',
       'DigitsInferUrl',
+      'NotificationTopicArn',
     ]);
     template.hasOutput('DigitsEndpointName', { Value: { 'Fn::GetAtt': [logicalId('DigitsSagemakerEndpoint', 'AWS::SageMaker::Endpoint'), 'EndpointName'] } });
     template.hasOutput('DigitsEndpointConfigName', { Value: { 'Fn::GetAtt': [logicalId('DigitsSagemakerEndpointConfig', 'AWS::SageMaker::EndpointConfig'), 'EndpointConfigName'] } });

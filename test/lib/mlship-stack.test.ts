@@ -327,7 +327,7 @@ describe('MlshipStack', () => {
   });
 
   it('outputs the API URL and, per model, its function name, the version its live alias should reach, and v2 infer URL', () => {
-    assert.deepEqual(Object.keys(json.Outputs).sort(), ['ApiUrl', 'BreastCancerFunctionName', 'BreastCancerInferUrl', 'BreastCancerLiveVersion', 'DigitsFunctionName', 'DigitsInferUrl', 'DigitsLiveVersion']);
+    assert.deepEqual(Object.keys(json.Outputs).sort(), ['ApiUrl', 'BreastCancerFunctionName', 'BreastCancerInferUrl', 'BreastCancerLiveVersion', 'DataBucketName', 'DigitsFunctionName', 'DigitsInferUrl', 'DigitsLiveVersion', 'NotificationTopicArn']);
     template.hasOutput('BreastCancerFunctionName', { Value: { Ref: Match.stringLikeRegexp('^BreastCancerModelFunction') } });
     template.hasOutput('DigitsLiveVersion', { Value: { 'Fn::GetAtt': [logicalId('DigitsModelFunctionCurrentVersion', 'AWS::Lambda::Version'), 'Version'] } });
     template.hasOutput('DigitsInferUrl', { Value: { 'Fn::Join': ['', Match.arrayWith(['/v2/models/digits/infer'])] } });
