@@ -1,0 +1,105 @@
+// The two ObjectStores the pipelines run on: S3ObjectStore (the real SDK v3 client, here against s3rver,
+// a local S3-compatible server) and FolderObjectStore (a folder per bucket). The same contract tests run
+// on both, so a pipeline that works locally reads and writes S3 the same way.
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import S3rver from 's3rver';
+import { listAll, ObjectNotFoundError, parseS3Uri, readText, type ObjectStore } from '../../../lambdas/core/object-store';
+import { S3ObjectStore } from '../../../lambdas/core/s3-object-store';
+import { FolderObjectStore } from '../../../local/storage/folder-object-store';
+import { tempDirMaker } from '../../fixtures/temp-dirs';
+
+const tempDir = tempDirMaker('mlship-stores-');
+const BUCKET = 'data-bucket';
+
+async function collect(stream: AsyncIterable<Uint8Array>): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of stream) chunks.push(chunk);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function contract(name: string, open: () => Promise<{ store: ObjectStore; close: () => Promise<void> }>): void {
+  describe(name, () => {
+    let store: ObjectStore;
+    let close: () => Promise<void>;
+    before(async () => {
+      ({ store, close } = await open());
+      await store.write(BUCKET, 'incoming/b.csv', 'x,y\n3,4\n', 'text/csv');
+      await store.write(BUCKET, 'incoming/a.csv', 'x,y\n1,2\n');
+      await store.write(BUCKET, 'incoming/day-2/c.jsonl', new TextEncoder().encode('{"x":5}\n'));
+      await store.write(BUCKET, 'other/d.csv', 'x\n');
+    });
+    after(async () => close());
+
+    it('lists the objects under a prefix in key order, with their sizes', async () => {
+      assert.deepEqual(await listAll(store, BUCKET, 'incoming/'), [
+        { key: 'incoming/a.csv', size: 8 },
+        { key: 'incoming/b.csv', size: 8 },
+        { key: 'incoming/day-2/c.jsonl', size: 8 },
+      ]);
+      assert.equal((await listAll(store, BUCKET, '')).length, 4);
+      assert.deepEqual(await listAll(store, BUCKET, 'nothing-here/'), []);
+    });
+
+    it('reads whole objects, streams and byte ranges', async () => {
+      assert.equal(await readText(store, BUCKET, 'incoming/a.csv'), 'x,y\n1,2\n');
+      assert.equal(await collect(store.readStream(BUCKET, 'incoming/b.csv')), 'x,y\n3,4\n');
+      assert.equal(await collect(store.readStream(BUCKET, 'incoming/b.csv', { start: 4, end: 6 })), '3,4');
+    });
+
+    it('replaces an object on a second write', async () => {
+      await store.write(BUCKET, 'out/summary.json', '{"v":1}');
+      await store.write(BUCKET, 'out/summary.json', '{"v":2}');
+      assert.equal(await readText(store, BUCKET, 'out/summary.json'), '{"v":2}');
+    });
+
+    it('says which object is missing, on read and on stream', async () => {
+      await assert.rejects(store.read(BUCKET, 'incoming/none.csv'), (e: unknown) => e instanceof ObjectNotFoundError && e.message === `no object s3://${BUCKET}/incoming/none.csv`);
+      await assert.rejects(collect(store.readStream(BUCKET, 'incoming/none.csv')), ObjectNotFoundError);
+    });
+  });
+}
+
+contract('S3ObjectStore (SDK v3 client against a local S3 server)', async () => {
+  const server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: tempDir() });
+  const { port } = (await server.run()) as { port: number };
+  const client = new S3Client({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+  await client.send(new CreateBucketCommand({ Bucket: BUCKET }));
+  return {
+    store: new S3ObjectStore(client),
+    close: async () => {
+      client.destroy();
+      await server.close();
+    },
+  };
+});
+
+const folder = tempDir();
+contract('FolderObjectStore', async () => ({ store: new FolderObjectStore({ [BUCKET]: folder }), close: async () => undefined }));
+
+describe('FolderObjectStore specifics', () => {
+  it('keeps objects as files under the bucket folder and leaves no partial files behind', async () => {
+    const dir = tempDir();
+    const store = new FolderObjectStore({ [BUCKET]: dir });
+    await store.write(BUCKET, 'a/b/c.txt', 'hello');
+    assert.ok(existsSync(join(dir, 'a/b/c.txt')), 'the key is a path under the folder');
+    assert.deepEqual(readdirSync(join(dir, 'a/b')), ['c.txt']);
+  });
+
+  it('refuses keys that leave the folder and buckets it does not know', async () => {
+    const store = new FolderObjectStore({ [BUCKET]: tempDir() });
+    await assert.rejects(store.write(BUCKET, '../escape.txt', 'x'), { message: "key '../escape.txt' leaves the folder of bucket 'data-bucket'" });
+    await assert.rejects(store.read('other-bucket', 'a.txt'), { message: "no local folder for bucket 'other-bucket' (known: data-bucket)" });
+  });
+});
+
+describe('parseS3Uri', () => {
+  it('splits s3:// URIs and refuses anything else', () => {
+    assert.deepEqual(parseS3Uri('s3://my-bucket/scored/run-1/scored.csv'), { bucket: 'my-bucket', key: 'scored/run-1/scored.csv' });
+    assert.equal(parseS3Uri('https://my-bucket.s3.amazonaws.com/x'), undefined);
+    assert.equal(parseS3Uri('s3://UPPER/x'), undefined);
+  });
+});
