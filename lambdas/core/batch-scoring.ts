@@ -146,7 +146,10 @@ class Scorer implements BatchScorer {
     private readonly predictor: Predictor,
     private readonly format: BatchFormat,
     chunkRows: number,
+    /** Record mode: rows come one by one with their own numbers (createRecordScorer); no header is written. */
+    recordMode = false,
   ) {
+    this.headerWritten = recordMode;
     const card = predictor.card;
     this.features = card.input.features;
     this.width = this.features.length;
@@ -161,9 +164,7 @@ class Scorer implements BatchScorer {
 
   /** The scored CSV's header: row,id,label,p_<label>... (or row,id,value for regression). */
   scoredHeader(): string {
-    const card = this.predictor.card;
-    const names = this.regression ? ['row', 'id', 'value'] : ['row', 'id', 'label', ...card.labels.map((l) => `p_${l}`)];
-    return `${names.map(csvField).join(',')}\n`;
+    return scoredHeader(this.predictor.card);
   }
 
   summary(): BatchSummary {
@@ -244,6 +245,46 @@ class Scorer implements BatchScorer {
       }
     }
     this.pending = p >= buf.length ? '' : buf.slice(p);
+  }
+
+  // ---- record mode ----
+
+  /** Reads a file's header record (its text without the line end). Throws BatchInputError. */
+  setHeader(text: string): void {
+    this.columns = undefined;
+    this.readHeader(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, true);
+  }
+
+  /**
+   * Scores one record (its text without the line end, as RecordSplitter gives it) as row `row`: the same
+   * checks, reasons and answer as when the record is read inside its file.
+   */
+  async scoreRecord(row: number, text: string): Promise<void> {
+    if (this.ended) throw new Error('scoreRecord() after end()');
+    if (this.format === 'csv') {
+      if (this.columns === undefined) throw new Error('scoreRecord(): a CSV record came before its header (setHeader)');
+      // A blank line, followed by a row in its file (RecordSplitter drops trailing ones).
+      if (text === '') this.reject(row, 'empty line', '');
+      else {
+        this.rowNumber = row - 1;
+        this.parseCsvRecord(text, 0, true);
+      }
+    } else if (text.trim() === '') {
+      this.reject(row, 'empty line', '');
+    } else {
+      this.rowNumber = row - 1;
+      this.parseJsonLine(text, 0, text.length);
+    }
+    if (this.count === this.chunkRows) await this.flush();
+  }
+
+  /** Record mode: the output of the rows scored since the last take. */
+  async takeRecords(final: boolean): Promise<BatchOutputPart> {
+    if (final) {
+      this.ended = true;
+      if (this.count > 0) await this.flush();
+    }
+    return this.take();
   }
 
   // ---- CSV ----
@@ -593,4 +634,158 @@ export async function scoreText(predictor: Predictor, text: string, options: Bat
   const a = await scorer.push(text);
   const b = await scorer.end();
   return { scored: a.scored + b.scored, rejects: a.rejects + b.rejects, summary: scorer.summary() };
+}
+
+/** The scored CSV's header line (with its line end) for a model: row,id,label,p_<label>... or row,id,value. */
+export function scoredHeader(card: Predictor['card']): string {
+  const names = card.task === 'regression' ? ['row', 'id', 'value'] : ['row', 'id', 'label', ...card.labels.map((l) => `p_${l}`)];
+  return `${names.map(csvField).join(',')}\n`;
+}
+
+/**
+ * Scores rows that were split from their files beforehand (RecordSplitter), each with its own row number,
+ * e.g. one batch of a Distributed Map: every row gets exactly the answer or reject reason it would get
+ * inside its file from createBatchScorer. The scored output has no header line (see scoredHeader).
+ */
+export interface RecordScorer {
+  /** CSV: the header record of the file the next records come from. Throws BatchInputError. */
+  header(text: string): void;
+  /** Scores one record (text without its line end) as row `row`; returns the output completed so far. */
+  record(row: number, text: string): Promise<BatchOutputPart>;
+  /** Scores what is left; returns the rest of the output. */
+  end(): Promise<BatchOutputPart>;
+  summary(): BatchSummary;
+}
+
+export function createRecordScorer(predictor: Predictor, options: BatchScorerOptions): RecordScorer {
+  if (options.format !== 'csv' && options.format !== 'jsonl') throw new RangeError(`format must be 'csv' or 'jsonl', received ${String(options.format)}`);
+  const scorer = new Scorer(predictor, options.format, checkChunkRows(options.chunkRows), true);
+  return {
+    header: (text) => scorer.setHeader(text),
+    record: async (row, text) => {
+      await scorer.scoreRecord(row, text);
+      return scorer.takeRecords(false);
+    },
+    end: () => scorer.takeRecords(true),
+    summary: () => scorer.summary(),
+  };
+}
+
+/** Where each record of an input ends, exactly as the batch scorer reads it. */
+export interface RecordSplitter {
+  /**
+   * CSV: the header record's text (BOM removed), once read; undefined before, and for an empty input.
+   * JSON Lines: always undefined.
+   */
+  readonly header: string | undefined;
+  /** Reads more text; returns the data records completed so far (text without line ends). */
+  push(text: string): string[];
+  /** Reads the last record; returns the records left. */
+  end(): string[];
+}
+
+/**
+ * Splits an input into its records the way createBatchScorer reads them: CSV quote-aware (a quoted field
+ * may hold line ends; a quote never closed runs to the end of the input), line ends LF, CRLF or a lone
+ * CR; JSON Lines on LF. Blank lines followed by a row come out as records (the scorer rejects them as
+ * empty lines); blank lines at the end of the input are no rows and are dropped. So the n-th record is
+ * row n of the file, and scoring each with createRecordScorer gives what scoring the file gives.
+ */
+export function createRecordSplitter(format: BatchFormat): RecordSplitter {
+  if (format !== 'csv' && format !== 'jsonl') throw new RangeError(`format must be 'csv' or 'jsonl', received ${String(format)}`);
+  let pending = '';
+  let started = false;
+  let header: string | undefined;
+  let headerRead = format !== 'csv';
+  let blanks: string[] = [];
+  const consume = (final: boolean): string[] => {
+    const buf = pending;
+    const out: string[] = [];
+    const emit = (text: string, blank: boolean) => {
+      if (blank) {
+        blanks.push(text);
+        return;
+      }
+      if (blanks.length > 0) {
+        for (const b of blanks) out.push(b);
+        blanks = [];
+      }
+      out.push(text);
+    };
+    let p = 0;
+    while (p < buf.length) {
+      if (format === 'jsonl') {
+        let eol = buf.indexOf('\n', p);
+        if (eol < 0) {
+          if (!final) break;
+          eol = buf.length;
+        }
+        const line = buf.slice(p, eol);
+        emit(line, line.trim() === '');
+        p = eol + 1;
+        continue;
+      }
+      const first = buf.charCodeAt(p);
+      if (headerRead && (first === LF || first === CR)) {
+        const next = afterLineEnd(buf, p, final);
+        if (next === INCOMPLETE) break;
+        emit('', true);
+        p = next;
+        continue;
+      }
+      const end = scanCsvRecord(buf, p, final);
+      if (end === INCOMPLETE) break;
+      const next = afterLineEnd(buf, end, final);
+      if (next === INCOMPLETE) break;
+      const text = buf.slice(p, end);
+      if (headerRead) emit(text, false);
+      else {
+        header = text;
+        headerRead = true;
+      }
+      p = next;
+    }
+    pending = p >= buf.length ? '' : buf.slice(p);
+    return out;
+  };
+  return {
+    get header() {
+      return header;
+    },
+    push(text) {
+      if (!started && text.length > 0) {
+        started = true;
+        if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+      }
+      pending = pending.length === 0 ? text : pending + text;
+      return consume(false);
+    },
+    end() {
+      const out = consume(true);
+      blanks = [];
+      return out;
+    },
+  };
+}
+
+/** The end of the CSV record starting at `start` (before its line end), or INCOMPLETE. */
+function scanCsvRecord(buf: string, start: number, final: boolean): number {
+  const n = buf.length;
+  let p = start;
+  for (;;) {
+    if (p < n && buf.charCodeAt(p) === QUOTE) {
+      const field = readTextField(buf, p, final);
+      if (field === undefined) return INCOMPLETE;
+      p = field.end;
+    } else {
+      let c = 0;
+      while (p < n && (c = buf.charCodeAt(p)) !== COMMA && c !== LF && c !== CR) p++;
+      if (p >= n && !final) return INCOMPLETE;
+    }
+    if (p < n && buf.charCodeAt(p) === COMMA) {
+      p++;
+      continue;
+    }
+    return p;
+  }
 }
