@@ -1,11 +1,16 @@
 // The drift baseline written into model.json: per feature summary statistics and a histogram over the
 // training data's quantile bins, and the distribution of the model's own predictions on that data.
-// The drift monitor bins live inputs with the same edges (histogramCounts) and compares the counts.
+// The drift monitor bins live inputs with the same edges (histogramCounts) and compares the counts
+// (lambdas/core/drift/): PSI and Jensen–Shannon over the decile histogram, Kolmogorov–Smirnov over the
+// percentile one, whose cumulative counts are the baseline's empirical CDF at 99 points.
 import type { DriftBaseline, FeatureBaseline, Histogram } from './model-card';
 import type { Matrix } from './training/matrix';
 
 /** Quantile bins per feature: 10 gives the 9 interior deciles as edges. */
 export const DEFAULT_BASELINE_BINS = 10;
+
+/** Bins of the finer histogram kept for the KS test: 100 gives the 99 interior percentiles as edges. */
+export const PERCENTILE_BINS = 100;
 
 /**
  * The q-quantile of sorted values as the lower order statistic (numpy's method 'lower'): always an observed
@@ -60,7 +65,7 @@ export function quantileHistogram(values: ArrayLike<number>, bins = DEFAULT_BASE
   return { edges, counts: histogramCounts(values, edges) };
 }
 
-/** Mean, population standard deviation, min, max and the quantile histogram of one feature. */
+/** Mean, population standard deviation, min, max, the quantile histogram and the percentile histogram of one feature. */
 export function featureBaseline(name: string, values: ArrayLike<number>, bins = DEFAULT_BASELINE_BINS): FeatureBaseline {
   const n = values.length;
   if (n === 0) throw new RangeError(`feature '${name}': no values to build a baseline from`);
@@ -76,7 +81,7 @@ export function featureBaseline(name: string, values: ArrayLike<number>, bins = 
   const mean = sum / n;
   let squares = 0;
   for (let i = 0; i < n; i++) squares += (values[i]! - mean) ** 2;
-  return { name, mean, std: Math.sqrt(squares / n), min, max, histogram: quantileHistogram(values, bins) };
+  return { name, mean, std: Math.sqrt(squares / n), min, max, histogram: quantileHistogram(values, bins), percentiles: quantileHistogram(values, PERCENTILE_BINS) };
 }
 
 export type PredictionSample =
@@ -116,7 +121,7 @@ export function buildDriftBaseline(input: DriftBaselineInput): DriftBaseline {
     }
     predictionBaseline = { kind: 'classes', counts };
   } else {
-    predictionBaseline = { kind: 'values', histogram: quantileHistogram(predictions.values, bins) };
+    predictionBaseline = { kind: 'values', histogram: quantileHistogram(predictions.values, bins), percentiles: quantileHistogram(predictions.values, PERCENTILE_BINS) };
   }
   return { sampleSize: x.rows, features: featureBaselines, predictions: predictionBaseline };
 }

@@ -77,6 +77,12 @@ export const featureBaselineSchema = z.object({
   min: finite,
   max: finite,
   histogram: histogramSchema,
+  /**
+   * A finer histogram over (up to) the 99 interior percentiles, for the Kolmogorov–Smirnov test: its cumulative
+   * counts are the baseline's empirical CDF at every edge. Cards written before it existed have none; the
+   * KS test then uses `histogram`, with a coarser resolution (lambdas/core/drift/statistics.ts).
+   */
+  percentiles: histogramSchema.optional(),
 });
 export type FeatureBaseline = z.infer<typeof featureBaselineSchema>;
 
@@ -86,7 +92,7 @@ export const driftBaselineSchema = z.object({
   /** Classification: counts per class label, in `labels` order. Regression: a histogram of predicted values. */
   predictions: z.union([
     z.object({ kind: z.literal('classes'), counts: z.array(z.number().int().min(0)) }),
-    z.object({ kind: z.literal('values'), histogram: histogramSchema }),
+    z.object({ kind: z.literal('values'), histogram: histogramSchema, percentiles: histogramSchema.optional() }),
   ]),
 });
 export type DriftBaseline = z.infer<typeof driftBaselineSchema>;

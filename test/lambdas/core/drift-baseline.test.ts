@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { buildDriftBaseline, featureBaseline, histogramCounts, quantileEdges } from '../../../lambdas/core/drift-baseline';
-import { driftBaselineSchema } from '../../../lambdas/core/model-card';
+import { driftBaselineSchema, type FeatureBaseline } from '../../../lambdas/core/model-card';
 import { matrixFromRows } from '../../../lambdas/core/training/matrix';
 
 describe('histogramCounts', () => {
@@ -52,7 +52,25 @@ describe('buildDriftBaseline', () => {
 
   it('keeps a histogram of predicted values for regression', () => {
     const baseline = buildDriftBaseline({ x, features: ['a', 'b'], predictions: { kind: 'values', values: [0.5, 1.5, 2.5, 3.5] }, bins: 2 });
-    assert.deepEqual(baseline.predictions, { kind: 'values', histogram: { edges: [1.5], counts: [2, 2] } });
+    assert.deepEqual(baseline.predictions, { kind: 'values', histogram: { edges: [1.5], counts: [2, 2] }, percentiles: { edges: [0.5, 1.5, 2.5], counts: [1, 1, 1, 1] } });
+  });
+
+  it('keeps a percentile histogram per feature for the KS test: 99 edges for continuous values, one per value for few distinct ones', () => {
+    const values = Array.from({ length: 1000 }, (_, i) => (i * 7919) % 1000);
+    const wide = featureBaseline('wide', values);
+    assert.equal(wide.percentiles!.edges.length, 99);
+    assert.deepEqual(wide.percentiles!.edges.slice(0, 3), [9, 19, 29]);
+    assert.deepEqual(wide.percentiles!.counts, Array(100).fill(10));
+    // the deciles are among the percentiles, so one pass over the finer bins gives both histograms' counts
+    assert.ok(wide.histogram.edges.every((e) => wide.percentiles!.edges.includes(e)), 'decile edges are percentile edges');
+    const flags = featureBaseline('flag', [0, 0, 0, 1, 1]);
+    assert.deepEqual(flags.percentiles, { edges: [0, 1], counts: [3, 2, 0] });
+  });
+
+  it('a card written before percentiles existed still validates', () => {
+    const old: Partial<FeatureBaseline> = featureBaseline('a', [1, 2, 3]);
+    delete old.percentiles;
+    assert.ok(driftBaselineSchema.safeParse({ sampleSize: 3, features: [old], predictions: { kind: 'classes', counts: [3] } }).success, 'no percentiles');
   });
 
   it('rejects a mismatch between names and columns, and a predicted class outside the labels', () => {
