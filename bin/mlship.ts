@@ -2,6 +2,7 @@
 // prints; the work is done in lambdas/core. Add a subcommand by adding its module and one addCommand line.
 import { Command } from 'commander';
 import { canaryCommand } from './commands/canary';
+import { driftCommand } from './commands/drift';
 import { importCommand } from './commands/import';
 import { trainCommand } from './commands/train';
 import { verifyCommand } from './commands/verify';
@@ -14,7 +15,8 @@ export function buildProgram(): Command {
     .addCommand(trainCommand())
     .addCommand(importCommand())
     .addCommand(canaryCommand())
-    .addCommand(verifyCommand());
+    .addCommand(verifyCommand())
+    .addCommand(driftCommand());
 }
 
 await buildProgram().parseAsync(process.argv);

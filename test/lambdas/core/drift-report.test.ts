@@ -1,20 +1,15 @@
 // The model-level figures and verdict: synthetic cases whose answers follow from the rules, and the shipped
 // breast-cancer model, whose drift baseline was built on the training part of its stratified split.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { buildDriftBaseline } from '../../../lambdas/core/drift-baseline';
-import { readCsvFile, toNumericTable } from '../../../lambdas/core/csv';
 import { DriftAccumulator, evaluateDrift, type DriftReport } from '../../../lambdas/core/drift/drift-report';
 import { DEFAULT_DRIFT_THRESHOLDS, resolveThresholds } from '../../../lambdas/core/drift/thresholds';
 import { ServedModel } from '../../../lambdas/core/inference-session';
 import type { DriftBaseline } from '../../../lambdas/core/model-card';
-import { resolveClassLabels } from '../../../lambdas/core/onboard';
 import { matrixFromRows } from '../../../lambdas/core/training/matrix';
 import { createRandom } from '../../../lambdas/core/training/random';
-import { stratifiedSplit } from '../../../lambdas/core/training/split';
-
-const repoRoot = join(import.meta.dirname, '..', '..', '..');
+import { BREAST_CANCER_DIR, breastCancerHeldOut, shiftByOneStd } from '../../fixtures/breast-cancer-split';
 
 /** A two-feature baseline from 1,000 seeded rows: a ~ N(0, 1), b uniform on [0, 10); predicted classes from a > 0. */
 function syntheticBaseline(): DriftBaseline {
@@ -182,53 +177,30 @@ describe('evaluateDrift on synthetic data', () => {
 });
 
 describe('evaluateDrift on the breast-cancer model', () => {
-  const modelDir = join(repoRoot, 'models', 'breast-cancer', '1');
+  const heldOut = breastCancerHeldOut();
+  const baseline = heldOut.card.driftBaseline!;
   let served: ServedModel;
-  let heldOut: Float32Array;
-  let features: readonly string[];
-  let baseline: DriftBaseline;
-  let heldOutRows: number;
 
   before(async () => {
-    served = await ServedModel.load(modelDir);
-    baseline = served.card.driftBaseline!;
-    // The split the card records (stratified, 0.2, seed 42, labels in card order) gives back the training
-    // rows the baseline was built on; the held-out part is the test split, never seen by the baseline.
-    const data = toNumericTable(readCsvFile(join(repoRoot, 'models', 'breast-cancer', 'data', 'breast_cancer.csv')), 'diagnosis');
-    const { classIndex } = resolveClassLabels(data.labels!, served.card.labels, 'diagnosis');
-    const { test } = stratifiedSplit(classIndex, served.card.evaluation!.split);
-    features = data.features;
-    assert.deepEqual(features, served.card.input.features);
-    heldOutRows = test.length;
-    heldOut = new Float32Array(test.length * features.length);
-    test.forEach((r, i) => heldOut.set(data.x.data.subarray(r * features.length, (r + 1) * features.length), i * features.length));
+    served = await ServedModel.load(BREAST_CANCER_DIR);
   });
   after(async () => served.release());
 
-  async function report(rows: Float32Array): Promise<DriftReport> {
+  async function report(rows: number[][]): Promise<DriftReport> {
+    const x = Float32Array.from(rows.flat());
     const accumulator = new DriftAccumulator(baseline);
-    accumulator.addRows(rows);
-    accumulator.addPredictedClasses((await served.predict(rows, heldOutRows)).classIndex);
-    return evaluateDrift(accumulator, { labels: served.card.labels });
-  }
-
-  /** The held-out rows with `shifted` features moved up by one baseline standard deviation. */
-  function shift(shifted: readonly string[]): Float32Array {
-    const rows = heldOut.slice();
-    for (const name of shifted) {
-      const c = features.indexOf(name);
-      const std = baseline.features[c]!.std;
-      for (let r = 0; r < heldOutRows; r++) rows[r * features.length + c]! += std;
-    }
-    return rows;
+    accumulator.addRows(x);
+    accumulator.addPredictedClasses((await served.predict(x, rows.length)).classIndex);
+    return evaluateDrift(accumulator, { labels: heldOut.card.labels });
   }
 
   it('the baseline carries percentile histograms for every feature', () => {
+    assert.deepEqual(heldOut.features, heldOut.card.input.features);
     assert.ok(baseline.features.every((f) => f.percentiles && f.percentiles.edges.length >= 90), 'percentiles with about 99 edges');
   });
 
   it('a held-out slice of the training distribution (113 rows) does not drift', async () => {
-    const r = await report(heldOut);
+    const r = await report(heldOut.rows);
     assert.equal(r.rows, 113);
     assert.equal(r.verdict, 'no drift', r.summary);
     assert.deepEqual(r.driftingFeatures, []);
@@ -240,7 +212,7 @@ describe('evaluateDrift on the breast-cancer model', () => {
 
   it('the same rows with three features shifted by one standard deviation: those three drift, named first', async () => {
     const shifted = ['mean smoothness', 'worst area', 'texture error'];
-    const r = await report(shift(shifted));
+    const r = await report(shiftByOneStd(heldOut, shifted));
     assert.deepEqual(new Set(r.features.slice(0, 3).map((f) => f.name)), new Set(shifted), `ranked first by PSI: ${r.features.slice(0, 4).map((f) => `${f.name} ${f.psi}`).join(', ')}`);
     assert.deepEqual(new Set(r.driftingFeatures), new Set(shifted));
     for (const f of r.features.slice(0, 3)) {
@@ -255,11 +227,10 @@ describe('evaluateDrift on the breast-cancer model', () => {
   });
 
   it('with driftShare 0 the shifted rows make the model drift, and with every feature shifted it drifts by default', async () => {
-    const rows = shift(['mean smoothness', 'worst area', 'texture error']);
     const accumulator = new DriftAccumulator(baseline);
-    accumulator.addRows(rows);
+    accumulator.addRows(Float32Array.from(shiftByOneStd(heldOut, ['mean smoothness', 'worst area', 'texture error']).flat()));
     assert.equal(evaluateDrift(accumulator, { thresholds: { driftShare: 0 } }).verdict, 'drift');
-    const all = await report(shift(features));
+    const all = await report(shiftByOneStd(heldOut, heldOut.features));
     assert.equal(all.verdict, 'drift', all.summary);
     assert.ok(all.driftShare > 0.5, `share ${all.driftShare}`);
   });

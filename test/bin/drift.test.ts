@@ -1,0 +1,186 @@
+// mlship drift: the real executable on CSV files made from the breast-cancer held-out split, and the pieces
+// it prints with (table, JSON, HTML) on the same files in process.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { driftJson, formatDriftTable } from '../../bin/commands/drift';
+import { driftOfCsvFile, NoBaselineError, type FileDrift } from '../../lambdas/core/drift/check-file';
+import { driftRowsFromCsv } from '../../lambdas/core/drift/drift-csv';
+import { driftReportHtml, formatFigure } from '../../lambdas/core/drift/report-html';
+import { parseCsv } from '../../lambdas/core/csv';
+import { ServedModel } from '../../lambdas/core/inference-session';
+import { BREAST_CANCER_DIR, breastCancerHeldOut, heldOutCsv, REPO_ROOT, shiftByOneStd } from '../fixtures/breast-cancer-split';
+import { tempDirMaker } from '../fixtures/temp-dirs';
+
+const MLSHIP = resolve(import.meta.dirname, '../../bin/mlship.mjs');
+const SHIFTED = ['mean smoothness', 'worst area', 'texture error'];
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function mlship(args: string[]): Promise<Run> {
+  return new Promise((done) => {
+    execFile(process.execPath, [MLSHIP, ...args], { cwd: REPO_ROOT, env: { ...process.env, MLSHIP_DEBUG: '' } }, (error, stdout, stderr) => {
+      done({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+const heldOut = breastCancerHeldOut();
+const work = tempDirMaker('mlship-drift-')();
+const files = {
+  heldOut: join(work, 'held-out.csv'),
+  shifted: join(work, 'shifted.csv'),
+  dirty: join(work, 'dirty.csv'),
+};
+writeFileSync(files.heldOut, heldOutCsv(heldOut, heldOut.rows));
+writeFileSync(files.shifted, heldOutCsv(heldOut, shiftByOneStd(heldOut, SHIFTED)));
+// two rows spoiled: a word and an empty cell
+const dirtyLines = heldOutCsv(heldOut, heldOut.rows).split('\n');
+dirtyLines[3] = dirtyLines[3]!.replace(/^[^,]*/, 'n/a');
+dirtyLines[8] = dirtyLines[8]!.replace(/,[^,]*,/, ',,');
+writeFileSync(files.dirty, dirtyLines.join('\n'));
+
+describe('mlship drift (the real executable)', () => {
+  let table: Run;
+  let json: Run;
+  const html = join(work, 'report.html');
+
+  before(async () => {
+    [table, json] = await Promise.all([
+      mlship(['drift', '--model', 'breast-cancer', '--data', files.shifted, '--html', html]),
+      mlship(['drift', '--model', 'breast-cancer', '--data', files.heldOut, '--json']),
+    ]);
+  });
+
+  it('prints a table, features ranked by PSI, the shifted ones first and marked DRIFT, and the verdict last', () => {
+    assert.equal(table.code, 0, table.stderr);
+    const lines = table.stdout.trim().split('\n');
+    assert.equal(lines[0], 'breast-cancer v1: 113 rows of shifted.csv against the baseline of 456 training rows');
+    assert.match(lines[2]!, /^rank {2}feature +PSI +KS +KS p +JS +shift {2}verdict$/);
+    const ranked = lines.slice(3, 33);
+    assert.equal(ranked.length, 30);
+    assert.deepEqual(new Set(ranked.slice(0, 3).map((l) => l.slice(6, 30).trim())), new Set(SHIFTED));
+    assert.ok(ranked.slice(0, 3).every((l) => l.endsWith('DRIFT')) && ranked.slice(3).every((l) => !l.endsWith('DRIFT')), ranked.join('\n'));
+    assert.match(table.stdout, /^predictions: malignant 36% -> \d+%, benign 64% -> \d+%; chi-square [\d.]+ \(1 dof\), p [\d.]+, JS [\d.]+: stable$/m);
+    assert.match(lines[lines.length - 1]!, /^no drift: 3 of 30 features drift \(.+\); predictions stable \(chi-square p [\d.]+, JS [\d.e-]+\)$/);
+    assert.equal(table.stderr, `wrote ${html}\n`);
+  });
+
+  it('--json prints the per-feature figures and the verdict', () => {
+    assert.equal(json.code, 0, json.stderr);
+    const doc = JSON.parse(json.stdout) as ReturnType<typeof driftJson> & { verdict: string; features: { name: string; psi: number; ks: { statistic: number; pValue: number }; jsDistance: number; drifting: boolean; rank: number }[]; data: { rows: number; used: number; rejected: number; ignoredColumns: string[] } };
+    assert.equal(doc.verdict, 'no drift');
+    assert.deepEqual([doc.data.rows, doc.data.used, doc.data.rejected, doc.data.ignoredColumns], [113, 113, 0, ['diagnosis']]);
+    assert.equal(doc.features.length, 30);
+    assert.deepEqual(doc.features.map((f) => f.rank), Array.from({ length: 30 }, (_, i) => i + 1));
+    for (const f of doc.features) {
+      assert.ok(f.psi >= 0 && f.ks.statistic >= 0 && f.ks.pValue > 0 && f.ks.pValue <= 1 && f.jsDistance >= 0 && f.jsDistance <= 1, `figures of ${f.name} in range: ${JSON.stringify(f)}`);
+      assert.equal(f.drifting, false, f.name);
+    }
+    assert.ok(doc.features.every((f, i) => i === 0 || doc.features[i - 1]!.psi >= f.psi), 'ranked by PSI');
+  });
+
+  it('--html writes one self-contained page: a chart per feature, no script, nothing fetched', () => {
+    const page = readFileSync(html, 'utf8');
+    assert.match(page, /^<!doctype html>/);
+    assert.equal((page.match(/<svg /g) ?? []).length, 31, 'one chart per feature and one for the predictions');
+    assert.ok(!/<script|<link|src=|url\(|https?:\/\//i.test(page), 'no script and no external asset');
+    for (const name of SHIFTED) assert.ok(page.includes(`${name} <span class="tag drift">drift</span>`), `${name} tagged as drifting`);
+    assert.match(page, /<p class="verdict ok">no drift: 3 of 30 features drift/);
+  });
+
+  it('reports rows that are not numbers, with row, line, column and value, and uses the rest', async () => {
+    const run = await mlship(['drift', '--model', 'breast-cancer', '--data', files.dirty, '--min-rows', '50']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^breast-cancer v1: 111 rows of dirty\.csv/);
+    assert.match(run.stdout, /^left out 2 of 113 rows that are not numbers in a feature column:\n {2}row 3 \(line 4\), column 'mean radius' is 'n\/a', not a number\n {2}row 8 \(line 9\), column 'mean texture' is empty$/m);
+  });
+
+  it('says what is wrong in one line, exit 1: an unknown model, a missing column, a bad threshold, a missing file', async () => {
+    const runs = await Promise.all([
+      mlship(['drift', '--model', 'nope', '--data', files.heldOut]),
+      mlship(['drift', '--model', 'digits', '--data', files.heldOut]),
+      mlship(['drift', '--model', 'breast-cancer', '--data', files.heldOut, '--alpha', '2']),
+      mlship(['drift', '--model', 'breast-cancer', '--data', join(work, 'missing.csv')]),
+    ]);
+    const expected = [
+      /^error: no model 'nope' in .*manifest\.yaml; its models are breast-cancer, digits$/,
+      /^error: .*held-out\.csv: has no column for 64 of the model's 64 features: 'pixel_0_0', 'pixel_0_1', 'pixel_0_2', 'pixel_0_3', 'pixel_0_4', \.\.\.$/,
+      /^error: alpha must be between 0 and 1, received 2$/,
+      /^error: .*missing\.csv: file not found$/,
+    ];
+    runs.forEach((run, i) => {
+      assert.equal(run.code, 1, `run ${i}: ${run.stderr}`);
+      assert.match(run.stderr.trim(), expected[i]!);
+      assert.ok(!/^\s+at /m.test(run.stderr), `no stack trace: ${run.stderr}`);
+      assert.equal(run.stdout, '', `run ${i} prints nothing on stdout`);
+    });
+  });
+});
+
+describe('driftOfCsvFile and its output, in process', () => {
+  let served: ServedModel;
+  let shifted: FileDrift;
+  before(async () => {
+    served = await ServedModel.load(BREAST_CANCER_DIR);
+    shifted = await driftOfCsvFile(served, files.shifted);
+  });
+  after(async () => served.release());
+
+  it('names the three shifted features first and counts every row', () => {
+    assert.deepEqual(new Set(shifted.report.driftingFeatures), new Set(SHIFTED));
+    assert.deepEqual([shifted.report.rows, shifted.data.rows, shifted.data.total, shifted.data.rejectedCount], [113, 113, 113, 0]);
+    assert.equal(shifted.report.predictions?.kind, 'classes');
+  });
+
+  it('predicts in chunks: a file larger than one chunk gives the same report as its rows in one go', async () => {
+    const big = join(work, 'big.csv');
+    const rows = Array.from({ length: 9000 }, (_, i) => heldOut.rows[i % heldOut.rows.length]!);
+    writeFileSync(big, `${heldOut.features.join(',')}\n${rows.map((r) => r.join(',')).join('\n')}\n`);
+    const result = await driftOfCsvFile(served, big);
+    assert.equal(result.report.rows, 9000);
+    const p = result.report.predictions!;
+    assert.ok(p.kind === 'classes' && p.current.reduce((s, c) => s + c, 0) === 9000, 'a prediction for every row');
+  });
+
+  it('the table has a line per feature, the header, predictions and verdict; the JSON keeps the data summary', () => {
+    const lines = formatDriftTable(shifted, { model: 'breast-cancer', version: 1, source: 'shifted.csv' });
+    assert.equal(lines.length, 3 + 30 + 1 + 2 + 2);
+    const doc = driftJson(shifted, { model: 'breast-cancer', version: 1, source: 'shifted.csv' }) as { model: string; data: { file: string } };
+    assert.deepEqual([doc.model, doc.data.file], ['breast-cancer', 'shifted.csv']);
+  });
+
+  it('refuses a model whose card has no drift baseline', async () => {
+    const card = { ...served.card, driftBaseline: undefined };
+    await assert.rejects(driftOfCsvFile({ card, predict: served.predict.bind(served) }, files.heldOut), (e: Error) => e instanceof NoBaselineError && /breast-cancer v1 has no drift baseline/.test(e.message));
+  });
+
+  it('escapes names in the HTML report and shows rows left out', () => {
+    const page = driftReportHtml(shifted.report, { model: '<b>m</b>', version: 2, source: 'a&b.csv', generatedAt: new Date('2026-01-02T03:04:05Z'), rejected: { count: 3, total: 116, examples: ["row 1 (line 2), column 'x' is '<script>', not a number"] } });
+    assert.ok(page.includes('Drift report: &lt;b&gt;m&lt;/b&gt; v2') && page.includes('113 rows of a&amp;b.csv'), 'escaped context');
+    assert.ok(page.includes('3 of 116 rows are not numbers') && page.includes('&#39;&lt;script&gt;&#39;') && !page.includes('<script>'), 'rejected rows, escaped');
+  });
+});
+
+describe('driftRowsFromCsv', () => {
+  it('takes the feature columns by name in model order, ignores the rest, and keeps the first examples of bad rows', () => {
+    const table = parseCsv('id,b,a,label\n1,2,3,x\n2,oops,5,y\n3,1e39,6,z\n4,7,,w\n5,8,9,v\n', 'f.csv');
+    const rows = driftRowsFromCsv(table, ['a', 'b'], 2);
+    assert.deepEqual(Array.from(rows.x), [3, 2, 9, 8]);
+    assert.deepEqual([rows.rows, rows.total, rows.rejectedCount, rows.ignoredColumns], [2, 5, 3, ['id', 'label']]);
+    assert.deepEqual(rows.rejected.map((r) => r.message), ["row 2 (line 3), column 'b' is 'oops', not a number", "row 3 (line 4), column 'b' is '1e39', not a finite number within float32 range"]);
+    assert.deepEqual(rows.rejectedByColumn, { b: 2, a: 1 });
+  });
+});
+
+describe('formatFigure', () => {
+  it('keeps 3-4 significant digits and uses exponents for the tiny', () => {
+    assert.deepEqual([0, 0.123456, 2.664321, 1234.56, 0.00012, 3.96e-19, null, NaN].map(formatFigure), ['0', '0.123', '2.664', '1235', '1.2e-4', '4.0e-19', '-', '-']);
+  });
+});
