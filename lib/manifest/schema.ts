@@ -155,6 +155,75 @@ export const retrainSettingsSchema = z.strictObject({
 });
 export type RetrainSettings = z.infer<typeof retrainSettingsSchema>;
 
+/**
+ * Per-model alarm thresholds of the monitoring (not the release rollback alarms): each alarm is judged on
+ * `evaluationPeriods` periods of `periodMinutes` and fires when every one of them breaches, so one slow
+ * cold start or one bad minute does not page anyone.
+ */
+export const monitoringAlarmsSchema = z.strictObject({
+  /** p99 latency in ms of the model's API routes (API Gateway, end to end) and of its function or endpoint. */
+  p99LatencyMs: z.number().min(1).max(900_000).default(1000),
+  /** Share of requests answered 5xx (or failed invocations), percent. */
+  errorRatePercent: z.number().min(0).max(100).default(1),
+  /** Throttled requests per period (API Gateway 429s and Lambda throttles together) above which it alarms. */
+  throttles: z.number().int().min(0).default(10),
+  /** Fewest requests in a period for the error rate to be judged at all (a 1-request period is not a 100% error rate). */
+  minRequests: z.number().int().min(1).default(20),
+  /** runtime sagemaker: average GPU utilisation of the endpoint's instances, percent, above which it alarms. */
+  gpuUtilizationPercent: z.number().min(1).max(100).default(90),
+  periodMinutes: z.union([z.literal(1), z.literal(5), z.literal(10), z.literal(15), z.literal(30), z.literal(60)]).default(5),
+  evaluationPeriods: z.number().int().min(1).max(24).default(3),
+});
+export type MonitoringAlarms = z.infer<typeof monitoringAlarmsSchema>;
+
+/** When the drift monitor calls a model drifting (lambdas/core/drift/thresholds.ts explains each default). */
+export const driftSettingsSchema = z
+  .strictObject({
+    psiModerate: z.number().positive().max(10).default(0.1),
+    psiSignificant: z.number().positive().max(10).default(0.25),
+    predictionJs: z.number().positive().max(1).default(0.1),
+    alpha: z.number().positive().lt(1).default(0.05),
+    driftShare: z.number().min(0).lt(1).default(0.5),
+    minSampleSize: z.number().int().min(10).default(100),
+  })
+  .superRefine((d, ctx) => {
+    if (d.psiSignificant < d.psiModerate) {
+      ctx.addIssue({ code: 'custom', path: ['psiSignificant'], message: `must be at least psiModerate (${d.psiModerate}), received ${d.psiSignificant}` });
+    }
+  });
+export type DriftSettings = z.infer<typeof driftSettingsSchema>;
+
+/** Monitoring of one model: data capture, alarm thresholds, drift thresholds. */
+export const modelMonitoringSchema = z.strictObject({
+  /**
+   * Share of requests (with their answers) captured for the drift monitor, percent. runtime lambda only:
+   * a SageMaker endpoint captures by itself at `sagemaker.dataCapturePercent`. Left out: 10 on Lambda.
+   */
+  capturePercent: z.number().min(0).max(100).optional(),
+  alarms: monitoringAlarmsSchema.default(monitoringAlarmsSchema.parse({})),
+  drift: driftSettingsSchema.default(driftSettingsSchema.parse({})),
+});
+export type ModelMonitoring = z.infer<typeof modelMonitoringSchema>;
+
+/** The default capture share of a Lambda model, percent. */
+export const DEFAULT_CAPTURE_PERCENT = 10;
+
+/** The share of a model's requests captured, percent, wherever it runs. */
+export function capturePercentOf(entry: { readonly runtime: 'lambda' | 'sagemaker'; readonly monitoring: ModelMonitoring; readonly sagemaker?: SagemakerSettings }): number {
+  return entry.runtime === 'sagemaker' ? (entry.sagemaker?.dataCapturePercent ?? DEFAULT_CAPTURE_PERCENT) : (entry.monitoring.capturePercent ?? DEFAULT_CAPTURE_PERCENT);
+}
+
+/** The stage's drift monitor: when it runs and how much captured traffic it reads. */
+export const monitorSettingsSchema = z.strictObject({
+  /** An EventBridge schedule expression of the drift monitor. */
+  schedule: z.string().regex(SCHEDULE_EXPRESSION, "must be an EventBridge schedule expression such as 'rate(1 hour)' or 'cron(0 * * * ? *)'").default('rate(1 hour)'),
+  /** Hours of captured traffic each run reads (the window compared with the baseline). */
+  windowHours: z.number().int().min(1).max(168).default(24),
+  /** Days captured requests are kept in the capture bucket. */
+  captureRetentionDays: z.number().int().min(1).max(3650).default(30),
+});
+export type MonitorSettings = z.infer<typeof monitorSettingsSchema>;
+
 export const modelEntrySchema = z.strictObject({
   name: modelNameSchema,
   /** The version served; its files are models/<name>/<version>/model.onnx and model.json. */
@@ -173,6 +242,8 @@ export const modelEntrySchema = z.strictObject({
   batch: batchSettingsSchema.default(batchSettingsSchema.parse({})),
   /** Retraining through the retrain state machine (built-in families only); left out, the model is never retrained. */
   retrain: retrainSettingsSchema.optional(),
+  /** Data capture, alarm and drift thresholds; left out, the defaults. */
+  monitoring: modelMonitoringSchema.default(modelMonitoringSchema.parse({})),
 }).transform((entry) =>
   // After parsing, `sagemaker` is set exactly when the runtime is sagemaker (with its defaults filled in).
   entry.runtime === 'sagemaker' && entry.sagemaker === undefined ? { ...entry, sagemaker: sagemakerSettingsSchema.parse({}) } : entry,
@@ -190,6 +261,8 @@ export const manifestSchema = z
     notifications: z
       .strictObject({ emails: z.array(z.email()).default([]) })
       .default({ emails: [] }),
+    /** The drift monitor's schedule and window, and how long captures are kept. */
+    monitoring: monitorSettingsSchema.default(monitorSettingsSchema.parse({})),
     models: z.array(modelEntrySchema).min(1),
   })
   .superRefine((manifest, ctx) => {
@@ -197,6 +270,9 @@ export const manifestSchema = z
     manifest.models.forEach((model, index) => {
       if (model.sagemaker && model.runtime !== 'sagemaker') {
         ctx.addIssue({ code: 'custom', path: ['models', index, 'sagemaker'], message: `applies only to runtime: sagemaker; this model's runtime is ${model.runtime}` });
+      }
+      if (model.runtime === 'sagemaker' && model.monitoring.capturePercent !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['models', index, 'monitoring', 'capturePercent'], message: 'applies only to runtime: lambda; a SageMaker endpoint captures at sagemaker.dataCapturePercent' });
       }
       const first = seen.get(model.name);
       if (first !== undefined) {

@@ -9,6 +9,7 @@ import { after, describe, it } from 'node:test';
 import onnxProto from 'onnx-proto';
 import { stringify } from 'yaml';
 import { loadManifest, ManifestError, resolveManifestPath } from '../../lib/manifest/load';
+import { capturePercentOf } from '../../lib/manifest/schema';
 import { createFixtureProject, writeModelFolder } from '../fixtures/model-folder';
 
 const project = createFixtureProject();
@@ -55,8 +56,14 @@ describe('manifest schema', () => {
       maxBatchSize: 1000,
       release: { strategy: 'canary', percent: 10, intervalMinutes: 5, alarms: { errorRatePercent: 1, p99LatencyMs: 1000, throttles: 0, minRequests: 10 } },
       batch: { rowsPerBatch: 1000, toleratedFailurePercent: 5, maxConcurrency: 100, transformInstanceCount: 1 },
+      monitoring: {
+        alarms: { p99LatencyMs: 1000, errorRatePercent: 1, throttles: 10, minRequests: 20, gpuUtilizationPercent: 90, periodMinutes: 5, evaluationPeriods: 3 },
+        drift: { psiModerate: 0.1, psiSignificant: 0.25, predictionJs: 0.1, alpha: 0.05, driftShare: 0.5, minSampleSize: 100 },
+      },
     });
     assert.deepEqual(manifest.notifications, { emails: [] });
+    assert.deepEqual(manifest.monitoring, { schedule: 'rate(1 hour)', windowHours: 24, captureRetentionDays: 30 });
+    assert.equal(capturePercentOf(manifest.models[0]!), 10, 'a Lambda model captures 10% by default');
     assert.deepEqual(
       models.map((m) => [m.index, m.entry.name, relative(root, m.dir)]),
       [
@@ -122,6 +129,31 @@ describe('manifest schema', () => {
     assert.deepEqual(manifest.models[0]!.retrain, { schedule: 'cron(0 3 ? * MON *)', onDrift: true, metric: 'accuracy', tolerance: 0.01, minRows: 100 });
     assert.equal(load(withModel({ retrain: { schedule: 'rate(7 days)' } }, 0)).manifest.models[0]!.retrain!.schedule, 'rate(7 days)');
   });
+
+  it('takes a SageMaker model\'s capture share from its endpoint, and refuses a second one under monitoring', () => {
+    const sagemaker = load(withModel({ runtime: 'sagemaker', sagemaker: { dataCapturePercent: 25 } })).manifest.models[1]!;
+    assert.equal(capturePercentOf(sagemaker), 25);
+    assertProblems(
+      () => load(withModel({ runtime: 'sagemaker', monitoring: { capturePercent: 5 } })),
+      ['models[1].monitoring.capturePercent applies only to runtime: lambda; a SageMaker endpoint captures at sagemaker.dataCapturePercent'],
+    );
+    assert.equal(capturePercentOf(load(withModel({ monitoring: { capturePercent: 2.5 } }, 0)).manifest.models[0]!), 2.5);
+  });
+
+  it('rejects drift and alarm thresholds that cannot work, and a monitor schedule that is not one', () =>
+    assertProblems(
+      () =>
+        load({
+          monitoring: { schedule: 'hourly' },
+          ...withModel({ monitoring: { capturePercent: 101, alarms: { periodMinutes: 7 }, drift: { psiModerate: 0.3, psiSignificant: 0.2 } } }, 0),
+        }),
+      [
+        /^monitoring\.schedule must be an EventBridge schedule expression such as 'rate\(1 hour\)'/,
+        'models[0].monitoring.capturePercent must be at most 100, received 101',
+        /^models\[0\]\.monitoring\.alarms\.periodMinutes /,
+        'models[0].monitoring.drift.psiSignificant must be at least psiModerate (0.3), received 0.2',
+      ],
+    ));
 
   it('reports every schema problem at once', () =>
     assertProblems(() => load({ stage: 'Prod', models: [{ name: 'digits', version: 1, runtime: 'gpu', maxBatchSize: 0 }] }), [
