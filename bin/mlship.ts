@@ -1,6 +1,7 @@
 // The mlship command line. Each subcommand lives in bin/commands/<name>.ts and only parses flags and
 // prints; the work is done in lambdas/core. Add a subcommand by adding its module and one addCommand line.
 import { Command } from 'commander';
+import { batchCommand } from './commands/batch';
 import { canaryCommand } from './commands/canary';
 import { driftCommand } from './commands/drift';
 import { importCommand } from './commands/import';
@@ -16,7 +17,8 @@ export function buildProgram(): Command {
     .addCommand(importCommand())
     .addCommand(canaryCommand())
     .addCommand(verifyCommand())
-    .addCommand(driftCommand());
+    .addCommand(driftCommand())
+    .addCommand(batchCommand());
 }
 
 await buildProgram().parseAsync(process.argv);

@@ -8,10 +8,13 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
 import { TRITON_MAX_BATCH_SIZE } from '../lambdas/core/triton-config';
 import { ManifestError, type LoadedManifest, type LoadedModel } from './manifest/load';
+import { BATCH_IMAGE_HANDLERS, BatchScoring } from './batch-scoring-pipeline';
 import { InferenceApi } from './inference-api';
 import { ModelFunction } from './model-function';
 import { ModelRelease, releaseProblems } from './model-release';
+import { PipelineImage } from './pipeline-image';
 import { PipelineStorage } from './pipeline-storage';
+import { RETRAIN_IMAGE_HANDLERS, RetrainPipeline, retrainProblems } from './retrain-pipeline';
 import { SagemakerModel } from './sagemaker-model';
 
 export interface MlshipStackProps extends Omit<StackProps, 'stackName'> {
@@ -104,6 +107,12 @@ export class MlshipStack extends Stack {
   public readonly sagemakerModels: ReadonlyMap<string, SagemakerModel>;
   /** The pipelines' data bucket and notification topic. */
   public readonly pipelineStorage: PipelineStorage;
+  /** The stage's one pipeline image (every model, the pipeline handlers); undefined when no pipeline needs it. */
+  public readonly pipelineImage?: PipelineImage;
+  /** The batch scoring state machine (`<project>-<stage>-batch`) and its functions. */
+  public readonly batchScoring: BatchScoring;
+  /** The retrain state machine, its registry and triggers; undefined when no model has a retrain block. */
+  public readonly retrainPipeline?: RetrainPipeline;
   public readonly stage: string;
 
   constructor(scope: Construct, id: string | undefined, props: MlshipStackProps) {
@@ -113,7 +122,7 @@ export class MlshipStack extends Stack {
     if (!STAGE_PATTERN.test(stage)) {
       throw new ManifestError(loaded.file, [`stage must be up to 12 lower-case letters or digits, starting with a letter, received '${stage}'`]);
     }
-    const problems = [...idCollisions(loaded.models), ...impossibleReleases(loaded.models), ...impossibleSagemakerModels(loaded.models)];
+    const problems = [...idCollisions(loaded.models), ...impossibleReleases(loaded.models), ...impossibleSagemakerModels(loaded.models), ...retrainProblems(loaded.models)];
     if (problems.length > 0) throw new ManifestError(loaded.file, problems);
 
     const name = stackName(manifest.project, stage);
@@ -210,6 +219,52 @@ export class MlshipStack extends Stack {
     });
     new CfnOutput(this, 'NotificationTopicArn', { value: this.pipelineStorage.topic.topicArn, description: 'SNS topic of pipeline results (subscribe on-call here)' });
     // Pipeline constructs (batch scoring, retraining) are added here, after the models they use.
+    const retrainModels = loaded.models.filter((m) => m.entry.retrain !== undefined);
+    // The one pipeline image: every model, and the handlers of the pipelines that run in it.
+    const pipelineHandlers: Record<string, string> = { ...BATCH_IMAGE_HANDLERS, ...(retrainModels.length > 0 ? RETRAIN_IMAGE_HANDLERS : {}) };
+    if (Object.keys(pipelineHandlers).length > 0) {
+      this.pipelineImage = new PipelineImage({
+        handlers: pipelineHandlers,
+        models: Object.fromEntries(loaded.models.map((m) => [m.entry.name, m.dir])),
+        architecture: lambda.Architecture.ARM_64,
+      });
+    }
+    this.batchScoring = new BatchScoring(this, 'Batch', {
+      namePrefix: name,
+      stage,
+      image: this.pipelineImage!,
+      architecture: lambda.Architecture.ARM_64,
+      dataBucket: this.pipelineStorage.dataBucket,
+      topic: this.pipelineStorage.topic,
+      topicKey: this.pipelineStorage.topicKey,
+      models: loaded.models.map((m) => ({
+        name: m.entry.name,
+        version: m.entry.version,
+        batch: m.entry.batch,
+        memoryMb: m.entry.lambda.memoryMb,
+        ...(endpoints.has(m.entry.name) ? { sagemaker: endpoints.get(m.entry.name)! } : {}),
+      })),
+    });
+    new CfnOutput(this, 'BatchStateMachineArn', {
+      value: this.batchScoring.stateMachine.stateMachineArn,
+      description: 'Batch scoring: aws stepfunctions start-execution --state-machine-arn <this> --input \'{"model":"<name>","input":"<key or prefix/>","output":"<prefix/>"}\'',
+    });
+    if (retrainModels.length > 0) {
+      this.retrainPipeline = new RetrainPipeline(this, 'Retrain', {
+        project: manifest.project,
+        stage,
+        models: retrainModels.map((m) => ({ name: m.entry.name, card: m.card, retrain: m.entry.retrain! })),
+        image: this.pipelineImage!,
+        dataBucket: this.pipelineStorage.dataBucket,
+        topic: this.pipelineStorage.topic,
+        topicKey: this.pipelineStorage.topicKey,
+      });
+      new CfnOutput(this, 'RetrainStateMachineArn', {
+        value: this.retrainPipeline.stateMachine.stateMachineArn,
+        description: 'Retrain state machine: aws stepfunctions start-execution --state-machine-arn <this> --input \'{"model":"<name>"}\'',
+      });
+      new CfnOutput(this, 'RegistryBucketName', { value: this.retrainPipeline.registryBucket.bucketName, description: 'Model registry: retrained candidates at <model>/<version>/' });
+    }
     // Output names are read by `mlship verify` (what is really live after a deploy): keep them stable.
     for (const model of loaded.models) {
       const modelName = model.entry.name;

@@ -62,6 +62,11 @@ const ID_COLUMN = -1;
 /** parseCsvRecord's answer when the buffer ends before the record does. */
 const INCOMPLETE = -1;
 
+/** One line of the rejects file: {row, reason: "row <n>: <reason>" ("line <n>" for JSON Lines), input}. */
+export function rejectLine(format: BatchFormat, row: number, reason: string, input: string): string {
+  return `${JSON.stringify({ row, reason: `${format === 'csv' ? 'row' : 'line'} ${row}: ${reason}`, input: truncateInput(input) })}\n`;
+}
+
 /** A CSV field written as RFC 4180 wants: quoted only when it must be. */
 export function csvField(text: string): string {
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
@@ -84,7 +89,8 @@ export function probabilityText(p: number): string {
   return String(k / 1e7);
 }
 
-function truncateInput(text: string): string {
+/** A reject's `input`: the raw record, cut to REJECT_INPUT_MAX characters (never inside a surrogate pair). */
+export function truncateInput(text: string): string {
   if (text.length <= REJECT_INPUT_MAX) return text;
   // Do not cut a surrogate pair in half: JSON would carry a lone surrogate.
   const end = (text.charCodeAt(REJECT_INPUT_MAX - 1) & 0xfc00) === 0xd800 ? REJECT_INPUT_MAX - 1 : REJECT_INPUT_MAX;
@@ -206,8 +212,7 @@ class Scorer implements BatchScorer {
   }
 
   private reject(row: number, reason: string, input: string): void {
-    const prefix = this.format === 'csv' ? 'row' : 'line';
-    this.rejectsOut += `${JSON.stringify({ row, reason: `${prefix} ${row}: ${reason}`, input: truncateInput(input) })}\n`;
+    this.rejectsOut += rejectLine(this.format, row, reason, input);
     this.rowsRejected++;
   }
 

@@ -124,22 +124,43 @@ export interface TrainModelOptions extends Omit<TrainOptions, 'family'> {
   readonly now?: Date;
 }
 
-/** Trains a built-in family on a CSV and writes models/<name>/<next version>/. */
-export async function trainModel(options: TrainModelOptions): Promise<OnboardResult> {
-  checkModelName(options.name);
-  const modelsDir = options.modelsDir ?? 'models';
-  const dataBytes = readBytes(options.data, 'data file');
-  const table = readCsvFile(options.data);
-  const labelColumn = options.label ?? table.header[table.header.length - 1]!;
-  const data = toNumericTable(table, labelColumn);
-  const { labels, classIndex } = resolveClassLabels(data.labels!, options.labels, labelColumn);
-  const present = new Set(classIndex).size;
-  if (present < 2) throw new OnboardError(`column '${labelColumn}' has only one class (${labels[classIndex[0]!]}); a classifier needs at least two`);
-  checkImage(options.image, data.features.length);
-  const family = options.family ?? 'logreg';
+export interface TrainedArtifactInput extends Omit<TrainOptions, 'family'> {
+  readonly name: string;
+  /** The version the card states. */
+  readonly version: number;
+  readonly family: Family;
+  /** The training data: raw features (one row per example) and the label column's name. */
+  readonly data: Pick<NumericTable, 'x' | 'features'> & { readonly labelColumn: string };
+  /** Class names in score-column order, and the class index of every row. */
+  readonly classes: ClassLabels;
+  /** The card's record of the data (file or source, sha256 of its bytes, rows). */
+  readonly trainingData: { readonly file: string; readonly sha256: string; readonly rows: number };
+  readonly image?: { height: number; width: number };
+  /** createdAt. @default now */
+  readonly now?: Date;
+}
 
+export interface TrainedArtifact {
+  readonly onnxBytes: Uint8Array;
+  /** The card, not yet validated (writeModelArtifact validates it). */
+  readonly card: ModelCardInput;
+  /** Held-out metrics, as onnxruntime computed them from the exported model. */
+  readonly evaluation: Evaluation;
+  readonly trainingMs: number;
+  readonly notes: readonly string[];
+}
+
+/**
+ * Trains a built-in family and builds what `mlship train` writes: the ONNX bytes and the card (held-out
+ * evaluation, drift baseline and golden cases from the exported model run by onnxruntime). Writes nothing:
+ * `trainModel` writes it to models/, the retraining pipeline to its work folder and registry.
+ */
+export async function buildTrainedArtifact(input: TrainedArtifactInput): Promise<TrainedArtifact> {
+  const { data, family } = input;
+  const { labels, classIndex } = input.classes;
+  const present = new Set(classIndex).size;
   const started = Date.now();
-  const trained = trainClassifier(data.x, classIndex, labels.length, { ...options, family });
+  const trained = trainClassifier(data.x, classIndex, labels.length, { ...input, family });
   const trainingMs = Date.now() - started;
   const onnxBytes = exportNetworkToOnnx(trained.network);
 
@@ -168,38 +189,61 @@ export async function trainModel(options: TrainModelOptions): Promise<OnboardRes
   const goldenPositions = pickGoldenRows(test.map((r) => classIndex[r]!), GOLDEN_CASES).map((i) => test[i]!);
   const golden = goldenCasesFromScores(rowsOf(data.x, goldenPositions), scoreRows(probabilities.data, probabilities.width, goldenPositions), labels);
 
-  const version = nextModelVersion(modelsDir, options.name);
   const card: ModelCardInput = {
     schemaVersion: 1,
-    name: options.name,
-    version,
+    name: input.name,
+    version: input.version,
     task: labels.length === 2 ? 'binary' : 'multiclass',
     family,
-    createdAt: (options.now ?? new Date()).toISOString(),
+    createdAt: (input.now ?? new Date()).toISOString(),
     onnx: { file: 'model.onnx', sha256: sha256Hex(onnxBytes), opset: ONNX_OPSET },
-    trainingData: { file: recordedPath(options.data), sha256: sha256Hex(dataBytes), rows: data.x.rows },
+    trainingData: { ...input.trainingData },
     input: {
       tensorName: INPUT_TENSOR,
       dtype: 'float32',
       shape: [-1, data.features.length],
       features: [...data.features],
-      ...(options.image ? { image: options.image } : {}),
+      ...(input.image ? { image: input.image } : {}),
     },
     output: { scoresTensor: PROBABILITIES_TENSOR, scoresKind: 'probabilities', labelTensor: LABEL_TENSOR },
-    labels,
-    training: { ...trained.hyperParameters, labelColumn, trainingMs },
+    labels: [...labels],
+    training: { ...trained.hyperParameters, labelColumn: data.labelColumn, trainingMs },
     evaluation,
     driftBaseline,
     golden,
     goldenTolerance: GOLDEN_TOLERANCE,
   };
-  const written = writeModelArtifact(modelsDir, onnxBytes, card);
   const notes = [
     `trained ${family} on ${train.length} rows in ${(trainingMs / 1000).toFixed(1)} s (L2 ${trained.l2}), held out ${test.length} rows`,
     `held-out ${describeEvaluation(evaluation)}`,
   ];
   if (present < labels.length) notes.push(`warning: only ${present} of the ${labels.length} classes occur in the data`);
-  return { ...written, notes };
+  return { onnxBytes, card, evaluation, trainingMs, notes };
+}
+
+/** Trains a built-in family on a CSV and writes models/<name>/<next version>/. */
+export async function trainModel(options: TrainModelOptions): Promise<OnboardResult> {
+  checkModelName(options.name);
+  const modelsDir = options.modelsDir ?? 'models';
+  const dataBytes = readBytes(options.data, 'data file');
+  const table = readCsvFile(options.data);
+  const labelColumn = options.label ?? table.header[table.header.length - 1]!;
+  const data = toNumericTable(table, labelColumn);
+  const classes = resolveClassLabels(data.labels!, options.labels, labelColumn);
+  const present = new Set(classes.classIndex).size;
+  if (present < 2) throw new OnboardError(`column '${labelColumn}' has only one class (${classes.labels[classes.classIndex[0]!]}); a classifier needs at least two`);
+  checkImage(options.image, data.features.length);
+
+  const built = await buildTrainedArtifact({
+    ...options,
+    version: nextModelVersion(modelsDir, options.name),
+    family: options.family ?? 'logreg',
+    data: { x: data.x, features: data.features, labelColumn },
+    classes,
+    trainingData: { file: recordedPath(options.data), sha256: sha256Hex(dataBytes), rows: data.x.rows },
+  });
+  const written = writeModelArtifact(modelsDir, built.onnxBytes, built.card);
+  return { ...written, notes: built.notes };
 }
 
 export function describeEvaluation(e: Evaluation): string {

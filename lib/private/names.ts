@@ -11,3 +11,12 @@ export function boundedName(name: string, max: number): string {
   if (name.length <= max) return name;
   return `${name.slice(0, max - 9)}-${shortHash(name)}`;
 }
+
+/**
+ * The name of a model's drift alarm: `<project>-<stage>-<model>-drift`. The monitoring construct creates
+ * the alarm under this name, and the retrain state machine's `onDrift` rule matches its state changes by
+ * it, so both must take it from here.
+ */
+export function driftAlarmName(project: string, stage: string, model: string): string {
+  return `${project}-${stage}-${model}-drift`;
+}

@@ -32,9 +32,14 @@ describe('npx cdk synth', () => {
     const outdir = tempOutdir();
     const result = spawnSync('npx', ['--no', 'cdk', 'synth', '--quiet', '-c', 'stage=ci', '-o', outdir], { cwd: PROJECT_ROOT, env: offlineEnv(), encoding: 'utf8', timeout: 120_000 });
     assert.equal(result.status, 0, `cdk synth failed:\n${result.stdout}\n${result.stderr}`);
-    const template = JSON.parse(readFileSync(join(outdir, 'mlship-ci.template.json'), 'utf8')) as { Resources: Record<string, { Type: string; Properties: { PackageType?: string } }>; Outputs: Record<string, unknown> };
+    const template = JSON.parse(readFileSync(join(outdir, 'mlship-ci.template.json'), 'utf8')) as {
+      Resources: Record<string, { Type: string; Properties: { PackageType?: string; Environment?: { Variables?: Record<string, unknown> } } }>;
+      Outputs: Record<string, unknown>;
+    };
     // breast-cancer: an image function released through its live alias by CodeDeploy, gated by its hook.
-    assert.equal(Object.values(template.Resources).filter((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.PackageType === 'Image').length, 1);
+    const modelFunctions = Object.values(template.Resources).filter((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment?.Variables?.MODEL_DIR === '/opt/ml/model');
+    assert.equal(modelFunctions.length, 1);
+    assert.equal(modelFunctions[0]!.Properties.PackageType, 'Image');
     const count = (type: string) => Object.values(template.Resources).filter((r) => r.Type === type).length;
     assert.deepEqual([count('AWS::Lambda::Alias'), count('AWS::CodeDeploy::DeploymentGroup')], [1, 1]);
     // digits: a SageMaker model, endpoint config and endpoint with autoscaling, behind the proxy function.
@@ -42,9 +47,11 @@ describe('npx cdk synth', () => {
       ['AWS::SageMaker::Model', 'AWS::SageMaker::EndpointConfig', 'AWS::SageMaker::Endpoint', 'AWS::ApplicationAutoScaling::ScalableTarget'].map(count),
       [1, 1, 1, 1],
     );
-    assert.equal(count('AWS::Lambda::Function'), 3, 'the image function, its pre-traffic hook and the SageMaker proxy');
+    // The pipelines: batch scoring for both models, retraining for breast-cancer (its manifest retrain block).
+    assert.ok(count('AWS::StepFunctions::StateMachine') === 2, 'the batch and the retrain state machines');
     assert.deepEqual(Object.keys(template.Outputs).sort(), [
       'ApiUrl',
+      'BatchStateMachineArn',
       'BreastCancerFunctionName',
       'BreastCancerInferUrl',
       'BreastCancerLiveVersion',
@@ -54,6 +61,8 @@ describe('npx cdk synth', () => {
       'DigitsFunctionName',
       'DigitsInferUrl',
       'NotificationTopicArn',
+      'RegistryBucketName',
+      'RetrainStateMachineArn',
     ]);
   });
 });

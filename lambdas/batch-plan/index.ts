@@ -1,0 +1,29 @@
+// Lambda entry of the batch state machine's plan step (in the pipeline image, beside every model's
+// model.json). Settings, checked at start-up:
+//   DATA_BUCKET   the stage's data bucket (input, output, work files)
+//   BATCH_MODELS  JSON: model name -> { runtime, transformJobPrefix? }
+//   MODELS_DIR    optional: where the models' folders are (default /opt/ml/models)
+import { join } from 'node:path';
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { Context } from 'aws-lambda';
+import { batchEnvSchemas, createPlanHandler, readBatchEnv, readBatchModels, type PlanEvent } from '../core/batch-pipeline/handlers';
+import type { PlanModel } from '../core/batch-pipeline/plan';
+import { readModelCardFile } from '../core/model-card-file';
+import { S3ObjectStore } from '../core/s3-object-store';
+
+const logger = new Logger();
+const env = readBatchEnv(batchEnvSchemas.plan, process.env);
+const models = new Map<string, PlanModel>(
+  Object.entries(readBatchModels(env.BATCH_MODELS)).map(([name, m]) => [
+    name,
+    { card: readModelCardFile(join(env.MODELS_DIR, name, 'model.json'), name), runtime: m.runtime, ...(m.transformJobPrefix ? { transformJobPrefix: m.transformJobPrefix } : {}) },
+  ]),
+);
+const plan = createPlanHandler({ store: new S3ObjectStore(), bucket: env.DATA_BUCKET, models });
+
+export const handler = async (event: PlanEvent, context: Context) => {
+  logger.addContext(context);
+  const result = await plan(event);
+  logger.info('planned', { model: result.model, rowsIn: result.rowsIn, files: result.files, planRejects: result.planRejects, workPrefix: result.workPrefix });
+  return result;
+};

@@ -1,0 +1,17 @@
+// Lambda entry of the batch state machine's summary step (a small zip function: no model needed).
+// Settings: DATA_BUCKET (the stage's data bucket), STAGE (named in the notification).
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { Context } from 'aws-lambda';
+import { batchEnvSchemas, createSummariseHandler, readBatchEnv, type SummariseEvent } from '../core/batch-pipeline/handlers';
+import { S3ObjectStore } from '../core/s3-object-store';
+
+const logger = new Logger();
+const env = readBatchEnv(batchEnvSchemas.summarise, process.env);
+const summarise = createSummariseHandler({ store: new S3ObjectStore(), bucket: env.DATA_BUCKET, stage: env.STAGE });
+
+export const handler = async (event: SummariseEvent, context: Context) => {
+  logger.addContext(context);
+  const result = await summarise(event);
+  logger.info('batch summarised', { ...result.summary });
+  return result;
+};

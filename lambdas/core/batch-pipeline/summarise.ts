@@ -1,0 +1,210 @@
+// The summary step: gathers what the scoring left (the Distributed Map's ResultWriter manifest and result
+// files, or the parts a transform collect wrote), turns every row of a batch that failed after its
+// retries into a reject (never dropped), merges the parts in row order into <output>scored.csv and
+// <output>rejects.jsonl, checks rows in = scored + rejected, and writes <output>summary.json. Nothing
+// in the outputs depends on the execution (no names, no times): a rerun writes the same bytes.
+import { rejectLine } from '../batch-scoring';
+import { readText, type ObjectStore } from '../object-store';
+import { BatchAccountingError, type BatchPartResult, type BatchPlan, type BatchSummary, type PlanFile, type RowItem, type ScoreBatchEvent, type ScoringResult } from './types';
+
+export interface SummariseOptions {
+  readonly store: ObjectStore;
+  readonly bucket: string;
+  readonly plan: BatchPlan;
+  readonly scoring: ScoringResult;
+  /** Deployment stage, for the notification's subject. */
+  readonly stage: string;
+  /**
+   * How an output is named in the summary.
+   * @default - s3://<bucket>/<key>
+   */
+  readonly locate?: (key: string) => string;
+}
+
+export interface SummariseResult {
+  readonly summary: BatchSummary;
+  /** The notification: subject (at most 100 characters, as SNS wants) and text. */
+  readonly subject: string;
+  readonly message: string;
+}
+
+/** A child execution's record in a ResultWriter file (the fields used here). */
+interface ChildRecord {
+  readonly Status?: string;
+  readonly Input?: string;
+  readonly Output?: string;
+  readonly Error?: string;
+  readonly Cause?: string;
+}
+
+interface ResultManifest {
+  readonly ResultFiles?: { readonly SUCCEEDED?: { Key: string }[]; readonly FAILED?: { Key: string }[]; readonly PENDING?: { Key: string }[] };
+}
+
+/** A ResultWriter file: a JSON array (OutputType JSON) or one record per line (JSONL). */
+function records(text: string): ChildRecord[] {
+  const trimmed = text.trimStart();
+  if (trimmed === '') return [];
+  if (trimmed.startsWith('[')) return JSON.parse(trimmed) as ChildRecord[];
+  return trimmed
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as ChildRecord);
+}
+
+/** The message of a failed Lambda function (the Cause is {errorType, errorMessage, trace}), else the Cause itself. */
+function causeText(cause: string | undefined): string {
+  if (cause === undefined || cause === '') return 'no cause given';
+  try {
+    const parsed = JSON.parse(cause) as { errorMessage?: unknown };
+    if (typeof parsed.errorMessage === 'string') return parsed.errorMessage.slice(0, 500);
+  } catch {
+    // not JSON: as it is
+  }
+  return cause.slice(0, 500);
+}
+
+/** A batch in the merge: its scored part and rejects, or the rejects made for a failed batch. */
+interface MergedBatch {
+  readonly firstRow: number;
+  readonly lastRow: number;
+  readonly rows: number;
+  readonly result?: BatchPartResult;
+  readonly failedRejects?: string;
+}
+
+function failedBatch(record: ChildRecord, plan: BatchPlan): MergedBatch {
+  let items: readonly RowItem[];
+  try {
+    items = (JSON.parse(record.Input ?? '') as ScoreBatchEvent).Items;
+  } catch {
+    throw new BatchAccountingError(`a failed batch's Input is not a batch (${String(record.Input).slice(0, 200)}): its rows cannot be accounted for`);
+  }
+  const reason = `batch failed after retries: ${record.Error ?? 'Error'}: ${causeText(record.Cause)}`;
+  const sorted = [...items].sort((a, b) => a.row - b.row);
+  return {
+    firstRow: sorted[0]!.row,
+    lastRow: sorted.at(-1)!.row,
+    rows: sorted.length,
+    failedRejects: sorted.map((item) => rejectLine(plan.format, item.row, reason, item.text)).join(''),
+  };
+}
+
+async function batchesOf(store: ObjectStore, plan: BatchPlan, scoring: ScoringResult): Promise<MergedBatch[]> {
+  const merged: MergedBatch[] = [];
+  const add = (result: BatchPartResult) => merged.push({ firstRow: result.firstRow, lastRow: result.lastRow, rows: result.rows, result });
+  if (scoring.batches) scoring.batches.forEach(add);
+  const details = scoring.ResultWriterDetails;
+  if (details) {
+    const manifest = JSON.parse(await readText(store, details.Bucket, details.Key)) as ResultManifest;
+    const files = manifest.ResultFiles ?? {};
+    if ((files.PENDING ?? []).length > 0) throw new BatchAccountingError(`the map run left ${files.PENDING!.length} result files PENDING: its rows cannot be accounted for`);
+    for (const file of files.SUCCEEDED ?? []) {
+      for (const record of records(await readText(store, details.Bucket, file.Key))) add(JSON.parse(record.Output ?? 'null') as BatchPartResult);
+    }
+    for (const file of files.FAILED ?? []) {
+      for (const record of records(await readText(store, details.Bucket, file.Key))) merged.push(failedBatch(record, plan));
+    }
+  }
+  return merged.sort((a, b) => a.firstRow - b.firstRow);
+}
+
+/** Merges two rejects texts, each in row order, into one in row order. */
+function mergeRejects(a: string, b: string): string {
+  if (a === '') return b;
+  if (b === '') return a;
+  const rowOf = (line: string) => (JSON.parse(line) as { row: number }).row;
+  const left = a.split('\n').filter(Boolean);
+  const right = b.split('\n').filter(Boolean);
+  const out: string[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < left.length || j < right.length) {
+    if (j >= right.length || (i < left.length && rowOf(left[i]!) <= rowOf(right[j]!))) out.push(left[i++]!);
+    else out.push(right[j++]!);
+  }
+  return `${out.join('\n')}\n`;
+}
+
+function subjectLine(summary: BatchSummary, stage: string): string {
+  const subject = `[batch] ${summary.model} v${summary.version}: ${summary.rowsIn} rows, ${summary.rowsScored} scored, ${summary.rowsRejected} rejected (${stage})`;
+  return subject.length <= 100 ? subject : `${subject.slice(0, 97)}...`;
+}
+
+function messageText(summary: BatchSummary, stage: string): string {
+  return [
+    `Batch scoring of ${summary.model} v${summary.version} (${stage}) finished.`,
+    '',
+    `Input:     ${summary.input} (${summary.files.length} file${summary.files.length === 1 ? '' : 's'}, ${summary.format})`,
+    `Rows in:   ${summary.rowsIn}`,
+    `Scored:    ${summary.rowsScored}`,
+    `Rejected:  ${summary.rowsRejected}${summary.batchesFailed > 0 ? ` (of which the rows of ${summary.batchesFailed} batch${summary.batchesFailed === 1 ? '' : 'es'} that failed after retries)` : ''}`,
+    '',
+    `Scored rows: ${summary.outputs.scored}`,
+    `Rejects:     ${summary.outputs.rejects} (each line names its row and the reason)`,
+    `Summary:     ${summary.outputs.summary}`,
+  ].join('\n');
+}
+
+export async function summariseBatch(options: SummariseOptions): Promise<SummariseResult> {
+  const { store, bucket, plan, scoring, stage } = options;
+  const locate = options.locate ?? ((key: string) => `s3://${bucket}/${key}`);
+  const planFile = JSON.parse(await readText(store, bucket, plan.planKey)) as PlanFile;
+  const batches = await batchesOf(store, plan, scoring);
+
+  let covered = 0;
+  let previous = 0;
+  let rowsScored = 0;
+  let rowsRejected = 0;
+  let batchesFailed = 0;
+  const scoredParts: string[] = [plan.scoredHeader];
+  const rejectParts: string[] = [];
+  for (const batch of batches) {
+    if (batch.firstRow <= previous) throw new BatchAccountingError(`batches overlap: one starts at row ${batch.firstRow}, the one before ends at row ${previous}`);
+    previous = batch.lastRow;
+    covered += batch.rows;
+    if (batch.result) {
+      const { result } = batch;
+      if (result.rowsScored + result.rowsRejected !== result.rows) throw new BatchAccountingError(`the batch from row ${result.firstRow} scored ${result.rowsScored} and rejected ${result.rowsRejected} of ${result.rows} rows`);
+      rowsScored += result.rowsScored;
+      rowsRejected += result.rowsRejected;
+      const [scored, rejects] = await Promise.all([readText(store, bucket, result.scoredKey), readText(store, bucket, result.rejectsKey)]);
+      scoredParts.push(scored);
+      rejectParts.push(rejects);
+    } else {
+      batchesFailed += 1;
+      rowsRejected += batch.rows;
+      rejectParts.push(batch.failedRejects!);
+    }
+  }
+  let rejects = rejectParts.join('');
+  if (plan.planRejects > 0) {
+    rejects = mergeRejects(rejects, await readText(store, bucket, plan.planRejectsKey));
+    rowsRejected += plan.planRejects;
+    covered += plan.planRejects;
+  }
+  if (covered !== plan.rowsIn || rowsScored + rowsRejected !== plan.rowsIn) {
+    throw new BatchAccountingError(`rows do not add up: ${plan.rowsIn} rows in, ${rowsScored} scored + ${rowsRejected} rejected (batches covered ${covered} rows); the outputs were not written`);
+  }
+
+  const out = plan.outputPrefix;
+  const keys = { scored: `${out}scored.csv`, rejects: `${out}rejects.jsonl`, summary: `${out}summary.json` };
+  const summary: BatchSummary = {
+    model: plan.model,
+    version: plan.version,
+    format: plan.format,
+    input: locate(plan.input),
+    rowsIn: plan.rowsIn,
+    rowsScored,
+    rowsRejected,
+    batches: batches.length,
+    batchesFailed,
+    files: planFile.files.map((f) => ({ file: locate(f.key), firstRow: f.firstRow, rows: f.rows })),
+    outputs: { scored: locate(keys.scored), rejects: locate(keys.rejects), summary: locate(keys.summary) },
+  };
+  await store.write(bucket, keys.scored, scoredParts.join(''), 'text/csv');
+  await store.write(bucket, keys.rejects, rejects, 'application/x-ndjson');
+  // Last: its presence says the other two are complete.
+  await store.write(bucket, keys.summary, `${JSON.stringify(summary, null, 2)}\n`, 'application/json');
+  return { summary, subject: subjectLine(summary, stage), message: messageText(summary, stage) };
+}

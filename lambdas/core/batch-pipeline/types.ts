@@ -1,0 +1,154 @@
+// What the steps of the batch state machine hand each other (through the state input, so every piece
+// stays small: rows and outputs live in the data bucket, under the run's work prefix), and the keys of
+// the work files. One run's work files: _work/<execution name>/
+//   rows.jsonl                 every row: {"row": n, "file": i, "text": "<raw record>"} (the Map's items)
+//   plan.json                  the input files, their headers and row ranges
+//   plan-rejects.jsonl         rows rejected before scoring (a record too large to be a Map item)
+//   parts/<first row>.scored.csv and .rejects.jsonl   one pair per scored batch
+//   results/<map run id>/...   the Distributed Map's ResultWriter (manifest.json, SUCCEEDED_n, FAILED_n)
+//   transform-input/rows.jsonl, transform-output/rows.jsonl.out   SageMaker models: Batch Transform's files
+import type { BatchFormat } from '../batch-scoring';
+
+export type BatchRuntime = 'lambda' | 'sagemaker';
+
+/** The plan step's answer: what the scoring and summary steps need. Kept small (the state input). */
+export interface BatchPlan {
+  readonly model: string;
+  readonly version: number;
+  readonly runtime: BatchRuntime;
+  readonly format: BatchFormat;
+  /** Data rows of all the input files (blank lines followed by a row count; trailing ones do not). */
+  readonly rowsIn: number;
+  /** Input files read. */
+  readonly files: number;
+  /** The execution input's `input`: an object key, or a prefix ending in '/'. */
+  readonly input: string;
+  /** Where the outputs go: a prefix ending in '/'. */
+  readonly outputPrefix: string;
+  /** `_work/<execution name>/`. */
+  readonly workPrefix: string;
+  /** The rows, one JSON object per line (the Distributed Map's ItemReader reads it). */
+  readonly rowsKey: string;
+  /** Where the Distributed Map's ResultWriter writes (`<work prefix>results`). */
+  readonly resultsPrefix: string;
+  /** The files (keys, headers, row ranges). */
+  readonly planKey: string;
+  /** Rows rejected by the plan itself (written to planRejectsKey). */
+  readonly planRejects: number;
+  readonly planRejectsKey: string;
+  /** The scored CSV's header line, with its line end. */
+  readonly scoredHeader: string;
+  /** runtime sagemaker: the Batch Transform job. */
+  readonly transform?: TransformPlan;
+}
+
+export interface TransformPlan {
+  /** Unique per execution, within SageMaker's 63 characters. */
+  readonly jobName: string;
+  /** s3:// prefix of the request lines (one KServe v2 request per row that parsed). */
+  readonly inputUri: string;
+  /** s3:// prefix Batch Transform writes `<input file>.out` under. */
+  readonly outputUri: string;
+  /** Requests written: the rows that parsed. */
+  readonly rows: number;
+}
+
+/** One input file in plan.json. */
+export interface PlannedFile {
+  readonly key: string;
+  /** Row number of the file's first data row; rows are numbered across files, in key order. */
+  readonly firstRow: number;
+  readonly rows: number;
+  /** CSV: the header record (BOM removed). */
+  readonly header?: string;
+}
+
+export interface PlanFile {
+  readonly model: string;
+  readonly version: number;
+  readonly format: BatchFormat;
+  readonly rowsIn: number;
+  readonly files: readonly PlannedFile[];
+}
+
+/** One item of the Distributed Map (a line of rows.jsonl). */
+export interface RowItem {
+  readonly row: number;
+  /** Index of the file in plan.json. */
+  readonly file: number;
+  /** The raw record, without its line end. */
+  readonly text: string;
+}
+
+/** BatchInput of each batch. */
+export interface BatchInput {
+  readonly model: string;
+  readonly workPrefix: string;
+  readonly format: BatchFormat;
+}
+
+/** The event of the batch scorer function: one ItemBatcher batch. */
+export interface ScoreBatchEvent {
+  readonly Items: readonly RowItem[];
+  readonly BatchInput: BatchInput;
+}
+
+/** What a scored batch left in the work prefix: counts and keys only (a child execution's output). */
+export interface BatchPartResult {
+  readonly firstRow: number;
+  readonly lastRow: number;
+  readonly rows: number;
+  readonly rowsScored: number;
+  readonly rowsRejected: number;
+  readonly scoredKey: string;
+  readonly rejectsKey: string;
+}
+
+/** What the summary step gets from the scoring: the Map's ResultWriter manifest, or the parts themselves. */
+export interface ScoringResult {
+  readonly ResultWriterDetails?: { readonly Bucket: string; readonly Key: string };
+  readonly batches?: readonly BatchPartResult[];
+}
+
+export interface BatchSummary {
+  readonly model: string;
+  readonly version: number;
+  readonly format: BatchFormat;
+  readonly input: string;
+  readonly rowsIn: number;
+  readonly rowsScored: number;
+  readonly rowsRejected: number;
+  readonly batches: number;
+  readonly batchesFailed: number;
+  readonly files: readonly { readonly file: string; readonly firstRow: number; readonly rows: number }[];
+  readonly outputs: { readonly scored: string; readonly rejects: string; readonly summary: string };
+}
+
+export const WORK_ROOT = '_work/';
+
+export function workPrefixFor(executionName: string): string {
+  return `${WORK_ROOT}${executionName}/`;
+}
+
+export const workKeys = (workPrefix: string) => ({
+  rows: `${workPrefix}rows.jsonl`,
+  plan: `${workPrefix}plan.json`,
+  planRejects: `${workPrefix}plan-rejects.jsonl`,
+  results: `${workPrefix}results`,
+  transformInput: `${workPrefix}transform-input/`,
+  transformOutput: `${workPrefix}transform-output/`,
+  part: (firstRow: number) => {
+    const base = `${workPrefix}parts/${String(firstRow).padStart(12, '0')}`;
+    return { scored: `${base}.scored.csv`, rejects: `${base}.rejects.jsonl` };
+  },
+});
+
+/** A run's input or output cannot be used: bad execution input, unknown model, no such object, a file the model cannot read. */
+export class BatchRequestError extends Error {
+  override readonly name = 'BatchRequestError';
+}
+
+/** The outputs do not add up (rows in != scored + rejected): a bug, never passed over. */
+export class BatchAccountingError extends Error {
+  override readonly name = 'BatchAccountingError';
+}

@@ -1,0 +1,70 @@
+// Step 5 of retraining, reached only when the gate passed: the candidate's files copied from the work
+// folder to the registry at <model>/<version>/ (model.onnx, evaluation.json, then model.json, so a
+// version with a card is complete), and the parameter naming the latest candidate set. A version already
+// in the registry is never overwritten. Deploying stays a reviewed change: the message says how.
+import { ObjectNotFoundError, type ObjectStore } from '../object-store';
+import { registryKeys, VersionExists, type RegisterEvent, type Registered } from './contract';
+import { registeredMessage } from './messages';
+
+/** Where the candidate parameter goes: SSM in the cloud, a local file at home. */
+export interface ParameterStore {
+  put(name: string, value: string): Promise<void>;
+}
+
+export interface RegisterDependencies {
+  readonly store: ObjectStore;
+  readonly parameters: ParameterStore;
+  /**
+   * Where a version's files are, for people: s3://<registry>/<model>/<version>/ in the cloud, the folder locally.
+   * @default - the s3 URI
+   */
+  readonly location?: (bucket: string, prefix: string) => string;
+  /**
+   * The command that puts the files into models/<model>/<version>/; undefined when they are there already (locally).
+   * @default - `aws s3 cp --recursive <s3 uri> models/<model>/<version>/`
+   */
+  readonly fetchCommand?: (bucket: string, prefix: string) => string | undefined;
+  /** @default now */
+  readonly now?: Date;
+}
+
+export async function registerCandidate(event: RegisterEvent, deps: RegisterDependencies): Promise<Registered> {
+  const { settings, execution, data, candidate, evaluation } = event;
+  const { store } = deps;
+  const version = candidate.version;
+  const target = registryKeys(settings.model, version);
+  const registry = settings.registryBucket;
+  try {
+    await store.read(registry, target.card);
+    throw new VersionExists(`the registry already has ${settings.model} v${version} (${target.card}); versions are never overwritten, start the retraining again`);
+  } catch (error) {
+    if (!(error instanceof ObjectNotFoundError)) throw error;
+  }
+  const bucket = settings.dataBucket;
+  await store.write(registry, target.onnx, await store.read(bucket, candidate.onnxKey), 'application/octet-stream');
+  await store.write(registry, target.evaluation, await store.read(bucket, evaluation.evaluationKey), 'application/json');
+  await store.write(registry, target.card, await store.read(bucket, candidate.cardKey), 'application/json');
+
+  const s3Uri = `s3://${registry}/${target.prefix}`;
+  const location = (deps.location ?? (() => s3Uri))(registry, target.prefix);
+  const fetchCommand = (deps.fetchCommand ?? (() => `aws s3 cp --recursive ${s3Uri} models/${settings.model}/${version}/`))(registry, target.prefix);
+  const parameter = {
+    model: settings.model,
+    version,
+    uri: s3Uri,
+    registeredAt: (deps.now ?? new Date()).toISOString(),
+    execution,
+    metric: evaluation.metric,
+    candidateScore: evaluation.candidateScore,
+    liveScore: evaluation.liveScore,
+    liveVersion: evaluation.liveVersion,
+    tolerance: evaluation.tolerance,
+    heldOutRows: evaluation.heldOutRows,
+    dataRows: data.rowsAccepted,
+    rowsRejected: data.rowsRejected,
+    source: data.source,
+  };
+  await deps.parameters.put(settings.candidateParameter, JSON.stringify(parameter));
+  const message = registeredMessage({ settings, data, trainRows: candidate.trainSize, evaluation, execution, location, fetchCommand });
+  return { version, uri: location, parameterName: settings.candidateParameter, message };
+}

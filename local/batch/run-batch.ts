@@ -1,0 +1,192 @@
+// `mlship batch` without AWS: the batch state machine taken from the synthesized stack, run by the local
+// runner over local folders. The data bucket is a MountedObjectStore: the input file's folder (or the
+// input folder) is `input/`, the output folder `output/`, a temp folder `_work/`; so the user's files are
+// read and written in place. Every Task state runs the same handler code as its Lambda function (the
+// batch scorer in worker threads, one per core, each loading the model once); a SageMaker model's
+// Batch Transform job runs through the local endpoint's v2 code; notifications are collected.
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { createCollectHandler, createPlanHandler, createSummariseHandler, type CollectEvent, type PlanEvent, type SummariseEvent } from '../../lambdas/core/batch-pipeline/handlers';
+import type { PlanModel } from '../../lambdas/core/batch-pipeline/plan';
+import type { BatchPlan, BatchSummary, ScoreBatchEvent } from '../../lambdas/core/batch-pipeline/types';
+import type { BatchFormat } from '../../lambdas/core/batch-scoring';
+import { ServedModel } from '../../lambdas/core/inference-session';
+import type { LoadedManifest } from '../../lib/manifest/load';
+import { batchStateMachineName } from '../../lib/batch-scoring-pipeline';
+import { stackName } from '../../lib/mlship-stack';
+import { forEachState } from '../sfn/checks';
+import { objectStoreItemReader, objectStoreResultWriter } from '../sfn/object-store-io';
+import { runStateMachine, type Json, type JsonObject, type TaskHandler } from '../sfn/runner';
+import { stateMachineDefinition, synthesizeStackTemplate, type StackTemplate } from '../sfn/stack-template';
+import { MountedObjectStore } from '../storage/mounted-object-store';
+import { localTransformJob } from './transform-job';
+import { ScoreWorkerPool } from './worker-pool';
+
+/** The local data bucket's name (the state machine's data bucket reference resolves to it). */
+export const LOCAL_DATA_BUCKET = 'mlship-local-data';
+
+export type LocalBatchProgress =
+  | { readonly phase: 'plan' }
+  | { readonly phase: 'score'; readonly rowsIn: number; readonly rowsDone: number; readonly rowsFailed: number }
+  | { readonly phase: 'transform'; readonly rowsIn: number }
+  | { readonly phase: 'summarise'; readonly rowsIn: number };
+
+export interface LocalBatchOptions {
+  readonly loaded: LoadedManifest;
+  /** The synthesized template (to run several batches from one synth); synthesized when left out. */
+  readonly template?: StackTemplate;
+  readonly model: string;
+  /** A CSV or JSON Lines file (.gz too), or a folder of them. */
+  readonly input: string;
+  /** Folder for scored.csv, rejects.jsonl and summary.json (created when missing). */
+  readonly output: string;
+  readonly format?: BatchFormat;
+  /**
+   * Worker threads scoring batches.
+   * @default - os.availableParallelism()
+   */
+  readonly concurrency?: number;
+  /**
+   * Keep the work files (rows, parts, map results) after a successful run; a failed run always keeps them.
+   * @default false
+   */
+  readonly keepWork?: boolean;
+  /** Called as the run moves on: a progress bar's feed. */
+  readonly onProgress?: (progress: LocalBatchProgress) => void;
+  /** Wraps a Task state's local handler (tests: a scorer that fails for one batch). */
+  readonly wrapTask?: (stateName: string, handler: TaskHandler) => TaskHandler;
+}
+
+export interface LocalBatchResult {
+  readonly status: 'SUCCEEDED' | 'FAILED';
+  readonly summary?: BatchSummary;
+  readonly error?: string;
+  readonly cause?: string;
+  /** What the state machine published to the topic. */
+  readonly notifications: readonly { readonly subject: string; readonly message: string }[];
+  /** The work folder; removed after success unless keepWork. */
+  readonly workDir: string;
+  readonly workKept: boolean;
+}
+
+/** The input or output cannot be used as given. */
+export class LocalBatchError extends Error {
+  override readonly name = 'LocalBatchError';
+}
+
+function inside(child: string, parent: string): boolean {
+  const rel = relative(parent, child);
+  return rel === '' || (!rel.startsWith('..') && !rel.startsWith(sep) && !/^[A-Za-z]:/.test(rel));
+}
+
+/** The logical id of the stack's data bucket (the `DataBucketName` output's Ref). */
+function dataBucketId(template: StackTemplate['template']): string {
+  const value = (template.Outputs as Record<string, { Value?: { Ref?: string } }> | undefined)?.DataBucketName?.Value?.Ref;
+  if (typeof value !== 'string') throw new Error('the stack has no DataBucketName output naming its data bucket');
+  return value;
+}
+
+export async function runLocalBatch(options: LocalBatchOptions): Promise<LocalBatchResult> {
+  const { loaded } = options;
+  const model = loaded.models.find((m) => m.entry.name === options.model);
+  if (!model) throw new LocalBatchError(`unknown model '${options.model}'; ${loaded.file} has: ${loaded.models.map((m) => m.entry.name).join(', ')}`);
+  const input = resolve(options.input);
+  const output = resolve(options.output);
+  let inputStat;
+  try {
+    inputStat = statSync(input);
+  } catch {
+    throw new LocalBatchError(`--input ${options.input}: no such file or folder`);
+  }
+  if (inputStat.isDirectory() && inside(output, input)) throw new LocalBatchError(`--output ${options.output} is inside --input ${options.input}: a second run would read the outputs of the first`);
+  mkdirSync(output, { recursive: true });
+  const workDir = mkdtempSync(join(tmpdir(), 'mlship-batch-'));
+  const inputFolder = inputStat.isDirectory() ? input : dirname(input);
+  const store = new MountedObjectStore(LOCAL_DATA_BUCKET, [
+    { prefix: 'input/', folder: inputFolder },
+    { prefix: 'output/', folder: output },
+    { prefix: '_work/', folder: workDir },
+  ]);
+  const request = { model: options.model, input: inputStat.isDirectory() ? 'input/' : `input/${basename(input)}`, output: 'output/', ...(options.format ? { format: options.format } : {}) };
+
+  const stack = options.template ?? synthesizeStackTemplate(loaded);
+  const definition = stateMachineDefinition(stack.template, batchStateMachineName(stackName(loaded.manifest.project, stack.stage)), { [dataBucketId(stack.template)]: { Ref: LOCAL_DATA_BUCKET, Arn: `arn:aws:s3:::${LOCAL_DATA_BUCKET}` } });
+
+  const bucket = LOCAL_DATA_BUCKET;
+  const planModels = new Map<string, PlanModel>(loaded.models.map((m) => [m.entry.name, { card: m.card, runtime: m.entry.runtime === 'sagemaker' ? 'sagemaker' : 'lambda' }]));
+  const locate = (key: string) => store.path(key);
+  const workers = Math.max(1, options.concurrency ?? availableParallelism());
+  const notifications: { subject: string; message: string }[] = [];
+  let rowsIn = 0;
+  let pool: ScoreWorkerPool | undefined;
+  let served: Promise<ServedModel> | undefined;
+  const progress = options.onProgress ?? (() => undefined);
+
+  const plan = createPlanHandler({ store, bucket, models: planModels });
+  const collect = createCollectHandler({ store, bucket, cards: new Map(loaded.models.map((m) => [m.entry.name, m.card])) });
+  const summarise = createSummariseHandler({ store, bucket, stage: stack.stage, locate });
+  const handlers: Record<string, TaskHandler> = {};
+  forEachState(definition, (name, state) => {
+    if (state.Type !== 'Task') return;
+    let match: RegExpExecArray | null;
+    if (name === 'Plan') {
+      handlers[name] = async (event) => {
+        progress({ phase: 'plan' });
+        const result = await plan(event as unknown as PlanEvent);
+        rowsIn = result.rowsIn;
+        progress(result.runtime === 'sagemaker' ? { phase: 'transform', rowsIn } : { phase: 'score', rowsIn, rowsDone: 0, rowsFailed: 0 });
+        return result;
+      };
+    } else if ((match = /^Score batch (.+)$/.exec(name))) {
+      const target = loaded.models.find((m) => m.entry.name === match![1]);
+      if (!target) return;
+      handlers[name] = async (event) => {
+        pool ??= new ScoreWorkerPool({ modelDir: target.dir, bucket, mounts: store.mountList }, workers);
+        return pool.run(event as unknown as ScoreBatchEvent);
+      };
+    } else if ((match = /^Transform (.+)$/.exec(name))) {
+      const target = loaded.models.find((m) => m.entry.name === match![1]);
+      if (!target) return;
+      handlers[name] = localTransformJob({ store, model: () => (served ??= ServedModel.load(target.dir)) });
+    } else if (/^Collect .+$/.test(name)) {
+      handlers[name] = async (event) => collect(event as unknown as CollectEvent);
+    } else if (name === 'Summarise') {
+      handlers[name] = async (event) => {
+        progress({ phase: 'summarise', rowsIn });
+        return summarise(event as unknown as SummariseEvent);
+      };
+    } else if (/^Notify /.test(name)) {
+      handlers[name] = (event) => {
+        const publish = event as JsonObject;
+        notifications.push({ subject: String(publish.Subject ?? ''), message: String(publish.Message ?? '') });
+        return { MessageId: `local-${notifications.length}` };
+      };
+    }
+  });
+  const taskHandlers = options.wrapTask ? Object.fromEntries(Object.entries(handlers).map(([name, h]) => [name, options.wrapTask!(name, h)])) : handlers;
+
+  let result;
+  try {
+    result = await runStateMachine(definition, request as unknown as Json, {
+      taskHandlers,
+      executionName: `local-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`,
+      distributedMap: {
+        itemReader: objectStoreItemReader(store),
+        resultWriter: objectStoreResultWriter(store),
+        // Two batches per worker in flight keep every worker busy while the next batch is handed over.
+        concurrency: workers * 2,
+        onProgress: (p) => progress({ phase: 'score', rowsIn, rowsDone: p.itemsDone, rowsFailed: p.itemsFailed }),
+      },
+    });
+  } finally {
+    await pool?.close();
+    if (served) await (await served).release();
+  }
+  const workKept = result.status !== 'SUCCEEDED' || options.keepWork === true;
+  if (!workKept) rmSync(workDir, { recursive: true, force: true });
+  if (result.status === 'SUCCEEDED') return { status: 'SUCCEEDED', summary: result.output as unknown as BatchSummary, notifications, workDir, workKept };
+  return { status: 'FAILED', error: result.error, cause: result.cause, notifications, workDir, workKept };
+}
+
+export type { BatchPlan };

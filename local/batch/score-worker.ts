@@ -1,0 +1,39 @@
+// A worker thread of the local batch run: loads the model once, then scores the batches it is sent with
+// the same handler as the Lambda batch scorer, over the same local folders.
+import { parentPort, workerData } from 'node:worker_threads';
+import { createScoreHandler } from '../../lambdas/core/batch-pipeline/handlers';
+import type { ScoreBatchEvent } from '../../lambdas/core/batch-pipeline/types';
+import { ServedModel } from '../../lambdas/core/inference-session';
+import { MountedObjectStore, type Mount } from '../storage/mounted-object-store';
+
+export interface ScoreWorkerData {
+  readonly modelDir: string;
+  readonly bucket: string;
+  readonly mounts: readonly Mount[];
+}
+
+export type ScoreWorkerRequest = { readonly id: number; readonly event: ScoreBatchEvent };
+export type ScoreWorkerAnswer =
+  | { readonly id: number; readonly result: unknown }
+  | { readonly id: number; readonly error: { readonly name: string; readonly message: string; readonly stack?: string } }
+  | { readonly ready: true }
+  | { readonly failed: string };
+
+const data = workerData as ScoreWorkerData;
+const port = parentPort!;
+try {
+  const model = await ServedModel.load(data.modelDir);
+  const score = createScoreHandler({ store: new MountedObjectStore(data.bucket, data.mounts), bucket: data.bucket, predictor: model });
+  port.on('message', (request: ScoreWorkerRequest) => {
+    score(request.event).then(
+      (result) => port.postMessage({ id: request.id, result } satisfies ScoreWorkerAnswer),
+      (error: unknown) => {
+        const e = error instanceof Error ? error : new Error(String(error));
+        port.postMessage({ id: request.id, error: { name: e.name, message: e.message, ...(e.stack ? { stack: e.stack } : {}) } } satisfies ScoreWorkerAnswer);
+      },
+    );
+  });
+  port.postMessage({ ready: true } satisfies ScoreWorkerAnswer);
+} catch (error) {
+  port.postMessage({ failed: `the model in ${data.modelDir} failed to load: ${(error as Error).message}` } satisfies ScoreWorkerAnswer);
+}
