@@ -5,6 +5,7 @@ import { batchCommand } from './commands/batch';
 import { canaryCommand } from './commands/canary';
 import { driftCommand } from './commands/drift';
 import { importCommand } from './commands/import';
+import { retrainCommand } from './commands/retrain';
 import { trainCommand } from './commands/train';
 import { verifyCommand } from './commands/verify';
 
@@ -18,7 +19,8 @@ export function buildProgram(): Command {
     .addCommand(canaryCommand())
     .addCommand(verifyCommand())
     .addCommand(driftCommand())
-    .addCommand(batchCommand());
+    .addCommand(batchCommand())
+    .addCommand(retrainCommand());
 }
 
 await buildProgram().parseAsync(process.argv);
