@@ -7,12 +7,12 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { describe, it } from 'node:test';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import type { Validator } from 'asl-validator';
 import { loadManifest, resolveManifestPath } from '../../lib/manifest/load';
 import { forEachState } from '../../local/sfn/checks';
 import type { JsonObject } from '../../local/sfn/runner';
 import { stateMachineDefinition, synthesizeStackTemplate } from '../../local/sfn/stack-template';
 
+type Validator = (definition: unknown, options?: { checkArn?: boolean; checkPaths?: boolean }) => { isValid: boolean; errorsText: (separator?: string) => string };
 const aslValidator = createRequire(import.meta.url)('asl-validator') as Validator;
 const loaded = loadManifest(resolveManifestPath(undefined));
 const { template: json } = synthesizeStackTemplate(loaded);
