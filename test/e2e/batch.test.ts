@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { before, describe, it } from 'node:test';
 import { ServedModel } from '../../lambdas/core/inference-session';
 import { ModelApi } from '../../lambdas/core/model-api';
@@ -154,5 +155,35 @@ describe('mlship batch, locally, from the synthesized state machine: 100,000 row
     const rejects = readFileSync(join(dir, 'out-jsonl', 'rejects.jsonl'), 'utf8').trimEnd().split('\n').map((line) => JSON.parse(line) as Reject);
     assert.equal(rejects.at(-1)!.row, 301);
     assert.match(rejects.at(-1)!.reason, /^line 301: .*JSON/i);
+  });
+});
+
+describe('mlship batch for a SageMaker model: the Batch Transform branch of the same state machine', () => {
+  it('scores through the transform job (locally, the endpoint code) and accounts for every row', async () => {
+    const digits = loaded.models.find((m) => m.entry.name === 'digits')!;
+    const pixels = digits.card!.input.features;
+    const [, ...lines] = gunzipSync(readFileSync(join(digits.dir, '..', 'data', 'digits.csv.gz'))).toString('utf8').trim().split('\n');
+    const rows = lines.slice(0, 200).map((line) => line.split(',').slice(0, pixels.length).join(','));
+    rows[10] = rows[10]!.replace(/^[^,]*/, 'x');
+    const dir = tempDir();
+    const input = join(dir, 'digits.csv.gz');
+    writeFileSync(input, gzipSync(`${pixels.join(',')}\n${rows.join('\n')}\n`));
+    const result = await runLocalBatch({ loaded, model: 'digits', input, output: join(dir, 'out') });
+    assert.equal(result.status, 'SUCCEEDED', `${result.error}: ${result.cause}`);
+    assert.deepEqual([result.summary!.rowsIn, result.summary!.rowsScored, result.summary!.rowsRejected], [200, 199, 1]);
+    const rejects = readFileSync(join(dir, 'out', 'rejects.jsonl'), 'utf8').trimEnd().split('\n').map((line) => JSON.parse(line) as Reject);
+    assert.deepEqual(rejects.map((r) => r.row), [11]);
+    assert.match(rejects[0]!.reason, /^row 11: .*'x', not a number/);
+    const served = await ServedModel.load(digits.dir);
+    try {
+      const api = new ModelApi(served, { maxBodyBytes: 16 * 1024 * 1024, maxBatchSize: 1000 });
+      const scored = readFileSync(join(dir, 'out', 'scored.csv'), 'utf8').trimEnd().split('\n').slice(1).map((line) => line.split(','));
+      const body = JSON.stringify({ instances: scored.map((r) => rows[Number(r[0]) - 1]!.split(',').map(Number)) });
+      const { response } = await api.handle({ method: 'POST', path: '/v1/models/digits:predict', contentType: 'application/json', body });
+      const { predictions } = JSON.parse(response.body) as { predictions: { label: string }[] };
+      assert.deepEqual(scored.map((r) => r[2]), predictions.map((p) => p.label), 'the transform path labels every row as the online API does');
+    } finally {
+      await served.release();
+    }
   });
 });
