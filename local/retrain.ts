@@ -29,8 +29,9 @@ import { evaluateCandidate } from '../lambdas/core/retrain/evaluate';
 import { gatherTrainingData } from '../lambdas/core/retrain/gather';
 import { registerCandidate, type ParameterStore } from '../lambdas/core/retrain/register';
 import { trainCandidate } from '../lambdas/core/retrain/train-candidate';
+import { withoutStackTrace } from '../lambdas/core/step-errors';
 import { LocalAlerts, type AlertLevel } from './release/alerts';
-import { runStateMachine, type Json, type JsonObject, type TaskHandler } from './sfn/runner';
+import { runStateMachine, type Json, type JsonObject, type TaskContext, type TaskHandler } from './sfn/runner';
 import { stateMachineDefinition, synthesizeStackTemplate, type StackTemplate } from './sfn/stack-template';
 import { FolderObjectStore } from './storage/folder-object-store';
 
@@ -165,7 +166,9 @@ export async function retrainLocally(options: LocalRetrainOptions): Promise<Loca
       [S.notifyRejected]: publish(S.notifyRejected, 'warning', 'retrain-rejected'),
       [S.notifyFailure]: publish(S.notifyFailure, 'critical', 'retrain-failed'),
     };
-    const result = await runStateMachine(definition, { model } as Json, { taskHandlers, executionName: execution });
+    // As in Lambda (lambdas/retrain/*.ts): a step fails with its error's type and message, not its stack.
+    const handlers = Object.fromEntries(Object.entries(taskHandlers).map(([name, h]) => [name, withoutStackTrace(async (input: Json, context: TaskContext) => h(input, context))])) as Record<string, TaskHandler>;
+    const result = await runStateMachine(definition, { model } as Json, { taskHandlers: handlers, executionName: execution });
 
     // Keep the execution's work files where the person can look at them.
     const work = join(bucketDir, workKeys(execution).prefix);

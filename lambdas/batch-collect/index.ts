@@ -9,6 +9,7 @@ import type { Context } from 'aws-lambda';
 import { batchEnvSchemas, createCollectHandler, readBatchEnv, readBatchModels, type CollectEvent } from '../core/batch-pipeline/handlers';
 import { readModelCardFile } from '../core/model-card-file';
 import { S3ObjectStore } from '../core/s3-object-store';
+import { withoutStackTrace } from '../core/step-errors';
 
 const logger = new Logger();
 const env = readBatchEnv(batchEnvSchemas.collect, process.env);
@@ -19,9 +20,12 @@ const cards = new Map(
 );
 const collect = createCollectHandler({ store: new S3ObjectStore(), bucket: env.DATA_BUCKET, cards });
 
-export const handler = async (event: CollectEvent, context: Context) => {
-  logger.addContext(context);
-  const result = await collect(event);
-  logger.info('transform collected', { model: event.model, batches: result.batches.length });
-  return result;
-};
+export const handler = withoutStackTrace(
+  async (event: CollectEvent, context: Context) => {
+    logger.addContext(context);
+    const result = await collect(event);
+    logger.info('transform collected', { model: event.model, batches: result.batches.length });
+    return result;
+  },
+  (error) => logger.error('step failed', { error }),
+);

@@ -10,6 +10,7 @@ import { batchEnvSchemas, createPlanHandler, readBatchEnv, readBatchModels, type
 import type { PlanModel } from '../core/batch-pipeline/plan';
 import { readModelCardFile } from '../core/model-card-file';
 import { S3ObjectStore } from '../core/s3-object-store';
+import { withoutStackTrace } from '../core/step-errors';
 
 const logger = new Logger();
 const env = readBatchEnv(batchEnvSchemas.plan, process.env);
@@ -21,9 +22,12 @@ const models = new Map<string, PlanModel>(
 );
 const plan = createPlanHandler({ store: new S3ObjectStore(), bucket: env.DATA_BUCKET, models });
 
-export const handler = async (event: PlanEvent, context: Context) => {
-  logger.addContext(context);
-  const result = await plan(event);
-  logger.info('planned', { model: result.model, rowsIn: result.rowsIn, files: result.files, planRejects: result.planRejects, workPrefix: result.workPrefix });
-  return result;
-};
+export const handler = withoutStackTrace(
+  async (event: PlanEvent, context: Context) => {
+    logger.addContext(context);
+    const result = await plan(event);
+    logger.info('planned', { model: result.model, rowsIn: result.rowsIn, files: result.files, planRejects: result.planRejects, workPrefix: result.workPrefix });
+    return result;
+  },
+  (error) => logger.error('step failed', { error }),
+);

@@ -10,6 +10,7 @@ import { batchEnvSchemas, createScoreHandler, readBatchEnv } from '../core/batch
 import type { ScoreBatchEvent } from '../core/batch-pipeline/types';
 import { ServedModel } from '../core/inference-session';
 import { S3ObjectStore } from '../core/s3-object-store';
+import { withoutStackTrace } from '../core/step-errors';
 
 const logger = new Logger();
 const env = readBatchEnv(batchEnvSchemas.score, process.env);
@@ -20,9 +21,12 @@ const ready = ServedModel.load(join(env.MODELS_DIR, env.MODEL_NAME)).then((model
   return createScoreHandler({ store, bucket: env.DATA_BUCKET, predictor: model });
 });
 
-export const handler = async (event: ScoreBatchEvent, context: Context) => {
-  logger.addContext(context);
-  const result = await (await ready)(event);
-  logger.info('batch scored', { ...result });
-  return result;
-};
+export const handler = withoutStackTrace(
+  async (event: ScoreBatchEvent, context: Context) => {
+    logger.addContext(context);
+    const result = await (await ready)(event);
+    logger.info('batch scored', { ...result });
+    return result;
+  },
+  (error) => logger.error('step failed', { error }),
+);

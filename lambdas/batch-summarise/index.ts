@@ -4,14 +4,18 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
 import { batchEnvSchemas, createSummariseHandler, readBatchEnv, type SummariseEvent } from '../core/batch-pipeline/handlers';
 import { S3ObjectStore } from '../core/s3-object-store';
+import { withoutStackTrace } from '../core/step-errors';
 
 const logger = new Logger();
 const env = readBatchEnv(batchEnvSchemas.summarise, process.env);
 const summarise = createSummariseHandler({ store: new S3ObjectStore(), bucket: env.DATA_BUCKET, stage: env.STAGE });
 
-export const handler = async (event: SummariseEvent, context: Context) => {
-  logger.addContext(context);
-  const result = await summarise(event);
-  logger.info('batch summarised', { ...result.summary });
-  return result;
-};
+export const handler = withoutStackTrace(
+  async (event: SummariseEvent, context: Context) => {
+    logger.addContext(context);
+    const result = await summarise(event);
+    logger.info('batch summarised', { ...result.summary });
+    return result;
+  },
+  (error) => logger.error('step failed', { error }),
+);

@@ -6,16 +6,20 @@ import { gatherEventSchema, parseEvent, type GatherResult } from '../core/retrai
 import { gatherTrainingData } from '../core/retrain/gather';
 import { S3ObjectStore } from '../core/s3-object-store';
 import { liveCard, readImageConfig } from './config';
+import { withoutStackTrace } from '../core/step-errors';
 
 const logger = new Logger({ serviceName: 'retrain-gather' });
 const config = readImageConfig(process.env);
 const store = new S3ObjectStore();
 
-export const handler = async (event: unknown, context: Context): Promise<GatherResult> => {
-  logger.addContext(context);
-  const input = parseEvent(gatherEventSchema, event, 'Gather data');
-  logger.appendKeys({ model: input.settings.model, execution: input.execution });
-  const result = await gatherTrainingData(input, { store, liveCard: liveCard(config.modelsDir, input.settings.model) });
-  logger.info('gathered training data', { source: result.source, files: result.files.length, rowsRead: result.rowsRead, rowsAccepted: result.rowsAccepted, rowsRejected: result.rowsRejected });
-  return result;
-};
+export const handler = withoutStackTrace(
+  async (event: unknown, context: Context): Promise<GatherResult> => {
+    logger.addContext(context);
+    const input = parseEvent(gatherEventSchema, event, 'Gather data');
+    logger.appendKeys({ model: input.settings.model, execution: input.execution });
+    const result = await gatherTrainingData(input, { store, liveCard: liveCard(config.modelsDir, input.settings.model) });
+    logger.info('gathered training data', { source: result.source, files: result.files.length, rowsRead: result.rowsRead, rowsAccepted: result.rowsAccepted, rowsRejected: result.rowsRejected });
+    return result;
+  },
+  (error) => logger.error('step failed', { error }),
+);

@@ -6,6 +6,7 @@ import type { Context } from 'aws-lambda';
 import { parseEvent, registerEventSchema, type Registered } from '../core/retrain/contract';
 import { registerCandidate, type ParameterStore } from '../core/retrain/register';
 import { S3ObjectStore } from '../core/s3-object-store';
+import { withoutStackTrace } from '../core/step-errors';
 
 const logger = new Logger({ serviceName: 'retrain-register' });
 const store = new S3ObjectStore();
@@ -18,11 +19,14 @@ const parameters: ParameterStore = {
   },
 };
 
-export const handler = async (event: unknown, context: Context): Promise<Registered> => {
-  logger.addContext(context);
-  const input = parseEvent(registerEventSchema, event, 'Register');
-  logger.appendKeys({ model: input.settings.model, execution: input.execution });
-  const registered = await registerCandidate(input, { store, parameters });
-  logger.info('registered candidate', { version: registered.version, uri: registered.uri, parameter: registered.parameterName });
-  return registered;
-};
+export const handler = withoutStackTrace(
+  async (event: unknown, context: Context): Promise<Registered> => {
+    logger.addContext(context);
+    const input = parseEvent(registerEventSchema, event, 'Register');
+    logger.appendKeys({ model: input.settings.model, execution: input.execution });
+    const registered = await registerCandidate(input, { store, parameters });
+    logger.info('registered candidate', { version: registered.version, uri: registered.uri, parameter: registered.parameterName });
+    return registered;
+  },
+  (error) => logger.error('step failed', { error }),
+);

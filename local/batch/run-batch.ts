@@ -12,12 +12,13 @@ import type { PlanModel } from '../../lambdas/core/batch-pipeline/plan';
 import type { BatchPlan, BatchSummary, ScoreBatchEvent } from '../../lambdas/core/batch-pipeline/types';
 import type { BatchFormat } from '../../lambdas/core/batch-scoring';
 import { ServedModel } from '../../lambdas/core/inference-session';
+import { withoutStackTrace } from '../../lambdas/core/step-errors';
 import type { LoadedManifest } from '../../lib/manifest/load';
 import { batchStateMachineName } from '../../lib/batch-scoring-pipeline';
 import { stackName } from '../../lib/mlship-stack';
 import { forEachState } from '../sfn/checks';
 import { objectStoreItemReader, objectStoreResultWriter } from '../sfn/object-store-io';
-import { runStateMachine, type Json, type JsonObject, type TaskHandler } from '../sfn/runner';
+import { runStateMachine, type Json, type JsonObject, type TaskContext, type TaskHandler } from '../sfn/runner';
 import { stateMachineDefinition, synthesizeStackTemplate, type StackTemplate } from '../sfn/stack-template';
 import { MountedObjectStore } from '../storage/mounted-object-store';
 import { localTransformJob } from './transform-job';
@@ -164,7 +165,11 @@ export async function runLocalBatch(options: LocalBatchOptions): Promise<LocalBa
       };
     }
   });
-  const taskHandlers = options.wrapTask ? Object.fromEntries(Object.entries(handlers).map(([name, h]) => [name, options.wrapTask!(name, h)])) : handlers;
+  // As in Lambda (lambdas/batch-*/index.ts): a step fails with its error's type and message, not its stack.
+  const taskHandlers = Object.fromEntries(Object.entries(handlers).map(([name, h]) => {
+    const task = options.wrapTask ? options.wrapTask(name, h) : h;
+    return [name, withoutStackTrace(async (input: Json, context: TaskContext) => task(input, context))];
+  }));
 
   let result;
   try {

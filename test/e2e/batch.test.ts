@@ -158,6 +158,22 @@ describe('mlship batch, locally, from the synthesized state machine: 100,000 row
   });
 });
 
+describe('mlship batch on input it cannot use', () => {
+  it('fails at Plan with a notification naming the file and the column, without a stack trace, and writes no outputs', async () => {
+    const dir = tempDir();
+    const input = join(dir, 'labelled.csv');
+    writeFileSync(input, `${features.join(',')},diagnosis\n${features.map(() => '1').join(',')},0\n`);
+    const result = await runLocalBatch({ loaded, model: 'breast-cancer', input, output: join(dir, 'out') });
+    assert.equal(result.status, 'FAILED');
+    assert.equal(result.error, 'BatchRequestError');
+    const [notification] = result.notifications;
+    assert.match(notification!.subject, /failed at Plan/);
+    assert.match(notification!.message, /labelled\.csv: the header has unknown column 'diagnosis'/);
+    assert.doesNotMatch(notification!.message, /\bat .*\.(ts|js|mjs):\d+/, 'no stack trace in what on-call reads');
+    assert.throws(() => readFileSync(join(dir, 'out', 'scored.csv')), /ENOENT/);
+  });
+});
+
 describe('mlship batch for a SageMaker model: the Batch Transform branch of the same state machine', () => {
   it('scores through the transform job (locally, the endpoint code) and accounts for every row', async () => {
     const digits = loaded.models.find((m) => m.entry.name === 'digits')!;

@@ -132,6 +132,7 @@ describe('mlship retrain, locally, from the synthesized state machine', () => {
     assert.equal(result.step, 'Gather data');
     assert.deepEqual(result.notifications.map((n) => n.state), ['Notify failure']);
     assert.match(result.notifications[0]!.message, /20 labelled rows .*retrain\.minRows is 100/);
+    assert.doesNotMatch(result.notifications[0]!.message, /\bat .*\.(ts|js|mjs):\d+/, 'no stack trace in what on-call reads');
     assert.deepEqual(readdirSync(join(root, 'models', 'breast-cancer')), ['1']);
     assert.deepEqual(alerts(stateDir).map((a) => [a.level, a.event]), [['critical', 'retrain-failed']]);
   });
