@@ -6,6 +6,7 @@ import { SingleBar } from 'cli-progress';
 import { Command, Option } from 'commander';
 import { LocalBatchError, runLocalBatch, type LocalBatchProgress } from '../../local/batch/run-batch';
 import { loadManifest, resolveManifestPath } from '../../lib/manifest/load';
+import { USAGE_EXIT_CODE } from './verify';
 import { action, parsePositiveInteger } from './common';
 
 interface BatchFlags {
@@ -61,6 +62,8 @@ export function batchCommand(): Command {
     .option('--concurrency <n>', `worker threads scoring batches (default: ${availableParallelism()}, one per core)`, parsePositiveInteger)
     .option('--keep-work', 'keep the work files (rows, parts, map results) after a successful run')
     .addHelpText('after', HELP)
+    // A command line that cannot run as written (an unknown or missing flag) exits 2, as the help says.
+    .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : USAGE_EXIT_CODE))
     .action(
       action(async (flags: BatchFlags) => {
         const loaded = loadManifest(resolveManifestPath(flags.manifest));

@@ -4,6 +4,7 @@
 import { Command } from 'commander';
 import { retrainLocally, type LocalRetrainResult } from '../../local/retrain';
 import { loadManifest, resolveManifestPath } from '../../lib/manifest/load';
+import { USAGE_EXIT_CODE } from './verify';
 import { action } from './common';
 
 interface RetrainFlags {
@@ -50,6 +51,8 @@ export function retrainCommand(): Command {
     .option('--manifest <file>', 'the manifest (default: models/manifest.yaml)')
     .option('--state-dir <dir>', 'where alerts, the candidate parameter and the work files go (default: .mlship)')
     .addHelpText('after', HELP)
+    // A command line that cannot run as written (an unknown or missing flag) exits 2, as the help says.
+    .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : USAGE_EXIT_CODE))
     .action(
       action(async (flags: RetrainFlags) => {
         const loaded = loadManifest(resolveManifestPath(flags.manifest));
