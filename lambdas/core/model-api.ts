@@ -38,6 +38,16 @@ export interface RequestRecord {
   readonly inferenceMs: number;
   /** The error behind a 5xx, for the log; an unexpected one is never sent to the caller. */
   readonly failure?: unknown;
+  /** What was scored (predict and infer answered 200): references to the decoded rows and the prediction, for data capture. */
+  readonly scored?: ScoredBatch;
+}
+
+/** The rows a request scored and the model's answer, as the capture path reads them (not copies). */
+export interface ScoredBatch {
+  /** Row-major raw feature values, `count` rows of the card's features. */
+  readonly rows: Float32Array;
+  readonly count: number;
+  readonly prediction: BatchPrediction;
 }
 
 export interface ApiResult {
@@ -103,14 +113,14 @@ export class ModelApi {
       case 'predict': {
         const batch = decodeV1(this.readJson(request, "an 'instances' array"), this.layout, this.limits);
         const { prediction, inferenceMs } = await this.predict(batch);
-        return this.okText(operation, encodeV1(prediction, this.model.card), batch.count, inferenceMs, prediction.servedVersion);
+        return this.okText(operation, encodeV1(prediction, this.model.card), batch.count, inferenceMs, prediction.servedVersion, { rows: batch.rows, count: batch.count, prediction });
       }
       case 'infer': {
         const batch = decodeV2(this.readJson(request, "an 'inputs' array"), this.layout, this.limits);
         const { prediction, inferenceMs } = await this.predict(batch);
         const answer = encodeV2(prediction, this.model.card, batch.id);
         const served = prediction.servedVersion;
-        return this.okText(operation, JSON.stringify(served === undefined ? answer : { ...answer, model_version: served }), batch.count, inferenceMs, served);
+        return this.okText(operation, JSON.stringify(served === undefined ? answer : { ...answer, model_version: served }), batch.count, inferenceMs, served, { rows: batch.rows, count: batch.count, prediction });
       }
     }
   }
@@ -141,11 +151,11 @@ export class ModelApi {
     return this.okText(operation, JSON.stringify(payload), instances, inferenceMs);
   }
 
-  private okText(operation: ModelOperation, body: string, instances: number, inferenceMs: number, servedVersion?: string): ApiResult {
+  private okText(operation: ModelOperation, body: string, instances: number, inferenceMs: number, servedVersion?: string, scored?: ScoredBatch): ApiResult {
     const headers = servedVersion === undefined || servedVersion === this.version ? this.baseHeaders : { ...this.baseHeaders, 'x-model-version': servedVersion };
     return {
       response: { statusCode: 200, headers, body },
-      record: { operation, statusCode: 200, errorCode: undefined, instances, inferenceMs },
+      record: { operation, statusCode: 200, errorCode: undefined, instances, inferenceMs, ...(scored ? { scored } : {}) },
     };
   }
 

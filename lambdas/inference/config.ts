@@ -9,6 +9,8 @@ export interface InferenceConfig {
   readonly modelVersion: string | undefined;
   readonly maxBodyBytes: number;
   readonly maxBatchSize: number;
+  /** Share of scored requests captured to stdout for the drift monitor, percent (CAPTURE_PERCENT; 0: none). */
+  readonly capturePercent: number;
 }
 
 export { ConfigError };
@@ -21,6 +23,14 @@ function positiveInteger(env: NodeJS.ProcessEnv, name: string, fallback: number)
   return value;
 }
 
+function percent(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!(value >= 0 && value <= 100)) throw new ConfigError(`${name} must be a number from 0 to 100, received '${raw}'`);
+  return value;
+}
+
 export function readInferenceConfig(env: NodeJS.ProcessEnv): InferenceConfig {
   return {
     modelDir: env.MODEL_DIR || '/opt/ml/model',
@@ -28,5 +38,6 @@ export function readInferenceConfig(env: NodeJS.ProcessEnv): InferenceConfig {
     modelVersion: env.MODEL_VERSION || undefined,
     maxBodyBytes: positiveInteger(env, 'MAX_BODY_BYTES', 1024 * 1024),
     maxBatchSize: positiveInteger(env, 'MAX_BATCH_SIZE', 1000),
+    capturePercent: percent(env, 'CAPTURE_PERCENT', 0),
   };
 }

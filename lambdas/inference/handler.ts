@@ -3,6 +3,7 @@
 // handler per model and calls it with the events it makes from HTTP requests.
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import type { RequestCapture } from '../core/capture/capture-sink';
 import type { ModelApi, RequestRecord } from '../core/model-api';
 
 export interface InferenceHandlerDependencies {
@@ -10,6 +11,12 @@ export interface InferenceHandlerDependencies {
   readonly logger: Logger;
   /** Called once per request with what happened and the handler's own latency, for metrics. */
   readonly onRecord?: (record: RequestRecord, latencyMs: number) => void;
+  /**
+   * Data capture: a sampled share of the scored requests, written to the sink after the answer is built
+   * (stdout in the function, files locally; never a network call on the request path).
+   * @default - nothing captured
+   */
+  readonly capture?: RequestCapture;
 }
 
 export type InferenceHandler = (event: APIGatewayProxyEvent, context?: Context) => Promise<APIGatewayProxyResult>;
@@ -31,7 +38,12 @@ function routePath(event: APIGatewayProxyEvent): string {
   return event.resource && !event.resource.includes('{') ? event.resource : event.path;
 }
 
-export function createInferenceHandler({ api, logger, onRecord }: InferenceHandlerDependencies): InferenceHandler {
+export function createInferenceHandler({ api, logger, onRecord, capture }: InferenceHandlerDependencies): InferenceHandler {
+  const card = api.model.card;
+  const model = card.name;
+  const version = String(card.version);
+  const width = card.input.features.length;
+  const regression = card.task === 'regression';
   return async (event) => {
     const started = performance.now();
     const body = event.isBase64Encoded && event.body ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
@@ -45,6 +57,26 @@ export function createInferenceHandler({ api, logger, onRecord }: InferenceHandl
       logger.error('request failed', { error: record.failure as Error, path: event.path, requestId: event.requestContext?.requestId });
     } else if (record.statusCode >= 400) {
       logger.debug('request rejected', { statusCode: record.statusCode, code: record.errorCode, path: event.path });
+    }
+    const scored = record.scored;
+    if (capture && scored) {
+      try {
+        const { prediction } = scored;
+        capture.offer({
+          model,
+          // During a SageMaker blue/green shift the answering version may differ; the Lambda handler serves one version.
+          version,
+          time: new Date(),
+          requestId: event.requestContext?.requestId,
+          rows: scored.rows,
+          count: scored.count,
+          width,
+          ...(regression ? { values: prediction.scores } : { classIndex: prediction.classIndex, labels: card.labels }),
+        });
+      } catch (error) {
+        // Capture must never cost the caller the answer.
+        logger.warn('capture failed', { error: error as Error });
+      }
     }
     onRecord?.(record, performance.now() - started);
     return { statusCode: response.statusCode, headers: response.headers, body: response.body };

@@ -2,6 +2,7 @@
 // session are created once per execution environment, at module scope; each invocation reuses them.
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import { RequestCapture, StdoutCaptureSink } from '../core/capture/capture-sink';
 import { ServedModel } from '../core/inference-session';
 import { ModelApi } from '../core/model-api';
 import { readInferenceConfig } from './config';
@@ -30,7 +31,14 @@ const ready: Promise<InferenceHandler> = ServedModel.load(config.modelDir).then(
     metrics.setDefaultDimensions({ model: model.name, version: String(model.version) });
     logger.appendKeys({ model: model.name, modelVersion: model.version });
     logger.info('model loaded', { features: model.featureCount, task: model.card.task });
-    return createInferenceHandler({ api: new ModelApi(model, config), logger, onRecord: (record, latencyMs) => recordRequestMetrics(metrics, record, latencyMs) });
+    // Captured requests go to stdout as JSON lines; the log group's subscription filter sends them to the capture bucket.
+    const capture = config.capturePercent > 0 ? new RequestCapture(config.capturePercent, new StdoutCaptureSink()) : undefined;
+    return createInferenceHandler({
+      api: new ModelApi(model, config),
+      logger,
+      onRecord: (record, latencyMs) => recordRequestMetrics(metrics, record, latencyMs),
+      ...(capture ? { capture } : {}),
+    });
   },
   (error: unknown) => {
     logger.critical('model failed to load', { error: error as Error, modelDir: config.modelDir });
