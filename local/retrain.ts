@@ -161,6 +161,7 @@ export async function retrainLocally(options: LocalRetrainOptions): Promise<Loca
           parameters: new LocalParameters(stateDir),
           location: (_bucket, prefix) => `${shown(join(modelsDir, prefix))}/`,
           fetchCommand: () => undefined,
+          manifestFile: shown(loaded.file),
         }),
       [S.notifyRegistered]: publish(S.notifyRegistered, 'info', 'retrain-registered'),
       [S.notifyRejected]: publish(S.notifyRejected, 'warning', 'retrain-rejected'),

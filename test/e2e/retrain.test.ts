@@ -101,6 +101,8 @@ describe('mlship retrain, locally, from the synthesized state machine', () => {
     assert.equal((JSON.parse(parameters['/mlship/e2e/dev/breast-cancer/candidate']!) as { version: number }).version, 2, 'the parameter names the candidate version');
     assert.deepEqual(result.notifications.map((n) => n.state), ['Notify registered']);
     assert.match(result.notifications[0]!.message, /version: 2/, 'the notification says how to deploy');
+    assert.ok(result.notifications[0]!.message.includes(`the files are already in ${result.dir}/`), `names the folder: ${result.notifications[0]!.message}`);
+    assert.ok(result.notifications[0]!.message.includes(`for breast-cancer in ${manifest} and open a pull request`), 'names the manifest it ran with');
     assert.deepEqual(alerts(stateDir).map((a) => a.event), ['retrain-registered']);
   });
 

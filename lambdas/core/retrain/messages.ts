@@ -71,8 +71,13 @@ export interface RegisteredMessageInput {
   readonly execution: string;
   /** Where the version's files are: s3://registry/<model>/<version>/ (locally, the folder). */
   readonly location: string;
-  /** The command that puts the files in models/<model>/<version>/, or undefined when they are there already. */
+  /** The command that puts the files in models/<model>/<version>/, or undefined when they are there already (at `location`). */
   readonly fetchCommand: string | undefined;
+  /**
+   * The manifest whose entry names the live version.
+   * @default 'models/manifest.yaml' (the repository's)
+   */
+  readonly manifestFile?: string;
 }
 
 /** The notification of a registered candidate, with how to deploy it. */
@@ -80,8 +85,8 @@ export function registeredMessage(input: RegisteredMessageInput): string {
   const { settings, evaluation: e } = input;
   const v = e.candidateVersion;
   const steps = [
-    ...(input.fetchCommand ? [`  1. ${input.fetchCommand}`] : [`  1. the files are already in models/${settings.model}/${v}/`]),
-    `  2. set \`version: ${v}\` for ${settings.model} in models/manifest.yaml and open a pull request;`,
+    ...(input.fetchCommand ? [`  1. ${input.fetchCommand}`] : [`  1. the files are already in ${input.location}`]),
+    `  2. set \`version: ${v}\` for ${settings.model} in ${input.manifestFile ?? 'models/manifest.yaml'} and open a pull request;`,
     `  3. once it is reviewed and merged, \`npx cdk deploy\` releases v${v} by canary (rolled back automatically if its golden cases or alarms fail).`,
   ];
   return [

@@ -24,6 +24,11 @@ export interface RegisterDependencies {
    * @default - `aws s3 cp --recursive <s3 uri> models/<model>/<version>/`
    */
   readonly fetchCommand?: (bucket: string, prefix: string) => string | undefined;
+  /**
+   * The manifest to set the new version in, for people.
+   * @default 'models/manifest.yaml'
+   */
+  readonly manifestFile?: string;
   /** @default now */
   readonly now?: Date;
 }
@@ -65,6 +70,6 @@ export async function registerCandidate(event: RegisterEvent, deps: RegisterDepe
     source: data.source,
   };
   await deps.parameters.put(settings.candidateParameter, JSON.stringify(parameter));
-  const message = registeredMessage({ settings, data, trainRows: candidate.trainSize, evaluation, execution, location, fetchCommand });
+  const message = registeredMessage({ settings, data, trainRows: candidate.trainSize, evaluation, execution, location, fetchCommand, manifestFile: deps.manifestFile });
   return { version, uri: location, parameterName: settings.candidateParameter, message };
 }
