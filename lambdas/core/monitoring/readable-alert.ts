@@ -68,7 +68,7 @@ export function readableAlert(event: AlarmEvent): ReadableAlert {
 // ---- CloudWatch alarm notifications (the JSON message SNS delivers) ----
 
 /** The fields of a CloudWatch alarm notification this module reads (metric, metric-math and composite alarms). */
-interface CloudWatchAlarmMessage {
+export interface CloudWatchAlarmMessage {
   readonly AlarmName?: unknown;
   readonly AlarmDescription?: unknown;
   readonly NewStateValue?: unknown;
