@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
@@ -21,6 +21,9 @@ import type { LoadedManifest } from '../lib/manifest/load';
 import type { ModelEntry } from '../lib/manifest/schema';
 import { startAdminServer, type AdminServer } from './admin';
 import { localEndpointName, MAX_INVOCATION_BYTES, routeInvocation, startLocalSageMakerEndpoint, type LocalSageMakerEndpoint } from './sagemaker-endpoint';
+import { AlertHub, WebhookAlertSink } from './monitoring/alert-sinks';
+import { LocalMonitoring } from './monitoring/local-monitoring';
+import { serveStatus } from './monitoring/status-page';
 import { LocalAlerts, type AlertSink } from './release/alerts';
 import { ReleaseManager } from './release/manager';
 import { ReleaseStateStore } from './release/state';
@@ -52,6 +55,10 @@ export interface LocalGatewayOptions {
   readonly adminPort?: number;
   /** @default alerts to stderr and <stateDir>/alerts.jsonl */
   readonly alerts?: AlertSink;
+  /** Every alert is also POSTed here as JSON (a failing webhook is logged, never fatal). @default none */
+  readonly alertWebhook?: string;
+  /** Time between drift monitor runs over <stateDir>/capture, ms. @default 60000 */
+  readonly monitorIntervalMs?: number;
 }
 
 interface ServedRoute {
@@ -79,6 +86,10 @@ export class LocalGateway {
    * /endpoints/ route: it stays open while the API drains, so a request in flight still gets its answer.
    */
   private internalEndpoint: LocalSageMakerEndpoint | undefined;
+  /** Alerts of releases and monitoring: console, alerts.jsonl, webhook, the status page's list. */
+  private readonly alerts: AlertHub;
+  /** Metrics, alarms, the drift monitor and the status page of this run. */
+  private monitoring: LocalMonitoring | undefined;
 
   private constructor(
     private readonly options: LocalGatewayOptions,
@@ -95,6 +106,8 @@ export class LocalGateway {
       }
     }
     this.server = createServer({ keepAliveTimeout: 5000 }, (req, res) => this.onRequest(req, res));
+    const stateDir = resolve(options.stateDir ?? '.mlship');
+    this.alerts = new AlertHub([options.alerts ?? new LocalAlerts(stateDir), ...(options.alertWebhook ? [new WebhookAlertSink(options.alertWebhook)] : [])]);
   }
 
   /**
@@ -116,10 +129,20 @@ export class LocalGateway {
       if (options.manifest.models.some((m) => m.entry.runtime === 'sagemaker')) {
         gateway.internalEndpoint = await startLocalSageMakerEndpoint(gateway.endpoints, 0, { recordInvocations: false });
       }
+      gateway.monitoring = new LocalMonitoring({
+        manifest: options.manifest,
+        captureFolder: join(stateDir, 'capture'),
+        alerts: gateway.alerts,
+        releases: () => gateway.releases,
+        timeScale: options.timeScale,
+        ...(options.monitorIntervalMs !== undefined ? { monitorIntervalMs: options.monitorIntervalMs } : {}),
+        statusUrl: `${gateway.url}/`,
+      });
+      gateway.monitoring.start();
       gateway.releases = await ReleaseManager.start({
         manifest: options.manifest,
         store: new ReleaseStateStore(stateDir),
-        alerts: options.alerts ?? new LocalAlerts(stateDir),
+        alerts: gateway.alerts,
         makeHandler: (model, entry) => gateway.makeHandler(model, entry),
         timeScale: options.timeScale,
       });
@@ -128,6 +151,7 @@ export class LocalGateway {
     } catch (error) {
       await new Promise<void>((done) => gateway.server.close(() => done()));
       await gateway.internalEndpoint?.close();
+      await gateway.monitoring?.close();
       await gateway.releases?.close();
       throw error;
     }
@@ -198,6 +222,7 @@ export class LocalGateway {
       await this.admin?.close();
       this.sagemakerClient?.destroy();
       await this.internalEndpoint?.close();
+      await this.monitoring?.close();
       await this.releases?.close();
     })();
     return this.closed;
@@ -224,11 +249,24 @@ export class LocalGateway {
     const path = queryAt === -1 ? rawUrl : rawUrl.slice(0, queryAt);
     if (path.startsWith('/endpoints/')) return this.invokeEndpoint(req, res, method, path);
     const served = this.served.get(`${method} ${path}`);
-    if (!served) return this.unrouted(req, res, method, path);
+    if (!served) {
+      // The status page (GET / and /status.json): local only, the cloud has the dashboard.
+      if (this.monitoring && serveStatus(req, res, path, () => this.monitoring!.snapshot())) return;
+      return this.unrouted(req, res, method, path);
+    }
+    const arrived = performance.now();
+    const answered = (statusCode: number, version?: number, handlerMs?: number) =>
+      this.monitoring?.record({ model: served.route.model, ...(version !== undefined ? { version: String(version) } : {}), resource: path, statusCode, latencyMs: performance.now() - arrived, ...(handlerMs !== undefined ? { handlerMs } : {}) });
 
-    if (served.bucket && !served.bucket.tryTake()) return this.reject(req, res, new TooManyRequestsError(`${method} ${path}`));
+    if (served.bucket && !served.bucket.tryTake()) {
+      answered(429);
+      return this.reject(req, res, new TooManyRequestsError(`${method} ${path}`));
+    }
     const body = await readBody(req, served.maxBodyBytes);
-    if (body === undefined) return this.reject(req, res, new PayloadTooLargeError(served.maxBodyBytes), true);
+    if (body === undefined) {
+      answered(413);
+      return this.reject(req, res, new PayloadTooLargeError(served.maxBodyBytes), true);
+    }
 
     // The weighted `live` alias: the release picks the version, and counts what it answered.
     const release = this.releases?.get(served.route.model);
@@ -236,8 +274,10 @@ export class LocalGateway {
     const version = release.pick();
     const started = performance.now();
     const result = await version.handler(toProxyEvent(req, method, path, queryAt === -1 ? '' : rawUrl.slice(queryAt + 1), served.route, body));
-    release.record(version.version, result.statusCode, performance.now() - started);
+    const handlerMs = performance.now() - started;
+    release.record(version.version, result.statusCode, handlerMs);
     send(res, result.statusCode, result.headers as Record<string, string>, result.body);
+    answered(result.statusCode, version.version, handlerMs);
   }
 
   /** `POST /endpoints/{name}/invocations`: SageMaker runtime's InvokeEndpoint, answered by onnxruntime. */

@@ -5,11 +5,12 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadManifest, ManifestError, resolveManifestPath } from '../lib/manifest/load';
 import { LocalGateway } from './gateway';
+import { DEFAULT_MONITOR_INTERVAL_SECONDS } from './monitoring/local-monitoring';
 import { ReleaseError } from './release/manager';
 import { StateError } from './release/state';
 
 function usageError(message: string): never {
-  process.stderr.write(`mlship: ${message}\nusage: npm start -- [--manifest FILE] [--port N] [--host ADDRESS] [--throttle] [--state-dir DIR] [--time-scale X] [--admin-port N]\n`);
+  process.stderr.write(`mlship: ${message}\nusage: npm start -- [--manifest FILE] [--port N] [--host ADDRESS] [--throttle] [--state-dir DIR] [--time-scale X] [--admin-port N] [--monitor-interval SECONDS] [--alert-webhook URL]\n`);
   process.exit(2);
 }
 
@@ -25,6 +26,8 @@ async function main(): Promise<void> {
         'state-dir': { type: 'string' },
         'time-scale': { type: 'string' },
         'admin-port': { type: 'string' },
+        'monitor-interval': { type: 'string' },
+        'alert-webhook': { type: 'string' },
       },
       strict: true,
     }).values;
@@ -40,13 +43,18 @@ async function main(): Promise<void> {
   const adminPort = args['admin-port'] === undefined ? undefined : Number(args['admin-port']);
   if (adminPort !== undefined && !(Number.isInteger(adminPort) && adminPort >= 0 && adminPort <= 65535)) usageError(`admin-port must be an integer from 0 to 65535, received '${args['admin-port']}'`);
 
+  const monitorInterval = Number(args['monitor-interval'] ?? DEFAULT_MONITOR_INTERVAL_SECONDS);
+  if (!(monitorInterval >= 1 && monitorInterval <= 86_400)) usageError(`monitor-interval must be a number of seconds from 1 to 86400, received '${args['monitor-interval']}'`);
+  const alertWebhook = args['alert-webhook'] ?? (process.env.MLSHIP_ALERT_WEBHOOK || undefined);
+  if (alertWebhook !== undefined && !/^https?:\/\/[^\s]+$/.test(alertWebhook)) usageError(`alert-webhook must be an http or https URL (from ${args['alert-webhook'] !== undefined ? '--alert-webhook' : 'MLSHIP_ALERT_WEBHOOK'})`);
+
   const manifest = loadManifest(resolveManifestPath(args.manifest));
   const stateDir = resolve(args['state-dir'] ?? '.mlship');
-  const gateway = await LocalGateway.start({ manifest, port, host: args.host ?? '127.0.0.1', throttle: args.throttle ?? false, stateDir, timeScale, adminPort });
+  const gateway = await LocalGateway.start({ manifest, port, host: args.host ?? '127.0.0.1', throttle: args.throttle ?? false, stateDir, timeScale, adminPort, monitorIntervalMs: monitorInterval * 1000, ...(alertWebhook ? { alertWebhook } : {}) });
   // Where `npx mlship canary ...` finds this gateway's admin routes.
   const pointer = join(stateDir, 'gateway.json');
   writeFileSync(pointer, `${JSON.stringify({ url: gateway.url, adminUrl: gateway.adminUrl, pid: process.pid }, null, 2)}\n`);
-  printBanner(gateway);
+  printBanner(gateway, `monitoring: captures in ${join(stateDir, 'capture')}, drift monitor every ${monitorInterval} s, alerts on stderr, in ${join(stateDir, 'alerts.jsonl')}${alertWebhook ? ` and POSTed to ${new URL(alertWebhook).origin}` : ''}`);
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -72,7 +80,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
 }
 
-function printBanner(gateway: LocalGateway): void {
+function printBanner(gateway: LocalGateway, monitoring: string): void {
   const { url } = gateway;
   const count = gateway.modelNames.length;
   const lines = [`mlship: serving ${count} model${count === 1 ? '' : 's'} on ${url}`, ''];
@@ -86,6 +94,7 @@ function printBanner(gateway: LocalGateway): void {
   lines.push(
     '',
     `  health: GET ${url}/v2/health/ready`,
+    `  status: ${url}/   (models, traffic split, latency, alarms, drift, recent alerts)`,
     '',
     'try:',
     `  curl -s ${url}/v2/models/${example}   # metadata: feature names and labels`,
@@ -95,6 +104,7 @@ function printBanner(gateway: LocalGateway): void {
       .statuses()
       .map((r) => `${r.model} ${r.traffic.map((t) => `v${t.version} ${t.weight}%`).join(' + ')}`)
       .join('; ')}  (admin on ${gateway.adminUrl}: npx mlship canary status)`,
+    monitoring,
     '',
     'Ctrl-C stops (in-flight requests finish first).',
     '',

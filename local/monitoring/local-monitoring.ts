@@ -1,0 +1,194 @@
+// Monitoring of a local run, in one place for the gateway: the metrics store the gateway feeds with every
+// answer, the alarm evaluator over the alarm catalog's specs of every model, the drift monitor on a timer
+// over the capture folder, the alert hub (console, .mlship/alerts.jsonl, webhook, the status page's list),
+// and the status page's snapshot. The stage is 'local', so alarm names and alerts never pass for a cloud
+// stage's.
+import type { MonitoredModel } from '../../lambdas/core/monitor/drift-monitor';
+import { modelAlarmSpecs, type AlarmSpec } from '../../lambdas/core/monitoring/alarm-catalog';
+import type { AlarmEvent, ReadableAlert } from '../../lambdas/core/monitoring/contracts';
+import { readableAlert } from '../../lambdas/core/monitoring/readable-alert';
+import type { LoadedManifest } from '../../lib/manifest/load';
+import type { ReleaseManager } from '../release/manager';
+import { localEndpointName } from '../sagemaker-endpoint';
+import { AlarmEvaluator } from './alarm-evaluator';
+import { monitoringAlert, type AlertHub } from './alert-sinks';
+import { LocalMetrics, type RequestFigure } from './metrics-store';
+import { LocalDriftMonitor } from './monitor-timer';
+import type { DriftStatus, ModelStatus, StatusSnapshot } from './status-page';
+
+/** The stage name of a local run in alarm names and alerts. */
+export const LOCAL_STAGE = 'local';
+/** Namespace of the handler's EMF metrics, as lib/model-function.ts METRICS_NAMESPACE. */
+const EMF_NAMESPACE = 'mlship';
+/** Time between drift monitor runs by default, seconds. */
+export const DEFAULT_MONITOR_INTERVAL_SECONDS = 60;
+
+export interface LocalMonitoringOptions {
+  readonly manifest: LoadedManifest;
+  /** The capture folder the gateway's FolderCaptureSink writes (.mlship/capture). */
+  readonly captureFolder: string;
+  readonly alerts: AlertHub;
+  /** The gateway's releases (which version is live, the split), once loaded. */
+  readonly releases: () => ReleaseManager | undefined;
+  /** Multiplies alarm periods and the monitor's window. @default 1 */
+  readonly timeScale?: number;
+  /** Time between drift monitor runs, ms. @default 60 s */
+  readonly monitorIntervalMs?: number;
+  /** The status page's URL: the alerts' dashboard link. */
+  readonly statusUrl?: string;
+  readonly log?: (line: string) => void;
+}
+
+export class LocalMonitoring {
+  readonly metrics: LocalMetrics;
+  readonly evaluator: AlarmEvaluator;
+  readonly monitor: LocalDriftMonitor;
+  readonly specs: readonly AlarmSpec[];
+  private readonly timeScale: number;
+  private readonly monitorIntervalMs: number;
+
+  constructor(private readonly options: LocalMonitoringOptions) {
+    const { manifest } = options.manifest;
+    this.timeScale = options.timeScale ?? 1;
+    this.monitorIntervalMs = options.monitorIntervalMs ?? DEFAULT_MONITOR_INTERVAL_SECONDS * 1000;
+    const project = manifest.project;
+    this.specs = manifest.models.flatMap((entry) =>
+      modelAlarmSpecs(
+        {
+          project,
+          stage: LOCAL_STAGE,
+          apiName: `${project}-${LOCAL_STAGE}`,
+          apiStage: LOCAL_STAGE,
+          metricsNamespace: EMF_NAMESPACE,
+          metricsService: `${project}-${LOCAL_STAGE}-${entry.name}`,
+          functionName: `${project}-${LOCAL_STAGE}-${entry.name}`,
+          endpointName: localEndpointName(entry.name, entry.version),
+        },
+        entry,
+      ),
+    );
+    const periods = new Map(manifest.models.map((m) => [m.name, m.monitoring.alarms.periodMinutes * 60_000 * this.timeScale]));
+    this.metrics = new LocalMetrics({ periodMs: (model) => periods.get(model) ?? 60_000 * this.timeScale, emfNamespace: EMF_NAMESPACE });
+    const send = (alert: ReadableAlert, event: AlarmEvent) => options.alerts.emit(monitoringAlert(alert, event));
+    this.evaluator = new AlarmEvaluator({
+      project,
+      stage: LOCAL_STAGE,
+      specs: this.specs,
+      metrics: this.metrics,
+      timeScale: this.timeScale,
+      onAlert: (event) => send(readableAlert(event), event),
+      ...(options.statusUrl ? { dashboardUrl: options.statusUrl } : {}),
+    });
+    this.monitor = new LocalDriftMonitor({
+      folder: options.captureFolder,
+      project,
+      stage: LOCAL_STAGE,
+      models: () => this.monitoredModels(),
+      windowMs: manifest.monitoring.windowHours * 3_600_000 * this.timeScale,
+      intervalMs: this.monitorIntervalMs,
+      metrics: this.metrics,
+      report: send,
+      ...(options.statusUrl ? { dashboardUrl: options.statusUrl } : {}),
+      ...(options.log ? { log: options.log } : {}),
+    });
+  }
+
+  start(): void {
+    this.evaluator.start();
+    this.monitor.start();
+  }
+
+  async close(): Promise<void> {
+    this.evaluator.stop();
+    await this.monitor.stop();
+    await this.options.alerts.flush();
+  }
+
+  /** Counts one answer of a model route. */
+  record(figure: RequestFigure): void {
+    this.metrics.record(figure);
+  }
+
+  /** Every model's live version with its card, as the drift monitor reads them. */
+  monitoredModels(): MonitoredModel[] {
+    const releases = this.options.releases();
+    if (!releases) return [];
+    return this.options.manifest.models.flatMap(({ entry }) => {
+      const release = releases.get(entry.name);
+      if (!release) return [];
+      const live = release.status().live;
+      const handle = release.versions.find((v) => v.version === live) ?? release.versions[0]!;
+      return [
+        {
+          name: entry.name,
+          version: String(handle.version),
+          card: handle.model.card,
+          runtime: entry.runtime,
+          ...(entry.runtime === 'sagemaker' ? { endpointName: localEndpointName(entry.name, handle.version) } : {}),
+          drift: entry.monitoring.drift,
+        },
+      ];
+    });
+  }
+
+  /** What the status page shows. */
+  snapshot(now = Date.now()): StatusSnapshot {
+    const { manifest } = this.options.manifest;
+    const releases = this.options.releases();
+    const alarms = this.evaluator.statuses();
+    const composites = this.evaluator.composites();
+    const models: ModelStatus[] = manifest.models.map((entry) => {
+      const release = releases?.get(entry.name)?.status();
+      const periodMs = this.metrics.periodMs(entry.name);
+      const periods = entry.monitoring.alarms.evaluationPeriods;
+      const current = Math.floor(now / periodMs);
+      const health = composites.find((c) => c.model === entry.name);
+      return {
+        name: entry.name,
+        runtime: entry.runtime,
+        live: release?.live ?? entry.version,
+        traffic: release?.traffic ?? [],
+        ...(release?.deployment ? { deployment: { from: release.deployment.from, to: release.deployment.to, weight: release.deployment.weight, strategy: release.deployment.strategy } } : {}),
+        health: health ? { name: health.name, state: health.state, since: health.since, ...(health.trigger ? { trigger: health.trigger } : {}) } : { name: '', state: 'INSUFFICIENT_DATA', since: new Date(now).toISOString() },
+        alarms: alarms.filter((a) => a.model === entry.name),
+        recent: { minutes: (periods * periodMs) / 60_000, versions: this.metrics.versionFigures(entry.name, (current - periods + 1) * periodMs, (current + 1) * periodMs) },
+        drift: this.driftStatus(entry.name, entry.monitoring.drift.minSampleSize),
+      };
+    });
+    return {
+      project: manifest.project,
+      stage: LOCAL_STAGE,
+      time: new Date(now).toISOString(),
+      timeScale: this.timeScale,
+      monitor: { intervalSeconds: this.monitorIntervalMs / 1000, windowMinutes: manifest.monitoring.windowHours * 60 * this.timeScale, runs: this.monitor.completedRuns },
+      models,
+      alerts: this.options.alerts
+        .recent()
+        .slice(0, 20)
+        .map((a) => ({ time: a.time, level: a.level, model: a.model, event: a.event, message: a.message, ...(a.body ? { body: a.body } : {}) })),
+    };
+  }
+
+  private driftStatus(model: string, minSampleSize: number): DriftStatus {
+    const result = this.monitor.lastResult(model);
+    if (!result) return { state: 'not run yet', driftingFeatures: [], features: [] };
+    const { outcome } = result;
+    if ('error' in outcome) return { state: 'error', lastRun: result.time, error: outcome.error.message, driftingFeatures: [], features: [] };
+    const { report } = outcome.run;
+    const features = [...report.features]
+      .sort((a, b) => Number(b.drifting) - Number(a.drifting) || (b.psi ?? -1) - (a.psi ?? -1))
+      .slice(0, 10)
+      .map((f) => ({ name: f.name, psi: f.psi, ksStatistic: f.ks?.statistic ?? null, ksPValue: f.ks?.pValue ?? null, jsDistance: f.jsDistance, drifting: f.drifting }));
+    return {
+      state: report.verdict,
+      lastRun: result.time,
+      version: outcome.run.version,
+      rows: report.rows,
+      minSampleSize,
+      summary: report.summary,
+      driftingFeatures: report.driftingFeatures,
+      features,
+      ...(report.predictions ? { predictions: { drifting: report.predictions.drifting, jsDistance: report.predictions.jsDistance } } : {}),
+    };
+  }
+}

@@ -1,0 +1,324 @@
+// The local stand-in for CloudWatch's metrics: every answer of a model route (which version, which route,
+// status, time at the gateway and in the handler) counted per model in periods aligned like CloudWatch's,
+// and the drift monitor's figures per run. The alarm evaluator asks it for the metrics the alarm catalog names
+// (AWS/ApiGateway Latency, AWS/Lambda Duration, the handler's EMF counts, ...) and gets the local figure
+// that stands for each; the status page reads its per-version summaries.
+import type { DriftDatum } from '../../lambdas/core/monitor/drift-monitor';
+import type { MetricRef } from '../../lambdas/core/monitoring/alarm-catalog';
+import { DRIFT_METRICS_NAMESPACE } from '../../lambdas/core/monitoring/contracts';
+import { percentile } from '../release/window';
+
+/** One answer of a model route. */
+export interface RequestFigure {
+  readonly model: string;
+  /** The version that answered; undefined when the gateway answered first (429 throttled, 413, still loading). */
+  readonly version?: string;
+  /** The route's resource path, e.g. /v2/models/breast-cancer/infer (API Gateway's Resource dimension). */
+  readonly resource: string;
+  readonly statusCode: number;
+  /** Time at the gateway, ms: what API Gateway's Latency measures. */
+  readonly latencyMs: number;
+  /** Time in the version's handler, ms: the function's Duration (ModelLatency for a SageMaker model). */
+  readonly handlerMs?: number;
+  /** When it was answered, epoch ms. @default now */
+  readonly time?: number;
+}
+
+/** Latency samples kept per version, route and period; past it, reservoir sampling keeps percentiles honest. */
+export const MAX_SAMPLES_PER_PERIOD = 4096;
+
+class Reservoir {
+  private values = new Float64Array(64);
+  length = 0;
+  seen = 0;
+  private random = 1;
+
+  add(value: number): void {
+    this.seen++;
+    if (this.length < MAX_SAMPLES_PER_PERIOD) {
+      if (this.length === this.values.length) {
+        const grown = new Float64Array(Math.min(MAX_SAMPLES_PER_PERIOD, this.values.length * 2));
+        grown.set(this.values);
+        this.values = grown;
+      }
+      this.values[this.length++] = value;
+      return;
+    }
+    // Algorithm R with a small deterministic generator: every sample of the period has the same chance.
+    this.random = (Math.imul(this.random, 1664525) + 1013904223) >>> 0;
+    const slot = this.random % this.seen;
+    if (slot < MAX_SAMPLES_PER_PERIOD) this.values[slot] = value;
+  }
+
+  samples(): Float64Array {
+    return this.values.subarray(0, this.length);
+  }
+}
+
+interface Counts {
+  requests: number;
+  clientErrors: number;
+  serverErrors: number;
+  throttles: number;
+  handled: number;
+  readonly latency: Reservoir;
+  readonly handler: Reservoir;
+}
+
+interface Cell extends Counts {
+  readonly version: string | undefined;
+  readonly resource: string;
+}
+
+/** A version's figures over a stretch of time (the status page's rows). */
+export interface VersionFigures {
+  readonly version: string;
+  readonly requests: number;
+  readonly clientErrors: number;
+  readonly serverErrors: number;
+  readonly throttles: number;
+  /** Percentiles of the time at the gateway, ms; null without requests. */
+  readonly p50Ms: number | null;
+  readonly p90Ms: number | null;
+  readonly p99Ms: number | null;
+}
+
+interface DriftPoint {
+  readonly time: number;
+  readonly datums: readonly DriftDatum[];
+}
+
+interface ModelSeries {
+  readonly periodMs: number;
+  readonly periods: Map<number, Map<string, Cell>>;
+  drift: DriftPoint[];
+}
+
+/** Where a metric's local figure comes from. */
+type Source = 'latency' | 'handler' | 'handler-us' | 'requests' | 'client-errors' | 'server-errors' | 'throttles' | 'handled';
+
+/**
+ * The local figure behind each CloudWatch metric the alarms and dashboard use. The gateway is API Gateway
+ * and the function in one process: API latency is the time at the gateway, the function's Duration (and a
+ * SageMaker endpoint's ModelLatency, in microseconds as CloudWatch has it) the time in the handler, and
+ * the gateway's 429s are the throttles. GPU utilization has no local figure: its alarm sees no data.
+ */
+const SOURCES: Readonly<Record<string, Readonly<Record<string, Source>>>> = {
+  'AWS/ApiGateway': { Latency: 'latency', Count: 'requests', '4XXError': 'client-errors', '5XXError': 'server-errors' },
+  'AWS/Lambda': { Duration: 'handler', Invocations: 'handled', Errors: 'server-errors', Throttles: 'throttles' },
+  'AWS/SageMaker': { ModelLatency: 'handler-us', Invocations: 'handled', Invocation5XXErrors: 'server-errors', Invocation4XXErrors: 'client-errors' },
+};
+
+/** The handler's EMF metrics (namespace given to the store): counted per version. */
+const EMF_SOURCES: Readonly<Record<string, Source>> = { Requests: 'requests', ServerErrors: 'server-errors', ClientErrors: 'client-errors', InferenceLatency: 'handler' };
+
+export interface LocalMetricsOptions {
+  /** Length of a model's periods, ms (its alarms' period, scaled by --time-scale). */
+  readonly periodMs: (model: string) => number;
+  /** Namespace of the handler's EMF metrics, as the alarm specs name it. */
+  readonly emfNamespace: string;
+  /** Periods kept per model. @default 60 */
+  readonly keepPeriods?: number;
+  /** Drift monitor runs kept per model. @default 100 */
+  readonly keepDriftRuns?: number;
+  readonly now?: () => number;
+}
+
+export class LocalMetrics {
+  private readonly models = new Map<string, ModelSeries>();
+  private readonly keepPeriods: number;
+  private readonly now: () => number;
+
+  constructor(private readonly options: LocalMetricsOptions) {
+    this.keepPeriods = options.keepPeriods ?? 60;
+    this.now = options.now ?? Date.now;
+  }
+
+  private series(model: string): ModelSeries {
+    let series = this.models.get(model);
+    if (!series) {
+      const periodMs = this.options.periodMs(model);
+      if (!(periodMs > 0)) throw new RangeError(`period of ${model} must be above 0 ms, received ${periodMs}`);
+      series = { periodMs, periods: new Map(), drift: [] };
+      this.models.set(model, series);
+    }
+    return series;
+  }
+
+  /** The period length of a model, ms. */
+  periodMs(model: string): number {
+    return this.series(model).periodMs;
+  }
+
+  /** Counts one answer. Cheap: a map lookup and two reservoir inserts. */
+  record(figure: RequestFigure): void {
+    const series = this.series(figure.model);
+    const index = Math.floor((figure.time ?? this.now()) / series.periodMs);
+    let period = series.periods.get(index);
+    if (!period) {
+      period = new Map();
+      series.periods.set(index, period);
+      for (const old of series.periods.keys()) if (old <= index - this.keepPeriods) series.periods.delete(old);
+    }
+    const key = `${figure.version ?? ''}|${figure.resource}`;
+    let cell = period.get(key);
+    if (!cell) {
+      cell = { version: figure.version, resource: figure.resource, requests: 0, clientErrors: 0, serverErrors: 0, throttles: 0, handled: 0, latency: new Reservoir(), handler: new Reservoir() };
+      period.set(key, cell);
+    }
+    cell.requests++;
+    if (figure.statusCode === 429) cell.throttles++;
+    else if (figure.statusCode >= 500) cell.serverErrors++;
+    else if (figure.statusCode >= 400) cell.clientErrors++;
+    cell.latency.add(figure.latencyMs);
+    if (figure.handlerMs !== undefined) {
+      cell.handled++;
+      cell.handler.add(figure.handlerMs);
+    }
+  }
+
+  /** Keeps one drift monitor run's figures (what the cloud monitor puts to CloudWatch). */
+  recordDrift(model: string, datums: readonly DriftDatum[], time: Date): void {
+    const series = this.series(model);
+    series.drift.push({ time: time.getTime(), datums: [...datums] });
+    const keep = this.options.keepDriftRuns ?? 100;
+    if (series.drift.length > keep) series.drift = series.drift.slice(-keep);
+  }
+
+  /** The latest drift run's figures of a model, with its time. */
+  latestDrift(model: string): DriftPoint | undefined {
+    const runs = this.models.get(model)?.drift;
+    return runs?.[runs.length - 1];
+  }
+
+  private cells(model: string, from: number, to: number, filter: (cell: Cell) => boolean): Cell[] {
+    const series = this.models.get(model);
+    if (!series) return [];
+    const cells: Cell[] = [];
+    const first = Math.ceil(from / series.periodMs);
+    const last = Math.floor(to / series.periodMs);
+    for (const [index, period] of series.periods) {
+      if (index < first || index >= last) continue;
+      for (const cell of period.values()) if (filter(cell)) cells.push(cell);
+    }
+    return cells;
+  }
+
+  /**
+   * The value of a CloudWatch metric for a model over [from, to) (whole periods inside it), in the metric's
+   * own unit; undefined when there is no datapoint (no request of that kind in the stretch), or when the
+   * metric has no local figure.
+   */
+  metric(model: string, ref: MetricRef, from: number, to: number): number | undefined {
+    if (ref.namespace === DRIFT_METRICS_NAMESPACE) return this.driftMetric(model, ref, from, to);
+    const source = ref.namespace === this.options.emfNamespace ? EMF_SOURCES[ref.metricName] : SOURCES[ref.namespace]?.[ref.metricName];
+    if (!source) return undefined;
+    const version = ref.namespace === this.options.emfNamespace ? ref.dimensions.version : undefined;
+    const resource = ref.namespace === 'AWS/ApiGateway' ? ref.dimensions.Resource : undefined;
+    const cells = this.cells(model, from, to, (c) => (version === undefined || c.version === version) && (resource === undefined || c.resource === resource));
+    const requests = cells.reduce((s, c) => s + c.requests, 0);
+    if (requests === 0) return undefined;
+    const sum = (field: 'requests' | 'clientErrors' | 'serverErrors' | 'throttles' | 'handled') => cells.reduce((s, c) => s + c[field], 0);
+    switch (source) {
+      case 'requests':
+        return countStatistic(ref.statistic, requests, requests);
+      case 'client-errors':
+        return countStatistic(ref.statistic, sum('clientErrors'), requests);
+      case 'server-errors':
+        return countStatistic(ref.statistic, sum('serverErrors'), requests);
+      case 'throttles':
+        return countStatistic(ref.statistic, sum('throttles'), requests);
+      case 'handled':
+        return sum('handled') === 0 ? undefined : countStatistic(ref.statistic, sum('handled'), sum('handled'));
+      case 'latency':
+        return sampleStatistic(ref.statistic, merge(cells.map((c) => c.latency.samples())));
+      case 'handler':
+      case 'handler-us': {
+        const value = sampleStatistic(ref.statistic, merge(cells.map((c) => c.handler.samples())));
+        return value === undefined || source === 'handler' ? value : value * 1000;
+      }
+    }
+  }
+
+  private driftMetric(model: string, ref: MetricRef, from: number, to: number): number | undefined {
+    const runs = this.models.get(model)?.drift ?? [];
+    const values = runs
+      .filter((run) => run.time >= from && run.time < to)
+      .flatMap((run) => run.datums.filter((d) => d.metric === ref.metricName && d.feature === ref.dimensions.feature).map((d) => d.value));
+    return values.length === 0 ? undefined : sampleStatistic(ref.statistic, Float64Array.from(values));
+  }
+
+  /** Per version (and '-' for answers given before a version was picked): counts and latency percentiles over [from, to). */
+  versionFigures(model: string, from: number, to: number): VersionFigures[] {
+    const byVersion = new Map<string, Cell[]>();
+    for (const cell of this.cells(model, from, to, () => true)) {
+      const key = cell.version ?? '-';
+      byVersion.set(key, [...(byVersion.get(key) ?? []), cell]);
+    }
+    return [...byVersion]
+      .sort(([a], [b]) => (a === '-' ? 1 : b === '-' ? -1 : Number(a) - Number(b)))
+      .map(([version, cells]) => {
+        const samples = merge(cells.map((c) => c.latency.samples()));
+        const p = (q: number) => (samples.length === 0 ? null : percentile(Array.from(samples), q));
+        return {
+          version,
+          requests: cells.reduce((s, c) => s + c.requests, 0),
+          clientErrors: cells.reduce((s, c) => s + c.clientErrors, 0),
+          serverErrors: cells.reduce((s, c) => s + c.serverErrors, 0),
+          throttles: cells.reduce((s, c) => s + c.throttles, 0),
+          p50Ms: p(0.5),
+          p90Ms: p(0.9),
+          p99Ms: p(0.99),
+        };
+      });
+  }
+}
+
+function merge(parts: readonly Float64Array[]): Float64Array {
+  const out = new Float64Array(parts.reduce((s, p) => s + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+/** A count metric (one datapoint of 1 per event, as EMF counts are): Sum is the count. */
+function countStatistic(statistic: string, count: number, samples: number): number | undefined {
+  switch (statistic) {
+    case 'Sum':
+      return count;
+    case 'SampleCount':
+      return samples;
+    case 'Average':
+      return samples === 0 ? undefined : count / samples;
+    case 'Maximum':
+      return count > 0 ? 1 : 0;
+    case 'Minimum':
+      return count === samples ? 1 : 0;
+    default:
+      return undefined;
+  }
+}
+
+/** A statistic over samples: pNN (nearest rank, as CloudWatch), Average, Maximum, Minimum, Sum, SampleCount. */
+export function sampleStatistic(statistic: string, samples: Float64Array): number | undefined {
+  if (samples.length === 0) return undefined;
+  const p = /^p(\d+(?:\.\d+)?)$/.exec(statistic);
+  if (p) return percentile(Array.from(samples), Number(p[1]) / 100);
+  switch (statistic) {
+    case 'Average':
+      return samples.reduce((s, v) => s + v, 0) / samples.length;
+    case 'Maximum':
+      return samples.reduce((m, v) => Math.max(m, v), -Infinity);
+    case 'Minimum':
+      return samples.reduce((m, v) => Math.min(m, v), Infinity);
+    case 'Sum':
+      return samples.reduce((s, v) => s + v, 0);
+    case 'SampleCount':
+      return samples.length;
+    default:
+      return undefined;
+  }
+}

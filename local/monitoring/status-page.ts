@@ -1,0 +1,224 @@
+// The local status page: GET / is one plain HTML page whose inline script polls GET /status.json and draws
+// every model (versions, traffic split, latency, alarms, drift) and the recent alerts. The script builds the
+// page with DOM nodes and textContent only, so a model, feature or alert text is shown as text, never read
+// as HTML; a Content-Security-Policy lets only that one script run and only /status.json be fetched.
+import { createHash } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AlarmState } from '../../lambdas/core/monitoring/contracts';
+import type { AlarmStatus } from './alarm-evaluator';
+import type { VersionFigures } from './metrics-store';
+
+export interface FeatureStatus {
+  readonly name: string;
+  readonly psi: number | null;
+  readonly ksStatistic: number | null;
+  readonly ksPValue: number | null;
+  readonly jsDistance: number | null;
+  readonly drifting: boolean;
+}
+
+export interface DriftStatus {
+  readonly state: 'not run yet' | 'drift' | 'no drift' | 'not enough data' | 'error';
+  readonly lastRun?: string;
+  /** The version whose captures were read. */
+  readonly version?: string;
+  readonly rows?: number;
+  readonly minSampleSize?: number;
+  readonly summary?: string;
+  readonly error?: string;
+  readonly driftingFeatures: readonly string[];
+  /** Drifting features first, then the highest PSI; at most 10. */
+  readonly features: readonly FeatureStatus[];
+  readonly predictions?: { readonly drifting: boolean; readonly jsDistance: number };
+}
+
+export interface ModelStatus {
+  readonly name: string;
+  readonly runtime: 'lambda' | 'sagemaker';
+  readonly live: number;
+  /** The release's split: versions taking traffic with their share, percent. */
+  readonly traffic: readonly { readonly version: number; readonly weight: number }[];
+  readonly deployment?: { readonly from: number; readonly to: number; readonly weight: number; readonly strategy: string };
+  readonly health: { readonly name: string; readonly state: AlarmState; readonly since: string; readonly trigger?: string };
+  readonly alarms: readonly AlarmStatus[];
+  /** Per version over the last `minutes` (the alarms' evaluation window): requests, errors, latency percentiles. */
+  readonly recent: { readonly minutes: number; readonly versions: readonly VersionFigures[] };
+  readonly drift: DriftStatus;
+}
+
+export interface AlertLine {
+  readonly time: string;
+  readonly level: string;
+  readonly model: string;
+  readonly event: string;
+  readonly message: string;
+  readonly body?: string;
+}
+
+export interface StatusSnapshot {
+  readonly project: string;
+  readonly stage: string;
+  readonly time: string;
+  readonly timeScale: number;
+  readonly monitor: { readonly intervalSeconds: number; readonly windowMinutes: number; readonly runs: number };
+  readonly models: readonly ModelStatus[];
+  /** Newest first. */
+  readonly alerts: readonly AlertLine[];
+}
+
+/** How often the page asks for /status.json, ms. */
+export const STATUS_REFRESH_MS = 2000;
+
+// The page's script: plain browser JavaScript (no framework), text only through textContent.
+const SCRIPT = `
+'use strict';
+const REFRESH_MS = ${STATUS_REFRESH_MS};
+function el(tag, attrs, children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) node.setAttribute(key, String(value));
+  for (const child of children || []) node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  return node;
+}
+function ms(x) { return x === null || x === undefined ? '-' : (x >= 100 ? x.toFixed(0) : x.toFixed(1)) + ' ms'; }
+function num(x, digits) { return x === null || x === undefined ? '-' : (Math.abs(x) < 0.001 && x !== 0 ? x.toExponential(1) : x.toFixed(digits)); }
+function figure(value, unit) {
+  if (value === undefined || value === null) return '-';
+  const rounded = Math.abs(value) >= 100 ? Math.round(value) : Math.round(value * 100) / 100;
+  return unit === '%' ? rounded + '%' : unit ? rounded + ' ' + unit : String(rounded);
+}
+function clock(iso) { return iso ? iso.replace('T', ' ').slice(0, 19) + ' UTC' : '-'; }
+function table(headers, rows, cls) {
+  return el('table', cls ? { class: cls } : {}, [
+    el('thead', {}, [el('tr', {}, headers.map((h) => el('th', {}, [h])))]),
+    el('tbody', {}, rows.map((r) => el('tr', r.attrs || {}, r.cells.map((c) => el('td', {}, [c]))))),
+  ]);
+}
+function state(s) { return el('span', { class: 'state state-' + s.toLowerCase().replace(/[^a-z]+/g, '-') }, [s]); }
+function model(m) {
+  const split = m.traffic.map((t) => 'v' + t.version + ' ' + t.weight + '%').join(' + ');
+  const total = m.recent.versions.reduce((s, v) => s + v.requests, 0);
+  const section = el('section', { class: 'model', 'data-model': m.name }, [
+    el('h2', {}, [m.name, ' ', state(m.health.state)]),
+    el('p', { class: 'summary' }, [
+      'live v' + m.live + ' (' + m.runtime + ') · traffic split: ',
+      el('strong', { class: 'split' }, [split]),
+      m.deployment ? ' · deploying v' + m.deployment.from + ' → v' + m.deployment.to + ' (' + m.deployment.strategy + ', ' + m.deployment.weight + '%)' : '',
+    ]),
+    el('h3', {}, ['Last ' + num(m.recent.minutes, m.recent.minutes < 10 ? 1 : 0) + ' min']),
+    m.recent.versions.length === 0
+      ? el('p', { class: 'empty' }, ['no requests'])
+      : table(['version', 'requests', 'share', '4xx', '5xx', 'throttled', 'p50', 'p90', 'p99'],
+          m.recent.versions.map((v) => ({ attrs: { 'data-version': v.version }, cells: [v.version === '-' ? 'before routing' : 'v' + v.version, v.requests, total ? Math.round((100 * v.requests) / total) + '%' : '-', v.clientErrors, v.serverErrors, v.throttles, ms(v.p50Ms), ms(v.p90Ms), ms(v.p99Ms)] })), 'versions'),
+    el('h3', {}, ['Alarms']),
+    table(['alarm', 'state', 'figure', 'threshold'],
+      m.alarms.map((a) => ({ attrs: { 'data-alarm': a.kind }, cells: [a.kind + (a.inComposite ? '' : ' (not in health)'), state(a.state), figure(a.value, a.unit), a.comparison + ' ' + figure(a.threshold, a.unit)] })), 'alarms'),
+    drift(m.drift),
+  ]);
+  return section;
+}
+function drift(d) {
+  const head = el('h3', {}, ['Drift ', state(d.state)]);
+  const parts = [head];
+  if (d.state === 'not run yet') parts.push(el('p', { class: 'empty' }, ['the monitor has not run yet']));
+  if (d.error) parts.push(el('p', { class: 'error' }, [d.error]));
+  if (d.lastRun) parts.push(el('p', {}, ['last run ' + clock(d.lastRun) + ' over v' + d.version + ': ' + d.rows + ' captured rows (at least ' + d.minSampleSize + ' to judge)' + (d.predictions ? ' · predictions ' + (d.predictions.drifting ? 'drift' : 'stable') + ' (JS ' + num(d.predictions.jsDistance, 3) + ')' : '')]));
+  if (d.summary) parts.push(el('p', { class: 'drift-summary' }, [d.summary]));
+  if (d.features.length > 0) {
+    parts.push(table(['feature', 'PSI', 'KS', 'KS p', 'JS', ''],
+      d.features.map((f) => ({ attrs: { class: f.drifting ? 'drifting' : '' }, cells: [f.name, num(f.psi, 3), num(f.ksStatistic, 3), num(f.ksPValue, 4), num(f.jsDistance, 3), f.drifting ? 'drifting' : ''] })), 'features'));
+  }
+  return el('div', { class: 'drift' }, parts);
+}
+function alerts(list) {
+  if (list.length === 0) return el('p', { class: 'empty' }, ['no alerts yet']);
+  return el('ol', { class: 'alerts' }, list.map((a) => el('li', { class: 'alert level-' + a.level }, [
+    el('span', { class: 'time' }, [clock(a.time)]), ' ',
+    el('span', { class: 'subject' }, [a.event === 'monitoring' ? a.message : a.model + ': ' + a.message]),
+    a.body ? el('details', {}, [el('summary', {}, ['details']), el('pre', {}, [a.body])]) : '',
+  ])));
+}
+function render(s) {
+  const main = document.getElementById('status');
+  const open = new Set([...main.querySelectorAll('details[open]')].map((d) => d.parentElement && d.parentElement.textContent));
+  main.replaceChildren(
+    el('p', { class: 'meta' }, [s.project + ' · ' + s.stage + ' · updated ' + clock(s.time) + (s.timeScale !== 1 ? ' · time scale ' + s.timeScale : '') + ' · drift monitor every ' + s.monitor.intervalSeconds + ' s over ' + num(s.monitor.windowMinutes, 1) + ' min, ' + s.monitor.runs + ' runs']),
+    el('h2', {}, ['Recent alerts']),
+    alerts(s.alerts),
+    ...s.models.map(model),
+  );
+  for (const d of main.querySelectorAll('details')) if (open.has(d.parentElement && d.parentElement.textContent)) d.open = true;
+  document.body.dataset.loaded = 'true';
+}
+async function refresh() {
+  try {
+    const response = await fetch('status.json', { cache: 'no-store' });
+    if (!response.ok) throw new Error('status.json answered ' + response.status);
+    render(await response.json());
+    document.getElementById('problem').textContent = '';
+  } catch (error) {
+    document.getElementById('problem').textContent = 'cannot reach the gateway: ' + error.message;
+  }
+}
+refresh();
+setInterval(refresh, REFRESH_MS);
+`;
+
+const STYLE = `
+body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5rem; color: #1b1f24; max-width: 70rem; }
+h1 { font-size: 1.4rem; margin: 0 0 .2rem; } h2 { font-size: 1.15rem; margin: 1.6rem 0 .4rem; } h3 { font-size: .95rem; margin: 1rem 0 .3rem; }
+table { border-collapse: collapse; margin: .2rem 0; } th, td { padding: .2rem .6rem; border-bottom: 1px solid #d8dee4; text-align: right; }
+th:first-child, td:first-child { text-align: left; } th { font-weight: 600; background: #f6f8fa; }
+.state { font-size: .75rem; font-weight: 600; padding: .1rem .4rem; border-radius: .6rem; background: #eaeef2; vertical-align: middle; }
+.state-alarm, .state-drift { background: #ffebe9; color: #a40e26; } .state-ok, .state-no-drift { background: #dafbe1; color: #116329; }
+tr.drifting td { background: #fff8c5; } .meta, .empty { color: #57606a; } .error, #problem { color: #a40e26; }
+.alerts { padding-left: 1.2rem; } .alert { margin: .3rem 0; } .level-critical .subject { color: #a40e26; font-weight: 600; }
+.time { color: #57606a; font-variant-numeric: tabular-nums; } pre { background: #f6f8fa; padding: .6rem; overflow-x: auto; }
+section.model { border-top: 2px solid #d8dee4; margin-top: 1.5rem; }
+`;
+
+const SCRIPT_HASH = createHash('sha256').update(SCRIPT).digest('base64');
+
+export const STATUS_PAGE_HTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>mlship status</title>
+<style>${STYLE}</style>
+</head>
+<body>
+<h1>mlship status</h1>
+<p id="problem" role="alert"></p>
+<main id="status"><p class="empty">loading...</p></main>
+<script>${SCRIPT}</script>
+</body>
+</html>
+`;
+
+const PAGE_HEADERS = {
+  'content-type': 'text/html; charset=utf-8',
+  'content-security-policy': `default-src 'none'; script-src 'sha256-${SCRIPT_HASH}'; style-src 'unsafe-inline'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
+  'x-content-type-options': 'nosniff',
+  'cache-control': 'no-store',
+};
+
+/**
+ * Answers GET (and HEAD) / with the page and /status.json with the snapshot; returns false for any other
+ * path, which the caller routes as before.
+ */
+export function serveStatus(req: IncomingMessage, res: ServerResponse, path: string, snapshot: () => StatusSnapshot): boolean {
+  if (path !== '/' && path !== '/status.json') return false;
+  req.resume();
+  const method = req.method ?? 'GET';
+  if (method !== 'GET' && method !== 'HEAD') {
+    const body = JSON.stringify({ error: { code: 'method_not_allowed', message: `use GET on ${path}` } });
+    res.writeHead(405, { 'content-type': 'application/json', allow: 'GET, HEAD', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+    return true;
+  }
+  const body = path === '/' ? STATUS_PAGE_HTML : JSON.stringify(snapshot());
+  const headers = path === '/' ? PAGE_HEADERS : { 'content-type': 'application/json', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
+  res.writeHead(200, { ...headers, 'content-length': Buffer.byteLength(body) });
+  res.end(method === 'HEAD' ? undefined : body);
+  return true;
+}
