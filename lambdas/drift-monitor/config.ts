@@ -1,0 +1,66 @@
+// The drift monitor's settings, from the environment the construct (lib/drift-monitor.ts) sets, checked once
+// at start-up: a missing or wrong one stops the function at init with its name, not on the first run.
+import { z } from 'zod';
+import { driftSettingsSchema } from '../../lib/manifest/schema';
+import { ConfigError } from '../core/config-error';
+
+const monitoredSchema = z.strictObject({
+  name: z.string().min(1),
+  version: z.string().min(1),
+  runtime: z.enum(['lambda', 'sagemaker']),
+  endpointName: z.string().min(1).optional(),
+  drift: driftSettingsSchema,
+});
+
+export type MonitoredEntry = z.infer<typeof monitoredSchema>;
+
+const envSchema = z.object({
+  /** The capture bucket: captures under lambda/ and data-capture/, the monitor's state under monitor/state/. */
+  CAPTURE_BUCKET: z.string().min(3),
+  /** The notifications topic the drift reports go to. */
+  TOPIC_ARN: z.string().startsWith('arn:', 'must be an SNS topic ARN'),
+  PROJECT: z.string().min(1),
+  STAGE: z.string().min(1),
+  /** Hours of captures each run reads. */
+  WINDOW_HOURS: z.coerce.number().int().min(1).max(168),
+  /** JSON: the models to watch, with their live version, runtime, endpoint and drift thresholds. */
+  MONITORED_MODELS: z.string().transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'is not JSON' });
+      return z.NEVER;
+    }
+  }).pipe(z.array(monitoredSchema).min(1)),
+  /** Folder of the models' files in the image: <MODELS_DIR>/<model>/model.json. */
+  MODELS_DIR: z.string().startsWith('/', 'must be an absolute path').default('/opt/ml/models'),
+  /** The stage's dashboard, linked from every report. */
+  DASHBOARD_URL: z.string().url().optional(),
+});
+
+export interface DriftMonitorConfig {
+  readonly bucket: string;
+  readonly topicArn: string;
+  readonly project: string;
+  readonly stage: string;
+  readonly windowHours: number;
+  readonly models: readonly MonitoredEntry[];
+  readonly modelsDir: string;
+  readonly dashboardUrl?: string;
+}
+
+export function readDriftMonitorConfig(env: NodeJS.ProcessEnv): DriftMonitorConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; '));
+  const e = parsed.data;
+  return {
+    bucket: e.CAPTURE_BUCKET,
+    topicArn: e.TOPIC_ARN,
+    project: e.PROJECT,
+    stage: e.STAGE,
+    windowHours: e.WINDOW_HOURS,
+    models: e.MONITORED_MODELS,
+    modelsDir: e.MODELS_DIR,
+    ...(e.DASHBOARD_URL ? { dashboardUrl: e.DASHBOARD_URL } : {}),
+  };
+}

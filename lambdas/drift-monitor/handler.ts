@@ -1,0 +1,90 @@
+// The drift monitor's handler, thin over lambdas/core/monitor: on each scheduled event, run every model over the
+// window ending at the event's time, put the figures with CloudWatch PutMetricData, and publish one report per
+// model going into drift to the notifications topic with SNS Publish.
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { PutMetricDataCommand, type CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import type { ModelCard } from '../core/model-card';
+import { cloudWatchData, type MonitoredModel } from '../core/monitor/drift-monitor';
+import { runDriftMonitor, windowEndingAt, type ModelOutcome } from '../core/monitor/monitor-run';
+import { DRIFT_METRICS_NAMESPACE } from '../core/monitoring/contracts';
+import type { ObjectStore } from '../core/object-store';
+import type { DriftMonitorConfig } from './config';
+
+/** Most datums PutMetricData takes in one call. */
+const MAX_DATUMS_PER_CALL = 1000;
+
+export interface DriftMonitorDependencies {
+  readonly config: DriftMonitorConfig;
+  readonly store: ObjectStore;
+  readonly cloudWatch: CloudWatchClient;
+  readonly sns: SNSClient;
+  readonly logger: Logger;
+  /** The card of a model's live version (from the image's model folders). */
+  readonly card: (model: string) => ModelCard;
+}
+
+/** The EventBridge scheduled event: only its time is read (the window ends there). */
+export interface ScheduledEvent {
+  readonly time?: string;
+}
+
+export interface MonitorSummary {
+  readonly window: { readonly from: string; readonly to: string };
+  readonly models: { model: string; verdict?: string; rows?: number; drifting?: readonly string[]; reported?: boolean; error?: string }[];
+}
+
+/** Some models could not be judged (the others were): the run fails, so the function's errors show it. */
+export class DriftMonitorError extends Error {
+  override readonly name = 'DriftMonitorError';
+}
+
+export function createDriftMonitorHandler(deps: DriftMonitorDependencies): (event: ScheduledEvent) => Promise<MonitorSummary> {
+  const { config, cloudWatch, sns, logger } = deps;
+  const models: MonitoredModel[] = config.models.map((m) => ({
+    name: m.name,
+    version: m.version,
+    runtime: m.runtime,
+    ...(m.endpointName ? { endpointName: m.endpointName } : {}),
+    drift: m.drift,
+    card: deps.card(m.name),
+  }));
+  return async (event) => {
+    const at = event.time && !Number.isNaN(Date.parse(event.time)) ? new Date(event.time) : new Date();
+    const window = windowEndingAt(at, config.windowHours);
+    const outcomes = await runDriftMonitor(
+      {
+        store: deps.store,
+        bucket: config.bucket,
+        project: config.project,
+        stage: config.stage,
+        models,
+        ...(config.dashboardUrl ? { dashboardUrl: config.dashboardUrl } : {}),
+        putMetrics: async (model, datums, time) => {
+          const data = cloudWatchData(datums, { stage: config.stage, model, time });
+          for (let i = 0; i < data.length; i += MAX_DATUMS_PER_CALL) {
+            await cloudWatch.send(new PutMetricDataCommand({ Namespace: DRIFT_METRICS_NAMESPACE, MetricData: data.slice(i, i + MAX_DATUMS_PER_CALL) }));
+          }
+        },
+        notify: async (alert) => {
+          await sns.send(new PublishCommand({ TopicArn: config.topicArn, Subject: alert.subject, Message: alert.body }));
+        },
+      },
+      window,
+      at,
+    );
+    const summary: MonitorSummary = { window: { from: window.from.toISOString(), to: window.to.toISOString() }, models: outcomes.map(describe) };
+    for (const outcome of outcomes) {
+      if ('error' in outcome) logger.error('model not judged', { model: outcome.model, error: outcome.error });
+      else logger.info('model judged', { model: outcome.model, version: outcome.run.version, summary: outcome.run.report.summary, recordsRead: outcome.run.recordsRead, recordsRejected: outcome.run.recordsRejected, problems: outcome.run.problems, reported: outcome.reported });
+    }
+    const failed = outcomes.filter((o) => 'error' in o);
+    if (failed.length > 0) throw new DriftMonitorError(`${failed.length} of ${outcomes.length} models could not be judged: ${failed.map((o) => `${o.model} (${(o as { error: Error }).error.message})`).join('; ')}`);
+    return summary;
+  };
+}
+
+function describe(outcome: ModelOutcome): MonitorSummary['models'][number] {
+  if ('error' in outcome) return { model: outcome.model, error: outcome.error.message };
+  return { model: outcome.model, verdict: outcome.run.report.verdict, rows: outcome.run.report.rows, drifting: outcome.run.report.driftingFeatures, reported: outcome.reported };
+}
