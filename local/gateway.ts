@@ -18,9 +18,11 @@ import { createSageMakerRuntimeClient } from '../lambdas/core/sagemaker-predicto
 import { DEFAULT_INVOKE_TIMEOUT_MS } from '../lambdas/sagemaker-proxy/config';
 import { createSageMakerProxyHandler } from '../lambdas/sagemaker-proxy/handler';
 import type { LoadedManifest } from '../lib/manifest/load';
-import type { ModelEntry } from '../lib/manifest/schema';
+import { capturePercentOf, type ModelEntry } from '../lib/manifest/schema';
+import { RequestCapture } from '../lambdas/core/capture/capture-sink';
 import { startAdminServer, type AdminServer } from './admin';
-import { localEndpointName, MAX_INVOCATION_BYTES, routeInvocation, startLocalSageMakerEndpoint, type LocalSageMakerEndpoint } from './sagemaker-endpoint';
+import { EndpointCapture, localEndpointName, MAX_INVOCATION_BYTES, routeInvocation, startLocalSageMakerEndpoint, type LocalSageMakerEndpoint } from './sagemaker-endpoint';
+import { FolderCaptureSink } from './monitoring/capture-files';
 import { AlertHub, WebhookAlertSink } from './monitoring/alert-sinks';
 import { LocalMonitoring } from './monitoring/local-monitoring';
 import { serveStatus } from './monitoring/status-page';
@@ -59,6 +61,14 @@ export interface LocalGatewayOptions {
   readonly alertWebhook?: string;
   /** Time between drift monitor runs over <stateDir>/capture, ms. @default 60000 */
   readonly monitorIntervalMs?: number;
+  /**
+   * Capture a share of each model's requests to <stateDir>/capture/ in the capture bucket's key layout, as the
+   * cloud does (a Lambda model at monitoring.capturePercent, a SageMaker one at sagemaker.dataCapturePercent).
+   * @default true
+   */
+  readonly capture?: boolean;
+  /** Overrides every model's capture share, percent (100 for demos and tests). @default - the manifest's */
+  readonly capturePercent?: number;
 }
 
 interface ServedRoute {
@@ -90,6 +100,10 @@ export class LocalGateway {
   private readonly alerts: AlertHub;
   /** Metrics, alarms, the drift monitor and the status page of this run. */
   private monitoring: LocalMonitoring | undefined;
+  /** Where captured requests go (<stateDir>/capture/); undefined when capture is off. */
+  readonly captureSink: FolderCaptureSink | undefined;
+  /** The local endpoints' own data capture (SageMaker models), into the same sink. */
+  private readonly endpointCapture: EndpointCapture | undefined;
 
   private constructor(
     private readonly options: LocalGatewayOptions,
@@ -107,6 +121,10 @@ export class LocalGateway {
     }
     this.server = createServer({ keepAliveTimeout: 5000 }, (req, res) => this.onRequest(req, res));
     const stateDir = resolve(options.stateDir ?? '.mlship');
+    if (options.capture !== false) {
+      this.captureSink = new FolderCaptureSink(join(stateDir, 'capture'), { onError: (error, key) => logger.warn('capture not written', { error, key }) });
+      this.endpointCapture = new EndpointCapture(this.captureSink);
+    }
     this.alerts = new AlertHub([options.alerts ?? new LocalAlerts(stateDir), ...(options.alertWebhook ? [new WebhookAlertSink(options.alertWebhook)] : [])]);
   }
 
@@ -127,7 +145,7 @@ export class LocalGateway {
     });
     try {
       if (options.manifest.models.some((m) => m.entry.runtime === 'sagemaker')) {
-        gateway.internalEndpoint = await startLocalSageMakerEndpoint(gateway.endpoints, 0, { recordInvocations: false });
+        gateway.internalEndpoint = await startLocalSageMakerEndpoint(gateway.endpoints, 0, { recordInvocations: false, ...(gateway.endpointCapture ? { capture: gateway.endpointCapture } : {}) });
       }
       gateway.monitoring = new LocalMonitoring({
         manifest: options.manifest,
@@ -137,6 +155,8 @@ export class LocalGateway {
         timeScale: options.timeScale,
         ...(options.monitorIntervalMs !== undefined ? { monitorIntervalMs: options.monitorIntervalMs } : {}),
         statusUrl: `${gateway.url}/`,
+        // A given logger hears the monitor's problems (a model without a drift baseline); else stderr.
+        ...(options.logger ? { log: (line: string) => options.logger!.warn(line) } : {}),
       });
       gateway.monitoring.start();
       gateway.releases = await ReleaseManager.start({
@@ -166,9 +186,15 @@ export class LocalGateway {
   private makeHandler(model: ServedModel, entry: ModelEntry): InferenceHandler {
     const { api } = this.options.manifest.manifest;
     const limits = { maxBodyBytes: api.maxBodyBytes, maxBatchSize: entry.maxBatchSize };
-    if (entry.runtime !== 'sagemaker') return createInferenceHandler({ api: new ModelApi(model, limits), logger: this.logger });
+    const capturePercent = this.options.capturePercent ?? capturePercentOf(entry);
+    if (entry.runtime !== 'sagemaker') {
+      const capture = this.captureSink && capturePercent > 0 ? new RequestCapture(capturePercent, this.captureSink) : undefined;
+      return createInferenceHandler({ api: new ModelApi(model, limits), logger: this.logger, ...(capture ? { capture } : {}) });
+    }
     const endpointName = localEndpointName(entry.name, model.card.version);
     this.endpoints.set(endpointName, model);
+    // As SageMaker's DataCaptureConfig: the endpoint captures, not the proxy.
+    this.endpointCapture?.set(endpointName, capturePercent);
     this.sagemakerClient ??= createSageMakerRuntimeClient({
       timeoutMs: DEFAULT_INVOKE_TIMEOUT_MS,
       endpoint: this.internalEndpoint!.url,
@@ -222,6 +248,7 @@ export class LocalGateway {
       await this.admin?.close();
       this.sagemakerClient?.destroy();
       await this.internalEndpoint?.close();
+      await this.captureSink?.close();
       await this.monitoring?.close();
       await this.releases?.close();
     })();
@@ -284,7 +311,7 @@ export class LocalGateway {
   private async invokeEndpoint(req: IncomingMessage, res: ServerResponse, method: string, path: string): Promise<void> {
     const body = await readBody(req, MAX_INVOCATION_BYTES);
     if (body === undefined) return this.reject(req, res, new PayloadTooLargeError(MAX_INVOCATION_BYTES), true);
-    const answer = await routeInvocation(this.endpoints, method, path, body, req.headers['content-type']);
+    const answer = await routeInvocation(this.endpoints, method, path, body, req.headers['content-type'], this.endpointCapture);
     send(res, answer.statusCode, answer.headers, answer.body);
   }
 

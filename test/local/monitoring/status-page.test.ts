@@ -1,0 +1,134 @@
+// The status page in headless Chromium: served by serveStatus over real HTTP on 127.0.0.1 with a snapshot
+// whose model, feature and alert texts are hostile HTML. The page must run its one script under its
+// Content-Security-Policy, draw everything, show those texts as text, and follow /status.json as it changes.
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { existsSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { serveStatus, STATUS_REFRESH_MS, type StatusSnapshot } from '../../../local/monitoring/status-page';
+import { launchChromium, type Browser } from '../../fixtures/chromium';
+import { tempDirMaker } from '../../fixtures/temp-dirs';
+
+const tempDir = tempDirMaker('mlship-status-page-');
+const HOSTILE = '<img src=x onerror="window.__pwned=1">';
+
+function snapshot(alertCount: number): StatusSnapshot {
+  return {
+    project: 'mlship',
+    stage: 'local',
+    time: '2026-11-22T10:00:00.000Z',
+    timeScale: 1,
+    monitor: { intervalSeconds: 60, windowMinutes: 1440, runs: 3 },
+    models: [
+      {
+        name: 'breast-cancer',
+        runtime: 'lambda',
+        live: 1,
+        traffic: [
+          { version: 1, weight: 90 },
+          { version: 2, weight: 10 },
+        ],
+        deployment: { from: 1, to: 2, weight: 10, strategy: 'canary' },
+        health: { name: 'mlship-local-breast-cancer-health', state: 'ALARM', since: '2026-11-22T09:58:00.000Z', trigger: 'mlship-local-breast-cancer-api-p99-latency' },
+        alarms: [
+          { name: 'mlship-local-breast-cancer-api-p99-latency', kind: 'api-p99-latency', model: 'breast-cancer', state: 'ALARM', value: 812.4, threshold: 300, comparison: '>', unit: 'ms', inComposite: true, since: '2026-11-22T09:58:00.000Z' },
+          { name: 'mlship-local-breast-cancer-drift', kind: 'drift', model: 'breast-cancer', state: 'OK', threshold: 1, comparison: '>=', unit: '', inComposite: false, since: '2026-11-22T09:00:00.000Z' },
+        ],
+        recent: {
+          minutes: 15,
+          versions: [
+            { version: '1', requests: 900, clientErrors: 3, serverErrors: 0, throttles: 0, p50Ms: 4.2, p90Ms: 9.75, p99Ms: 812.4 },
+            { version: '2', requests: 100, clientErrors: 0, serverErrors: 1, throttles: 0, p50Ms: 5, p90Ms: 11, p99Ms: 30 },
+          ],
+        },
+        drift: {
+          state: 'drift',
+          lastRun: '2026-11-22T09:59:00.000Z',
+          version: '1',
+          rows: 450,
+          minSampleSize: 100,
+          summary: `drift: 1 of 30 features drift (${HOSTILE})`,
+          driftingFeatures: [HOSTILE],
+          features: [
+            { name: HOSTILE, psi: 0.91, ksStatistic: 0.41, ksPValue: 1e-12, jsDistance: 0.3, drifting: true },
+            { name: 'mean texture', psi: 0.02, ksStatistic: 0.05, ksPValue: 0.6, jsDistance: 0.04, drifting: false },
+          ],
+          predictions: { drifting: false, jsDistance: 0.02 },
+        },
+      },
+    ],
+    alerts: Array.from({ length: alertCount }, (_, i) => ({
+      time: `2026-11-22T09:5${i}:00.000Z`,
+      level: 'critical',
+      model: 'breast-cancer',
+      event: 'monitoring',
+      message: `[ALARM] breast-cancer v1 alert ${i} ${HOSTILE}`,
+      body: `Model: breast-cancer\n${HOSTILE}\n`,
+    })),
+  };
+}
+
+describe('status page in headless Chromium', () => {
+  let browser: Browser;
+  let url: string;
+  let alertCount = 1;
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0]!;
+    if (!serveStatus(req, res, path, () => snapshot(alertCount))) res.writeHead(404).end();
+  });
+
+  before(async () => {
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    browser = await launchChromium();
+  });
+  after(async () => {
+    await browser?.close();
+    server.closeAllConnections();
+    server.close();
+  });
+
+  it('draws models, versions, split, latency, alarms, drift and alerts, with every text shown as text', async () => {
+    const page = await browser.context.newPage();
+    const problems: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error') problems.push(m.text());
+    });
+    page.on('pageerror', (e) => problems.push(e.message));
+    const response = await page.goto(url);
+    assert.match(response?.headers()['content-security-policy'] ?? '', /script-src 'sha256-/, 'only the hashed script may run');
+    await page.waitForSelector('body[data-loaded="true"]', { timeout: 10_000 });
+    const text = await page.innerText('#status');
+    for (const expected of ['breast-cancer', 'v1 90% + v2 10%', 'deploying v1 → v2 (canary, 10%)', 'Last 15 min', '812 ms', '9.8 ms', 'api-p99-latency', 'ALARM', '> 300 ms', 'drift (not in health)', '450 captured rows', 'mean texture', '0.910', 'alert 0']) {
+      assert.ok(text.includes(expected), `page shows '${expected}':\n${text}`);
+    }
+    assert.ok(text.includes(HOSTILE), 'the hostile feature name and alert text are shown literally');
+    // Page functions run in the browser; this project compiles without the DOM types, hence globalThis.
+    assert.equal(await page.evaluate(() => (globalThis as { __pwned?: number }).__pwned), undefined, 'no injected handler ran');
+    assert.equal(await page.locator('#status img').count(), 0, 'no element was made from the texts');
+    assert.equal(await page.locator('tr.drifting').count(), 1, 'the drifting feature is marked');
+    assert.deepEqual(problems, [], 'no script error and no CSP violation');
+    const shot = join(tempDir(), 'status.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    assert.ok(existsSync(shot) && statSync(shot).size > 1000, 'a screenshot was written');
+
+    // The page follows /status.json without a reload.
+    alertCount = 3;
+    await page.locator('li.alert').nth(2).waitFor({ timeout: STATUS_REFRESH_MS * 3 });
+    assert.equal(await page.locator('li.alert').count(), 3, 'new alerts appear');
+    await page.close();
+  });
+
+  it('/status.json is the snapshot; other methods get 405', async () => {
+    const json = await fetch(`${url}status.json`);
+    assert.equal(json.headers.get('content-type'), 'application/json', 'JSON');
+    assert.deepEqual(await json.json(), JSON.parse(JSON.stringify(snapshot(alertCount))), 'the snapshot as it is');
+    const post = await fetch(url, { method: 'POST', body: '{}' });
+    assert.equal(post.status, 405, 'POST / refused');
+    assert.equal(post.headers.get('allow'), 'GET, HEAD', 'names the methods');
+  });
+});
