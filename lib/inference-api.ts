@@ -167,12 +167,14 @@ export class InferenceApi extends Construct {
       removalPolicy: props.accessLogRemovalPolicy ?? RemovalPolicy.RETAIN,
     });
 
-    // Stage throttling: a default for every method, and one entry per model route ('/path/METHOD').
+    // Stage throttling: a default for every method, and one entry per model route ('/path/METHOD'). Model
+    // routes publish detailed metrics (Latency, 4XXError, 5XXError per Resource and Method): each model's
+    // latency alarm and dashboard read them.
     const methodOptions: Record<string, apigateway.MethodDeploymentOptions> = {};
     for (const model of props.models) {
       const throttle = model.throttle ?? defaultThrottle;
       for (const route of modelRoutes(model.name)) {
-        methodOptions[`${route.path}/${route.method}`] = { throttlingRateLimit: throttle.rateLimit, throttlingBurstLimit: throttle.burstLimit };
+        methodOptions[`${route.path}/${route.method}`] = { throttlingRateLimit: throttle.rateLimit, throttlingBurstLimit: throttle.burstLimit, metricsEnabled: true };
       }
     }
 

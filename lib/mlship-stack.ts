@@ -6,16 +6,20 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
+import { compositeAlarmName, modelAlarmSpecs } from '../lambdas/core/monitoring/alarm-catalog';
 import { TRITON_MAX_BATCH_SIZE } from '../lambdas/core/triton-config';
+import { AlertFormatter } from './alert-formatter';
 import { ManifestError, type LoadedManifest, type LoadedModel } from './manifest/load';
 import { BATCH_IMAGE_HANDLERS, BatchScoring } from './batch-scoring-pipeline';
 import { InferenceApi } from './inference-api';
-import { ModelFunction } from './model-function';
+import { METRICS_NAMESPACE, metricsServiceName, ModelFunction } from './model-function';
+import { ModelAlarms } from './model-alarms';
 import { ModelRelease, releaseProblems } from './model-release';
 import { PipelineImage } from './pipeline-image';
 import { PipelineStorage } from './pipeline-storage';
 import { RETRAIN_IMAGE_HANDLERS, RetrainPipeline, retrainProblems } from './retrain-pipeline';
-import { SagemakerModel } from './sagemaker-model';
+import { MonitoringDashboard } from './monitoring-dashboard';
+import { SagemakerModel, VARIANT_NAME } from './sagemaker-model';
 
 export interface MlshipStackProps extends Omit<StackProps, 'stackName'> {
   /** The manifest and its models, as `loadManifest` returns them (already validated). */
@@ -113,6 +117,12 @@ export class MlshipStack extends Stack {
   public readonly batchScoring: BatchScoring;
   /** The retrain state machine, its registry and triggers; undefined when no model has a retrain block. */
   public readonly retrainPipeline?: RetrainPipeline;
+  /** Every model's monitoring alarms and composite (serving health) alarm, by model name. */
+  public readonly modelAlarms: ReadonlyMap<string, ModelAlarms>;
+  /** The alarm topic the composite alarms notify, and the formatter that turns them into readable alerts. */
+  public readonly alertFormatter: AlertFormatter;
+  /** The stage's dashboard `<project>-<stage>`. */
+  public readonly dashboard: MonitoringDashboard;
   public readonly stage: string;
 
   constructor(scope: Construct, id: string | undefined, props: MlshipStackProps) {
@@ -141,6 +151,8 @@ export class MlshipStack extends Stack {
     for (const model of loaded.models) {
       const { entry } = model;
       const id = pascalCase(entry.name);
+      // EMF metrics carry the project and stage, so two stages in one account keep their figures apart.
+      const serviceName = metricsServiceName(entry.name, name);
       if (entry.sagemaker) {
         // SageMaker's blue/green deployment is this model's release: no Lambda versions, no CodeDeploy.
         const { sagemaker } = entry;
@@ -160,6 +172,7 @@ export class MlshipStack extends Stack {
             maxBatchSize: entry.maxBatchSize,
             maxBodyBytes: manifest.api.maxBodyBytes,
             proxyEntry,
+            metricsServiceName: serviceName,
           }),
         );
         continue;
@@ -175,6 +188,7 @@ export class MlshipStack extends Stack {
         maxBodyBytes: manifest.api.maxBodyBytes,
         maxBatchSize: entry.maxBatchSize,
         handlerEntry,
+        metricsServiceName: serviceName,
       });
       functions.set(entry.name, fn);
       releases.set(
@@ -190,6 +204,7 @@ export class MlshipStack extends Stack {
           alarms: entry.release.alarms,
           provisionedConcurrency: entry.release.provisionedConcurrency,
           hookEntry,
+          metricsServiceName: serviceName,
         }),
       );
     }
@@ -212,11 +227,49 @@ export class MlshipStack extends Stack {
       })),
     });
 
+    // Monitoring: each model's alarms from the alarm catalog (the specs the local runtime evaluates too), a
+    // composite alarm per model notifying the alarm topic, the formatter that mails readable alerts from it,
+    // and the stage's dashboard.
+    this.dashboard = new MonitoringDashboard(this, 'Dashboard', { dashboardName: name, stage, models: [] });
+    this.alertFormatter = new AlertFormatter(this, 'Alerts', {
+      namePrefix: name,
+      project: manifest.project,
+      stage,
+      models: Object.fromEntries(loaded.models.map((m) => [m.entry.name, m.entry.version])),
+      notificationTopic: this.pipelineStorage.topic,
+      notificationKey: this.pipelineStorage.topicKey,
+      dashboardUrl: this.dashboard.url,
+    });
+    const modelAlarms = new Map<string, ModelAlarms>();
+    for (const { entry } of loaded.models) {
+      const targets = {
+        project: manifest.project,
+        stage,
+        apiName: this.api.api.restApiName,
+        apiStage: stage,
+        metricsNamespace: METRICS_NAMESPACE,
+        metricsService: metricsServiceName(entry.name, name),
+        functionName: functions.get(entry.name)?.function.functionName,
+        endpointName: endpoints.get(entry.name)?.endpointName,
+        variantName: VARIANT_NAME,
+      };
+      const alarms = new ModelAlarms(this, `${pascalCase(entry.name)}Alarms`, {
+        modelName: entry.name,
+        specs: modelAlarmSpecs(targets, entry),
+        compositeName: compositeAlarmName(manifest.project, stage, entry.name),
+        alarmTopic: this.alertFormatter.alarmTopic,
+      });
+      modelAlarms.set(entry.name, alarms);
+      this.dashboard.addModel({ name: entry.name, version: entry.version, runtime: entry.runtime, targets, alarms: [alarms.composite, ...alarms.alarms.values()] });
+    }
+    this.modelAlarms = modelAlarms;
+
     new CfnOutput(this, 'ApiUrl', { value: this.api.api.url, description: 'Base URL of the inference API (stage included)' });
     new CfnOutput(this, 'DataBucketName', {
       value: this.pipelineStorage.dataBucket.bucketName,
       description: 'Bucket of batch inputs and outputs and of training data (training-data/<model>/)',
     });
+    new CfnOutput(this, 'DashboardUrl', { value: this.dashboard.url, description: `CloudWatch dashboard ${name}: traffic, latency, errors, throttles, drift and alarms per model` });
     new CfnOutput(this, 'NotificationTopicArn', { value: this.pipelineStorage.topic.topicArn, description: 'SNS topic of pipeline results (subscribe on-call here)' });
     // Pipeline constructs (batch scoring, retraining) are added here, after the models they use.
     const retrainModels = loaded.models.filter((m) => m.entry.retrain !== undefined);

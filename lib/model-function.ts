@@ -14,9 +14,13 @@ export const MAX_TIMEOUT_SECONDS = 29;
 /** CloudWatch namespace of the handler's EMF metrics (POWERTOOLS_METRICS_NAMESPACE). */
 export const METRICS_NAMESPACE = 'mlship';
 
-/** The `service` dimension of a model's EMF metrics (POWERTOOLS_SERVICE_NAME): 'mlship-<model>'. */
-export function metricsServiceName(modelName: string): string {
-  return `mlship-${modelName}`;
+/**
+ * The `service` dimension of a model's EMF metrics (POWERTOOLS_SERVICE_NAME): `<namePrefix>-<model>`. The
+ * stack passes `<project>-<stage>`, so two stages in one account keep their figures apart; constructs used
+ * on their own default to 'mlship-<model>'.
+ */
+export function metricsServiceName(modelName: string, namePrefix = 'mlship'): string {
+  return `${namePrefix}-${modelName}`;
 }
 
 export interface ModelFunctionProps {
@@ -71,6 +75,11 @@ export interface ModelFunctionProps {
    * @default - lambdas/inference/index.ts
    */
   readonly handlerEntry?: string;
+  /**
+   * The `service` dimension of the handler's EMF metrics (POWERTOOLS_SERVICE_NAME).
+   * @default - metricsServiceName(modelName): 'mlship-<model>'
+   */
+  readonly metricsServiceName?: string;
 }
 
 function requireInteger(name: string, value: number, min: number, max: number): void {
@@ -129,7 +138,7 @@ export class ModelFunction extends Construct {
         MODEL_DIR: IMAGE_MODEL_DIR,
         MAX_BODY_BYTES: String(maxBodyBytes),
         MAX_BATCH_SIZE: String(maxBatchSize),
-        POWERTOOLS_SERVICE_NAME: metricsServiceName(props.modelName),
+        POWERTOOLS_SERVICE_NAME: props.metricsServiceName ?? metricsServiceName(props.modelName),
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         LOG_LEVEL: 'INFO',
         NODE_OPTIONS: '--enable-source-maps',

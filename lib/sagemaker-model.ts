@@ -185,6 +185,11 @@ export interface SagemakerModelProps {
    */
   readonly proxyEntry?: string;
   /**
+   * The `service` dimension of the proxy's EMF metrics (POWERTOOLS_SERVICE_NAME).
+   * @default - metricsServiceName(modelName): 'mlship-<model>'
+   */
+  readonly metricsServiceName?: string;
+  /**
    * How long the endpoint's and the proxy's logs are kept.
    * @default logs.RetentionDays.ONE_MONTH
    */
@@ -572,7 +577,7 @@ export class SagemakerModel extends Construct {
         INVOKE_TIMEOUT_MS: String(settings.invokeTimeoutMs),
         MAX_BODY_BYTES: String(settings.maxBodyBytes),
         MAX_BATCH_SIZE: String(settings.maxBatchSize),
-        POWERTOOLS_SERVICE_NAME: metricsServiceName(modelName),
+        POWERTOOLS_SERVICE_NAME: props.metricsServiceName ?? metricsServiceName(modelName),
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         LOG_LEVEL: 'INFO',
         NODE_OPTIONS: '--enable-source-maps',

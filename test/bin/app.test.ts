@@ -49,12 +49,15 @@ describe('npx cdk synth', () => {
     );
     // The pipelines: batch scoring for both models, retraining for breast-cancer (its manifest retrain block).
     assert.ok(count('AWS::StepFunctions::StateMachine') === 2, 'the batch and the retrain state machines');
+    // Monitoring: one composite (serving health) alarm per model, and the stage's dashboard.
+    assert.deepEqual([count('AWS::CloudWatch::CompositeAlarm'), count('AWS::CloudWatch::Dashboard')], [2, 1]);
     assert.deepEqual(Object.keys(template.Outputs).sort(), [
       'ApiUrl',
       'BatchStateMachineArn',
       'BreastCancerFunctionName',
       'BreastCancerInferUrl',
       'BreastCancerLiveVersion',
+      'DashboardUrl',
       'DataBucketName',
       'DigitsEndpointConfigName',
       'DigitsEndpointName',

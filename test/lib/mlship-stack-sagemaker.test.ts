@@ -95,7 +95,7 @@ describe('MlshipStack with a SageMaker model', () => {
     assert.match(endpoint.tritonConfig, /max_batch_size: 256\n/);
     template.hasResourceProperties('AWS::Lambda::Function', {
       Handler: 'index.handler',
-      Environment: { Variables: Match.objectLike({ ENDPOINT_NAME: 'shop-test-digits', MODEL_NAME: 'digits', MAX_BODY_BYTES: '4096', MAX_BATCH_SIZE: '256', POWERTOOLS_SERVICE_NAME: 'mlship-digits' }) },
+      Environment: { Variables: Match.objectLike({ ENDPOINT_NAME: 'shop-test-digits', MODEL_NAME: 'digits', MAX_BODY_BYTES: '4096', MAX_BATCH_SIZE: '256', POWERTOOLS_SERVICE_NAME: 'shop-test-digits' }) },
     });
   });
 

@@ -99,7 +99,8 @@ describe('MlshipStack', () => {
           MODEL_DIR: '/opt/ml/model',
           MAX_BODY_BYTES: '2048',
           MAX_BATCH_SIZE: '1000',
-          POWERTOOLS_SERVICE_NAME: 'mlship-breast-cancer',
+          // EMF service with project and stage: two stages in one account keep their figures apart.
+          POWERTOOLS_SERVICE_NAME: 'shop-test-breast-cancer',
           POWERTOOLS_METRICS_NAMESPACE: 'mlship',
           LOG_LEVEL: 'INFO',
           NODE_OPTIONS: '--enable-source-maps',
@@ -113,7 +114,7 @@ describe('MlshipStack', () => {
       Timeout: 10,
       Architectures: ['x86_64'],
       ReservedConcurrentExecutions: Match.absent(),
-      Environment: { Variables: Match.objectLike({ MODEL_NAME: 'digits', MAX_BATCH_SIZE: '64', POWERTOOLS_SERVICE_NAME: 'mlship-digits' }) },
+      Environment: { Variables: Match.objectLike({ MODEL_NAME: 'digits', MAX_BATCH_SIZE: '64', POWERTOOLS_SERVICE_NAME: 'shop-test-digits' }) },
     });
   });
 
@@ -164,7 +165,7 @@ describe('MlshipStack', () => {
       });
     }
     // One invoke permission per model method, on the alias and scoped to that method; no test-invoke permissions.
-    const permissions = Object.values(json.Resources).filter((r) => r.Type === 'AWS::Lambda::Permission');
+    const permissions = Object.values(json.Resources).filter((r) => r.Type === 'AWS::Lambda::Permission' && r.Properties.Principal === 'apigateway.amazonaws.com');
     assert.equal(permissions.length, 10);
     assert.deepEqual([...new Set(permissions.map((p) => JSON.stringify(p.Properties.FunctionName)))].sort(), [{ Ref: aliasId('BreastCancer') }, { Ref: aliasId('Digits') }].map((r) => JSON.stringify(r)).sort());
     template.hasResourceProperties('AWS::Lambda::Permission', {
