@@ -15,6 +15,8 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { sageMakerCaptureLine } from '../lambdas/core/capture/capture-parse';
+import { CaptureSampler } from '../lambdas/core/capture/sampling';
 import { ModelUnavailableError } from '../lambdas/core/errors';
 import type { ServedModel } from '../lambdas/core/inference-session';
 import { tritonInputDims } from '../lambdas/core/triton-protocol';
@@ -182,14 +184,55 @@ export async function handleInvocation(model: EndpointModel, body: string, conte
   }
 }
 
+/** Where the endpoint's capture lines go (local/monitoring/capture-files.ts FolderCaptureSink). */
+export interface SageMakerCaptureSink {
+  writeSageMaker(endpointName: string, time: Date, line: string): void;
+}
+
+/**
+ * The endpoints' data capture, as SageMaker's DataCaptureConfig does it: a share of each endpoint's answered
+ * invocations, request and answer, as SageMaker capture lines (JSON bodies kept as text, encoding JSON).
+ */
+export class EndpointCapture {
+  private readonly samplers = new Map<string, CaptureSampler>();
+
+  constructor(private readonly sink: SageMakerCaptureSink) {}
+
+  /** Captures `percent` of an endpoint's invocations (the model's sagemaker.dataCapturePercent); 0 stops it. */
+  set(endpointName: string, percent: number, random?: () => number): void {
+    this.samplers.set(endpointName, new CaptureSampler(percent, random));
+  }
+
+  /** Called with each answered invocation; captures the sampled 200s (off the answer: the sink only queues). */
+  offer(endpointName: string, body: string, contentType: string | undefined, answer: InvocationResponse, time = new Date()): void {
+    if (answer.statusCode !== 200 || !this.samplers.get(endpointName)?.take()) return;
+    const line = sageMakerCaptureLine({
+      eventId: answer.headers['x-amzn-requestid'] ?? randomUUID(),
+      time,
+      input: { contentType: contentType ?? 'application/json', body },
+      output: { contentType: answer.headers['content-type'] ?? 'application/json', body: answer.body },
+    });
+    this.sink.writeSageMaker(endpointName, time, line);
+  }
+}
+
 /** Routes `POST /endpoints/{name}/invocations`; anything else gets SageMaker's answer for it. */
-export async function routeInvocation(models: ReadonlyMap<string, EndpointModel>, method: string, path: string, body: string, contentType: string | undefined): Promise<InvocationResponse> {
+export async function routeInvocation(
+  models: ReadonlyMap<string, EndpointModel>,
+  method: string,
+  path: string,
+  body: string,
+  contentType: string | undefined,
+  capture?: EndpointCapture,
+): Promise<InvocationResponse> {
   const match = /^\/endpoints\/([^/]+)\/invocations$/.exec(path);
   if (method !== 'POST' || !match) return jsonResponse(404, { 'x-amzn-errortype': 'UnknownOperationException' }, { message: `no operation ${method} ${path.slice(0, 200)}` });
   const endpointName = decodeURIComponent(match[1]!);
   const model = models.get(endpointName);
   if (!model) return endpointNotFoundResponse(endpointName);
-  return handleInvocation(model, body, contentType);
+  const answer = await handleInvocation(model, body, contentType);
+  capture?.offer(endpointName, body, contentType, answer);
+  return answer;
 }
 
 export interface LocalSageMakerEndpoint {
@@ -216,8 +259,8 @@ async function readBody(request: IncomingMessage, limit: number): Promise<string
 export async function startLocalSageMakerEndpoint(
   models: ReadonlyMap<string, EndpointModel>,
   port = 0,
-  /** Keep the list of invocations (tests read it); a long-running server should not. */
-  { recordInvocations = true }: { recordInvocations?: boolean } = {},
+  /** Keep the list of invocations (tests read it); a long-running server should not. Capture a share of them. */
+  { recordInvocations = true, capture }: { recordInvocations?: boolean; capture?: EndpointCapture } = {},
 ): Promise<LocalSageMakerEndpoint> {
   const invocations: { endpointName: string; statusCode: number }[] = [];
   const answer = (response: ServerResponse, result: InvocationResponse) => {
@@ -232,7 +275,7 @@ export async function startLocalSageMakerEndpoint(
         const result =
           body === undefined
             ? jsonResponse(413, { 'x-amzn-errortype': 'ValidationError' }, { message: `Request payload is larger than ${MAX_INVOCATION_BYTES} bytes.` })
-            : await routeInvocation(models, request.method ?? 'GET', path, body, contentType);
+            : await routeInvocation(models, request.method ?? 'GET', path, body, contentType, capture);
         const match = /^\/endpoints\/([^/]+)\/invocations$/.exec(path);
         if (match && recordInvocations) invocations.push({ endpointName: decodeURIComponent(match[1]!), statusCode: result.statusCode });
         answer(response, result);
