@@ -1,7 +1,7 @@
 // The batch scoring state machine of a stage, `<project>-<stage>-batch`. Execution input:
 //   { "model": "breast-cancer", "input": "incoming/rows.csv" | "incoming/day-1/", "output": "scored/run-1/", "format"?: "csv" | "jsonl" }
-// (keys in the stage's data bucket). Plan (reads the raw rows and numbers them) -> per model: a Distributed
-// Map over the rows with a batch scorer function (runtime lambda), or a SageMaker Batch Transform job and
+// (keys in the stage's data bucket). Plan (cuts the input into numbered ranges of rowsPerBatch rows) -> per
+// model: a Distributed Map over the ranges with a batch scorer function (runtime lambda), or a SageMaker Batch Transform job and
 // a collect step (runtime sagemaker) -> Summarise (merges the parts, rows in = scored + rejected) -> an
 // SNS notification. Every step is caught: a failure is notified with the step and its error, then fails
 // the execution. The logic lives in lambdas/core/batch-pipeline; this construct only wires it.
@@ -18,7 +18,6 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { MAX_INPUT_BYTES_PER_BATCH } from '../lambdas/core/batch-pipeline/plan';
 import { WORK_ROOT } from '../lambdas/core/batch-pipeline/types';
 import type { BatchModels } from '../lambdas/core/batch-pipeline/handlers';
 import { modelNameSchema } from '../lambdas/core/model-card';
@@ -170,11 +169,11 @@ export class BatchScoring extends Construct {
       });
 
     const batchModels: BatchModels = Object.fromEntries(
-      props.models.map((m) => [m.name, m.sagemaker ? { runtime: 'sagemaker' as const, transformJobPrefix: transformJobPrefix(m.name) } : { runtime: 'lambda' as const }]),
+      props.models.map((m) => [m.name, m.sagemaker ? { runtime: 'sagemaker' as const, transformJobPrefix: transformJobPrefix(m.name) } : { runtime: 'lambda' as const, rowsPerBatch: m.batch.rowsPerBatch }]),
     );
 
     // Plan: reads the user's files (anywhere in the bucket), writes the run's work files.
-    this.planFunction = imageFunction('Plan', 'batch-plan', `${props.namePrefix} batch scoring: checks the input, splits and numbers the rows`, 3008, Duration.minutes(15), {
+    this.planFunction = imageFunction('Plan', 'batch-plan', `${props.namePrefix} batch scoring: checks the input, cuts it into numbered ranges of rows`, 3008, Duration.minutes(15), {
       BATCH_MODELS: JSON.stringify(batchModels),
       POWERTOOLS_SERVICE_NAME: `${props.namePrefix}-batch-plan`,
     });
@@ -188,7 +187,8 @@ export class BatchScoring extends Construct {
         MODEL_NAME: model.name,
         POWERTOOLS_SERVICE_NAME: `${props.namePrefix}-batch-score`,
       });
-      dataBucket.grantRead(fn, workObjects);
+      // Reads its range of the input (wherever in the bucket the execution input names it); writes only work files.
+      dataBucket.grantRead(fn);
       dataBucket.grantPut(fn, workObjects);
       scorers.set(model.name, fn);
     }
@@ -216,8 +216,8 @@ export class BatchScoring extends Construct {
       logGroup: logGroup('Summarise'),
       environment: { DATA_BUCKET: dataBucket.bucketName, STAGE: stage, POWERTOOLS_SERVICE_NAME: `${props.namePrefix}-batch-summarise`, NODE_OPTIONS: '--enable-source-maps' },
     });
-    // Reads the work files, writes the outputs wherever the execution input says.
-    dataBucket.grantRead(this.summariseFunction, workObjects);
+    // Reads the work files (and the input ranges of a failed batch, to reject their rows), writes the outputs wherever the execution input says.
+    dataBucket.grantRead(this.summariseFunction);
     dataBucket.grantPut(this.summariseFunction);
 
     // ---- the state machine ----
@@ -312,7 +312,11 @@ export class BatchScoring extends Construct {
     props.topicKey?.grant(this.stateMachine, 'kms:Decrypt', 'kms:GenerateDataKey*');
   }
 
-  /** runtime lambda: a Distributed Map over rows.jsonl, one scorer call per batch. */
+  /**
+   * runtime lambda: a Distributed Map over the plan's ranges.jsonl. Each item is already one batch (a range
+   * of the manifest's rowsPerBatch whole rows of an input file, which the scorer reads itself), so the
+   * ItemBatcher hands the scorer one item per call, with the run's BatchInput.
+   */
   private mapBranch(model: BatchModelProps, scorer: lambda.IFunction, catchTo: <T extends sfn.TaskStateBase | sfn.DistributedMap>(state: T, step: string) => T, next: sfn.IChainable): sfn.IChainable {
     const id = pascal(model.name);
     const scoreBatch = new tasks.LambdaInvoke(this, `ScoreBatch${id}`, {
@@ -331,11 +335,16 @@ export class BatchScoring extends Construct {
     });
     const map = new sfn.DistributedMap(this, `ScoreMap${id}`, {
       stateName: `Score ${model.name}`,
-      itemReader: new sfn.S3JsonLItemReader({ bucket: this.dataBucket, key: sfn.JsonPath.stringAt('$.plan.rowsKey') }),
-      itemSelector: { 'row.$': '$$.Map.Item.Value.row', 'file.$': '$$.Map.Item.Value.file', 'text.$': '$$.Map.Item.Value.text' },
+      itemReader: new sfn.S3JsonLItemReader({ bucket: this.dataBucket, key: sfn.JsonPath.stringAt('$.plan.itemsKey') }),
+      itemSelector: {
+        'file.$': '$$.Map.Item.Value.file',
+        'start.$': '$$.Map.Item.Value.start',
+        'end.$': '$$.Map.Item.Value.end',
+        'firstRow.$': '$$.Map.Item.Value.firstRow',
+        'rows.$': '$$.Map.Item.Value.rows',
+      },
       itemBatcher: new sfn.ItemBatcher({
-        maxItemsPerBatch: model.batch.rowsPerBatch,
-        maxInputBytesPerBatch: MAX_INPUT_BYTES_PER_BATCH,
+        maxItemsPerBatch: 1,
         batchInput: { model: model.name, 'workPrefix.$': '$.plan.workPrefix', 'format.$': '$.plan.format' },
       }),
       maxConcurrency: model.batch.maxConcurrency,

@@ -283,6 +283,12 @@ class Scorer implements BatchScorer {
     if (this.count === this.chunkRows) await this.flush();
   }
 
+  /** Range mode: the records that follow are rows firstRow, firstRow + 1, ... of a file past its start (no BOM to strip). */
+  startRange(firstRow: number): void {
+    this.started = true;
+    this.rowNumber = firstRow - 1;
+  }
+
   /** Record mode: the output of the rows scored since the last take. */
   async takeRecords(final: boolean): Promise<BatchOutputPart> {
     if (final) {
@@ -676,6 +682,30 @@ export function createRecordScorer(predictor: Predictor, options: BatchScorerOpt
   };
 }
 
+export interface RangeScorerOptions extends BatchScorerOptions {
+  /** CSV: the header record of the file the range comes from (BOM removed). */
+  readonly header?: string;
+  /** The number of the range's first row in its file's numbering. */
+  readonly firstRow: number;
+}
+
+/**
+ * Scores a range of a file that RangeSplitter cut (its text pushed as read, then end()): the rows get the
+ * numbers, answers and reject reasons they get when the whole file is scored with createBatchScorer. The
+ * scored output has no header line (see scoredHeader).
+ */
+export function createRangeScorer(predictor: Predictor, options: RangeScorerOptions): BatchScorer {
+  if (options.format !== 'csv' && options.format !== 'jsonl') throw new RangeError(`format must be 'csv' or 'jsonl', received ${String(options.format)}`);
+  if (!Number.isInteger(options.firstRow) || options.firstRow < 1) throw new RangeError(`firstRow must be a positive integer, received ${options.firstRow}`);
+  const scorer = new Scorer(predictor, options.format, checkChunkRows(options.chunkRows), true);
+  if (options.format === 'csv') {
+    if (options.header === undefined) throw new RangeError('a CSV range needs its file\'s header');
+    scorer.setHeader(options.header);
+  }
+  scorer.startRange(options.firstRow);
+  return scorer;
+}
+
 /** Where each record of an input ends, exactly as the batch scorer reads it. */
 export interface RecordSplitter {
   /**
@@ -695,13 +725,15 @@ export interface RecordSplitter {
  * CR; JSON Lines on LF. Blank lines followed by a row come out as records (the scorer rejects them as
  * empty lines); blank lines at the end of the input are no rows and are dropped. So the n-th record is
  * row n of the file, and scoring each with createRecordScorer gives what scoring the file gives.
+ * With `range`, the text is a range RangeSplitter cut after the header: no BOM, no header, data records only.
  */
-export function createRecordSplitter(format: BatchFormat): RecordSplitter {
+export function createRecordSplitter(format: BatchFormat, options: { readonly range?: boolean } = {}): RecordSplitter {
   if (format !== 'csv' && format !== 'jsonl') throw new RangeError(`format must be 'csv' or 'jsonl', received ${String(format)}`);
   let pending = '';
-  let started = false;
+  // A range of a file (RangeSplitter): no BOM, no header, its records are data rows.
+  let started = options.range === true;
   let header: string | undefined;
-  let headerRead = format !== 'csv';
+  let headerRead = format !== 'csv' || options.range === true;
   let blanks: string[] = [];
   const consume = (final: boolean): string[] => {
     const buf = pending;

@@ -115,11 +115,16 @@ export async function runLocalBatch(options: LocalBatchOptions): Promise<LocalBa
   const definition = stateMachineDefinition(stack.template, batchStateMachineName(stackName(loaded.manifest.project, stack.stage)), { [dataBucketId(stack.template)]: { Ref: LOCAL_DATA_BUCKET, Arn: `arn:aws:s3:::${LOCAL_DATA_BUCKET}` } });
 
   const bucket = LOCAL_DATA_BUCKET;
-  const planModels = new Map<string, PlanModel>(loaded.models.map((m) => [m.entry.name, { card: m.card, runtime: m.entry.runtime === 'sagemaker' ? 'sagemaker' : 'lambda' }]));
+  const planModels = new Map<string, PlanModel>(
+    loaded.models.map((m) => [m.entry.name, m.entry.runtime === 'sagemaker' ? { card: m.card, runtime: 'sagemaker' } : { card: m.card, runtime: 'lambda', rowsPerBatch: m.entry.batch.rowsPerBatch }]),
+  );
   const locate = (key: string) => store.path(key);
   const workers = Math.max(1, options.concurrency ?? availableParallelism());
   const notifications: { subject: string; message: string }[] = [];
   let rowsIn = 0;
+  /** Rows of the batches scored so far, and of the batches that failed (by first row). */
+  let rowsDone = 0;
+  const rowsFailed = new Map<number, number>();
   let pool: ScoreWorkerPool | undefined;
   let served: Promise<ServedModel> | undefined;
   const progress = options.onProgress ?? (() => undefined);
@@ -144,7 +149,20 @@ export async function runLocalBatch(options: LocalBatchOptions): Promise<LocalBa
       if (!target) return;
       handlers[name] = async (event) => {
         pool ??= new ScoreWorkerPool({ modelDir: target.dir, bucket, mounts: store.mountList }, workers);
-        return pool.run(event as unknown as ScoreBatchEvent);
+        const batch = event as unknown as ScoreBatchEvent;
+        const key = batch.Items?.[0]?.firstRow ?? -1;
+        try {
+          const result = await pool.run(batch);
+          rowsDone += result.rows;
+          rowsFailed.delete(key);
+          return result;
+        } catch (error) {
+          // Its rows, should it fail for good (a retry that succeeds takes them back).
+          rowsFailed.set(key, (batch.Items ?? []).reduce((n, item) => n + (Number(item.rows) || 0), 0));
+          throw error;
+        } finally {
+          progress({ phase: 'score', rowsIn, rowsDone, rowsFailed: [...rowsFailed.values()].reduce((a, b) => a + b, 0) });
+        }
       };
     } else if ((match = /^Transform (.+)$/.exec(name))) {
       const target = loaded.models.find((m) => m.entry.name === match![1]);
@@ -173,6 +191,8 @@ export async function runLocalBatch(options: LocalBatchOptions): Promise<LocalBa
 
   let result;
   try {
+    // The workers load the model while Plan reads the input (the pool is made the first time otherwise).
+    if (handlers[`Score batch ${options.model}`]) pool = new ScoreWorkerPool({ modelDir: model.dir, bucket, mounts: store.mountList }, workers);
     result = await runStateMachine(definition, request as unknown as Json, {
       taskHandlers,
       executionName: `local-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`,
@@ -181,7 +201,6 @@ export async function runLocalBatch(options: LocalBatchOptions): Promise<LocalBa
         resultWriter: objectStoreResultWriter(store),
         // Two batches per worker in flight keep every worker busy while the next batch is handed over.
         concurrency: workers * 2,
-        onProgress: (p) => progress({ phase: 'score', rowsIn, rowsDone: p.itemsDone, rowsFailed: p.itemsFailed }),
       },
     });
   } finally {

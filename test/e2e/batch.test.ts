@@ -1,6 +1,6 @@
 // Batch scoring end to end on one machine: `mlship batch`'s runner takes the batch state machine from the
-// synthesized stack and runs it locally (Plan, the Distributed Map over the rows with the real scorer in
-// worker threads, Summarise), over 100,000 rows resampled from the breast-cancer data with 1% bad rows.
+// synthesized stack and runs it locally (Plan, the Distributed Map over ranges of rows with the real scorer
+// in worker threads, Summarise), over 100,000 rows resampled from the breast-cancer data with 1% bad rows.
 // Every scored row is checked against the online API's answer for the same input.
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -138,6 +138,45 @@ describe('mlship batch, locally, from the synthesized state machine: 100,000 row
     assert.ok(again.rejects === outputs.rejects, 'rejects.jsonl is the same');
     // summary.json names its output folder; everything else is equal.
     assert.equal(again.summary.replaceAll(join(dir, 'out2'), join(dir, 'out1')), outputs.summary);
+  });
+
+  it('reads a gzipped file; the rows of a batch that fails for good become rejects naming the error, within the tolerance', async () => {
+    const gz = join(dir, 'gz');
+    mkdirSync(gz);
+    writeFileSync(join(gz, 'rows.csv.gz'), gzipSync(data.text));
+    let failedFrom = 0;
+    const result = await runLocalBatch({
+      loaded,
+      template,
+      model: 'breast-cancer',
+      input: join(gz, 'rows.csv.gz'),
+      output: join(dir, 'out-gz'),
+      // The scorer of the second batch crashes every time.
+      wrapTask: (name, handler) => async (input, context) => {
+        const items = (input as { Items?: { firstRow: number }[] }).Items;
+        if (name === 'Score batch breast-cancer' && items?.some((item) => item.firstRow > 1 && item.firstRow <= model.entry.batch.rowsPerBatch + 1)) {
+          failedFrom = items[0]!.firstRow;
+          throw Object.assign(new Error('the disk is on fire'), { name: 'ScorerCrashed' });
+        }
+        return handler(input, context);
+      },
+    });
+    assert.equal(result.status, 'SUCCEEDED', `${result.error}: ${result.cause}`);
+    const summary = result.summary!;
+    assert.equal(summary.batchesFailed, 1, 'one batch failed, within the tolerated failure percentage');
+    assert.equal(summary.rowsScored + summary.rowsRejected, ROWS, 'rows in = scored + rejected');
+    const rejects = readFileSync(join(dir, 'out-gz', 'rejects.jsonl'), 'utf8').trimEnd().split('\n').map((line) => JSON.parse(line) as Reject);
+    const lost = rejects.filter((r) => /batch failed after retries: ScorerCrashed: the disk is on fire/.test(r.reason));
+    assert.ok(lost.length >= model.entry.batch.rowsPerBatch, `every row of the failed batch is a reject: ${lost.length}`);
+    lost.forEach((r, i) => {
+      assert.equal(r.row, failedFrom + i, 'the failed batch\'s rows, in order');
+      assert.equal(r.input, data.lines[r.row - 1], `row ${r.row}'s reject carries its input`);
+    });
+    // Everything else is what the plain file gave.
+    const lostRows = new Set(lost.map((r) => r.row));
+    const expected = outputs.scored.split('\n').filter((line) => !lostRows.has(Number(line.split(',')[0])));
+    assert.ok(readFileSync(join(dir, 'out-gz', 'scored.csv'), 'utf8') === expected.join('\n'), 'the other rows are scored as from the plain file');
+    assert.deepEqual(rejects.filter((r) => !lostRows.has(r.row)), outputs.rejects.trimEnd().split('\n').map((line) => JSON.parse(line) as Reject).filter((r) => !lostRows.has(r.row)));
   });
 
   it('reads a folder of JSON Lines files as one input, rows numbered across files in name order', async () => {

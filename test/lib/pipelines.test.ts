@@ -61,15 +61,22 @@ describe('the batch scoring state machine', () => {
     template.hasResourceProperties('AWS::Logs::LogGroup', Match.objectLike({ RetentionInDays: 30 }));
   });
 
-  it('scores a Lambda model in a Distributed Map: JSON Lines reader, batches from the manifest, tolerance, results written, throttling retried with backoff', () => {
+  it('scores a Lambda model in a Distributed Map: the plan\'s ranges of rowsPerBatch rows, one per call, tolerance, results written, throttling retried with backoff', () => {
     const map = states.get('Score breast-cancer');
     assert.ok(map, `states: ${[...states.keys()].join(', ')}`);
     assert.equal(map.Type, 'Map');
     assert.deepEqual((map.ItemProcessor as JsonObject).ProcessorConfig, { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' });
-    assert.deepEqual((map.ItemReader as JsonObject).ReaderConfig, { InputType: 'JSONL' });
+    const reader = map.ItemReader as JsonObject;
+    assert.deepEqual(reader.ReaderConfig, { InputType: 'JSONL' });
+    assert.equal((reader.Parameters as JsonObject)['Key.$'], '$.plan.itemsKey', 'the items are the plan\'s ranges, not the user\'s file');
+    assert.deepEqual(Object.keys(map.ItemSelector as JsonObject).sort(), ['end.$', 'file.$', 'firstRow.$', 'rows.$', 'start.$']);
+    // Plan writes the manifest's rowsPerBatch into the plan function's settings: each item is one batch of that many rows.
+    const plan = Object.values(resources).find((r) => r.Type === 'AWS::Lambda::Function' && /batch scoring: checks the input/.test(String(r.Properties.Description)))!;
+    const batchModels = JSON.parse(String(((plan.Properties.Environment as JsonObject).Variables as JsonObject).BATCH_MODELS)) as Record<string, { rowsPerBatch?: number }>;
+    assert.equal(batchModels['breast-cancer']!.rowsPerBatch, loaded.models[0]!.entry.batch.rowsPerBatch);
     const batcher = map.ItemBatcher as JsonObject;
-    assert.equal(batcher.MaxItemsPerBatch, loaded.models[0]!.entry.batch.rowsPerBatch);
-    assert.ok(typeof batcher.MaxInputBytesPerBatch === 'number' && batcher.MaxInputBytesPerBatch <= 256 * 1024, 'a batch fits a state input');
+    assert.equal(batcher.MaxItemsPerBatch, 1, 'one range (a batch of rowsPerBatch rows) per scorer call');
+    assert.deepEqual(Object.keys(batcher.BatchInput as JsonObject).sort(), ['format.$', 'model', 'workPrefix.$']);
     assert.equal(map.ToleratedFailurePercentage, 5);
     assert.ok(map.ResultWriter, 'results written to the bucket');
     const scorer = statesOf(map.ItemProcessor as JsonObject).get('Score batch breast-cancer')!;
@@ -105,8 +112,12 @@ describe('the batch scoring state machine', () => {
     const transform = machine.find((s) => actions(s).includes('sagemaker:CreateTransformJob'))!;
     assert.match(JSON.stringify(transform.Resource), /transform-job\/mlship-dev-digits-\*/);
     assert.match(JSON.stringify(machine.find((s) => actions(s).includes('sns:Publish'))!.Resource), /PipelinesTopic/);
-    // The scorer reads and writes the run's work files only.
-    assert.ok(statementsOf('BatchScoreBreastCancer').every((s) => !/PipelinesDataBucket/.test(JSON.stringify(s.Resource)) || /_work\//.test(JSON.stringify(s.Resource)) || actions(s).every((a) => a.startsWith('s3:List') || a.startsWith('s3:GetBucket'))));
+    // The scorer reads its range of the input, wherever it is, and writes the run's work files only.
+    const scorer = statementsOf('BatchScoreBreastCancer').filter((s) => /PipelinesDataBucket/.test(JSON.stringify(s.Resource)));
+    assert.ok(scorer.some((s) => actions(s).some((a) => a.startsWith('s3:GetObject'))), 'the scorer reads the input');
+    const writes = scorer.filter((st) => actions(st).some((a) => /^s3:(Put|Delete|Abort)/.test(a)));
+    assert.ok(writes.length > 0, 'the scorer writes its parts');
+    for (const s of writes) assert.match(JSON.stringify(s.Resource), /_work\/\*/, `the scorer writes only work files: ${JSON.stringify(s)}`);
   });
 });
 

@@ -68,7 +68,7 @@ export const batchEnvSchemas = {
   plan: z.object({
     DATA_BUCKET: bucketName,
     MODELS_DIR: z.string().min(1).default('/opt/ml/models'),
-    /** JSON: model name -> { runtime, transformJobPrefix? } */
+    /** JSON: model name -> { runtime, rowsPerBatch? (lambda), transformJobPrefix? (sagemaker) } */
     BATCH_MODELS: z.string().min(2),
   }),
   score: z.object({ DATA_BUCKET: bucketName, MODEL_NAME: z.string().min(1), MODELS_DIR: z.string().min(1).default('/opt/ml/models') }),
@@ -78,7 +78,9 @@ export const batchEnvSchemas = {
 
 export const batchModelsSchema = z.record(
   z.string(),
-  z.strictObject({ runtime: z.enum(['lambda', 'sagemaker']), transformJobPrefix: z.string().min(1).max(50).optional() }),
+  z
+    .strictObject({ runtime: z.enum(['lambda', 'sagemaker']), rowsPerBatch: z.number().int().min(1).max(10_000).optional(), transformJobPrefix: z.string().min(1).max(50).optional() })
+    .refine((m) => m.runtime !== 'lambda' || m.rowsPerBatch !== undefined, { message: 'a lambda model needs rowsPerBatch', path: ['rowsPerBatch'] }),
 );
 export type BatchModels = z.infer<typeof batchModelsSchema>;
 

@@ -1,34 +1,34 @@
-// The plan step of the batch state machine: checks the execution input, lists the input objects, reads
-// each as raw text (gzip too), splits it into records exactly as the batch core reads a file, numbers
-// the rows across files (files in key order), and writes them to the run's work prefix as the
-// Distributed Map's items. The user's file is never handed to Step Functions' own CSV/JSONL reader: in
-// the cloud it fills missing fields with '' and skips extra ones, and one malformed JSON line fails the
-// whole map run; here every row reaches the batch core and is scored or rejected with its reason.
-// For a SageMaker model the plan also writes one KServe v2 request per row that parses (Batch Transform's
-// input), parsing each row with the same batch core.
+// The plan step of the batch state machine: checks the execution input, lists the input objects and
+// reads each (gzip too). For a Lambda model it cuts every file into ranges of whole rows (the manifest's
+// rowsPerBatch each), numbered across files in key order, without parsing a field (RangeSplitter): the
+// Distributed Map's items are those ranges, and each scorer call reads only its range's bytes. The
+// user's file is never handed to Step Functions' own CSV/JSONL reader: in the cloud it fills missing
+// fields with '' and skips extra ones, and one malformed JSON line fails the whole map run; here every
+// row reaches the batch core and is scored or rejected with its reason. A gzipped file is unzipped once
+// into the work prefix (ranges index plain bytes).
+// For a SageMaker model the plan splits and parses every row with the same batch core and writes one
+// KServe v2 request per row that parses (Batch Transform's input) and the rows themselves (Collect's).
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { z } from 'zod';
-import { BatchInputError, createRecordScorer, createRecordSplitter, rejectLine, scoredHeader, type BatchFormat } from '../batch-scoring';
+import { BatchInputError, createRecordScorer, createRecordSplitter, scoredHeader, type BatchFormat } from '../batch-scoring';
+import { createRangeSplitter, type RowRange } from '../batch/range-splitter';
 import type { BatchPrediction } from '../inference-session';
 import type { Predictor } from '../model-api';
 import type { ModelCard } from '../model-card';
 import { ObjectNotFoundError, type ObjectStore } from '../object-store';
 import { tritonRequest } from '../triton-protocol';
-import { BatchRequestError, WORK_ROOT, workKeys, workPrefixFor, type BatchPlan, type BatchRuntime, type PlanFile, type PlannedFile } from './types';
-
-/** Largest row item (its JSON line) the plan hands the Distributed Map; see MAX_INPUT_BYTES_PER_BATCH. */
-export const MAX_ITEM_BYTES = 100_000;
-/** ItemBatcher's MaxInputBytesPerBatch: under Step Functions' 256 KiB, leaving room for BatchInput. */
-export const MAX_INPUT_BYTES_PER_BATCH = 200_000;
+import { BatchRequestError, WORK_ROOT, workKeys, workPrefixFor, type BatchPlan, type BatchRuntime, type PlanFile, type PlannedFile, type RangeItem } from './types';
 /** SageMaker's limit on a transform job's name. */
 const TRANSFORM_JOB_NAME_MAX = 63;
 
 export interface PlanModel {
   readonly card: ModelCard;
   readonly runtime: BatchRuntime;
+  /** runtime lambda: rows per Distributed Map item (the manifest's batch.rowsPerBatch). */
+  readonly rowsPerBatch?: number;
   /** runtime sagemaker: transform jobs are named `<prefix>-<hash of the execution name>` (the role allows that prefix). */
   readonly transformJobPrefix?: string;
 }
@@ -108,8 +108,8 @@ async function inputFiles(store: ObjectStore, bucket: string, request: BatchRequ
   return detected.map((f) => ({ ...f, format: f.format! }));
 }
 
-/** The text of an object, in pieces: UTF-8 decoded (invalid bytes become U+FFFD, as the file scorer reads them), gunzipped when .gz. */
-async function* readText(store: ObjectStore, bucket: string, file: InputFile): AsyncGenerator<string> {
+/** The bytes of an object, in pieces, gunzipped when .gz. */
+async function* readBytes(store: ObjectStore, bucket: string, file: InputFile): AsyncGenerator<Uint8Array> {
   const bytes = store.readStream(bucket, file.key);
   let source: AsyncIterable<Uint8Array> = bytes;
   if (file.gzip) {
@@ -117,14 +117,19 @@ async function* readText(store: ObjectStore, bucket: string, file: InputFile): A
     pipeline(Readable.from(bytes), gunzip).catch((error: unknown) => gunzip.destroy(error as Error));
     source = gunzip;
   }
-  const decoder = new TextDecoder('utf-8');
   try {
-    for await (const chunk of source) yield decoder.decode(chunk, { stream: true });
+    yield* source;
   } catch (error) {
     if (error instanceof ObjectNotFoundError) throw new BatchRequestError(`no object s3://${bucket}/${file.key}`);
     if (file.gzip && (error as { code?: string }).code?.startsWith('Z_')) throw new BatchRequestError(`s3://${bucket}/${file.key} is not valid gzip: ${(error as Error).message}`);
     throw error;
   }
+}
+
+/** The text of an object, in pieces: UTF-8 decoded (invalid bytes become U+FFFD, as the file scorer reads them). */
+async function* readText(store: ObjectStore, bucket: string, file: InputFile): AsyncGenerator<string> {
+  const decoder = new TextDecoder('utf-8');
+  for await (const chunk of readBytes(store, bucket, file)) yield decoder.decode(chunk, { stream: true });
   yield decoder.decode();
 }
 
@@ -150,7 +155,7 @@ function transformJobName(prefix: string, executionName: string): string {
   return `${prefix.slice(0, TRANSFORM_JOB_NAME_MAX - hash.length - 1)}-${hash}`;
 }
 
-/** Plans one run: writes rows.jsonl, plan.json (and, for SageMaker, Batch Transform's input); returns the plan. */
+/** Plans one run: writes plan.json and the scoring's input (ranges.jsonl; for SageMaker rows.jsonl and Batch Transform's requests); returns the plan. */
 export async function planBatch(options: PlanOptions): Promise<BatchPlan> {
   const { store, bucket, models, executionName } = options;
   const request = parseRequest(options.request, models);
@@ -161,59 +166,50 @@ export async function planBatch(options: PlanOptions): Promise<BatchPlan> {
   const workPrefix = workPrefixFor(executionName);
   const keys = workKeys(workPrefix);
   const sagemaker = model.runtime === 'sagemaker';
+  const checker = createRecordScorer(new ParseOnly(card, false), { format, chunkRows: 1 });
+  const checkHeader = (uri: string, header: string | undefined) => {
+    if (format !== 'csv') return;
+    if (header === undefined) throw new BatchRequestError(`${uri}: the input is empty; expected a header row naming the model features`);
+    try {
+      checker.header(header);
+    } catch (error) {
+      if (error instanceof BatchInputError) throw new BatchRequestError(`${uri}: ${error.message}`);
+      throw error;
+    }
+  };
 
-  const rowLines: string[] = [];
-  let planRejects = '';
-  let planRejectCount = 0;
-  // Parses rows for Batch Transform (every row), or the rare row too large to be a Map item.
-  const requests = new ParseOnly(card, sagemaker);
-  const parser = createRecordScorer(requests, { format, chunkRows: sagemaker ? 8192 : 1 });
   const planned: PlannedFile[] = [];
-  let row = 0;
-  for (const [index, file] of files.entries()) {
-    const uri = `s3://${bucket}/${file.key}`;
-    const splitter = createRecordSplitter(format);
-    const firstRow = row + 1;
-    let headerChecked = format !== 'csv';
-    const take = async (records: string[]) => {
-      if (!headerChecked && splitter.header !== undefined) {
-        try {
-          parser.header(splitter.header);
-        } catch (error) {
-          if (error instanceof BatchInputError) throw new BatchRequestError(`${uri}: ${error.message}`);
-          throw error;
-        }
-        headerChecked = true;
-      }
-      for (const text of records) {
-        row += 1;
-        const line = JSON.stringify({ row, file: index, text });
-        if (sagemaker) {
-          await parser.record(row, text);
-          rowLines.push(line);
-        } else if (Buffer.byteLength(line) > MAX_ITEM_BYTES) {
-          // Its reason if the batch core rejects it anyway, else the size.
-          const part = await parser.record(row, text);
-          planRejects += part.rejects !== '' ? part.rejects : rejectLine(format, row, `the record is ${Buffer.byteLength(text)} bytes; a batch item holds at most ${MAX_ITEM_BYTES} (score a model with rows this large on runtime sagemaker)`, text);
-          planRejectCount += 1;
-        } else {
-          rowLines.push(line);
-        }
-      }
-    };
-    for await (const text of readText(store, bucket, file)) await take(splitter.push(text));
-    await take(splitter.end());
-    if (format === 'csv' && splitter.header === undefined) throw new BatchRequestError(`${uri}: the input is empty; expected a header row naming the model features`);
-    planned.push({ key: file.key, firstRow, rows: row - firstRow + 1, ...(splitter.header !== undefined ? { header: splitter.header } : {}) });
-  }
-  await parser.end();
-
-  const planFile: PlanFile = { model: card.name, version: card.version, format, rowsIn: row, files: planned };
-  await store.write(bucket, keys.rows, rowLines.length === 0 ? '' : `${rowLines.join('\n')}\n`, 'application/x-ndjson');
-  await store.write(bucket, keys.plan, `${JSON.stringify(planFile)}\n`, 'application/json');
-  if (planRejectCount > 0) await store.write(bucket, keys.planRejects, planRejects, 'application/x-ndjson');
+  let rowsIn = 0;
   let transform: BatchPlan['transform'];
   if (sagemaker) {
+    // Every row parsed here: Batch Transform gets one request per row that parses, Collect the rows.
+    const requests = new ParseOnly(card, true);
+    const parser = createRecordScorer(requests, { format, chunkRows: 8192 });
+    const rowLines: string[] = [];
+    for (const [index, file] of files.entries()) {
+      const uri = `s3://${bucket}/${file.key}`;
+      const splitter = createRecordSplitter(format);
+      const firstRow = rowsIn + 1;
+      let headerChecked = format !== 'csv';
+      const take = async (records: string[]) => {
+        if (!headerChecked && splitter.header !== undefined) {
+          checkHeader(uri, splitter.header);
+          parser.header(splitter.header);
+          headerChecked = true;
+        }
+        for (const text of records) {
+          rowsIn += 1;
+          await parser.record(rowsIn, text);
+          rowLines.push(JSON.stringify({ row: rowsIn, file: index, text }));
+        }
+      };
+      for await (const text of readText(store, bucket, file)) await take(splitter.push(text));
+      await take(splitter.end());
+      checkHeader(uri, splitter.header);
+      planned.push({ key: file.key, firstRow, rows: rowsIn - firstRow + 1, ...(splitter.header !== undefined ? { header: splitter.header } : {}) });
+    }
+    await parser.end();
+    await store.write(bucket, keys.rows, rowLines.length === 0 ? '' : `${rowLines.join('\n')}\n`, 'application/x-ndjson');
     const inputKey = `${keys.transformInput}rows.jsonl`;
     await store.write(bucket, inputKey, requests.requests.length === 0 ? '' : `${requests.requests.join('\n')}\n`, 'application/json');
     transform = {
@@ -222,22 +218,56 @@ export async function planBatch(options: PlanOptions): Promise<BatchPlan> {
       outputUri: `s3://${bucket}/${keys.transformOutput}`,
       rows: requests.requests.length,
     };
+  } else {
+    const rowsPerBatch = model.rowsPerBatch;
+    if (rowsPerBatch === undefined || !Number.isInteger(rowsPerBatch) || rowsPerBatch < 1) throw new TypeError(`model '${card.name}' has no rowsPerBatch for its batches (received ${String(rowsPerBatch)})`);
+    const items: string[] = [];
+    for (const [index, file] of files.entries()) {
+      const uri = `s3://${bucket}/${file.key}`;
+      const splitter = createRangeSplitter(format, { rowsPerRange: rowsPerBatch, firstRow: rowsIn + 1 });
+      const take = (ranges: RowRange[]) => {
+        for (const range of ranges) items.push(JSON.stringify({ file: index, ...range } satisfies RangeItem));
+      };
+      // A gzipped file is kept unzipped: the scorers read byte ranges of it.
+      const unzipped: Uint8Array[] | undefined = file.gzip ? [] : undefined;
+      let headerChecked = false;
+      for await (const bytes of readBytes(store, bucket, file)) {
+        take(splitter.push(bytes));
+        unzipped?.push(bytes);
+        // Fail early on a header the model cannot read, before reading the whole file.
+        if (!headerChecked && splitter.header !== undefined) {
+          checkHeader(uri, splitter.header);
+          headerChecked = true;
+        }
+      }
+      take(splitter.end());
+      checkHeader(uri, splitter.header);
+      let source = file.key;
+      if (unzipped) {
+        source = keys.input(index);
+        await store.write(bucket, source, Buffer.concat(unzipped), 'application/octet-stream');
+      }
+      planned.push({ key: file.key, firstRow: rowsIn + 1, rows: splitter.rows, source, ...(splitter.header !== undefined ? { header: splitter.header } : {}) });
+      rowsIn += splitter.rows;
+    }
+    await store.write(bucket, keys.items, items.length === 0 ? '' : `${items.join('\n')}\n`, 'application/x-ndjson');
   }
+
+  const planFile: PlanFile = { model: card.name, version: card.version, format, rowsIn, files: planned };
+  await store.write(bucket, keys.plan, `${JSON.stringify(planFile)}\n`, 'application/json');
   return {
     model: card.name,
     version: card.version,
     runtime: model.runtime,
     format,
-    rowsIn: row,
+    rowsIn,
     files: planned.length,
     input: request.input,
     outputPrefix: request.output,
     workPrefix,
-    rowsKey: keys.rows,
+    itemsKey: keys.items,
     resultsPrefix: keys.results,
     planKey: keys.plan,
-    planRejects: planRejectCount,
-    planRejectsKey: keys.planRejects,
     scoredHeader: scoredHeader(card),
     ...(transform ? { transform } : {}),
   };

@@ -1,12 +1,13 @@
-// The batch scorer: one Distributed Map batch (rows with their global numbers and raw text) scored with
-// the batch core, so each row gets exactly the answer or reject reason it gets from scoreText. Writes the
-// batch's scored rows and rejects as two work files and returns only counts and keys.
-import { createRecordScorer } from '../batch-scoring';
+// The batch scorer: one Distributed Map item, a range of whole rows of an input file (its bytes, its first
+// row's number), read from the bucket and scored with the batch core, so each row gets exactly the answer
+// or reject reason it gets from scoreText over the whole file. Writes the batch's scored rows and rejects
+// as two work files and returns only counts and keys.
+import { createRangeScorer } from '../batch-scoring';
 import type { Predictor } from '../model-api';
 import { readText, type ObjectStore } from '../object-store';
-import { workKeys, type BatchPartResult, type PlanFile, type RowItem, type ScoreBatchEvent } from './types';
+import { BatchAccountingError, workKeys, type BatchPartResult, type PlanFile, type RangeItem, type ScoreBatchEvent } from './types';
 
-/** Headers of a run's files (plan.json), read once per run and kept while the function stays warm. */
+/** The files of a run (plan.json: headers, sources), read once per run and kept while the function stays warm. */
 export class PlanCache {
   private readonly plans = new Map<string, Promise<PlanFile>>();
 
@@ -45,34 +46,54 @@ export interface ScoreBatchOptions {
   readonly event: ScoreBatchEvent;
 }
 
-/** Scores one batch into `parts/<first row>.scored.csv` and `.rejects.jsonl`. */
+/** Checks an item: a range of a file the plan lists. */
+function checkItem(item: RangeItem, plan: PlanFile): void {
+  const valid = (n: unknown, min: number) => typeof n === 'number' && Number.isInteger(n) && n >= min;
+  if (!item || !valid(item.file, 0) || !valid(item.start, 0) || !valid(item.end, 1) || !valid(item.firstRow, 1) || !valid(item.rows, 1) || item.end <= item.start) {
+    throw new TypeError(`an item must be {"file", "start", "end", "firstRow", "rows"} (a range of whole rows), received ${JSON.stringify(item)?.slice(0, 200)}`);
+  }
+  const file = plan.files[item.file];
+  if (!file?.source) throw new TypeError(`the item from row ${item.firstRow} names file ${item.file}, which plan.json does not list with a source`);
+  if (plan.format === 'csv' && file.header === undefined) throw new TypeError(`the item from row ${item.firstRow} names file ${item.file}, which plan.json lists without a header`);
+}
+
+/** Scores one batch (its ranges, in row order) into `parts/<first row>.scored.csv` and `.rejects.jsonl`. */
 export async function scoreBatch({ store, bucket, predictor, plans, event }: ScoreBatchOptions): Promise<BatchPartResult> {
   checkEvent(event, predictor.card.name);
   const { workPrefix, format } = event.BatchInput;
   const plan = await plans.get(workPrefix);
   if (plan.format !== format) throw new TypeError(`BatchInput.format '${format}' is not the plan's '${plan.format}'`);
-  const items: RowItem[] = [...event.Items].sort((a, b) => a.row - b.row);
-  const scorer = createRecordScorer(predictor, { format });
+  const items: RangeItem[] = [...event.Items].sort((a, b) => a.firstRow - b.firstRow);
   let scored = '';
   let rejects = '';
-  let file = -1;
+  let rowsScored = 0;
+  let rowsRejected = 0;
   for (const item of items) {
-    if (format === 'csv' && item.file !== file) {
-      file = item.file;
-      const header = plan.files[file]?.header;
-      if (header === undefined) throw new TypeError(`row ${item.row} names file ${file}, which plan.json does not list with a header`);
-      scorer.header(header);
+    checkItem(item, plan);
+    const file = plan.files[item.file]!;
+    const scorer = createRangeScorer(predictor, { format, firstRow: item.firstRow, ...(file.header !== undefined ? { header: file.header } : {}) });
+    const decoder = new TextDecoder('utf-8');
+    for await (const bytes of store.readStream(bucket, file.source!, { start: item.start, end: item.end - 1 })) {
+      const part = await scorer.push(decoder.decode(bytes, { stream: true }));
+      scored += part.scored;
+      rejects += part.rejects;
     }
-    const part = await scorer.record(item.row, item.text);
-    scored += part.scored;
-    rejects += part.rejects;
+    const last = await scorer.push(decoder.decode());
+    const end = await scorer.end();
+    scored += last.scored + end.scored;
+    rejects += last.rejects + end.rejects;
+    const summary = scorer.summary();
+    // The plan counted the rows of this range; anything else means the bytes are not the ones it read.
+    if (summary.rowsIn !== item.rows) {
+      throw new BatchAccountingError(`the range of s3://${bucket}/${file.source} from byte ${item.start} to ${item.end} holds ${summary.rowsIn} rows, the plan counted ${item.rows} from row ${item.firstRow} (was the input changed during the run?)`);
+    }
+    rowsScored += summary.rowsScored;
+    rowsRejected += summary.rowsRejected;
   }
-  const last = await scorer.end();
-  scored += last.scored;
-  rejects += last.rejects;
-  const firstRow = items[0]!.row;
+  const firstRow = items[0]!.firstRow;
+  const last = items.at(-1)!;
+  const rows = items.reduce((n, item) => n + item.rows, 0);
   const keys = workKeys(workPrefix).part(firstRow);
   await Promise.all([store.write(bucket, keys.scored, scored, 'text/csv'), store.write(bucket, keys.rejects, rejects, 'application/x-ndjson')]);
-  const summary = scorer.summary();
-  return { firstRow, lastRow: items.at(-1)!.row, rows: items.length, rowsScored: summary.rowsScored, rowsRejected: summary.rowsRejected, scoredKey: keys.scored, rejectsKey: keys.rejects };
+  return { firstRow, lastRow: last.firstRow + last.rows - 1, rows, rowsScored, rowsRejected, scoredKey: keys.scored, rejectsKey: keys.rejects };
 }

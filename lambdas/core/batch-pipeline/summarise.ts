@@ -3,9 +3,9 @@
 // retries into a reject (never dropped), merges the parts in row order into <output>scored.csv and
 // <output>rejects.jsonl, checks rows in = scored + rejected, and writes <output>summary.json. Nothing
 // in the outputs depends on the execution (no names, no times): a rerun writes the same bytes.
-import { rejectLine } from '../batch-scoring';
+import { createRecordSplitter, rejectLine } from '../batch-scoring';
 import { readText, type ObjectStore } from '../object-store';
-import { BatchAccountingError, type BatchPartResult, type BatchPlan, type BatchSummary, type PlanFile, type RowItem, type ScoreBatchEvent, type ScoringResult } from './types';
+import { BatchAccountingError, type BatchPartResult, type BatchPlan, type BatchSummary, type PlanFile, type RangeItem, type ScoreBatchEvent, type ScoringResult } from './types';
 
 export interface SummariseOptions {
   readonly store: ObjectStore;
@@ -73,24 +73,34 @@ interface MergedBatch {
   readonly failedRejects?: string;
 }
 
-function failedBatch(record: ChildRecord, plan: BatchPlan): MergedBatch {
-  let items: readonly RowItem[];
+/** A batch that failed after its retries: every row of its ranges, read again from the input, becomes a reject with the batch's error. */
+async function failedBatch(store: ObjectStore, bucket: string, record: ChildRecord, plan: BatchPlan, planFile: PlanFile): Promise<MergedBatch> {
+  let items: readonly RangeItem[];
   try {
     items = (JSON.parse(record.Input ?? '') as ScoreBatchEvent).Items;
+    if (!Array.isArray(items) || items.length === 0) throw new TypeError('no Items');
   } catch {
     throw new BatchAccountingError(`a failed batch's Input is not a batch (${String(record.Input).slice(0, 200)}): its rows cannot be accounted for`);
   }
   const reason = `batch failed after retries: ${record.Error ?? 'Error'}: ${causeText(record.Cause)}`;
-  const sorted = [...items].sort((a, b) => a.row - b.row);
-  return {
-    firstRow: sorted[0]!.row,
-    lastRow: sorted.at(-1)!.row,
-    rows: sorted.length,
-    failedRejects: sorted.map((item) => rejectLine(plan.format, item.row, reason, item.text)).join(''),
-  };
+  const sorted = [...items].sort((a, b) => a.firstRow - b.firstRow);
+  let rejects = '';
+  for (const item of sorted) {
+    const source = planFile.files[item.file]?.source;
+    if (source === undefined) throw new BatchAccountingError(`a failed batch names file ${item.file}, which plan.json does not list: its rows cannot be accounted for`);
+    const splitter = createRecordSplitter(plan.format, { range: true });
+    const decoder = new TextDecoder('utf-8');
+    const records: string[] = [];
+    for await (const bytes of store.readStream(bucket, source, { start: item.start, end: item.end - 1 })) records.push(...splitter.push(decoder.decode(bytes, { stream: true })));
+    records.push(...splitter.push(decoder.decode()), ...splitter.end());
+    if (records.length !== item.rows) throw new BatchAccountingError(`a failed batch's range of s3://${bucket}/${source} from byte ${item.start} holds ${records.length} rows, the plan counted ${item.rows}`);
+    rejects += records.map((text, i) => rejectLine(plan.format, item.firstRow + i, reason, text)).join('');
+  }
+  const last = sorted.at(-1)!;
+  return { firstRow: sorted[0]!.firstRow, lastRow: last.firstRow + last.rows - 1, rows: sorted.reduce((n, item) => n + item.rows, 0), failedRejects: rejects };
 }
 
-async function batchesOf(store: ObjectStore, plan: BatchPlan, scoring: ScoringResult): Promise<MergedBatch[]> {
+async function batchesOf(store: ObjectStore, bucket: string, plan: BatchPlan, planFile: PlanFile, scoring: ScoringResult): Promise<MergedBatch[]> {
   const merged: MergedBatch[] = [];
   const add = (result: BatchPartResult) => merged.push({ firstRow: result.firstRow, lastRow: result.lastRow, rows: result.rows, result });
   if (scoring.batches) scoring.batches.forEach(add);
@@ -103,27 +113,10 @@ async function batchesOf(store: ObjectStore, plan: BatchPlan, scoring: ScoringRe
       for (const record of records(await readText(store, details.Bucket, file.Key))) add(JSON.parse(record.Output ?? 'null') as BatchPartResult);
     }
     for (const file of files.FAILED ?? []) {
-      for (const record of records(await readText(store, details.Bucket, file.Key))) merged.push(failedBatch(record, plan));
+      for (const record of records(await readText(store, details.Bucket, file.Key))) merged.push(await failedBatch(store, bucket, record, plan, planFile));
     }
   }
   return merged.sort((a, b) => a.firstRow - b.firstRow);
-}
-
-/** Merges two rejects texts, each in row order, into one in row order. */
-function mergeRejects(a: string, b: string): string {
-  if (a === '') return b;
-  if (b === '') return a;
-  const rowOf = (line: string) => (JSON.parse(line) as { row: number }).row;
-  const left = a.split('\n').filter(Boolean);
-  const right = b.split('\n').filter(Boolean);
-  const out: string[] = [];
-  let i = 0;
-  let j = 0;
-  while (i < left.length || j < right.length) {
-    if (j >= right.length || (i < left.length && rowOf(left[i]!) <= rowOf(right[j]!))) out.push(left[i++]!);
-    else out.push(right[j++]!);
-  }
-  return `${out.join('\n')}\n`;
 }
 
 function subjectLine(summary: BatchSummary, stage: string): string {
@@ -150,7 +143,7 @@ export async function summariseBatch(options: SummariseOptions): Promise<Summari
   const { store, bucket, plan, scoring, stage } = options;
   const locate = options.locate ?? ((key: string) => `s3://${bucket}/${key}`);
   const planFile = JSON.parse(await readText(store, bucket, plan.planKey)) as PlanFile;
-  const batches = await batchesOf(store, plan, scoring);
+  const batches = await batchesOf(store, bucket, plan, planFile, scoring);
 
   let covered = 0;
   let previous = 0;
@@ -177,12 +170,7 @@ export async function summariseBatch(options: SummariseOptions): Promise<Summari
       rejectParts.push(batch.failedRejects!);
     }
   }
-  let rejects = rejectParts.join('');
-  if (plan.planRejects > 0) {
-    rejects = mergeRejects(rejects, await readText(store, bucket, plan.planRejectsKey));
-    rowsRejected += plan.planRejects;
-    covered += plan.planRejects;
-  }
+  const rejects = rejectParts.join('');
   if (covered !== plan.rowsIn || rowsScored + rowsRejected !== plan.rowsIn) {
     throw new BatchAccountingError(`rows do not add up: ${plan.rowsIn} rows in, ${rowsScored} scored + ${rowsRejected} rejected (batches covered ${covered} rows); the outputs were not written`);
   }

@@ -1,9 +1,11 @@
 // What the steps of the batch state machine hand each other (through the state input, so every piece
 // stays small: rows and outputs live in the data bucket, under the run's work prefix), and the keys of
 // the work files. One run's work files: _work/<execution name>/
-//   rows.jsonl                 every row: {"row": n, "file": i, "text": "<raw record>"} (the Map's items)
-//   plan.json                  the input files, their headers and row ranges
-//   plan-rejects.jsonl         rows rejected before scoring (a record too large to be a Map item)
+//   plan.json                  the input files, their headers, row ranges and where their bytes are read
+//   ranges.jsonl               Lambda models: the Distributed Map's items, one range of whole rows each:
+//                              {"file": i, "start": byte, "end": byte, "firstRow": n, "rows": n}
+//   inputs/<file index>        a gzipped input file, unzipped (ranges index bytes, so they need the plain text)
+//   rows.jsonl                 SageMaker models: every row, {"row": n, "file": i, "text": "<raw record>"}
 //   parts/<first row>.scored.csv and .rejects.jsonl   one pair per scored batch
 //   results/<map run id>/...   the Distributed Map's ResultWriter (manifest.json, SUCCEEDED_n, FAILED_n)
 //   transform-input/rows.jsonl, transform-output/rows.jsonl.out   SageMaker models: Batch Transform's files
@@ -27,15 +29,12 @@ export interface BatchPlan {
   readonly outputPrefix: string;
   /** `_work/<execution name>/`. */
   readonly workPrefix: string;
-  /** The rows, one JSON object per line (the Distributed Map's ItemReader reads it). */
-  readonly rowsKey: string;
+  /** Lambda models: the row ranges, one JSON object per line (the Distributed Map's ItemReader reads it). */
+  readonly itemsKey: string;
   /** Where the Distributed Map's ResultWriter writes (`<work prefix>results`). */
   readonly resultsPrefix: string;
   /** The files (keys, headers, row ranges). */
   readonly planKey: string;
-  /** Rows rejected by the plan itself (written to planRejectsKey). */
-  readonly planRejects: number;
-  readonly planRejectsKey: string;
   /** The scored CSV's header line, with its line end. */
   readonly scoredHeader: string;
   /** runtime sagemaker: the Batch Transform job. */
@@ -61,6 +60,8 @@ export interface PlannedFile {
   readonly rows: number;
   /** CSV: the header record (BOM removed). */
   readonly header?: string;
+  /** Lambda models: the object whose bytes the ranges of this file index (the input itself, or its unzipped copy). */
+  readonly source?: string;
 }
 
 export interface PlanFile {
@@ -71,13 +72,23 @@ export interface PlanFile {
   readonly files: readonly PlannedFile[];
 }
 
-/** One item of the Distributed Map (a line of rows.jsonl). */
+/** SageMaker models: one row (a line of rows.jsonl). */
 export interface RowItem {
   readonly row: number;
   /** Index of the file in plan.json. */
   readonly file: number;
   /** The raw record, without its line end. */
   readonly text: string;
+}
+
+/** One item of the Distributed Map (a line of ranges.jsonl): rows firstRow .. firstRow + rows - 1 of a file, its bytes [start, end). */
+export interface RangeItem {
+  /** Index of the file in plan.json. */
+  readonly file: number;
+  readonly start: number;
+  readonly end: number;
+  readonly firstRow: number;
+  readonly rows: number;
 }
 
 /** BatchInput of each batch. */
@@ -89,7 +100,7 @@ export interface BatchInput {
 
 /** The event of the batch scorer function: one ItemBatcher batch. */
 export interface ScoreBatchEvent {
-  readonly Items: readonly RowItem[];
+  readonly Items: readonly RangeItem[];
   readonly BatchInput: BatchInput;
 }
 
@@ -132,8 +143,10 @@ export function workPrefixFor(executionName: string): string {
 
 export const workKeys = (workPrefix: string) => ({
   rows: `${workPrefix}rows.jsonl`,
+  items: `${workPrefix}ranges.jsonl`,
   plan: `${workPrefix}plan.json`,
-  planRejects: `${workPrefix}plan-rejects.jsonl`,
+  /** A gzipped input file's unzipped copy. */
+  input: (file: number) => `${workPrefix}inputs/${String(file).padStart(6, '0')}`,
   results: `${workPrefix}results`,
   transformInput: `${workPrefix}transform-input/`,
   transformOutput: `${workPrefix}transform-output/`,
