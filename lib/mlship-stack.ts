@@ -258,6 +258,7 @@ export class MlshipStack extends Stack {
         specs: modelAlarmSpecs(targets, entry),
         compositeName: compositeAlarmName(manifest.project, stage, entry.name),
         alarmTopic: this.alertFormatter.alarmTopic,
+        apiAccessLogs: this.api.accessLogGroup,
       });
       modelAlarms.set(entry.name, alarms);
       this.dashboard.addModel({ name: entry.name, version: entry.version, runtime: entry.runtime, targets, alarms: [alarms.composite, ...alarms.alarms.values()] });

@@ -7,6 +7,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import type { AlarmSpec } from '../lambdas/core/monitoring/alarm-catalog';
@@ -30,6 +31,8 @@ export interface ModelAlarmsProps {
   readonly compositeName: string;
   /** The stage's alarm topic: the composite alarm notifies it on ALARM and on OK. */
   readonly alarmTopic: sns.ITopic;
+  /** The API's JSON access log: metrics no service publishes (API 429s) are counted from it by metric filters. */
+  readonly apiAccessLogs?: logs.ILogGroup;
 }
 
 /** The CloudWatch metric (or metric math) a spec watches, with the spec's period. */
@@ -52,13 +55,30 @@ export class ModelAlarms extends Construct {
   public readonly composite: cloudwatch.CompositeAlarm;
   /** DriftDetected >= 1; no action (the drift monitor sends the report; the retrain rule listens). */
   public readonly driftAlarm?: cloudwatch.Alarm;
+  /** The metric filters over the API's access log that count what the alarms read (API 429s). */
+  public readonly metricFilters: readonly logs.MetricFilter[];
 
   constructor(scope: Construct, id: string, props: ModelAlarmsProps) {
     super(scope, id);
     const alarms = new Map<AlarmKind, cloudwatch.Alarm>();
+    const filters: logs.MetricFilter[] = [];
+    const pascal = (text: string) => text.replace(/(^|-)([a-z0-9])/g, (_m, _d: string, c: string) => c.toUpperCase());
     for (const spec of props.specs) {
       if (spec.model !== props.modelName) throw new Error(`alarm ${spec.name} is of model ${spec.model}, not ${props.modelName}`);
-      const alarm = new cloudwatch.Alarm(this, `${spec.kind.replace(/(^|-)([a-z0-9])/g, (_m, _d: string, c: string) => c.toUpperCase())}Alarm`, {
+      for (const [metricId, ref] of Object.entries(spec.metrics)) {
+        if (ref.accessLogFilter === undefined) continue;
+        if (!props.apiAccessLogs) throw new Error(`alarm ${spec.name} counts ${ref.metricName} from the API's access log: pass apiAccessLogs`);
+        filters.push(
+          new logs.MetricFilter(this, `${pascal(spec.kind)}${pascal(metricId)}Filter`, {
+            logGroup: props.apiAccessLogs,
+            filterPattern: logs.FilterPattern.literal(ref.accessLogFilter),
+            metricNamespace: ref.namespace,
+            metricName: ref.metricName,
+            metricValue: '1',
+          }),
+        );
+      }
+      const alarm = new cloudwatch.Alarm(this, `${pascal(spec.kind)}Alarm`, {
         alarmName: spec.name,
         alarmDescription: spec.runbook,
         metric: specMetric(spec),
@@ -71,6 +91,7 @@ export class ModelAlarms extends Construct {
       alarms.set(spec.kind, alarm);
     }
     this.alarms = alarms;
+    this.metricFilters = filters;
     this.driftAlarm = alarms.get('drift');
 
     const serving = props.specs.filter((s) => s.inComposite).map((s) => alarms.get(s.kind)!);

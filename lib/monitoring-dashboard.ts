@@ -5,7 +5,7 @@
 import { Aws, Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
-import type { AlarmTargets } from '../lambdas/core/monitoring/alarm-catalog';
+import { API_LOG_METRICS_NAMESPACE, apiThrottlesMetricName, type AlarmTargets } from '../lambdas/core/monitoring/alarm-catalog';
 import { DRIFT_METRICS, DRIFT_METRICS_NAMESPACE } from '../lambdas/core/monitoring/contracts';
 
 /** The console link of a dashboard. */
@@ -85,14 +85,8 @@ export class MonitoringDashboard extends Construct {
       });
     const latency: cloudwatch.IMetric[] = [apiLatency('p50'), apiLatency('p90'), apiLatency('p99')];
     const throttles: cloudwatch.IMetric[] = [
-      new cloudwatch.Metric({
-        namespace: 'AWS/ApiGateway',
-        metricName: '4XXError',
-        statistic: 'Sum',
-        period,
-        label: 'API 4xx (429 throttles included)',
-        dimensionsMap: { ApiName: t.apiName, Stage: t.apiStage, Resource: `/v2/models/${model.name}/infer`, Method: 'POST' },
-      }),
+      // Counted from the API's access log (the throttles alarm's metric filter).
+      new cloudwatch.Metric({ namespace: API_LOG_METRICS_NAMESPACE, metricName: apiThrottlesMetricName(t.project, t.stage, model.name), statistic: 'Sum', period, label: 'API 429s' }),
     ];
     if (model.runtime === 'lambda' && t.functionName) {
       const alias = { FunctionName: t.functionName, Resource: `${t.functionName}:live` };

@@ -67,11 +67,13 @@ const alarm = (name: string) => {
 };
 const metricsOf = (a: Record<string, unknown>) => a.Metrics as { Id: string; Expression?: string; MetricStat?: { Metric: { Namespace: string; MetricName: string; Dimensions: { Name: string; Value: unknown }[] }; Period: number; Stat: string } }[];
 const alarmTopicId = idOf(stack.alertFormatter.alarmTopic);
+/** The API stage's access log format. */
+const accessLogFormat = () => String((ofType('AWS::ApiGateway::Stage')[0]![1].Properties.AccessLogSetting as { Format: string }).Format);
 
 describe('monitoring alarms', () => {
   const expected: [string, { kinds: string[]; periodSeconds: number; evaluationPeriods: number }][] = [
     ['breast-cancer', { kinds: ['api-p99-latency', 'error-rate', 'function-p99-latency', 'throttles'], periodSeconds: bcAlarms.periodMinutes * 60, evaluationPeriods: bcAlarms.evaluationPeriods }],
-    ['digits', { kinds: ['api-p99-latency', 'error-rate', 'endpoint-p99-latency', 'endpoint-5xx', 'gpu-utilization'], periodSeconds: 300, evaluationPeriods: 3 }],
+    ['digits', { kinds: ['api-p99-latency', 'error-rate', 'endpoint-p99-latency', 'endpoint-5xx', 'gpu-utilization', 'throttles'], periodSeconds: 300, evaluationPeriods: 3 }],
   ];
 
   it('has every serving alarm of each model with the manifest\'s period and evaluation periods, missing data not breaching, and no action of its own', () => {
@@ -114,6 +116,24 @@ describe('monitoring alarms', () => {
     const duration = metricsOf(alarm('shop-test-breast-cancer-function-p99-latency'))[0]!.MetricStat!;
     assert.equal(duration.Stat, 'p99');
     assert.equal(flat(duration.Metric.Dimensions.find((d) => d.Name === 'Resource')!.Value), `\${${fnId}}:live`);
+  });
+
+  it('counts API 429s of each model from the API access log, and adds Lambda throttles for a Lambda model', () => {
+    const filters = ofType('AWS::Logs::MetricFilter');
+    const accessLogs = idOf(stack.api.accessLogGroup);
+    for (const model of ['breast-cancer', 'digits']) {
+      const metricName = `shop-test-${model}-Throttled`;
+      const filter = filters.find(([, r]) => (r.Properties.MetricTransformations as { MetricName: string }[])[0]!.MetricName === metricName);
+      assert.ok(filter, `a metric filter for ${metricName}`);
+      assert.equal(flat(filter[1].Properties.LogGroupName), `\${${accessLogs}}`);
+      assert.deepEqual(filter[1].Properties.MetricTransformations, [{ MetricNamespace: 'mlship/api', MetricName: metricName, MetricValue: '1' }]);
+      const pattern = String(filter[1].Properties.FilterPattern);
+      for (const part of ['$.status = "429"', `$.resourcePath = "/v2/models/${model}/infer"`, `$.resourcePath = "/v1/models/${model}:predict"`]) assert.ok(pattern.includes(part), `${part} in ${pattern}`);
+      const a = alarm(`shop-test-${model}-throttles`);
+      const read = metricsOf(a).filter((m) => m.MetricStat).map((m) => `${m.MetricStat!.Metric.Namespace} ${m.MetricStat!.Metric.MetricName}`);
+      assert.deepEqual(read, model === 'digits' ? [`mlship/api ${metricName}`] : [`mlship/api ${metricName}`, 'AWS/Lambda Throttles']);
+    }
+    for (const field of ['"resourcePath":"$context.resourcePath"', '"status":"$context.status"']) assert.ok(accessLogFormat().includes(field), `the access log has ${field}, which the filter reads as a string`);
   });
 
   it('has a drift alarm per model under driftAlarmName, DriftDetected >= 1, without any action', () => {
@@ -202,7 +222,7 @@ describe('dashboard', () => {
       for (const p of ['p50', 'p90', 'p99']) assert.ok(latency.includes(`"stat":"${p}"`), `${model} latency ${p}`);
       const errors = widget('errors (4xx, 5xx) by version');
       assert.ok(errors.includes('ClientErrors') && errors.includes('ServerErrors'), `${model} 4xx and 5xx`);
-      assert.ok(widget('throttles').includes('4XXError'), `${model} API throttles`);
+      assert.ok(widget('throttles').includes(`"mlship/api","shop-test-${model}-Throttled"`), `${model} API 429s`);
       assert.ok(widget('drift per feature (PSI)').includes(`{mlship/drift,feature,model,stage} MetricName=\\"FeaturePsi\\" stage=\\"test\\" model=\\"${model}\\"`), `${model} drift per feature`);
       const status = body.widgets.find((w) => w.type === 'alarm' && w.properties.title === `${model}: alarms`);
       assert.ok(status, `${model} alarm status widget`);

@@ -12,6 +12,24 @@ export interface MetricRef {
   /** 'p99', 'Sum', 'Average', 'Maximum'. */
   readonly statistic: string;
   readonly dimensions: Readonly<Record<string, string>>;
+  /**
+   * A metric no AWS service publishes, counted from the API's JSON access log: this CloudWatch Logs filter
+   * pattern, one per matching line (lib/ creates the metric filter with the alarm).
+   */
+  readonly accessLogFilter?: string;
+}
+
+/** Namespace of the metrics counted from the API's access log (API Gateway publishes no 429 count). */
+export const API_LOG_METRICS_NAMESPACE = 'mlship/api';
+
+/** The metric of a model's throttled (429) API requests: per project, stage and model (filters take no fixed dimensions). */
+export function apiThrottlesMetricName(project: string, stage: string, model: string): string {
+  return `${project}-${stage}-${model}-Throttled`;
+}
+
+/** Access-log lines of a model's routes answered 429 (API Gateway's throttling, before the function is called). */
+export function apiThrottlesFilterPattern(model: string): string {
+  return `{ ($.status = "429") && (($.resourcePath = "/v2/models/${model}/infer") || ($.resourcePath = "/v1/models/${model}:predict")) }`;
 }
 
 export interface AlarmSpec {
@@ -106,6 +124,26 @@ export function modelAlarmSpecs(targets: AlarmTargets, entry: ModelEntry): Alarm
       inComposite: true,
     },
   ];
+  const apiThrottles: MetricRef = {
+    namespace: API_LOG_METRICS_NAMESPACE,
+    metricName: apiThrottlesMetricName(targets.project, targets.stage, model),
+    statistic: 'Sum',
+    dimensions: {},
+    accessLogFilter: apiThrottlesFilterPattern(model),
+  };
+  const throttles = (runbook: string, metrics: Record<string, MetricRef>): AlarmSpec => ({
+    ...base,
+    kind: 'throttles',
+    name: name('throttles'),
+    threshold: alarms.throttles,
+    comparison: '>',
+    unit: 'requests',
+    runbook,
+    metrics,
+    // A period without any throttle publishes nothing: FILL makes it 0.
+    expression: Object.keys(metrics).map((id) => `FILL(${id}, 0)`).join(' + '),
+    inComposite: true,
+  });
   if (entry.runtime === 'lambda') {
     const fn = targets.functionName ?? `${model}-function`;
     specs.push(
@@ -120,17 +158,10 @@ export function modelAlarmSpecs(targets: AlarmTargets, entry: ModelEntry): Alarm
         metrics: { duration: { namespace: 'AWS/Lambda', metricName: 'Duration', statistic: 'p99', dimensions: { FunctionName: fn, Resource: `${fn}:live` } } },
         inComposite: true,
       },
-      {
-        ...base,
-        kind: 'throttles',
-        name: name('throttles'),
-        threshold: alarms.throttles,
-        comparison: '>',
-        unit: 'requests',
-        runbook: `Requests are turned away: over ${alarms.throttles} throttled invocations per ${minutes(period)} for ${sustained}. First check concurrency on the dashboard against lambda.reservedConcurrency and the account's limit; raise the reservation, or the route's throttle if callers are legitimate.`,
-        metrics: { throttles: { namespace: 'AWS/Lambda', metricName: 'Throttles', statistic: 'Sum', dimensions: { FunctionName: fn, Resource: `${fn}:live` } } },
-        inComposite: true,
-      },
+      throttles(
+        `Requests are turned away: over ${alarms.throttles} throttled requests (API 429s and Lambda throttles) per ${minutes(period)} for ${sustained}. First check the route's throttle and the function's concurrency on the dashboard against lambda.reservedConcurrency and the account's limit; raise them if callers are legitimate.`,
+        { api: apiThrottles, lambda: { namespace: 'AWS/Lambda', metricName: 'Throttles', statistic: 'Sum', dimensions: { FunctionName: fn, Resource: `${fn}:live` } } },
+      ),
     );
   } else {
     const endpoint = { EndpointName: targets.endpointName ?? `${model}-endpoint`, VariantName: targets.variantName ?? 'AllTraffic' };
@@ -169,6 +200,10 @@ export function modelAlarmSpecs(targets: AlarmTargets, entry: ModelEntry): Alarm
         metrics: { gpu: { namespace: '/aws/sagemaker/Endpoints', metricName: 'GPUUtilization', statistic: 'Average', dimensions: endpoint } },
         inComposite: true,
       },
+      throttles(
+        `Requests are turned away: over ${alarms.throttles} API 429s per ${minutes(period)} for ${sustained}. First check the route's throttle (throttle in the manifest) against the traffic on the dashboard; raise it if callers are legitimate, and the endpoint's instances with it.`,
+        { api: apiThrottles },
+      ),
     );
   }
   specs.push({

@@ -31,11 +31,21 @@ describe('modelAlarmSpecs', () => {
 
   it('watches a SageMaker model\'s endpoint latency in microseconds, its 5xx and GPU utilization', () => {
     const specs = modelAlarmSpecs(targets, entry('digits'));
-    assert.deepEqual(specs.map((s) => s.kind), ['api-p99-latency', 'error-rate', 'endpoint-p99-latency', 'endpoint-5xx', 'gpu-utilization', 'drift']);
+    assert.deepEqual(specs.map((s) => s.kind), ['api-p99-latency', 'error-rate', 'endpoint-p99-latency', 'endpoint-5xx', 'gpu-utilization', 'throttles', 'drift']);
     const latency = specs.find((s) => s.kind === 'endpoint-p99-latency')!;
     assert.equal(latency.threshold, entry('digits').monitoring.alarms.p99LatencyMs * 1000);
     assert.deepEqual(latency.metrics.latency!.dimensions, { EndpointName: 'digits-ep', VariantName: 'AllTraffic' });
     assert.equal(specs.find((s) => s.kind === 'gpu-utilization')!.threshold, 90);
+    assert.deepEqual(Object.keys(specs.find((s) => s.kind === 'throttles')!.metrics), ['api'], 'API 429s: the endpoint has no throttles metric of its own');
+  });
+
+  it('counts throttles as API 429s (from the access log) plus Lambda throttles of the live alias', () => {
+    const throttles = modelAlarmSpecs(targets, entry('breast-cancer')).find((s) => s.kind === 'throttles')!;
+    assert.equal(throttles.expression, 'FILL(api, 0) + FILL(lambda, 0)');
+    assert.deepEqual(throttles.metrics.lambda!.dimensions, { FunctionName: 'bc-fn', Resource: 'bc-fn:live' });
+    const api = throttles.metrics.api!;
+    assert.equal(api.metricName, 'mlship-prod-breast-cancer-Throttled', 'per project, stage and model');
+    assert.equal(api.accessLogFilter, '{ ($.status = "429") && (($.resourcePath = "/v2/models/breast-cancer/infer") || ($.resourcePath = "/v1/models/breast-cancer:predict")) }');
   });
 
   it('takes every threshold and period from the manifest', () => {
