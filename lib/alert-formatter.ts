@@ -80,6 +80,17 @@ export class AlertFormatter extends Construct {
       masterKey: this.alarmTopicKey,
       enforceSSL: true,
     });
+    // The topic has a policy of its own (SSL only), which replaces SNS's default: CloudWatch needs its
+    // statement, and only for this stage's alarms.
+    const stageAlarms = Stack.of(this).formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: `${props.namePrefix}-*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    this.alarmTopic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.alarmTopic.topicArn],
+        conditions: { ArnLike: { 'aws:SourceArn': stageAlarms }, StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+      }),
+    );
 
     this.logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.RETAIN });
     this.role = new iam.Role(this, 'Role', {
@@ -92,7 +103,7 @@ export class AlertFormatter extends Construct {
     this.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['cloudwatch:DescribeAlarms'],
-        resources: [Stack.of(this).formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: `${props.namePrefix}-*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
+        resources: [stageAlarms],
       }),
     );
 

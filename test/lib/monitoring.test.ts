@@ -168,6 +168,12 @@ describe('monitoring alarms', () => {
     assert.equal(json.Resources[keyId]!.Properties.EnableKeyRotation, true, 'the alarm topic key rotates');
     const keyPolicy = JSON.stringify(json.Resources[keyId]!.Properties.KeyPolicy);
     assert.ok(keyPolicy.includes('cloudwatch.amazonaws.com'), 'CloudWatch may use the key to publish');
+    const topicPolicies = ofType('AWS::SNS::TopicPolicy').filter(([, r]) => (r.Properties.Topics as unknown[]).some((t) => flat(t) === `\${${alarmTopicId}}`));
+    const statements = topicPolicies.flatMap(([, r]) => (r.Properties.PolicyDocument as { Statement: { Effect: string; Principal: unknown; Action: unknown; Condition?: unknown }[] }).Statement);
+    const cloudwatch = statements.find((st) => JSON.stringify(st.Principal).includes('cloudwatch.amazonaws.com'));
+    assert.ok(cloudwatch && cloudwatch.Effect === 'Allow' && cloudwatch.Action === 'sns:Publish', `CloudWatch may publish: ${JSON.stringify(statements)}`);
+    assert.match(flat((cloudwatch.Condition as { ArnLike: Record<string, unknown> }).ArnLike['aws:SourceArn']), /:alarm:shop-test-\*$/, 'only this stage\'s alarms');
+    assert.ok(statements.some((st) => st.Effect === 'Deny' && JSON.stringify(st).includes('aws:SecureTransport')), 'SSL only');
   });
 });
 
