@@ -44,6 +44,8 @@ export interface AlarmEvaluatorOptions {
   readonly onAlert: (event: AlarmEvent) => void;
   readonly dashboardUrl?: string;
   readonly now?: () => number;
+  /** Told once per alarm it cannot judge. @default stderr */
+  readonly log?: (line: string) => void;
 }
 
 interface Judged {
@@ -56,7 +58,10 @@ interface Judged {
   breaches: boolean[];
   state: AlarmState;
   since: number;
+  /** The last figure the alarm had data for (the status page). */
   value: number | undefined;
+  /** The last judged period's figure (undefined: no data then): what a state change reports. */
+  judged: number | undefined;
 }
 
 interface Composite {
@@ -75,6 +80,7 @@ export class AlarmEvaluator {
   private readonly healthAlarms = new Map<string, Composite>();
   private readonly now: () => number;
   private timer: NodeJS.Timeout | undefined;
+  private readonly told = new Set<string>();
 
   constructor(private readonly options: AlarmEvaluatorOptions) {
     this.now = options.now ?? Date.now;
@@ -95,6 +101,7 @@ export class AlarmEvaluator {
         state: 'INSUFFICIENT_DATA',
         since: started,
         value: undefined,
+        judged: undefined,
       };
     });
     for (const model of new Set(options.specs.filter((s) => s.inComposite).map((s) => s.model))) {
@@ -122,7 +129,17 @@ export class AlarmEvaluator {
       const latest = Math.floor((now - SETTLE * alarm.periodMs) / alarm.periodMs) - 1;
       const next = alarm.lastPeriod === undefined ? latest : Math.max(alarm.lastPeriod + 1, latest - alarm.spec.evaluationPeriods + 1);
       for (let period = next; period <= latest; period++) {
-        if (this.judge(alarm, period, now)) changed.add(alarm);
+        try {
+          if (this.judge(alarm, period, now)) changed.add(alarm);
+        } catch (error) {
+          // An expression this evaluator cannot compute: that alarm keeps its state, the others go on.
+          alarm.lastPeriod = period;
+          const line = `alarm ${alarm.spec.name} cannot be judged locally: ${(error as Error).message}`;
+          if (!this.told.has(line)) {
+            this.told.add(line);
+            (this.options.log ?? ((l: string) => process.stderr.write(`mlship: ${l}\n`)))(line);
+          }
+        }
       }
     }
     for (const composite of this.healthAlarms.values()) this.settle(composite, changed, now);
@@ -140,6 +157,7 @@ export class AlarmEvaluator {
     alarm.lastPeriod = period;
     alarm.breaches = [...alarm.breaches, breaching].slice(-spec.evaluationPeriods);
     if (value !== undefined) alarm.value = value;
+    alarm.judged = value;
     const state: AlarmState = alarm.breaches.filter(Boolean).length >= spec.datapointsToAlarm ? 'ALARM' : 'OK';
     if (state === alarm.state) return false;
     alarm.state = state;
@@ -176,7 +194,7 @@ export class AlarmEvaluator {
       stage: this.options.stage,
       model: spec.model,
       version: spec.version,
-      ...(alarm.value !== undefined ? { value: alarm.value * alarm.scale } : {}),
+      ...(alarm.judged !== undefined ? { value: alarm.judged * alarm.scale } : {}),
       threshold: spec.threshold * alarm.scale,
       comparison: spec.comparison,
       unit: spec.unit,

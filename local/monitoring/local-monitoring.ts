@@ -78,6 +78,7 @@ export class LocalMonitoring {
       timeScale: this.timeScale,
       onAlert: (event) => send(readableAlert(event), event),
       ...(options.statusUrl ? { dashboardUrl: options.statusUrl } : {}),
+      ...(options.log ? { log: options.log } : {}),
     });
     this.monitor = new LocalDriftMonitor({
       folder: options.captureFolder,
@@ -152,6 +153,7 @@ export class LocalMonitoring {
         health: health ? { name: health.name, state: health.state, since: health.since, ...(health.trigger ? { trigger: health.trigger } : {}) } : { name: '', state: 'INSUFFICIENT_DATA', since: new Date(now).toISOString() },
         alarms: alarms.filter((a) => a.model === entry.name),
         recent: { minutes: (periods * periodMs) / 60_000, versions: this.metrics.versionFigures(entry.name, (current - periods + 1) * periodMs, (current + 1) * periodMs) },
+        sinceStart: this.metrics.totalFigures(entry.name),
         drift: this.driftStatus(entry.name, entry.monitoring.drift.minSampleSize),
       };
     });

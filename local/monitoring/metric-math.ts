@@ -1,6 +1,6 @@
 // The part of CloudWatch metric math the alarm catalog's expressions use, evaluated on one period's
 // values: numbers, metric ids, + - * /, comparisons (> >= < <= == !=, 1 or 0), IF(condition, a, b),
-// MAX/MIN/SUM/AVG over [a, b, ...], and parentheses. A metric without data in the period is undefined, and
+// FILL(metric, value), MAX/MIN/SUM/AVG over [a, b, ...], and parentheses. A metric without data in the period is undefined, and
 // so is anything computed from it (CloudWatch's "no datapoint"); MAX and the like skip missing values.
 
 export type MetricValues = Readonly<Record<string, number | undefined>>;
@@ -152,6 +152,11 @@ function evaluate(node: Node, values: MetricValues): Value {
         const condition = scalar(evaluate(node.args[0]!, values), 'IF');
         if (condition === undefined) return undefined;
         return scalar(evaluate(node.args[condition !== 0 ? 1 : 2]!, values), 'IF');
+      }
+      if (node.name === 'FILL') {
+        // FILL(m, value): the period's datapoint, or `value` when it has none.
+        if (node.args.length !== 2) throw new MetricMathError('FILL takes a metric and a value');
+        return scalar(evaluate(node.args[0]!, values), 'FILL') ?? scalar(evaluate(node.args[1]!, values), 'FILL');
       }
       const present = node.args
         .flatMap((arg) => {

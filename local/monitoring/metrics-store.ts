@@ -91,6 +91,8 @@ interface DriftPoint {
 interface ModelSeries {
   readonly periodMs: number;
   readonly periods: Map<number, Map<string, Cell>>;
+  /** Per version since the store began (the status page's "since start"). */
+  readonly totals: Map<string, Cell>;
   drift: DriftPoint[];
 }
 
@@ -139,7 +141,7 @@ export class LocalMetrics {
     if (!series) {
       const periodMs = this.options.periodMs(model);
       if (!(periodMs > 0)) throw new RangeError(`period of ${model} must be above 0 ms, received ${periodMs}`);
-      series = { periodMs, periods: new Map(), drift: [] };
+      series = { periodMs, periods: new Map(), totals: new Map(), drift: [] };
       this.models.set(model, series);
     }
     return series;
@@ -163,18 +165,16 @@ export class LocalMetrics {
     const key = `${figure.version ?? ''}|${figure.resource}`;
     let cell = period.get(key);
     if (!cell) {
-      cell = { version: figure.version, resource: figure.resource, requests: 0, clientErrors: 0, serverErrors: 0, throttles: 0, handled: 0, latency: new Reservoir(), handler: new Reservoir() };
+      cell = newCell(figure.version, figure.resource);
       period.set(key, cell);
     }
-    cell.requests++;
-    if (figure.statusCode === 429) cell.throttles++;
-    else if (figure.statusCode >= 500) cell.serverErrors++;
-    else if (figure.statusCode >= 400) cell.clientErrors++;
-    cell.latency.add(figure.latencyMs);
-    if (figure.handlerMs !== undefined) {
-      cell.handled++;
-      cell.handler.add(figure.handlerMs);
+    let total = series.totals.get(figure.version ?? '');
+    if (!total) {
+      total = newCell(figure.version, '*');
+      series.totals.set(figure.version ?? '', total);
     }
+    count(cell, figure);
+    count(total, figure);
   }
 
   /** Keeps one drift monitor run's figures (what the cloud monitor puts to CloudWatch). */
@@ -255,23 +255,49 @@ export class LocalMetrics {
       const key = cell.version ?? '-';
       byVersion.set(key, [...(byVersion.get(key) ?? []), cell]);
     }
-    return [...byVersion]
-      .sort(([a], [b]) => (a === '-' ? 1 : b === '-' ? -1 : Number(a) - Number(b)))
-      .map(([version, cells]) => {
-        const samples = merge(cells.map((c) => c.latency.samples()));
-        const p = (q: number) => (samples.length === 0 ? null : percentile(Array.from(samples), q));
-        return {
-          version,
-          requests: cells.reduce((s, c) => s + c.requests, 0),
-          clientErrors: cells.reduce((s, c) => s + c.clientErrors, 0),
-          serverErrors: cells.reduce((s, c) => s + c.serverErrors, 0),
-          throttles: cells.reduce((s, c) => s + c.throttles, 0),
-          p50Ms: p(0.5),
-          p90Ms: p(0.9),
-          p99Ms: p(0.99),
-        };
-      });
+    return summarise(byVersion);
   }
+
+  /** Per version since the store began (latency percentiles over a uniform sample of every answer). */
+  totalFigures(model: string): VersionFigures[] {
+    const totals = this.models.get(model)?.totals ?? new Map<string, Cell>();
+    return summarise([...totals].map(([version, cell]) => [version === '' ? '-' : version, [cell]] as [string, Cell[]]));
+  }
+}
+
+function newCell(version: string | undefined, resource: string): Cell {
+  return { version, resource, requests: 0, clientErrors: 0, serverErrors: 0, throttles: 0, handled: 0, latency: new Reservoir(), handler: new Reservoir() };
+}
+
+function count(cell: Cell, figure: RequestFigure): void {
+  cell.requests++;
+  if (figure.statusCode === 429) cell.throttles++;
+  else if (figure.statusCode >= 500) cell.serverErrors++;
+  else if (figure.statusCode >= 400) cell.clientErrors++;
+  cell.latency.add(figure.latencyMs);
+  if (figure.handlerMs !== undefined) {
+    cell.handled++;
+    cell.handler.add(figure.handlerMs);
+  }
+}
+
+function summarise(cellsByVersion: Iterable<[string, Cell[]]>): VersionFigures[] {
+  return [...cellsByVersion]
+    .sort(([a], [b]) => (a === '-' ? 1 : b === '-' ? -1 : Number(a) - Number(b)))
+    .map(([version, cells]) => {
+      const samples = Array.from(merge(cells.map((c) => c.latency.samples())));
+      const p = (q: number) => (samples.length === 0 ? null : percentile(samples, q));
+      return {
+        version,
+        requests: cells.reduce((s, c) => s + c.requests, 0),
+        clientErrors: cells.reduce((s, c) => s + c.clientErrors, 0),
+        serverErrors: cells.reduce((s, c) => s + c.serverErrors, 0),
+        throttles: cells.reduce((s, c) => s + c.throttles, 0),
+        p50Ms: p(0.5),
+        p90Ms: p(0.9),
+        p99Ms: p(0.99),
+      };
+    });
 }
 
 function merge(parts: readonly Float64Array[]): Float64Array {

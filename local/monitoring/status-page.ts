@@ -43,6 +43,8 @@ export interface ModelStatus {
   readonly alarms: readonly AlarmStatus[];
   /** Per version over the last `minutes` (the alarms' evaluation window): requests, errors, latency percentiles. */
   readonly recent: { readonly minutes: number; readonly versions: readonly VersionFigures[] };
+  /** Per version since the gateway started. */
+  readonly sinceStart: readonly VersionFigures[];
   readonly drift: DriftStatus;
 }
 
@@ -94,9 +96,15 @@ function table(headers, rows, cls) {
   ]);
 }
 function state(s) { return el('span', { class: 'state state-' + s.toLowerCase().replace(/[^a-z]+/g, '-') }, [s]); }
+function span(minutes) { return minutes < 1 ? num(minutes * 60, 1) + ' s' : num(minutes, minutes < 10 ? 1 : 0) + ' min'; }
+function versions(list, cls) {
+  if (list.length === 0) return el('p', { class: 'empty' }, ['no requests']);
+  const total = list.reduce((s, v) => s + v.requests, 0);
+  return table(['version', 'requests', 'share', '4xx', '5xx', 'throttled', 'p50', 'p90', 'p99'],
+    list.map((v) => ({ attrs: { 'data-version': v.version }, cells: [v.version === '-' ? 'before routing' : 'v' + v.version, v.requests, total ? Math.round((100 * v.requests) / total) + '%' : '-', v.clientErrors, v.serverErrors, v.throttles, ms(v.p50Ms), ms(v.p90Ms), ms(v.p99Ms)] })), cls);
+}
 function model(m) {
   const split = m.traffic.map((t) => 'v' + t.version + ' ' + t.weight + '%').join(' + ');
-  const total = m.recent.versions.reduce((s, v) => s + v.requests, 0);
   const section = el('section', { class: 'model', 'data-model': m.name }, [
     el('h2', {}, [m.name, ' ', state(m.health.state)]),
     el('p', { class: 'summary' }, [
@@ -104,11 +112,10 @@ function model(m) {
       el('strong', { class: 'split' }, [split]),
       m.deployment ? ' · deploying v' + m.deployment.from + ' → v' + m.deployment.to + ' (' + m.deployment.strategy + ', ' + m.deployment.weight + '%)' : '',
     ]),
-    el('h3', {}, ['Last ' + num(m.recent.minutes, m.recent.minutes < 10 ? 1 : 0) + ' min']),
-    m.recent.versions.length === 0
-      ? el('p', { class: 'empty' }, ['no requests'])
-      : table(['version', 'requests', 'share', '4xx', '5xx', 'throttled', 'p50', 'p90', 'p99'],
-          m.recent.versions.map((v) => ({ attrs: { 'data-version': v.version }, cells: [v.version === '-' ? 'before routing' : 'v' + v.version, v.requests, total ? Math.round((100 * v.requests) / total) + '%' : '-', v.clientErrors, v.serverErrors, v.throttles, ms(v.p50Ms), ms(v.p90Ms), ms(v.p99Ms)] })), 'versions'),
+    el('h3', {}, ['Last ' + span(m.recent.minutes) + ' (the alarms\u2019 window)']),
+    versions(m.recent.versions, 'recent'),
+    el('h3', {}, ['Since start']),
+    versions(m.sinceStart, 'since-start'),
     el('h3', {}, ['Alarms']),
     table(['alarm', 'state', 'figure', 'threshold'],
       m.alarms.map((a) => ({ attrs: { 'data-alarm': a.kind }, cells: [a.kind + (a.inComposite ? '' : ' (not in health)'), state(a.state), figure(a.value, a.unit), a.comparison + ' ' + figure(a.threshold, a.unit)] })), 'alarms'),
@@ -121,7 +128,7 @@ function drift(d) {
   const parts = [head];
   if (d.state === 'not run yet') parts.push(el('p', { class: 'empty' }, ['the monitor has not run yet']));
   if (d.error) parts.push(el('p', { class: 'error' }, [d.error]));
-  if (d.lastRun) parts.push(el('p', {}, ['last run ' + clock(d.lastRun) + ' over v' + d.version + ': ' + d.rows + ' captured rows (at least ' + d.minSampleSize + ' to judge)' + (d.predictions ? ' · predictions ' + (d.predictions.drifting ? 'drift' : 'stable') + ' (JS ' + num(d.predictions.jsDistance, 3) + ')' : '')]));
+  if (d.lastRun && d.rows !== undefined) parts.push(el('p', {}, ['last run ' + clock(d.lastRun) + ' over v' + d.version + ': ' + d.rows + ' captured rows (at least ' + d.minSampleSize + ' to judge)' + (d.predictions ? ' · predictions ' + (d.predictions.drifting ? 'drift' : 'stable') + ' (JS ' + num(d.predictions.jsDistance, 3) + ')' : '')]));
   if (d.summary) parts.push(el('p', { class: 'drift-summary' }, [d.summary]));
   if (d.features.length > 0) {
     parts.push(table(['feature', 'PSI', 'KS', 'KS p', 'JS', ''],

@@ -50,6 +50,7 @@ describe('metric math', () => {
     assert.equal(latency({ infer: undefined, predict: undefined }), undefined, 'no route with data: no datapoint');
     assert.equal(parseMetricMath('-(a - 2) * 3 + 10 / 4')({ a: 5 }), -9 + 2.5, 'precedence and unary minus');
     assert.equal(parseMetricMath('a / b')({ a: 1, b: 0 }), undefined, 'division by zero has no datapoint');
+    assert.equal(parseMetricMath('FILL(api, 0) + FILL(lambda, 0)')({ api: 12, lambda: undefined }), 12, 'FILL gives a missing metric its value');
     assert.throws(() => parseMetricMath('MAX([a, b'), MetricMathError, 'unbalanced brackets are refused');
     assert.throws(() => parseMetricMath('a + c')({ a: 1 }), /unknown metric id 'c'/, 'an id the spec does not define is refused');
   });

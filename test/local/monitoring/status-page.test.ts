@@ -44,6 +44,10 @@ function snapshot(alertCount: number): StatusSnapshot {
             { version: '2', requests: 100, clientErrors: 0, serverErrors: 1, throttles: 0, p50Ms: 5, p90Ms: 11, p99Ms: 30 },
           ],
         },
+        sinceStart: [
+          { version: '1', requests: 52_345, clientErrors: 7, serverErrors: 0, throttles: 0, p50Ms: 4.1, p90Ms: 9.5, p99Ms: 640 },
+          { version: '-', requests: 12, clientErrors: 0, serverErrors: 0, throttles: 12, p50Ms: 0.2, p90Ms: 0.3, p99Ms: 0.4 },
+        ],
         drift: {
           state: 'drift',
           lastRun: '2026-11-22T09:59:00.000Z',
@@ -103,7 +107,7 @@ describe('status page in headless Chromium', () => {
     assert.match(response?.headers()['content-security-policy'] ?? '', /script-src 'sha256-/, 'only the hashed script may run');
     await page.waitForSelector('body[data-loaded="true"]', { timeout: 10_000 });
     const text = await page.innerText('#status');
-    for (const expected of ['breast-cancer', 'v1 90% + v2 10%', 'deploying v1 → v2 (canary, 10%)', 'Last 15 min', '812 ms', '9.8 ms', 'api-p99-latency', 'ALARM', '> 300 ms', 'drift (not in health)', '450 captured rows', 'mean texture', '0.910', 'alert 0']) {
+    for (const expected of ['breast-cancer', 'v1 90% + v2 10%', 'deploying v1 → v2 (canary, 10%)', 'Last 15 min', 'Since start', '52345', 'before routing', '640 ms', '812 ms', '9.8 ms', 'api-p99-latency', 'ALARM', '> 300 ms', 'drift (not in health)', '450 captured rows', 'mean texture', '0.910', 'alert 0']) {
       assert.ok(text.includes(expected), `page shows '${expected}':\n${text}`);
     }
     assert.ok(text.includes(HOSTILE), 'the hostile feature name and alert text are shown literally');
