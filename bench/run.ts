@@ -1,7 +1,7 @@
 // `npm run bench`: each figure next to its raw baseline, measured in the same run, as a ratio, so the
 // result holds on a noisy machine. Usage: npm run bench -- [--manifest FILE] [--model NAME] [--quick]
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -12,6 +12,7 @@ import autocannon from 'autocannon';
 import { build } from 'esbuild';
 import ort from 'onnxruntime-node';
 import { DEFAULT_CHUNK_ROWS } from '../lambdas/core/batch-scoring';
+import { RequestCapture, StdoutCaptureSink } from '../lambdas/core/capture/capture-sink';
 import { DriftAccumulator, evaluateDrift } from '../lambdas/core/drift/drift-report';
 import { scoreFile } from '../lambdas/core/batch/score-file';
 import { ServedModel } from '../lambdas/core/inference-session';
@@ -343,6 +344,55 @@ function driftComputation(model: LoadedModel): Row[] {
   ];
 }
 
+/**
+ * Most a 100% capture may add to a request, in ms: 10 µs, unmeasurable next to what a Lambda invocation costs
+ * around the handler (1 ms and more). A ratio target would not do: at batch 1 the handler itself takes ~10 µs.
+ */
+const CAPTURE_TARGET_ADDED_MS = 0.01;
+
+/**
+ * Data capture's cost on the request path: the same handler over the same requests, capturing every request
+ * (100%) against capturing none (0%), interleaved. The captured lines are written as the function writes them
+ * (a synchronous write of the lines per request; here to /dev/null, in Lambda to stdout).
+ */
+async function captureOverhead(model: LoadedModel, batch: number): Promise<Row[]> {
+  const served = await ServedModel.load(model.dir);
+  const fd = openSync('/dev/null', 'w');
+  const sink = new StdoutCaptureSink({ write: (text: string) => writeSync(fd, text) });
+  const make = (percent: number) =>
+    createInferenceHandler({
+      api: new ModelApi(served, { maxBodyBytes: 6 * 1024 * 1024, maxBatchSize: 10_000 }),
+      logger: new Logger({ logLevel: 'ERROR' }),
+      capture: new RequestCapture(percent, sink),
+    });
+  const all = make(100);
+  const none = make(0);
+  const body = JSON.stringify({ instances: instances(model, batch) });
+  const event = { httpMethod: 'POST', resource: `/v1/models/${model.entry.name}:predict`, path: `/v1/models/${model.entry.name}:predict`, headers: { 'content-type': 'application/json' }, body, isBase64Encoded: false, requestContext: { requestId: 'bench' } } as unknown as APIGatewayProxyEvent;
+  for (const h of [all, none]) if ((await h(event)).statusCode !== 200) throw new Error('the handler did not answer 200');
+  const iterations = quick ? 300 : batch === 1 ? 3000 : 1000;
+  const allTimes: number[] = [];
+  const noneTimes: number[] = [];
+  for (let round = 0; round < (quick ? 3 : 9); round++) {
+    noneTimes.push(await timePerCall(() => none(event), iterations));
+    allTimes.push(await timePerCall(() => all(event), iterations));
+  }
+  closeSync(fd);
+  await served.release();
+  const a = median(allTimes);
+  const n = median(noneTimes);
+  return [
+    {
+      figure: `handler with data capture at 100%, ${model.entry.name}, batch ${batch}`,
+      value: `${micros(a)} (${a >= n ? '+' : ''}${micros(a - n)})`,
+      baseline: `${micros(n)} same handler at 0%`,
+      ratio: a / n,
+      target: `adds <= ${micros(CAPTURE_TARGET_ADDED_MS)}`,
+      ok: a - n <= CAPTURE_TARGET_ADDED_MS,
+    },
+  ];
+}
+
 function printTable(rows: readonly Row[]): void {
   const header: Row = { figure: 'figure', value: 'value', baseline: 'raw baseline', ratio: NaN, target: 'target', ok: true };
   const cells = [header, ...rows].map((r, i) => [r.figure, r.value, r.baseline, i === 0 ? 'ratio' : `${r.ratio.toFixed(2)}x`, r.target, i === 0 ? 'met' : r.ok === undefined ? '-' : r.ok ? 'yes' : 'NO']);
@@ -360,6 +410,10 @@ async function main(): Promise<void> {
     for (const batch of [1, 64]) {
       process.stderr.write(`measuring handler vs session.run: ${model.entry.name}, batch ${batch}...\n`);
       rows.push(...(await handlerVsSessionRun(model, batch)));
+    }
+    for (const batch of [1, 64]) {
+      process.stderr.write(`measuring data capture at 100% against 0%: ${model.entry.name}, batch ${batch}...\n`);
+      rows.push(...(await captureOverhead(model, batch)));
     }
   }
   process.stderr.write(`measuring the local gateway against a minimal server (${selected[0]!.entry.name})...\n`);

@@ -8,6 +8,7 @@
 // Both become CapturedBatch: rows as the model saw them and its predictions, for the drift accumulator.
 // A line that cannot be read is counted and described, never fatal: one bad line must not hide a day of traffic.
 import type { ModelCard } from '../model-card';
+import { float32FromBase64 } from './capture-record';
 import { CAPTURE_MARKER, type CaptureRecord } from '../monitoring/contracts';
 
 /** Rows of one captured request (or part of one), ready for the drift accumulator. */
@@ -53,29 +54,40 @@ export function checkCaptureRecord(value: unknown): CaptureRecord {
   for (const key of ['model', 'version', 'time'] as const) if (typeof value[key] !== 'string') fail(`"${key}" is not a string`);
   if (Number.isNaN(Date.parse(value.time as string))) fail(`"time" is not a date: ${String(value.time).slice(0, 40)}`);
   if (typeof value.capturePercent !== 'number') fail('"capturePercent" is not a number');
-  const inputs = value.inputs;
-  if (!Array.isArray(inputs) || !inputs.every((row) => Array.isArray(row) && row.every((v) => typeof v === 'number' || v === null))) fail('"inputs" is not an array of arrays of numbers');
-  if (value.labels !== undefined && !(Array.isArray(value.labels) && value.labels.length === inputs.length && value.labels.every((l) => typeof l === 'string'))) {
-    fail(`"labels" is not ${inputs.length} strings`);
+  if (value.inputsFloat32 !== undefined) {
+    if (typeof value.inputsFloat32 !== 'string') fail('"inputsFloat32" is not a string');
+    if (!(Number.isSafeInteger(value.width) && (value.width as number) > 0)) fail('"width" is not a positive whole number');
+  } else {
+    const inputs = value.inputs;
+    if (!Array.isArray(inputs) || !inputs.every((row) => Array.isArray(row) && row.every((v) => typeof v === 'number' || v === null))) fail('no "inputsFloat32" and "inputs" is not an array of arrays of numbers');
   }
-  if (value.values !== undefined && !(Array.isArray(value.values) && value.values.length === inputs.length && value.values.every((v) => typeof v === 'number'))) {
-    fail(`"values" is not ${inputs.length} numbers`);
-  }
+  if (value.labels !== undefined && !(Array.isArray(value.labels) && value.labels.every((l) => typeof l === 'string'))) fail('"labels" is not an array of strings');
+  if (value.values !== undefined && !(Array.isArray(value.values) && value.values.every((v) => typeof v === 'number'))) fail('"values" is not an array of numbers');
+  if (value.valuesFloat32 !== undefined && typeof value.valuesFloat32 !== 'string') fail('"valuesFloat32" is not a string');
   return value as unknown as CaptureRecord;
 }
 
 /** A Lambda capture record as rows of `card`'s features; labels become class indices in the card's order. */
 export function batchOfRecord(record: CaptureRecord, card: ModelCard): CapturedBatch {
   const width = card.input.features.length;
-  const count = record.inputs.length;
-  const rows = new Float32Array(count * width);
-  record.inputs.forEach((row, i) => {
-    if (row.length !== width) fail(`instance ${i} has ${row.length} values, ${card.name} has ${width} features`);
-    // null stands for a value JSON cannot hold (NaN, infinity): counted as non-finite, in no bin
-    for (let j = 0; j < width; j++) rows[i * width + j] = row[j] ?? NaN;
-  });
+  let rows: Float32Array;
+  if (record.inputsFloat32 !== undefined) {
+    if (record.width !== width) fail(`instances have ${record.width} values, ${card.name} has ${width} features`);
+    rows = float32FromBase64(record.inputsFloat32);
+    if (rows.length % width !== 0) fail(`${rows.length} values are not whole instances of ${width}`);
+  } else {
+    const inputs = record.inputs ?? [];
+    rows = new Float32Array(inputs.length * width);
+    inputs.forEach((row, i) => {
+      if (row.length !== width) fail(`instance ${i} has ${row.length} values, ${card.name} has ${width} features`);
+      // null stands for a value JSON cannot hold (NaN, infinity): counted as non-finite, in no bin
+      for (let j = 0; j < width; j++) rows[i * width + j] = row[j] ?? NaN;
+    });
+  }
+  const count = rows.length / width;
   let classIndex: Int32Array | undefined;
   if (record.labels) {
+    if (record.labels.length !== count) fail(`${record.labels.length} labels for ${count} instances`);
     classIndex = new Int32Array(count);
     record.labels.forEach((label, i) => {
       const c = card.labels.indexOf(label);
@@ -83,14 +95,9 @@ export function batchOfRecord(record: CaptureRecord, card: ModelCard): CapturedB
       classIndex![i] = c;
     });
   }
-  return {
-    time: new Date(record.time),
-    version: record.version,
-    rows,
-    count,
-    ...(classIndex ? { classIndex } : {}),
-    ...(record.values ? { values: Float32Array.from(record.values) } : {}),
-  };
+  const values = record.valuesFloat32 !== undefined ? float32FromBase64(record.valuesFloat32) : record.values ? Float32Array.from(record.values) : undefined;
+  if (values && values.length !== count) fail(`${values.length} values for ${count} instances`);
+  return { time: new Date(record.time), version: record.version, rows, count, ...(classIndex ? { classIndex } : {}), ...(values ? { values } : {}) };
 }
 
 function eachLine(text: string, read: (line: string) => void): ParsedCaptures & { batches: never[] } {

@@ -24,33 +24,41 @@ export interface CapturedRequest {
   readonly values?: Float32Array;
 }
 
-/**
- * The shortest decimal text that reads back as the same float32: 17.99 rather than 17.989999771118164.
- * The model saw float32 values, so this is exact, and lines stay about half as long.
- */
-export function float32Text(v: number): string {
-  if (!Number.isFinite(v)) return 'null';
-  const plain = String(v);
-  if (plain.length <= 9) return plain;
-  for (let digits = 6; digits < 9; digits++) {
-    const shorter = Number(v.toPrecision(digits));
-    if (Math.fround(shorter) === v) return String(shorter);
-  }
-  return String(Number(v.toPrecision(9)));
+/** `count` float32 values from `start` as little-endian base64 (a copy-free view of the array's bytes). */
+export function float32Base64(values: Float32Array, start: number, count: number): string {
+  return Buffer.from(values.buffer, values.byteOffset + start * 4, count * 4).toString('base64');
 }
 
-function rowText(rows: Float32Array, start: number, width: number): string {
-  let text = '[';
-  for (let j = 0; j < width; j++) {
-    if (j > 0) text += ',';
-    text += float32Text(rows[start + j]!);
-  }
-  return `${text}]`;
+/** Reads float32 little-endian base64 back; throws naming what is wrong. */
+export function float32FromBase64(text: string): Float32Array {
+  const bytes = Buffer.from(text, 'base64');
+  if (bytes.length % 4 !== 0) throw new RangeError(`${bytes.length} bytes are not whole float32 values`);
+  const out = new Float32Array(bytes.length / 4);
+  for (let i = 0; i < out.length; i++) out[i] = bytes.readFloatLE(i * 4);
+  return out;
 }
 
+/** The labels as JSON strings, and the longest one's bytes: made once per label list (a card's), not per request. */
+const quotedLabels = new WeakMap<readonly string[], { readonly quoted: string[]; readonly longest: number }>();
+
+function quote(labels: readonly string[]): { readonly quoted: string[]; readonly longest: number } {
+  let q = quotedLabels.get(labels);
+  if (!q) {
+    const quoted = labels.map((l) => JSON.stringify(l));
+    q = { quoted, longest: Math.max(0, ...quoted.map((l) => Buffer.byteLength(l))) };
+    quotedLabels.set(labels, q);
+  }
+  return q;
+}
+
+/** base64 length of n bytes. */
+const base64Length = (bytes: number) => Math.ceil(bytes / 3) * 4;
+
 /**
- * The request as CaptureRecord lines (no newline), each at most `maxBytes` bytes of UTF-8: instances in order,
- * as many per line as fit. Every line repeats the model, version, time, requestId and share.
+ * The request as CaptureRecord lines (no newline), each at most `maxBytes` bytes: instances in order, as many
+ * per line as fit. Inputs (and regression values) go as float32 base64: the request pays for no number
+ * formatting (a 64-row request of 30 features would spend longer printing its numbers than being scored).
+ * Every line repeats the model, version, time, requestId and share.
  */
 export function captureLines(request: CapturedRequest, maxBytes = MAX_CAPTURE_LINE_BYTES): string[] {
   const { rows, count, width, classIndex, labels, values } = request;
@@ -58,36 +66,38 @@ export function captureLines(request: CapturedRequest, maxBytes = MAX_CAPTURE_LI
   const head =
     `{"${CAPTURE_MARKER}":1,"model":${JSON.stringify(request.model)},"version":${JSON.stringify(request.version)},` +
     `"time":"${request.time.toISOString()}"${request.requestId === undefined ? '' : `,"requestId":${JSON.stringify(request.requestId)}`},` +
-    `"capturePercent":${request.capturePercent},"inputs":[`;
-  const predictionKey = classIndex && labels ? 'labels' : values ? 'values' : undefined;
-  const tail = predictionKey ? `],"${predictionKey}":[` : '';
-  const end = ']}';
-  const fixed = Buffer.byteLength(head) + tail.length + end.length;
+    `"capturePercent":${request.capturePercent},"width":${width},"inputsFloat32":"`;
+  const q = classIndex && labels ? quote(labels) : undefined;
+  const quoted = q?.quoted;
+  const labelOf = (i: number) => quoted![classIndex![i]!] ?? JSON.stringify(String(classIndex![i]));
+  const fixed = Buffer.byteLength(head) + (q ? '","labels":[]}'.length : values ? '","valuesFloat32":""}'.length : '"}'.length);
+  // Instances per line: the base64 of n rows plus their labels must fit; labels are measured, rows computed.
   const lines: string[] = [];
-  let inputs: string[] = [];
-  let outputs: string[] = [];
-  let size = fixed;
-  const flush = () => {
-    if (inputs.length === 0) return;
-    lines.push(`${head}${inputs.join(',')}${tail}${predictionKey ? outputs.join(',') : ''}${end}`);
-    inputs = [];
-    outputs = [];
-    size = fixed;
-  };
-  for (let i = 0; i < count; i++) {
-    const input = rowText(rows, i * width, width);
-    const output = predictionKey === 'labels' ? JSON.stringify(labels![classIndex![i]!] ?? String(classIndex![i])) : predictionKey === 'values' ? float32Text(values![i]!) : '';
-    // ASCII except for labels, which are measured as UTF-8.
-    const own = input.length + (predictionKey === 'labels' ? Buffer.byteLength(output) : output.length);
-    if (fixed + own > maxBytes) throw new RangeError(`one instance takes ${fixed + own} bytes, more than a capture line may (${maxBytes})`);
-    // a comma before each instance but the first, in both arrays
-    if (inputs.length > 0 && size + own + 2 > maxBytes) flush();
-    const added = own + (inputs.length > 0 ? 2 : 0);
-    inputs.push(input);
-    outputs.push(output);
-    size += added;
+  let first = 0;
+  // The usual case, every instance in one line even with the longest labels, needs no measuring.
+  const oneLine = fixed + base64Length(count * width * 4) + (values ? base64Length(count * 4) : 0) + (q ? count * (q.longest + 1) : 0) <= maxBytes;
+  while (first < count) {
+    let n = oneLine ? count : 0;
+    let labelBytes = 0;
+    while (first + n < count) {
+      const nextLabel = quoted ? Buffer.byteLength(labelOf(first + n)) + (n > 0 ? 1 : 0) : 0;
+      const size = fixed + base64Length((n + 1) * width * 4) + (values ? base64Length((n + 1) * 4) : 0) + labelBytes + nextLabel;
+      if (size > maxBytes) break;
+      labelBytes += nextLabel;
+      n++;
+    }
+    if (n === 0) throw new RangeError(`one instance takes more than a capture line may (${maxBytes} bytes)`);
+    let line = `${head}${float32Base64(rows, first * width, n * width)}"`;
+    if (quoted) {
+      let list = '';
+      for (let i = first; i < first + n; i++) list += i === first ? labelOf(i) : `,${labelOf(i)}`;
+      line += `,"labels":[${list}]`;
+    } else if (values) {
+      line += `,"valuesFloat32":"${float32Base64(values, first, n)}"`;
+    }
+    lines.push(`${line}}`);
+    first += n;
   }
-  flush();
   return lines;
 }
 

@@ -21,11 +21,18 @@ export interface CaptureRecord {
   readonly requestId?: string;
   /** The share of requests captured when this one was, percent (to scale counts back to traffic). */
   readonly capturePercent: number;
-  /** The instances as the model saw them: one array of feature values per instance, in the card's order. */
-  readonly inputs: number[][];
+  /**
+   * The instances as the model saw them, in the card's feature order: `inputsFloat32` is what the inference
+   * function writes (the float32 values, little-endian, row-major, base64; `width` values per instance), as
+   * it costs the request no number formatting; `inputs` (one array per instance) is read too.
+   */
+  readonly inputsFloat32?: string;
+  readonly width?: number;
+  readonly inputs?: number[][];
   /** The predicted class label per instance (classifiers). */
   readonly labels?: string[];
-  /** The predicted value per instance (regressors). */
+  /** The predicted value per instance (regressors): float32 little-endian base64 as written, or numbers. */
+  readonly valuesFloat32?: string;
   readonly values?: number[];
 }
 

@@ -40,9 +40,9 @@ describe('inference handler with data capture', () => {
     assert.equal(sink.writes.length, 1);
     const [write] = sink.writes;
     assert.deepEqual([write!.model, write!.version], ['breast-cancer', '1']);
-    const record = JSON.parse(write!.lines[0]!) as { inputs: number[][]; labels: string[]; requestId: string; capturePercent: number };
+    const record = JSON.parse(write!.lines[0]!) as { labels: string[]; requestId: string; capturePercent: number };
     assert.deepEqual(record.labels, answered, 'the labels the caller got');
-    assert.deepEqual(record.inputs.map((r) => r.map((v) => Math.fround(v))), rows.map((r) => r.map((v) => Math.fround(v))));
+    assert.deepEqual(parseLambdaCaptures(write!.lines.join('\n'), heldOut.card).batches[0]!.rows, Float32Array.from(rows.flat()), 'the rows as the model saw them');
     assert.equal(record.requestId, 'test');
     assert.equal(record.capturePercent, 100);
     const v2 = await handler(apiEvent('POST', '/v2/models/breast-cancer/infer', { inputs: [{ name: 'input', shape: [1, 30], datatype: 'FP32', data: rows[0] }] }));
