@@ -4,7 +4,7 @@
 // (AWS/ApiGateway Latency, AWS/Lambda Duration, the handler's EMF counts, ...) and gets the local figure
 // that stands for each; the status page reads its per-version summaries.
 import type { DriftDatum } from '../../lambdas/core/monitor/drift-monitor';
-import type { MetricRef } from '../../lambdas/core/monitoring/alarm-catalog';
+import { API_LOG_METRICS_NAMESPACE, type MetricRef } from '../../lambdas/core/monitoring/alarm-catalog';
 import { DRIFT_METRICS_NAMESPACE } from '../../lambdas/core/monitoring/contracts';
 import { percentile } from '../release/window';
 
@@ -103,11 +103,12 @@ type Source = 'latency' | 'handler' | 'handler-us' | 'requests' | 'client-errors
  * The local figure behind each CloudWatch metric the alarms and dashboard use. The gateway is API Gateway
  * and the function in one process: API latency is the time at the gateway, the function's Duration (and a
  * SageMaker endpoint's ModelLatency, in microseconds as CloudWatch has it) the time in the handler, and
- * the gateway's 429s are the throttles. GPU utilization has no local figure: its alarm sees no data.
+ * the gateway's 429s are the API's throttled requests (the access-log metric in the cloud). Lambda's own
+ * Throttles and GPU utilization have no local figure (no concurrency limit, no GPU): they see no data.
  */
 const SOURCES: Readonly<Record<string, Readonly<Record<string, Source>>>> = {
   'AWS/ApiGateway': { Latency: 'latency', Count: 'requests', '4XXError': 'client-errors', '5XXError': 'server-errors' },
-  'AWS/Lambda': { Duration: 'handler', Invocations: 'handled', Errors: 'server-errors', Throttles: 'throttles' },
+  'AWS/Lambda': { Duration: 'handler', Invocations: 'handled', Errors: 'server-errors' },
   'AWS/SageMaker': { ModelLatency: 'handler-us', Invocations: 'handled', Invocation5XXErrors: 'server-errors', Invocation4XXErrors: 'client-errors' },
 };
 
@@ -211,7 +212,12 @@ export class LocalMetrics {
    */
   metric(model: string, ref: MetricRef, from: number, to: number): number | undefined {
     if (ref.namespace === DRIFT_METRICS_NAMESPACE) return this.driftMetric(model, ref, from, to);
-    const source = ref.namespace === this.options.emfNamespace ? EMF_SOURCES[ref.metricName] : SOURCES[ref.namespace]?.[ref.metricName];
+    const source =
+      ref.namespace === this.options.emfNamespace
+        ? EMF_SOURCES[ref.metricName]
+        : ref.namespace === API_LOG_METRICS_NAMESPACE && ref.metricName.endsWith('-Throttled')
+          ? 'throttles'
+          : SOURCES[ref.namespace]?.[ref.metricName];
     if (!source) return undefined;
     const version = ref.namespace === this.options.emfNamespace ? ref.dimensions.version : undefined;
     const resource = ref.namespace === 'AWS/ApiGateway' ? ref.dimensions.Resource : undefined;

@@ -2,6 +2,8 @@
 // slow ONNX model, real HTTP traffic, captures on disk, the drift monitor on a short timer, the alarm catalog
 // judged with periods scaled by --time-scale, alerts in alerts.jsonl, and the status page in headless Chromium.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -10,6 +12,7 @@ import { stringify } from 'yaml';
 import { loadManifest } from '../../lib/manifest/load';
 import { LocalGateway } from '../../local/gateway';
 import { LocalAlerts, type Alert } from '../../local/release/alerts';
+import { buildLocalGateway } from '../../scripts/build-local';
 import { breastCancerHeldOut, REPO_ROOT, shiftByOneStd } from '../fixtures/breast-cancer-split';
 import { launchChromium, type Browser } from '../fixtures/chromium';
 import { slowOnnx, writeVersion } from '../fixtures/release-models';
@@ -155,4 +158,53 @@ describe('local monitoring end to end', () => {
     const res = await fetch(`${gateway.url}/status.json`);
     return (await res.json()) as { monitor: { runs: number } };
   }
+});
+
+describe('npm start monitoring options', () => {
+  let bundle: string;
+  before(async () => {
+    bundle = await buildLocalGateway();
+  });
+
+  async function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stderr: string }> {
+    const child = spawn(process.execPath, [bundle, '--state-dir', tempDir(), ...args], { env: { ...process.env, PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    return { code, stderr };
+  }
+
+  it('refuses a webhook that is not an http URL and a monitor interval out of range, with exit 2', async () => {
+    const ftp = await run(['--alert-webhook', 'ftp://example.invalid/hook']);
+    assert.equal(ftp.code, 2, ftp.stderr);
+    assert.match(ftp.stderr, /alert-webhook must be an http or https URL \(from --alert-webhook\)/, 'names the option');
+    const env = await run([], { MLSHIP_ALERT_WEBHOOK: 'not a url' });
+    assert.equal(env.code, 2, env.stderr);
+    assert.match(env.stderr, /from MLSHIP_ALERT_WEBHOOK/, 'names the variable');
+    const interval = await run(['--monitor-interval', '0']);
+    assert.equal(interval.code, 2, interval.stderr);
+    assert.match(interval.stderr, /monitor-interval must be a number of seconds from 1 to 86400, received '0'/, 'names the range');
+  });
+
+  it('prints where the status page, captures and alerts are, the webhook without its path, and serves the page', async () => {
+    const child = spawn(process.execPath, [bundle, '--state-dir', tempDir(), '--monitor-interval', '5'], {
+      env: { ...process.env, PORT: '0', MLSHIP_ALERT_WEBHOOK: 'http://127.0.0.1:9/hooks/T0/secret-path' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    const deadline = Date.now() + 20_000;
+    while (!stdout.includes('Ctrl-C') && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
+    const status = /status: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(stdout)?.[1];
+    assert.ok(status, `the banner names the status page: ${stdout}`);
+    assert.match(stdout, /monitoring: captures in .*capture, drift monitor every 5 s, alerts on stderr, in .*alerts\.jsonl and POSTed to http:\/\/127\.0\.0\.1:9\n/, `the monitoring line: ${stdout}`);
+    assert.ok(!stdout.includes('secret-path'), 'the webhook path is not printed');
+    const page = await fetch(status);
+    assert.equal(page.status, 200, 'the page answers');
+    assert.match(page.headers.get('content-type') ?? '', /^text\/html/, 'HTML');
+    assert.match(await page.text(), /<title>mlship status<\/title>/, 'the status page');
+    child.kill('SIGINT');
+    const [code] = (await once(child, 'exit')) as [number | null];
+    assert.equal(code, 0, 'stops cleanly');
+  });
 });

@@ -114,7 +114,7 @@ describe('local alarm evaluation over the alarm catalog', () => {
     assert.match(readableAlert(t.events[0]!).subject, /error rate 12\.5% > 1% \(local\)$/, 'figure and threshold in percent');
   });
 
-  it('gateway 429s count as throttles', () => {
+  it('gateway 429s count as the API throttled requests', () => {
     const t = setUp({ name: 'breast-cancer', version: 3, monitoring: { alarms: { throttles: 10, periodMinutes: 1, evaluationPeriods: 1 } } });
     t.judgeThrough(-1);
     for (let i = 0; i < 12; i++) t.metrics.record({ model: 'breast-cancer', resource: '/v2/models/breast-cancer/infer', statusCode: 429, latencyMs: 0.1, time: T0 + i });
