@@ -2,7 +2,7 @@
 // row's number), read from the bucket and scored with the batch core, so each row gets exactly the answer
 // or reject reason it gets from scoreText over the whole file. Writes the batch's scored rows and rejects
 // as two work files and returns only counts and keys.
-import { createRangeScorer } from '../batch-scoring';
+import { createRangeScorer, DEFAULT_CHUNK_ROWS } from '../batch-scoring';
 import type { Predictor } from '../model-api';
 import { readText, type ObjectStore } from '../object-store';
 import { BatchAccountingError, workKeys, type BatchPartResult, type PlanFile, type RangeItem, type ScoreBatchEvent } from './types';
@@ -71,7 +71,9 @@ export async function scoreBatch({ store, bucket, predictor, plans, event }: Sco
   for (const item of items) {
     checkItem(item, plan);
     const file = plan.files[item.file]!;
-    const scorer = createRangeScorer(predictor, { format, firstRow: item.firstRow, ...(file.header !== undefined ? { header: file.header } : {}) });
+    // One predict() for the range (a chunk no larger than it: a chunk is allocated per range).
+    const chunkRows = Math.min(item.rows, DEFAULT_CHUNK_ROWS);
+    const scorer = createRangeScorer(predictor, { format, chunkRows, firstRow: item.firstRow, ...(file.header !== undefined ? { header: file.header } : {}) });
     const decoder = new TextDecoder('utf-8');
     for await (const bytes of store.readStream(bucket, file.source!, { start: item.start, end: item.end - 1 })) {
       const part = await scorer.push(decoder.decode(bytes, { stream: true }));

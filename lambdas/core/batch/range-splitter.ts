@@ -62,6 +62,12 @@ const AFTER_CR = 5;
 
 const BOM = [0xef, 0xbb, 0xbf];
 
+/** The position of `byte` in `chunk` from `from`, or `none`. */
+function indexOr(chunk: Uint8Array, byte: number, from: number, none: number): number {
+  const at = chunk.indexOf(byte, from);
+  return at < 0 ? none : at;
+}
+
 export function createRangeSplitter(format: BatchFormat, options: RangeSplitterOptions): RangeSplitter {
   if (format !== 'csv' && format !== 'jsonl') throw new RangeError(`format must be 'csv' or 'jsonl', received ${String(format)}`);
   const { rowsPerRange } = options;
@@ -126,6 +132,9 @@ export function createRangeSplitter(format: BatchFormat, options: RangeSplitterO
     const n = chunk.length;
     let i = from;
     let s = state;
+    // The next quote and CR in the chunk (n when none): a record with neither before its LF ends at that LF.
+    let nextQuote = -1;
+    let nextCr = -1;
     while (i < n) {
       const b = chunk[i]!;
       switch (s) {
@@ -164,7 +173,19 @@ export function createRangeSplitter(format: BatchFormat, options: RangeSplitterO
             continue;
           }
           s = UNQUOTED;
-          // The hot loop: digits and commas.
+          if (headerDone) {
+            // The fast path, for the usual record: no quote, no CR, so it ends at the next LF.
+            if (nextQuote < i) nextQuote = indexOr(chunk, QUOTE, i, n);
+            if (nextCr < i) nextCr = indexOr(chunk, CR, i, n);
+            const lf = indexOr(chunk, LF, i, n);
+            if (lf < n && lf < nextQuote && lf < nextCr) {
+              recordEnds(false);
+              s = START;
+              i = lf + 1;
+              continue;
+            }
+          }
+          // Byte by byte: a quote right after a comma opens a quoted field.
           while (i < n) {
             const c = chunk[i]!;
             if (c === COMMA) {
