@@ -11,6 +11,9 @@ import { TRITON_MAX_BATCH_SIZE } from '../lambdas/core/triton-config';
 import { AlertFormatter } from './alert-formatter';
 import { ManifestError, type LoadedManifest, type LoadedModel } from './manifest/load';
 import { BATCH_IMAGE_HANDLERS, BatchScoring } from './batch-scoring-pipeline';
+import { DataCapture } from './data-capture';
+import { DRIFT_MONITOR_IMAGE_HANDLERS, DriftMonitor } from './drift-monitor';
+import { capturePercentOf } from './manifest/schema';
 import { InferenceApi } from './inference-api';
 import { METRICS_NAMESPACE, metricsServiceName, ModelFunction } from './model-function';
 import { ModelAlarms } from './model-alarms';
@@ -123,6 +126,10 @@ export class MlshipStack extends Stack {
   public readonly alertFormatter: AlertFormatter;
   /** The stage's dashboard `<project>-<stage>`. */
   public readonly dashboard: MonitoringDashboard;
+  /** The capture bucket (Lambda captures through Firehose, SageMaker endpoint captures) and the capture path. */
+  public readonly dataCapture: DataCapture;
+  /** The scheduled drift monitor over the captures. */
+  public readonly driftMonitor: DriftMonitor;
   public readonly stage: string;
 
   constructor(scope: Construct, id: string | undefined, props: MlshipStackProps) {
@@ -148,6 +155,8 @@ export class MlshipStack extends Stack {
     const functions = new Map<string, ModelFunction>();
     const releases = new Map<string, ModelRelease>();
     const endpoints = new Map<string, SagemakerModel>();
+    // One capture bucket for every model: Lambda models through their logs and Firehose, SageMaker endpoints directly.
+    this.dataCapture = new DataCapture(this, 'Capture', { namePrefix: name, retentionDays: manifest.monitoring.captureRetentionDays });
     for (const model of loaded.models) {
       const { entry } = model;
       const id = pascalCase(entry.name);
@@ -166,6 +175,7 @@ export class MlshipStack extends Stack {
             instanceCount: sagemaker.instanceCount,
             autoscaling: sagemaker.autoscaling,
             dataCapturePercent: sagemaker.dataCapturePercent,
+            captureBucket: this.dataCapture.bucket,
             canary: sagemaker.canary,
             alarms: sagemaker.alarms,
             tritonVersion: sagemaker.tritonVersion,
@@ -191,6 +201,8 @@ export class MlshipStack extends Stack {
         metricsServiceName: serviceName,
       });
       functions.set(entry.name, fn);
+      // CAPTURE_PERCENT on the function, and its log group's capture lines to the capture bucket.
+      this.dataCapture.addFunction({ modelName: entry.name, function: fn.function, logGroup: fn.logGroup, capturePercent: capturePercentOf(entry) });
       releases.set(
         entry.name,
         new ModelRelease(this, `${id}Release`, {
@@ -275,7 +287,7 @@ export class MlshipStack extends Stack {
     // Pipeline constructs (batch scoring, retraining) are added here, after the models they use.
     const retrainModels = loaded.models.filter((m) => m.entry.retrain !== undefined);
     // The one pipeline image: every model, and the handlers of the pipelines that run in it.
-    const pipelineHandlers: Record<string, string> = { ...BATCH_IMAGE_HANDLERS, ...(retrainModels.length > 0 ? RETRAIN_IMAGE_HANDLERS : {}) };
+    const pipelineHandlers: Record<string, string> = { ...BATCH_IMAGE_HANDLERS, ...DRIFT_MONITOR_IMAGE_HANDLERS, ...(retrainModels.length > 0 ? RETRAIN_IMAGE_HANDLERS : {}) };
     if (Object.keys(pipelineHandlers).length > 0) {
       this.pipelineImage = new PipelineImage({
         handlers: pipelineHandlers,
@@ -298,6 +310,29 @@ export class MlshipStack extends Stack {
         memoryMb: m.entry.lambda.memoryMb,
         ...(endpoints.has(m.entry.name) ? { sagemaker: endpoints.get(m.entry.name)! } : {}),
       })),
+    });
+    this.driftMonitor = new DriftMonitor(this, 'DriftMonitor', {
+      project: manifest.project,
+      stage,
+      image: this.pipelineImage!,
+      captureBucket: this.dataCapture.bucket,
+      captureKey: this.dataCapture.key,
+      topic: this.pipelineStorage.topic,
+      topicKey: this.pipelineStorage.topicKey,
+      schedule: manifest.monitoring.schedule,
+      windowHours: manifest.monitoring.windowHours,
+      dashboardUrl: this.dashboard.url,
+      models: loaded.models.map((m) => ({
+        name: m.entry.name,
+        version: m.entry.version,
+        runtime: m.entry.runtime,
+        ...(endpoints.has(m.entry.name) ? { endpointName: endpoints.get(m.entry.name)!.endpointName } : {}),
+        drift: m.entry.monitoring.drift,
+      })),
+    });
+    new CfnOutput(this, 'CaptureBucketName', {
+      value: this.dataCapture.bucket.bucketName,
+      description: 'Captured requests and answers: lambda/model=<m>/version=<v>/<yyyy>/<MM>/<dd>/<HH>/ (Lambda models), data-capture/<endpoint>/ (SageMaker)',
     });
     new CfnOutput(this, 'BatchStateMachineArn', {
       value: this.batchScoring.stateMachine.stateMachineArn,

@@ -51,12 +51,15 @@ describe('npx cdk synth', () => {
     assert.ok(count('AWS::StepFunctions::StateMachine') === 2, 'the batch and the retrain state machines');
     // Monitoring: one composite (serving health) alarm per model, and the stage's dashboard.
     assert.deepEqual([count('AWS::CloudWatch::CompositeAlarm'), count('AWS::CloudWatch::Dashboard')], [2, 1]);
+    // Data capture: the breast-cancer function's logs through Firehose; the drift monitor on its schedule.
+    assert.deepEqual([count('AWS::Logs::SubscriptionFilter'), count('AWS::KinesisFirehose::DeliveryStream'), count('AWS::Events::Rule') >= 1], [1, 1, true]);
     assert.deepEqual(Object.keys(template.Outputs).sort(), [
       'ApiUrl',
       'BatchStateMachineArn',
       'BreastCancerFunctionName',
       'BreastCancerInferUrl',
       'BreastCancerLiveVersion',
+      'CaptureBucketName',
       'DashboardUrl',
       'DataBucketName',
       'DigitsEndpointConfigName',
