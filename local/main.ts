@@ -3,6 +3,7 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { ModelLoadError } from '../lambdas/core/inference-session';
 import { loadManifest, ManifestError, resolveManifestPath } from '../lib/manifest/load';
 import { LocalGateway } from './gateway';
 import { DEFAULT_MONITOR_INTERVAL_SECONDS } from './monitoring/local-monitoring';
@@ -113,7 +114,7 @@ function printBanner(gateway: LocalGateway, monitoring: string): void {
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ManifestError || error instanceof ReleaseError || error instanceof StateError) {
+  if (error instanceof ManifestError || error instanceof ReleaseError || error instanceof StateError || error instanceof ModelLoadError) {
     process.stderr.write(`mlship: ${error.message}\n`);
   } else if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
     process.stderr.write(`mlship: port already in use: ${(error as Error).message}; set PORT to another port\n`);

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { ModelUnavailableError } from './errors';
-import { modelCardSchema, type ModelCard } from './model-card';
+import type { ModelCard } from './model-card';
 import { argmaxRows, softmaxRows } from './row-math';
 
 export interface SessionSettings {
@@ -24,6 +24,11 @@ export interface BatchPrediction {
   readonly width: number;
   /** Index of the most probable class per row; empty for regression. */
   readonly classIndex: Int32Array;
+}
+
+/** A model folder whose files passed their checks but whose graph onnxruntime refuses to load. */
+export class ModelLoadError extends Error {
+  override readonly name = 'ModelLoadError';
 }
 
 export class ServedModel {
@@ -54,8 +59,18 @@ export class ServedModel {
 
   /** Loads model.json and model.onnx from a model folder (models/<name>/<version>/ or /opt/ml/model). */
   static async load(dir: string, settings: SessionSettings = {}): Promise<ServedModel> {
+    // Imported here, not at the top: a batch worker thread gets its card already checked (fromBytes), and
+    // evaluating zod would add ~70 ms to each worker's start.
+    const { modelCardSchema } = await import('./model-card');
     const card = modelCardSchema.parse(JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')));
-    return ServedModel.fromBytes(card, readFileSync(join(dir, 'model.onnx')), settings);
+    const onnxPath = join(dir, 'model.onnx');
+    try {
+      return await ServedModel.fromBytes(card, readFileSync(onnxPath), settings);
+    } catch (error) {
+      // A graph that parses as ONNX but that onnxruntime refuses (an unknown operator, a type mismatch
+      // inside the graph): name the file, keep onnxruntime's first line.
+      throw new ModelLoadError(`${onnxPath}: onnxruntime cannot load the model: ${(error as Error).message.split('\n')[0]}`);
+    }
   }
 
   static async fromBytes(card: ModelCard, onnxBytes: Uint8Array, settings: SessionSettings = {}): Promise<ServedModel> {

@@ -1,0 +1,185 @@
+// Faults, for real: `npm start`'s bundle on broken model folders (a clear line naming the file, exit 1, no
+// stack trace); a real ONNX graph that fails at run time (503, the other models keep serving); handlers
+// that throw, reject or never answer (500/504 JSON, the others keep answering); SIGTERM with slow
+// requests in flight (all answered, new connections refused, exit 0).
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Logger } from '@aws-lambda-powertools/logger';
+import onnxProto from 'onnx-proto';
+import { buildLocalGateway } from '../../scripts/build-local';
+import { loadManifest } from '../../lib/manifest/load';
+import { LocalGateway } from '../../local/gateway';
+import { createFixtureProject, type FixtureProject } from '../fixtures/model-folder';
+import { singleRowOnlyOnnx, writeVersion } from '../fixtures/release-models';
+import { tempDirMaker } from '../fixtures/temp-dirs';
+
+const { onnx } = onnxProto;
+const stateDir = tempDirMaker('mlship-faults-');
+const quietAlerts = { emit: () => undefined };
+const quietLogger = new Logger({ serviceName: 'mlship-faults-test', logLevel: 'SILENT' });
+const STACK_LINE = /\n\s+at /;
+
+interface Answer {
+  status: number;
+  contentType: string | null;
+  text: string;
+  body: { error?: { code: string; message: string }; predictions?: { label: string }[] };
+}
+
+async function post(url: string, body: unknown): Promise<Answer> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, contentType: res.headers.get('content-type'), text, body: JSON.parse(text) as Answer['body'] };
+}
+
+/** Rewrites model.json's onnx.sha256 to the file's, so a check past the hash is what fails. */
+function resealCard(dir: string): void {
+  const cardPath = join(dir, 'model.json');
+  const card = JSON.parse(readFileSync(cardPath, 'utf8')) as { onnx: { sha256: string } };
+  card.onnx.sha256 = createHash('sha256').update(readFileSync(join(dir, 'model.onnx'))).digest('hex');
+  writeFileSync(cardPath, JSON.stringify(card));
+}
+
+function runBundle(bundle: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [bundle, ...args], { env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  // A start that wrongly succeeds prints the banner: stop it, the assertions say why.
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  return once(child, 'exit').then(([code]) => {
+    clearTimeout(timer);
+    return { code: code as number | null, stdout, stderr };
+  });
+}
+
+describe('npm start on a broken model folder', () => {
+  let bundle: string;
+  before(async () => {
+    bundle = await buildLocalGateway();
+  });
+
+  // Each case breaks the digits model of a fresh two-model project; the message must name the file.
+  const cases: [string, (dir: string) => void, file: string, RegExp][] = [
+    ['model.onnx truncated', (dir) => writeFileSync(join(dir, 'model.onnx'), readFileSync(join(dir, 'model.onnx')).subarray(0, 60)), 'model.onnx', /model\.onnx does not match onnx\.sha256 in model\.json/],
+    [
+      'model.onnx truncated, its sha256 updated to match',
+      (dir) => {
+        writeFileSync(join(dir, 'model.onnx'), readFileSync(join(dir, 'model.onnx')).subarray(0, 60));
+        resealCard(dir);
+      },
+      'model.onnx',
+      /model\.onnx: not a valid ONNX model: /,
+    ],
+    [
+      'model.onnx garbage',
+      (dir) => {
+        writeFileSync(join(dir, 'model.onnx'), Buffer.from('GIF89a this is a picture, not a model \u00ff\u00fe'));
+        resealCard(dir);
+      },
+      'model.onnx',
+      /model\.onnx: not a valid ONNX model: /,
+    ],
+    [
+      'model.onnx an ONNX graph onnxruntime refuses (an operator that does not exist)',
+      (dir) => {
+        const model = onnx.ModelProto.decode(readFileSync(join(dir, 'model.onnx')));
+        model.graph!.node![1]!.opType = 'NoSuchOp';
+        writeFileSync(join(dir, 'model.onnx'), onnx.ModelProto.encode(model).finish());
+        resealCard(dir);
+      },
+      'model.onnx',
+      /model\.onnx: onnxruntime cannot load the model: .*No Op registered for NoSuchOp/,
+    ],
+    ['model.onnx missing', (dir) => rmSync(join(dir, 'model.onnx')), 'model.onnx', /model\.onnx not found/],
+    ['model.json missing', (dir) => rmSync(join(dir, 'model.json')), 'model.json', /model\.json not found/],
+    ['model.json not JSON', (dir) => writeFileSync(join(dir, 'model.json'), '{"name": "digits", '), 'model.json', /model\.json is not valid JSON: /],
+    [
+      'model.json failing its schema',
+      (dir) => {
+        const card = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as Record<string, unknown>;
+        writeFileSync(join(dir, 'model.json'), JSON.stringify({ ...card, labels: 'zero, one, two' }));
+      },
+      'model.json',
+      /model\.json: labels must be an array, received 'zero, one, two'/,
+    ],
+    [
+      'a sha256 that does not match',
+      (dir) => {
+        const card = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as { onnx: Record<string, unknown> };
+        writeFileSync(join(dir, 'model.json'), JSON.stringify({ ...card, onnx: { ...card.onnx, sha256: 'f'.repeat(64) } }));
+      },
+      'model.onnx',
+      /model\.onnx does not match onnx\.sha256 in model\.json/,
+    ],
+  ];
+  for (const [what, breakIt, file, problem] of cases) {
+    it(`${what}: exits 1 with one line naming ${file} and the problem, no stack trace`, async () => {
+      const project = createFixtureProject();
+      try {
+        const dir = join(project.root, 'digits', '1');
+        breakIt(dir);
+        const { code, stdout, stderr } = await runBundle(bundle, ['--manifest', project.manifestPath, '--state-dir', stateDir()]);
+        assert.equal(code, 1, `exit code; stderr: ${stderr}`);
+        assert.doesNotMatch(stdout, /serving/, 'no banner: the gateway did not start');
+        // The path as a person would type it: relative to where npm start ran (the manifest loader's
+        // form) or absolute (onnxruntime's refusal).
+        const path = join(dir, file);
+        assert.ok(stderr.includes(relative(process.cwd(), path)) || stderr.includes(path), `stderr names ${path}: ${stderr}`);
+        assert.match(stderr, problem);
+        assert.match(stderr, /digits/, 'the model named');
+        assert.doesNotMatch(stderr, STACK_LINE, `no stack trace: ${stderr}`);
+      } finally {
+        project.cleanup();
+      }
+    });
+  }
+});
+
+describe('a model whose ONNX session fails at run time', () => {
+  let project: FixtureProject;
+  let gateway: LocalGateway;
+  before(async () => {
+    // fragile: a real graph that reshapes its input to one row; any larger batch fails inside onnxruntime.
+    const fragile = { name: 'fragile', features: ['a', 'b', 'c', 'd'] };
+    project = createFixtureProject({ models: [fragile, { name: 'steady', features: ['a', 'b', 'c', 'd'] }] });
+    writeVersion(project.root, { ...fragile, version: 1 }, singleRowOnlyOnnx(4, 2));
+    gateway = await LocalGateway.start({ manifest: loadManifest(project.manifestPath), port: 0, stateDir: stateDir(), alerts: quietAlerts, capture: false, logger: quietLogger });
+  });
+  after(async () => {
+    await gateway.close();
+    project.cleanup();
+  });
+
+  it('answers 503 with a JSON message on v1 and v2, and the other model keeps serving', async () => {
+    const rows = [
+      [1, 2, 3, 4],
+      [5, 6, 7, 8],
+    ];
+    const v1 = await post(`${gateway.url}/v1/models/fragile:predict`, { instances: rows });
+    assert.equal(v1.status, 503);
+    assert.equal(v1.contentType, 'application/json');
+    assert.equal(v1.body.error?.code, 'model_unavailable');
+    assert.match(v1.body.error?.message ?? '', /^model fragile v1 failed to run: /);
+    assert.doesNotMatch(v1.text, /\\n\s+at |\.ts:\d+/, 'no stack trace in the body');
+
+    const v2 = await post(`${gateway.url}/v2/models/fragile/infer`, { inputs: [{ name: 'input', shape: [2, 4], datatype: 'FP32', data: rows.flat() }] });
+    assert.equal(v2.status, 503);
+    assert.match(v2.body.error?.message ?? '', /^model fragile v1 failed to run: /);
+
+    const steady = await post(`${gateway.url}/v1/models/steady:predict`, { instances: rows });
+    assert.equal(steady.status, 200, steady.text);
+    assert.equal(steady.body.predictions?.length, 2);
+    // The failing model itself still answers what it can: one row at a time.
+    const single = await post(`${gateway.url}/v1/models/fragile:predict`, { instances: [rows[0]] });
+    assert.equal(single.status, 200, single.text);
+    const ready = await fetch(`${gateway.url}/v2/health/ready`);
+    assert.equal(ready.status, 200);
+  });
+});
