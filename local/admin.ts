@@ -4,6 +4,7 @@
 //   POST /admin/releases/{model}/promote    end the deployment in progress with the new version live
 //   POST /admin/releases/{model}/rollback   end it with all traffic on the old version
 //   POST /admin/releases/{model}/retry      release a rolled-back version again (golden check first)
+//   GET  /  and  /status.json               the status page (when the gateway passes it), keyless here
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ReleaseError, type ReleaseManager } from './release/manager';
@@ -42,8 +43,12 @@ async function readReason(req: IncomingMessage): Promise<string | undefined> {
   }
 }
 
-async function handle(manager: ReleaseManager, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** Answers a request the admin routes do not (the status page); false to let them 404. */
+export type ExtraRoutes = (req: IncomingMessage, res: ServerResponse, path: string) => boolean;
+
+async function handle(manager: ReleaseManager, req: IncomingMessage, res: ServerResponse, extra: ExtraRoutes | undefined): Promise<void> {
   const path = (req.url ?? '/').split('?')[0]!;
+  if (extra?.(req, res, path)) return;
   if (path === '/admin/releases') {
     if (req.method !== 'GET') return error(res, 405, 'method_not_allowed', `use GET on ${path}`);
     return reply(res, 200, { models: manager.statuses() });
@@ -68,9 +73,9 @@ async function handle(manager: ReleaseManager, req: IncomingMessage, res: Server
   return reply(res, 200, release.status());
 }
 
-export async function startAdminServer(manager: ReleaseManager, port: number): Promise<AdminServer> {
+export async function startAdminServer(manager: ReleaseManager, port: number, extra?: ExtraRoutes): Promise<AdminServer> {
   const server: Server = createServer((req, res) => {
-    handle(manager, req, res).catch((failure: unknown) => {
+    handle(manager, req, res, extra).catch((failure: unknown) => {
       if (!res.headersSent) error(res, 500, 'internal_error', `admin action failed: ${(failure as Error).message}`);
     });
   });

@@ -30,6 +30,7 @@ import { LocalAlerts, type AlertSink } from './release/alerts';
 import { ReleaseManager } from './release/manager';
 import { ReleaseStateStore } from './release/state';
 import { TokenBucket } from './throttle';
+import { ApiKeyCheck, OPEN_PATHS } from './api-key';
 
 export interface LocalGatewayOptions {
   readonly manifest: LoadedManifest;
@@ -69,6 +70,12 @@ export interface LocalGatewayOptions {
   readonly capture?: boolean;
   /** Overrides every model's capture share, percent (100 for demos and tests). @default - the manifest's */
   readonly capturePercent?: number;
+  /**
+   * Require this key in the x-api-key header on every route but /v2/health/live and /v2/health/ready (the
+   * status page and /endpoints/ included): 403 forbidden without it. The status page is also served on the
+   * admin port (127.0.0.1), where a browser needs no key. @default none - the API is open
+   */
+  readonly apiKey?: string;
 }
 
 interface ServedRoute {
@@ -84,6 +91,7 @@ export class LocalGateway {
   private readonly table: RouteTable;
   private readonly served = new Map<string, ServedRoute>();
   private admin: AdminServer | undefined;
+  private readonly apiKey: ApiKeyCheck | undefined;
   private draining = false;
   private closed: Promise<void> | undefined;
 
@@ -111,6 +119,7 @@ export class LocalGateway {
   ) {
     const { manifest } = options.manifest;
     this.table = new RouteTable(manifest.models.map((m) => m.name));
+    this.apiKey = options.apiKey === undefined ? undefined : new ApiKeyCheck(options.apiKey);
     for (const entry of manifest.models) {
       const throttle = entry.throttle ?? manifest.api.throttle;
       for (const route of this.table.routes) {
@@ -167,7 +176,8 @@ export class LocalGateway {
         timeScale: options.timeScale,
       });
       const port = options.port ?? 8080;
-      gateway.admin = await startAdminServer(gateway.releases, options.adminPort ?? (port === 0 ? 0 : port + 1));
+      const monitoring = gateway.monitoring;
+      gateway.admin = await startAdminServer(gateway.releases, options.adminPort ?? (port === 0 ? 0 : port + 1), (req, res, path) => serveStatus(req, res, path, () => monitoring.snapshot()));
     } catch (error) {
       await new Promise<void>((done) => gateway.server.close(() => done()));
       await gateway.internalEndpoint?.close();
@@ -210,7 +220,12 @@ export class LocalGateway {
     return `http://${host}:${address.port}`;
   }
 
-  /** The admin routes' base URL (release status, promote, rollback), on 127.0.0.1 only. */
+  /** Whether callers need the x-api-key header. */
+  get requiresApiKey(): boolean {
+    return this.apiKey !== undefined;
+  }
+
+  /** The admin routes' base URL (release status, promote, rollback, the status page), on 127.0.0.1 only. */
   get adminUrl(): string {
     return this.admin!.url;
   }
@@ -274,6 +289,11 @@ export class LocalGateway {
     const rawUrl = req.url ?? '/';
     const queryAt = rawUrl.indexOf('?');
     const path = queryAt === -1 ? rawUrl : rawUrl.slice(0, queryAt);
+    if (this.apiKey && !OPEN_PATHS.has(path)) {
+      const forbidden = this.apiKey.check(req.headers['x-api-key']);
+      // A body sent without the key is not read: the connection closes after the 403.
+      if (forbidden) return this.reject(req, res, forbidden, (req.headers['content-length'] ?? '0') !== '0' || req.headers['transfer-encoding'] !== undefined);
+    }
     if (path.startsWith('/endpoints/')) return this.invokeEndpoint(req, res, method, path);
     const served = this.served.get(`${method} ${path}`);
     if (!served) {

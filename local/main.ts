@@ -5,13 +5,14 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ModelLoadError } from '../lambdas/core/inference-session';
 import { loadManifest, ManifestError, resolveManifestPath } from '../lib/manifest/load';
+import { ApiKeyError, loadApiKey, type LoadedApiKey } from './api-key';
 import { LocalGateway } from './gateway';
 import { DEFAULT_MONITOR_INTERVAL_SECONDS } from './monitoring/local-monitoring';
 import { ReleaseError } from './release/manager';
 import { StateError } from './release/state';
 
 function usageError(message: string): never {
-  process.stderr.write(`mlship: ${message}\nusage: npm start -- [--manifest FILE] [--port N] [--host ADDRESS] [--throttle] [--state-dir DIR] [--time-scale X] [--admin-port N] [--monitor-interval SECONDS] [--alert-webhook URL]\n`);
+  process.stderr.write(`mlship: ${message}\nusage: npm start -- [--manifest FILE] [--port N] [--host ADDRESS] [--throttle] [--state-dir DIR] [--time-scale X] [--admin-port N] [--monitor-interval SECONDS] [--alert-webhook URL] [--api-key-file FILE]\n  API key: --api-key-file FILE (the key is the file's content) or MLSHIP_API_KEY; there is no --api-key flag,\n  since a process's arguments show in ps to every user of the machine, its environment and a 0600 file do not\n`);
   process.exit(2);
 }
 
@@ -29,6 +30,7 @@ async function main(): Promise<void> {
         'admin-port': { type: 'string' },
         'monitor-interval': { type: 'string' },
         'alert-webhook': { type: 'string' },
+        'api-key-file': { type: 'string' },
       },
       strict: true,
     }).values;
@@ -49,13 +51,24 @@ async function main(): Promise<void> {
   const alertWebhook = args['alert-webhook'] ?? (process.env.MLSHIP_ALERT_WEBHOOK || undefined);
   if (alertWebhook !== undefined && !/^https?:\/\/[^\s]+$/.test(alertWebhook)) usageError(`alert-webhook must be an http or https URL (from ${args['alert-webhook'] !== undefined ? '--alert-webhook' : 'MLSHIP_ALERT_WEBHOOK'})`);
 
+  let apiKey: LoadedApiKey | undefined;
+  try {
+    apiKey = loadApiKey({ ...(args['api-key-file'] !== undefined ? { file: args['api-key-file'] } : {}) });
+  } catch (error) {
+    if (error instanceof ApiKeyError) usageError(error.message);
+    throw error;
+  }
+  // Read once: the scorer workers and anything else this process starts need not inherit it.
+  delete process.env.MLSHIP_API_KEY;
+  if (apiKey?.warning) process.stderr.write(`mlship: warning: ${apiKey.warning}\n`);
+
   const manifest = loadManifest(resolveManifestPath(args.manifest));
   const stateDir = resolve(args['state-dir'] ?? '.mlship');
-  const gateway = await LocalGateway.start({ manifest, port, host: args.host ?? '127.0.0.1', throttle: args.throttle ?? false, stateDir, timeScale, adminPort, monitorIntervalMs: monitorInterval * 1000, ...(alertWebhook ? { alertWebhook } : {}) });
+  const gateway = await LocalGateway.start({ manifest, port, host: args.host ?? '127.0.0.1', throttle: args.throttle ?? false, stateDir, timeScale, adminPort, monitorIntervalMs: monitorInterval * 1000, ...(alertWebhook ? { alertWebhook } : {}), ...(apiKey ? { apiKey: apiKey.key } : {}) });
   // Where `npx mlship canary ...` finds this gateway's admin routes.
   const pointer = join(stateDir, 'gateway.json');
   writeFileSync(pointer, `${JSON.stringify({ url: gateway.url, adminUrl: gateway.adminUrl, pid: process.pid }, null, 2)}\n`);
-  printBanner(gateway, `monitoring: captures in ${join(stateDir, 'capture')}, drift monitor every ${monitorInterval} s, alerts on stderr, in ${join(stateDir, 'alerts.jsonl')}${alertWebhook ? ` and POSTed to ${new URL(alertWebhook).origin}` : ''}`);
+  printBanner(gateway, apiKey?.from, `monitoring: captures in ${join(stateDir, 'capture')}, drift monitor every ${monitorInterval} s, alerts on stderr, in ${join(stateDir, 'alerts.jsonl')}${alertWebhook ? ` and POSTed to ${new URL(alertWebhook).origin}` : ''}`);
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -81,10 +94,13 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
 }
 
-function printBanner(gateway: LocalGateway, monitoring: string): void {
+function printBanner(gateway: LocalGateway, keyFrom: string | undefined, monitoring: string): void {
   const { url } = gateway;
   const count = gateway.modelNames.length;
   const lines = [`mlship: serving ${count} model${count === 1 ? '' : 's'} on ${url}`, ''];
+  // Never the key itself: only that one is needed and where it was read from.
+  if (keyFrom) lines.splice(1, 0, `  API key required: send header x-api-key (key from ${keyFrom}); /v2/health/live and /v2/health/ready stay open`);
+  const keyHeader = keyFrom === undefined ? '' : keyFrom === 'MLSHIP_API_KEY' ? ` -H "x-api-key: $MLSHIP_API_KEY"` : ` -H "x-api-key: $(cat '${keyFrom}')"`;
   for (const name of gateway.modelNames) {
     lines.push(`  ${name}`, `    POST ${url}/v2/models/${name}/infer`, `    POST ${url}/v1/models/${name}:predict`, `    GET  ${url}/v2/models/${name}`);
   }
@@ -95,11 +111,11 @@ function printBanner(gateway: LocalGateway, monitoring: string): void {
   lines.push(
     '',
     `  health: GET ${url}/v2/health/ready`,
-    `  status: ${url}/   (models, traffic split, latency, alarms, drift, recent alerts)`,
+    keyFrom ? `  status: ${gateway.adminUrl}/   (on the admin port, no key needed; also ${url}/ with the key)` : `  status: ${url}/   (models, traffic split, latency, alarms, drift, recent alerts)`,
     '',
     'try:',
-    `  curl -s ${url}/v2/models/${example}   # metadata: feature names and labels`,
-    `  curl -s -H 'content-type: application/json' -d '{"instances": [${JSON.stringify(instance)}]}' ${url}/v1/models/${example}:predict`,
+    `  curl -s${keyHeader} ${url}/v2/models/${example}   # metadata: feature names and labels`,
+    `  curl -s${keyHeader} -H 'content-type: application/json' -d '{"instances": [${JSON.stringify(instance)}]}' ${url}/v1/models/${example}:predict`,
     '',
     `releases: ${gateway.releaseManager
       .statuses()

@@ -18,6 +18,13 @@ export class BadRequestError extends ApiError {
   }
 }
 
+/** 403: the API requires a key and the request carries none, or a wrong one (the key is never echoed). */
+export class ForbiddenError extends ApiError {
+  override readonly name = 'ForbiddenError';
+  readonly status = 403;
+  readonly code = 'forbidden';
+}
+
 export class NotFoundError extends ApiError {
   override readonly name = 'NotFoundError';
   readonly status = 404;
