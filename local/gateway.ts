@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
-import type { APIGatewayProxyEvent } from 'aws-lambda';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { ServedModel } from '../lambdas/core/inference-session';
 import { errorBody, INTERNAL_ERROR_BODY, MethodNotAllowedError, ModelUnavailableError, NotFoundError, PayloadTooLargeError, TooManyRequestsError, type ApiError } from '../lambdas/core/errors';
 import { ModelApi } from '../lambdas/core/model-api';
@@ -71,6 +71,11 @@ export interface LocalGatewayOptions {
   /** Overrides every model's capture share, percent (100 for demos and tests). @default - the manifest's */
   readonly capturePercent?: number;
   /**
+   * Wraps each model version's handler as the gateway builds it (tracing, or faults injected by tests).
+   * @default - the handlers as built
+   */
+  readonly wrapHandler?: (handler: InferenceHandler, model: { readonly name: string; readonly version: number }) => InferenceHandler;
+  /**
    * Require this key in the x-api-key header on every route but /v2/health/live and /v2/health/ready (the
    * status page and /endpoints/ included): 403 forbidden without it. The status page is also served on the
    * admin port (127.0.0.1), where a browser needs no key. @default none - the API is open
@@ -82,6 +87,8 @@ interface ServedRoute {
   readonly route: ModelRoute;
   readonly maxBodyBytes: number;
   readonly bucket: TokenBucket | undefined;
+  /** The model's function timeout (lambda.timeoutSeconds): past it the gateway answers 504, as the cloud gives up on the function. */
+  readonly timeoutMs: number;
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json' };
@@ -125,7 +132,7 @@ export class LocalGateway {
       for (const route of this.table.routes) {
         if (route.kind !== 'model' || route.model !== entry.name) continue;
         const bucket = options.throttle ? new TokenBucket(throttle) : undefined;
-        this.served.set(`${route.method} ${route.path}`, { route, maxBodyBytes: manifest.api.maxBodyBytes, bucket });
+        this.served.set(`${route.method} ${route.path}`, { route, maxBodyBytes: manifest.api.maxBodyBytes, bucket, timeoutMs: entry.lambda.timeoutSeconds * 1000 });
       }
     }
     this.server = createServer({ keepAliveTimeout: 5000 }, (req, res) => this.onRequest(req, res));
@@ -172,7 +179,10 @@ export class LocalGateway {
         manifest: options.manifest,
         store: new ReleaseStateStore(stateDir),
         alerts: gateway.alerts,
-        makeHandler: (model, entry) => gateway.makeHandler(model, entry),
+        makeHandler: (model, entry) => {
+          const handler = gateway.makeHandler(model, entry);
+          return options.wrapHandler ? options.wrapHandler(handler, { name: model.name, version: model.version }) : handler;
+        },
         timeScale: options.timeScale,
       });
       const port = options.port ?? 8080;
@@ -320,11 +330,38 @@ export class LocalGateway {
     if (!release) return this.reject(req, res, new ModelUnavailableError(`model ${served.route.model} is still loading; retry in a moment`));
     const version = release.pick();
     const started = performance.now();
-    const result = await version.handler(toProxyEvent(req, method, path, queryAt === -1 ? '' : rawUrl.slice(queryAt + 1), served.route, body));
+    const result = await this.invoke(() => version.handler(toProxyEvent(req, method, path, queryAt === -1 ? '' : rawUrl.slice(queryAt + 1), served.route, body)), served, version.version);
     const handlerMs = performance.now() - started;
     release.record(version.version, result.statusCode, handlerMs);
     send(res, result.statusCode, result.headers as Record<string, string>, result.body);
     answered(result.statusCode, version.version, handlerMs);
+  }
+
+  /**
+   * Calls a model's handler as API Gateway calls its function: a handler that throws or rejects answers 500
+   * (as the Lambda entry's own catch does in the cloud), one still running at the model's function timeout
+   * answers 504 (Lambda stops a function past its timeout; a local handler cannot be stopped, so its late
+   * answer or failure is dropped). Either is counted, so the release alarms and the monitoring see it.
+   */
+  private async invoke(call: () => Promise<APIGatewayProxyResult>, served: ServedRoute, version: number): Promise<APIGatewayProxyResult> {
+    const { model } = served.route;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<APIGatewayProxyResult>((resolveTimeout) => {
+      timer = setTimeout(() => {
+        const seconds = served.timeoutMs / 1000;
+        this.logger.error('model timed out', { model, version, timeoutSeconds: seconds });
+        const error = { error: { code: 'timeout', message: `model ${model} v${version} did not answer within its timeout of ${seconds} s (lambda.timeoutSeconds in the manifest)` } };
+        resolveTimeout({ statusCode: 504, headers: JSON_HEADERS, body: JSON.stringify(error) });
+      }, served.timeoutMs);
+    });
+    try {
+      return await Promise.race([call(), timedOut]);
+    } catch (error) {
+      this.logger.error('handler failed', { error: error as Error, model, version });
+      return { statusCode: 500, headers: JSON_HEADERS, body: JSON.stringify(INTERNAL_ERROR_BODY) };
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** `POST /endpoints/{name}/invocations`: SageMaker runtime's InvokeEndpoint, answered by onnxruntime. */

@@ -13,6 +13,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import onnxProto from 'onnx-proto';
 import { buildLocalGateway } from '../../scripts/build-local';
 import { loadManifest } from '../../lib/manifest/load';
+import type { InferenceHandler } from '../../lambdas/inference/handler';
 import { LocalGateway } from '../../local/gateway';
 import { createFixtureProject, type FixtureProject } from '../fixtures/model-folder';
 import { singleRowOnlyOnnx, writeVersion } from '../fixtures/release-models';
@@ -181,5 +182,85 @@ describe('a model whose ONNX session fails at run time', () => {
     assert.equal(single.status, 200, single.text);
     const ready = await fetch(`${gateway.url}/v2/health/ready`);
     assert.equal(ready.status, 200);
+  });
+});
+
+describe('a model handler that throws, rejects or never answers', () => {
+  let project: FixtureProject;
+  let gateway: LocalGateway;
+  const features = ['a', 'b', 'c', 'd'];
+  const names = ['throws', 'rejects', 'hangs', 'steady'] as const;
+  // Faults injected where the gateway calls a model's handler: the place a Lambda invocation would fail.
+  const faults: Record<string, InferenceHandler> = {
+    throws: () => {
+      throw new TypeError("Cannot read properties of undefined (reading 'rows') at /var/task/secret.ts:12");
+    },
+    rejects: () => Promise.reject(new Error('session exploded: /var/task/secret.ts:34')),
+    hangs: () => new Promise<never>(() => undefined),
+  };
+  before(async () => {
+    project = createFixtureProject({
+      models: names.map((name) => ({ name, features })),
+      manifest: { models: names.map((name) => ({ name, version: 1, ...(name === 'hangs' ? { lambda: { timeoutSeconds: 1 } } : {}) })) },
+    });
+    gateway = await LocalGateway.start({
+      manifest: loadManifest(project.manifestPath),
+      port: 0,
+      stateDir: stateDir(),
+      alerts: quietAlerts,
+      capture: false,
+      logger: quietLogger,
+      wrapHandler: (handler, model) => faults[model.name] ?? handler,
+    });
+  });
+  after(async () => {
+    await gateway.close();
+    project.cleanup();
+  });
+
+  const predict = (name: string) => post(`${gateway.url}/v1/models/${name}:predict`, { instances: [[1, 2, 3, 4]] });
+
+  it('a thrown exception and a rejected promise answer 500 JSON with a fixed message, no stack or error text', async () => {
+    for (const name of ['throws', 'rejects']) {
+      const answer = await predict(name);
+      assert.equal(answer.status, 500, name);
+      assert.equal(answer.contentType, 'application/json', name);
+      assert.deepEqual(answer.body, { error: { code: 'internal_error', message: 'the server failed to answer; the failure was logged' } }, name);
+      assert.doesNotMatch(answer.text, /secret|exploded|Cannot read/, `${name}: the error's own text stays in the log`);
+      assert.equal((await predict('steady')).status, 200, `steady after ${name}`);
+    }
+  });
+
+  it("a handler that never answers gets a 504 JSON at the model's lambda.timeoutSeconds while the others keep answering", async () => {
+    const hanging = predict('hangs');
+    let hungAnswered = false;
+    void hanging.then(() => (hungAnswered = true));
+    // While that request waits, every other model answers (the failing ones with their 500).
+    const during = await Promise.all([predict('steady'), predict('steady'), predict('throws')]);
+    assert.deepEqual(
+      during.map((a) => a.status),
+      [200, 200, 500],
+    );
+    assert.equal(hungAnswered, false, 'the others answered while the hung request was still waiting');
+    const answer = await hanging;
+    assert.equal(answer.status, 504);
+    assert.equal(answer.contentType, 'application/json');
+    assert.equal(answer.body.error?.code, 'timeout');
+    assert.match(answer.body.error?.message ?? '', /^model hangs v1 did not answer within its timeout of 1 s \(lambda\.timeoutSeconds in the manifest\)$/);
+    // The server is still whole: health, metadata, predictions.
+    assert.equal((await fetch(`${gateway.url}/v2/health/ready`)).status, 200);
+    assert.equal((await fetch(`${gateway.url}/v2/models/hangs`)).status, 504, 'metadata goes through the same handler: it times out too');
+    const steady = await predict('steady');
+    assert.equal(steady.status, 200);
+    assert.equal(steady.body.predictions?.length, 1);
+  });
+
+  it('counts the failures as 5xx of their model and version (what the release alarms and the status page read)', async () => {
+    const status = (await (await fetch(`${gateway.url}/status.json`)).json()) as { models: { name: string; sinceStart: { version: string; requests: number; serverErrors: number }[] }[] };
+    const serverErrors = (name: string) => status.models.find((m) => m.name === name)!.sinceStart.find((v) => v.version === '1')?.serverErrors ?? 0;
+    assert.ok(serverErrors('throws') >= 2, `throws: ${JSON.stringify(status.models)}`);
+    assert.ok(serverErrors('rejects') >= 1);
+    assert.ok(serverErrors('hangs') >= 1);
+    assert.equal(serverErrors('steady'), 0);
   });
 });
