@@ -1,10 +1,18 @@
 // The HTTP API in the cloud: an API Gateway REST API with exactly the routes of the shared route table
 // (lambdas/core/routes.ts), so it serves the same paths as the local gateway. Model routes proxy to the
 // model's function; health and server metadata are answered by API Gateway itself; API Gateway's own
-// errors (unknown path, wrong method, throttling, too large) come back as the API's JSON error body.
+// errors (unknown path, wrong method, throttling, too large, unauthenticated) come back as the API's JSON
+// error body.
+//
+// Access control: every route except the two health checks requires IAM (SigV4) authorization or an API key
+// (`authorization`); each key gets its own usage plan (throttle, quota) on the stage. The health checks,
+// GET /v2/health/live and /v2/health/ready, stay open on purpose: they are mock integrations answered by API
+// Gateway itself with a fixed body (no function runs, no model or data is reached, nothing about the
+// deployment is revealed), and load balancers, uptime checks and Route 53 health checks cannot sign requests.
+// They are still throttled by the stage default and logged in the access log.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -36,6 +44,25 @@ export interface InferenceApiModel {
    */
   readonly throttle?: ThrottleSettings;
 }
+
+/** An API key of `authorization: 'apiKey'`, with its own usage plan on the stage. */
+export interface InferenceApiKey {
+  /** Names the key and its usage plan (`<restApiName>-<name>`): 1-64 letters, digits, dashes or underscores. */
+  readonly name: string;
+  /**
+   * Throttling of this key across the stage (its usage plan's).
+   * @default - none of its own: the stage's route throttling still applies
+   */
+  readonly throttle?: ThrottleSettings;
+  /**
+   * Most requests of this key per period (its usage plan's quota).
+   * @default - no quota
+   */
+  readonly quota?: { readonly limit: number; readonly period: 'DAY' | 'WEEK' | 'MONTH' };
+}
+
+/** How callers of the model routes (and of the metadata and unknown-model routes) authenticate. */
+export type InferenceApiAuthorization = 'iam' | 'apiKey';
 
 export interface InferenceApiProps {
   /** The models served, each with its function. */
@@ -70,6 +97,23 @@ export interface InferenceApiProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly accessLogRemovalPolicy?: RemovalPolicy;
+  /**
+   * How callers authenticate on every route but the health checks: 'iam' (AuthorizationType.IAM: a
+   * SigV4-signed request from a principal allowed execute-api:Invoke on the route) or 'apiKey' (an
+   * `x-api-key` header holding one of `apiKeys`).
+   * @default 'iam'
+   */
+  readonly authorization?: InferenceApiAuthorization;
+  /**
+   * The API keys of `authorization: 'apiKey'`, each with its own usage plan bound to the stage.
+   * @default - none (required, at least one, when authorization is 'apiKey')
+   */
+  readonly apiKeys?: readonly InferenceApiKey[];
+  /**
+   * How long API Gateway's execution logs (errors only; request and response bodies are never logged) are kept.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly executionLogRetention?: logs.RetentionDays;
 }
 
 export const SERVER_NAME = 'mlship';
@@ -138,11 +182,35 @@ function mockMethod(status: number, body: string, headers: Record<string, string
   };
 }
 
+function validateApiKeys(authorization: InferenceApiAuthorization, keys: readonly InferenceApiKey[]): void {
+  if (authorization !== 'iam' && authorization !== 'apiKey') throw new Error(`authorization must be 'iam' or 'apiKey', received '${String(authorization)}'`);
+  if (authorization === 'apiKey' && keys.length === 0) throw new Error('apiKeys must name at least one key when authorization is apiKey, received none');
+  if (authorization === 'iam' && keys.length > 0) throw new Error(`apiKeys applies only to authorization apiKey; authorization is iam, received ${keys.length} keys`);
+  const seen = new Set<string>();
+  keys.forEach((key, index) => {
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(key.name)) throw new Error(`apiKeys[${index}].name must be 1-64 letters, digits, dashes or underscores, received '${key.name}'`);
+    if (seen.has(key.name)) throw new Error(`apiKeys[${index}].name must be unique, received '${key.name}' twice`);
+    seen.add(key.name);
+    if (key.throttle) validateThrottle(`apiKeys[${index}].throttle`, key.throttle);
+    if (key.quota && !(Number.isInteger(key.quota.limit) && key.quota.limit >= 1)) {
+      throw new Error(`apiKeys[${index}].quota.limit must be a whole number of requests, 1 or more, received ${key.quota.limit}`);
+    }
+  });
+}
+
+/** Which routes need the caller to authenticate: every one but the two health checks (see the file comment). */
+export const OPEN_PATHS: readonly string[] = ['/v2/health/live', '/v2/health/ready'];
+
 /** The REST API serving every model's routes. */
 export class InferenceApi extends Construct {
   public readonly api: apigateway.RestApi;
   public readonly accessLogGroup: logs.LogGroup;
+  /** API Gateway's execution log group of the stage (`API-Gateway-Execution-Logs_<api id>/<stage>`), created here to set its retention. */
+  public readonly executionLogGroup: logs.LogGroup;
   public readonly stageName: string;
+  public readonly authorization: InferenceApiAuthorization;
+  /** The API keys of `authorization: 'apiKey'`, by key name (empty with IAM). */
+  public readonly apiKeys: ReadonlyMap<string, apigateway.IApiKey>;
 
   constructor(scope: Construct, id: string, props: InferenceApiProps) {
     super(scope, id);
@@ -160,7 +228,10 @@ export class InferenceApi extends Construct {
       seen.add(model.name);
       if (model.throttle) validateThrottle(`models[${index}].throttle`, model.throttle);
     });
+    const authorization = props.authorization ?? 'iam';
+    validateApiKeys(authorization, props.apiKeys ?? []);
     this.stageName = stageName;
+    this.authorization = authorization;
 
     this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', {
       retention: props.accessLogRetention ?? logs.RetentionDays.ONE_MONTH,
@@ -174,7 +245,14 @@ export class InferenceApi extends Construct {
     for (const model of props.models) {
       const throttle = model.throttle ?? defaultThrottle;
       for (const route of modelRoutes(model.name)) {
-        methodOptions[`${route.path}/${route.method}`] = { throttlingRateLimit: throttle.rateLimit, throttlingBurstLimit: throttle.burstLimit, metricsEnabled: true };
+        methodOptions[`${route.path}/${route.method}`] = {
+          throttlingRateLimit: throttle.rateLimit,
+          throttlingBurstLimit: throttle.burstLimit,
+          metricsEnabled: true,
+          // A method's own settings replace the stage's, so each repeats the execution logging level.
+          loggingLevel: apigateway.MethodLoggingLevel.ERROR,
+          dataTraceEnabled: false,
+        };
       }
     }
 
@@ -192,8 +270,19 @@ export class InferenceApi extends Construct {
         methodOptions,
         accessLogDestination: new apigateway.LogGroupLogDestination(this.accessLogGroup),
         accessLogFormat: apigateway.AccessLogFormat.custom(accessLogFormat()),
+        // Execution logs: errors only, never request or response bodies (dataTrace), which hold users' data.
+        loggingLevel: apigateway.MethodLoggingLevel.ERROR,
+        dataTraceEnabled: false,
       },
     });
+    // API Gateway creates the execution log group itself, without retention; creating it first sets one.
+    this.executionLogGroup = new logs.LogGroup(this, 'ExecutionLogs', {
+      logGroupName: `API-Gateway-Execution-Logs_${this.api.restApiId}/${stageName}`,
+      retention: props.executionLogRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: props.accessLogRemovalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    this.api.deploymentStage.node.addDependency(this.executionLogGroup);
+    this.acknowledgeStageFindings();
 
     // The RestApi adds an output of its own (ApiEndpoint<hash>); the stack that owns the API names its outputs.
     this.api.node.tryRemoveChild('Endpoint');
@@ -202,6 +291,79 @@ export class InferenceApi extends Construct {
     for (const model of props.models) this.addModelRoutes(model);
     this.addUnknownModelRoutes(props.models.map((m) => m.name));
     this.addGatewayResponses();
+    this.apiKeys = this.addApiKeys(props.apiKeys ?? [], props.restApiName ?? `mlship-${stageName}`);
+  }
+
+  /** Method options of a route: IAM authorization or a required API key, except on the open health checks. */
+  private access(path: string): apigateway.MethodOptions {
+    if (OPEN_PATHS.includes(path)) return { authorizationType: apigateway.AuthorizationType.NONE };
+    return this.authorization === 'iam' ? { authorizationType: apigateway.AuthorizationType.IAM } : { authorizationType: apigateway.AuthorizationType.NONE, apiKeyRequired: true };
+  }
+
+  /** Adds a method with the route's access control, and acknowledges the cdk-nag findings that its access control answers. */
+  private addMethod(resource: apigateway.IResource, path: string, httpMethod: string, integration: apigateway.Integration, options: apigateway.MethodOptions = {}): apigateway.Method {
+    const access = this.access(path);
+    const method = resource.addMethod(httpMethod, integration, { ...options, ...access });
+    const acknowledgements = [
+      {
+        id: 'AwsSolutions-COG4',
+        reason: access.authorizationType === apigateway.AuthorizationType.NONE && !access.apiKeyRequired
+          ? 'Open health check (a mock with a fixed body, no backend): load balancers and uptime checks call it unauthenticated'
+          : 'Callers are services, not Cognito users: the route requires IAM (SigV4) authorization or an API key with its usage plan, chosen in the manifest (api.auth)',
+      },
+    ];
+    if (access.authorizationType === apigateway.AuthorizationType.NONE) {
+      acknowledgements.push({
+        id: 'AwsSolutions-APIG4',
+        reason: access.apiKeyRequired
+          ? 'api.auth is apiKey: the method requires an x-api-key whose usage plan throttles and meters that caller (API Gateway API keys, not an authorizer)'
+          : 'Open health check (GET /v2/health/live or /ready, a mock integration with a fixed body): load balancers and uptime checks cannot sign requests; nothing behind it runs',
+      });
+    }
+    Validations.of(method).acknowledge(...acknowledgements);
+    return method;
+  }
+
+  /** One API key and usage plan per key: the plan's throttle and quota apply to that key alone, on this stage. */
+  private addApiKeys(keys: readonly InferenceApiKey[], prefix: string): Map<string, apigateway.IApiKey> {
+    const created = new Map<string, apigateway.IApiKey>();
+    keys.forEach((key, index) => {
+      // The key's value is generated by API Gateway: it never appears in the template.
+      const apiKey = new apigateway.ApiKey(this, `ApiKey${index}`, { apiKeyName: `${prefix}-${key.name}`, description: `mlship ${prefix}: API key ${key.name}` });
+      const plan = this.api.addUsagePlan(`UsagePlan${index}`, {
+        name: `${prefix}-${key.name}`,
+        description: `mlship ${prefix}: throttle and quota of API key ${key.name}`,
+        apiStages: [{ api: this.api, stage: this.api.deploymentStage }],
+        ...(key.throttle ? { throttle: { rateLimit: key.throttle.rateLimit, burstLimit: key.throttle.burstLimit } } : {}),
+        ...(key.quota ? { quota: { limit: key.quota.limit, period: apigateway.Period[key.quota.period] } } : {}),
+      });
+      plan.addApiKey(apiKey);
+      created.set(key.name, apiKey);
+    });
+    return created;
+  }
+
+  /** The stage's cdk-nag findings that are answered elsewhere than on the stage, acknowledged on the stage alone. */
+  private acknowledgeStageFindings(): void {
+    const stage = this.api.deploymentStage;
+    // The web ACL is a construct of its own (ApiWaf) that the stack adds when api.waf.enabled; when it does, the
+    // stage complies and this acknowledgement is never consulted.
+    Validations.of(stage).acknowledge({
+      id: 'AwsSolutions-APIG3',
+      reason: 'AWS WAF is opt-in (api.waf.enabled, billed per web ACL, rule and request); without it, callers still authenticate (IAM or API key) and every route is throttled by the stage and per key',
+    });
+    Validations.of(this.api).acknowledge({
+      id: 'AwsSolutions-APIG2',
+      reason: 'Request bodies are validated by the model handler against the model card (shape, types, named features, batch size) with the same field-level 400 errors as the local gateway; an API Gateway JSON-schema model would duplicate the card and answer a different error shape. Size is capped at the edge (API Gateway 10 MB, Lambda 6 MB, the handler and the optional WAF rule at api.maxBodyBytes)',
+    });
+    // The CloudWatch role API Gateway pushes logs with is the AWS managed policy made for it.
+    const role = this.api.node.tryFindChild('CloudWatchRole');
+    if (role) {
+      Validations.of(role).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+        reason: "API Gateway's account-level logging role: AmazonAPIGatewayPushToCloudWatchLogs is the policy AWS maintains for exactly this role, and API Gateway needs it to write the access and execution logs",
+      });
+    }
   }
 
   /** The full URL of a path on the deployed stage, e.g. `urlForPath('/v2/models/x/infer')`. */
@@ -218,7 +380,7 @@ export class InferenceApi extends Construct {
     for (const route of SERVER_ROUTES) {
       const resource = this.api.root.resourceForPath(route.path);
       const { integration, options } = mockMethod(200, bodies[route.operation]);
-      resource.addMethod(route.method, integration, options);
+      this.addMethod(resource, route.path, route.method, integration, options);
       this.addMethodNotAllowed(resource, route.path, [route.method]);
     }
   }
@@ -231,7 +393,7 @@ export class InferenceApi extends Construct {
     for (const route of modelRoutes(model.name)) byPath.set(route.path, [...(byPath.get(route.path) ?? []), route]);
     for (const [path, routes] of byPath) {
       const resource = this.api.root.resourceForPath(path);
-      for (const route of routes) resource.addMethod(route.method, integration);
+      for (const route of routes) this.addMethod(resource, path, route.method, integration);
       this.addMethodNotAllowed(resource, path, routes.map((r) => r.method));
     }
   }
@@ -243,7 +405,7 @@ export class InferenceApi extends Construct {
   private addMethodNotAllowed(resource: apigateway.IResource, path: string, allowed: readonly string[]): void {
     const message = `method $context.httpMethod is not allowed on ${path}; use ${allowed.join(' or ')}`;
     const { integration, options } = mockMethod(405, errorTemplate('method_not_allowed', message), { Allow: allowed.join(', ') });
-    resource.addMethod('ANY', integration, options);
+    this.addMethod(resource, path, 'ANY', integration, options);
   }
 
   /**
@@ -253,15 +415,26 @@ export class InferenceApi extends Construct {
   private addUnknownModelRoutes(served: readonly string[]): void {
     const message = `no such model; the models served are ${served.join(', ')}`;
     for (const path of ['/v2/models/{model}', '/v2/models/{model}/ready', '/v2/models/{model}/infer', '/v1/models/{model}']) {
+      // Behind authentication too: the message names every model served.
       const { integration, options } = mockMethod(404, errorTemplate('model_not_found', message));
-      this.api.root.resourceForPath(path).addMethod('ANY', integration, options);
+      this.addMethod(this.api.root.resourceForPath(path), path, 'ANY', integration, options);
     }
   }
 
   private addGatewayResponses(): void {
     const responseHeaders = { 'Content-Type': `'${JSON_TYPE}'` };
     const responses: { id: string; type: apigateway.ResponseType; statusCode?: string; code: string; message: string }[] = [
-      { id: 'RouteNotFound', type: apigateway.ResponseType.MISSING_AUTHENTICATION_TOKEN, statusCode: '404', code: 'route_not_found', message: '"no route matches this path; the API serves /v2/models/{name}/infer and /v1/models/{name}:predict"' },
+      // API Gateway answers MISSING_AUTHENTICATION_TOKEN both for a path it has no route for and, with IAM
+      // authorization, for an unsigned request: with IAM the answer says both, as a 403.
+      this.authorization === 'iam'
+        ? { id: 'RouteNotFound', type: apigateway.ResponseType.MISSING_AUTHENTICATION_TOKEN, statusCode: '403', code: 'missing_authentication', message: '"the request is not signed (this API takes SigV4-signed requests for the service execute-api), or no route matches this path; the API serves /v2/models/{name}/infer and /v1/models/{name}:predict"' }
+        : { id: 'RouteNotFound', type: apigateway.ResponseType.MISSING_AUTHENTICATION_TOKEN, statusCode: '404', code: 'route_not_found', message: '"no route matches this path; the API serves /v2/models/{name}/infer and /v1/models/{name}:predict"' },
+      { id: 'AccessDenied', type: apigateway.ResponseType.ACCESS_DENIED, statusCode: '403', code: 'forbidden', message: '"the caller is not allowed to invoke this route (execute-api:Invoke)"' },
+      { id: 'InvalidSignature', type: apigateway.ResponseType.INVALID_SIGNATURE, statusCode: '403', code: 'invalid_signature', message: '$context.error.messageString' },
+      { id: 'ExpiredToken', type: apigateway.ResponseType.EXPIRED_TOKEN, statusCode: '403', code: 'expired_token', message: '$context.error.messageString' },
+      { id: 'InvalidApiKey', type: apigateway.ResponseType.INVALID_API_KEY, statusCode: '403', code: 'invalid_api_key', message: '"the x-api-key header is missing or holds no valid key of this API"' },
+      { id: 'QuotaExceeded', type: apigateway.ResponseType.QUOTA_EXCEEDED, statusCode: '429', code: 'quota_exceeded', message: '"this API key has used its quota for the period"' },
+      { id: 'WafFiltered', type: apigateway.ResponseType.WAF_FILTERED, statusCode: '403', code: 'forbidden', message: '"the request was blocked by the web ACL (rate limit per IP, body size or a managed rule)"' },
       { id: 'Throttled', type: apigateway.ResponseType.THROTTLED, statusCode: '429', code: 'throttled', message: '"too many requests; retry with backoff"' },
       { id: 'TooLarge', type: apigateway.ResponseType.REQUEST_TOO_LARGE, statusCode: '413', code: 'payload_too_large', message: '"request body is larger than API Gateway accepts; send fewer instances per request"' },
       { id: 'UnsupportedMediaType', type: apigateway.ResponseType.UNSUPPORTED_MEDIA_TYPE, statusCode: '415', code: 'unsupported_media_type', message: '"content-type must be application/json"' },

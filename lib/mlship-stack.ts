@@ -14,6 +14,7 @@ import { BATCH_IMAGE_HANDLERS, BatchScoring } from './batch-scoring-pipeline';
 import { DataCapture } from './data-capture';
 import { DRIFT_MONITOR_IMAGE_HANDLERS, DriftMonitor } from './drift-monitor';
 import { capturePercentOf } from './manifest/schema';
+import { ApiWaf } from './api-waf';
 import { InferenceApi } from './inference-api';
 import { METRICS_NAMESPACE, metricsServiceName, ModelFunction } from './model-function';
 import { ModelAlarms } from './model-alarms';
@@ -106,6 +107,8 @@ function impossibleReleases(models: readonly LoadedModel[]): string[] {
 
 export class MlshipStack extends Stack {
   public readonly api: InferenceApi;
+  /** The web ACL in front of the API stage; undefined unless the manifest's api.waf.enabled. */
+  public readonly apiWaf?: ApiWaf;
   /** The function of each Lambda model, by model name. */
   public readonly modelFunctions: ReadonlyMap<string, ModelFunction>;
   /** The release (version, `live` alias, deployment group, alarms, hook) of each Lambda model, by model name. */
@@ -230,6 +233,8 @@ export class MlshipStack extends Stack {
       stageName: stage,
       restApiName: name,
       defaultThrottle: manifest.api.throttle,
+      authorization: manifest.api.auth,
+      apiKeys: manifest.api.apiKeys,
       // The API calls each Lambda model's `live` alias, so CodeDeploy decides which version answers, and
       // each SageMaker model's proxy, which calls the endpoint (where SageMaker decides).
       models: loaded.models.map((m) => ({
@@ -238,6 +243,15 @@ export class MlshipStack extends Stack {
         throttle: m.entry.throttle,
       })),
     });
+
+    if (manifest.api.waf.enabled) {
+      this.apiWaf = new ApiWaf(this, 'Waf', {
+        stage: this.api.api.deploymentStage,
+        maxBodyBytes: manifest.api.maxBodyBytes,
+        rateLimitPer5Minutes: manifest.api.waf.rateLimitPer5Minutes,
+        name: `${name}-api`,
+      });
+    }
 
     // Monitoring: each model's alarms from the alarm catalog (the specs the local runtime evaluates too), a
     // composite alarm per model notifying the alarm topic, the formatter that mails readable alerts from it,
@@ -278,6 +292,13 @@ export class MlshipStack extends Stack {
     this.modelAlarms = modelAlarms;
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.api.url, description: 'Base URL of the inference API (stage included)' });
+    new CfnOutput(this, 'ApiAuthorization', {
+      value: manifest.api.auth,
+      description: manifest.api.auth === 'iam' ? 'Callers sign requests with SigV4 (service execute-api) as a principal allowed execute-api:Invoke' : 'Callers send an x-api-key header (aws apigateway get-api-key --api-key <ApiKeyId...> --include-value)',
+    });
+    for (const [keyName, key] of this.api.apiKeys) {
+      new CfnOutput(this, `ApiKeyId${pascalCase(keyName)}`, { value: key.keyId, description: `API key ${keyName}: its value with aws apigateway get-api-key --api-key <this> --include-value` });
+    }
     new CfnOutput(this, 'DataBucketName', {
       value: this.pipelineStorage.dataBucket.bucketName,
       description: 'Bucket of batch inputs and outputs and of training data (training-data/<model>/)',

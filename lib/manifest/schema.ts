@@ -23,12 +23,60 @@ export const lambdaSettingsSchema = z.strictObject({
 });
 export type LambdaSettings = z.infer<typeof lambdaSettingsSchema>;
 
-export const apiSettingsSchema = z.strictObject({
-  /** Largest request body accepted, in bytes; larger bodies get 413. */
-  maxBodyBytes: z.number().int().min(1024).max(MAX_BODY_BYTES_LIMIT).default(1024 * 1024),
-  /** Default throttling for every model route; a model's own `throttle` overrides it. */
-  throttle: throttleSchema.default({ rateLimit: 100, burstLimit: 200 }),
+/** One API key of `api.auth: apiKey`: its own key and usage plan, so each caller is throttled and counted alone. */
+export const apiKeySettingsSchema = z.strictObject({
+  /** Names the key and its usage plan (`<project>-<stage>-<name>`): 1-64 letters, digits, dashes or underscores. */
+  name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, dashes or underscores'),
+  /** Throttling of this key across the stage (the usage plan's); left out, only the stage's route throttling applies. */
+  throttle: throttleSchema.optional(),
+  /** Most requests this key may make per period (the usage plan's quota); left out, no quota. */
+  quota: z
+    .strictObject({
+      limit: z.number().int().min(1).max(2_000_000_000),
+      period: z.enum(['DAY', 'WEEK', 'MONTH']),
+    })
+    .optional(),
 });
+export type ApiKeySettings = z.infer<typeof apiKeySettingsSchema>;
+
+/** The optional AWS WAF web ACL in front of the API stage. */
+export const wafSettingsSchema = z.strictObject({
+  /** Associates a WAFv2 web ACL with the stage (billed per ACL, rule and request). */
+  enabled: z.boolean().default(false),
+  /** Requests per client IP in any 5-minute window before WAF blocks that IP (WAF's rate-based rule, 10 .. 2e9). */
+  rateLimitPer5Minutes: z.number().int().min(10).max(2_000_000_000).default(2000),
+});
+export type WafSettings = z.infer<typeof wafSettingsSchema>;
+
+export const apiSettingsSchema = z
+  .strictObject({
+    /** Largest request body accepted, in bytes; larger bodies get 413. */
+    maxBodyBytes: z.number().int().min(1024).max(MAX_BODY_BYTES_LIMIT).default(1024 * 1024),
+    /** Default throttling for every model route; a model's own `throttle` overrides it. */
+    throttle: throttleSchema.default({ rateLimit: 100, burstLimit: 200 }),
+    /**
+     * Who may call the model routes: `iam` (SigV4-signed requests from principals allowed
+     * execute-api:Invoke) or `apiKey` (an `x-api-key` header holding one of `apiKeys`).
+     */
+    auth: z.enum(['iam', 'apiKey']).default('iam'),
+    /** The keys of `auth: apiKey`, each with its own usage plan (throttle, quota). At least one with apiKey; none with iam. */
+    apiKeys: z.array(apiKeySettingsSchema).default([]),
+    waf: wafSettingsSchema.default(wafSettingsSchema.parse({})),
+  })
+  .superRefine((api, ctx) => {
+    if (api.auth === 'apiKey' && api.apiKeys.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['apiKeys'], message: 'must name at least one key when auth is apiKey, received none' });
+    }
+    if (api.auth === 'iam' && api.apiKeys.length > 0) {
+      ctx.addIssue({ code: 'custom', path: ['apiKeys'], message: `applies only to auth: apiKey; auth is iam, received ${api.apiKeys.length} keys` });
+    }
+    const seen = new Map<string, number>();
+    api.apiKeys.forEach((key, index) => {
+      const first = seen.get(key.name);
+      if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['apiKeys', index, 'name'], message: `must be unique, '${key.name}' is also apiKeys[${first}].name` });
+      else seen.set(key.name, index);
+    });
+  });
 export type ApiSettings = z.infer<typeof apiSettingsSchema>;
 
 export const releaseAlarmsSchema = z.strictObject({

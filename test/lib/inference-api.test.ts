@@ -3,9 +3,10 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { InferenceApi, type InferenceApiProps } from '../../lib/inference-api';
+import { InferenceApi, OPEN_PATHS, type InferenceApiProps } from '../../lib/inference-api';
+import { methodsByPath } from '../fixtures/template-routes';
 import { createTestApp } from '../fixtures/cdk-app';
 
 const cleanups: (() => void)[] = [];
@@ -54,6 +55,73 @@ describe('InferenceApi', () => {
     });
   });
 
+  it('requires IAM authorization on every method but the two health checks (the default)', () => {
+    const { api, template } = build((stack) => ({ models: [{ name: 'iris', handler: inlineFunction(stack, 'Iris') }] }));
+    assert.equal(api.authorization, 'iam');
+    const routes = methodsByPath(template.toJSON().Resources as Record<string, { Type: string; Properties: Record<string, unknown> }>);
+    let checked = 0;
+    for (const [path, methods] of routes) {
+      for (const m of methods) {
+        const expected = OPEN_PATHS.includes(path) ? 'NONE' : 'AWS_IAM';
+        assert.equal(m.properties.AuthorizationType, expected, `${m.httpMethod} ${path}`);
+        assert.equal(m.properties.ApiKeyRequired, undefined, `${m.httpMethod} ${path}: no API key with IAM`);
+        checked++;
+      }
+    }
+    assert.ok(routes.has('/v2/models/iris/infer') && routes.has('/v2/health/live') && routes.has('/v2'), [...routes.keys()].join(' '));
+    assert.ok(checked >= 15, `checked ${checked} methods`);
+    template.resourceCountIs('AWS::ApiGateway::ApiKey', 0);
+    template.resourceCountIs('AWS::ApiGateway::UsagePlan', 0);
+    // Without a signature API Gateway says MISSING_AUTHENTICATION_TOKEN: the answer names both causes.
+    template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', { ResponseType: 'MISSING_AUTHENTICATION_TOKEN', StatusCode: '403', ResponseTemplates: { 'application/json': Match.stringLikeRegexp('missing_authentication.*SigV4') } });
+  });
+
+  it('with apiKey: an API key on every method but the health checks, one key and usage plan per key with its throttle and quota on the stage', () => {
+    const { api, template } = build((stack) => ({
+      models: [{ name: 'iris', handler: inlineFunction(stack, 'Iris') }],
+      restApiName: 'shop-prod',
+      stageName: 'prod',
+      authorization: 'apiKey',
+      apiKeys: [{ name: 'web', throttle: { rateLimit: 5, burstLimit: 10 }, quota: { limit: 1000, period: 'DAY' } }, { name: 'batch' }],
+    }));
+    assert.deepEqual([...api.apiKeys.keys()], ['web', 'batch']);
+    const routes = methodsByPath(template.toJSON().Resources as Record<string, { Type: string; Properties: Record<string, unknown> }>);
+    for (const [path, methods] of routes) {
+      for (const m of methods) {
+        assert.equal(m.properties.AuthorizationType, 'NONE', `${m.httpMethod} ${path}`);
+        assert.equal(m.properties.ApiKeyRequired, OPEN_PATHS.includes(path) ? undefined : true, `${m.httpMethod} ${path}`);
+      }
+    }
+    template.resourceCountIs('AWS::ApiGateway::ApiKey', 2);
+    template.hasResourceProperties('AWS::ApiGateway::ApiKey', { Name: 'shop-prod-web', Enabled: true, Value: Match.absent() });
+    template.resourceCountIs('AWS::ApiGateway::UsagePlan', 2);
+    template.hasResourceProperties('AWS::ApiGateway::UsagePlan', {
+      UsagePlanName: 'shop-prod-web',
+      ApiStages: [{ ApiId: Match.anyValue(), Stage: Match.anyValue() }],
+      Throttle: { RateLimit: 5, BurstLimit: 10 },
+      Quota: { Limit: 1000, Period: 'DAY' },
+    });
+    template.hasResourceProperties('AWS::ApiGateway::UsagePlan', { UsagePlanName: 'shop-prod-batch', Throttle: Match.absent(), Quota: Match.absent() });
+    template.resourceCountIs('AWS::ApiGateway::UsagePlanKey', 2);
+    // With no IAM method, MISSING_AUTHENTICATION_TOKEN only means an unknown path.
+    template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', { ResponseType: 'MISSING_AUTHENTICATION_TOKEN', StatusCode: '404' });
+    template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', { ResponseType: 'INVALID_API_KEY', StatusCode: '403' });
+    template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', { ResponseType: 'QUOTA_EXCEEDED', StatusCode: '429' });
+  });
+
+  it('logs execution errors (never bodies) for every method, into a log group with retention', () => {
+    const { template } = build((stack) => ({ models: [{ name: 'iris', handler: inlineFunction(stack, 'Iris') }], stageName: 'prod' }));
+    const [stage] = Object.values(template.findResources('AWS::ApiGateway::Stage')) as { Properties: { MethodSettings: { LoggingLevel?: string; DataTraceEnabled?: boolean; HttpMethod: string; ResourcePath: string }[] } }[];
+    for (const setting of stage!.Properties.MethodSettings) {
+      assert.equal(setting.LoggingLevel, 'ERROR', `${setting.HttpMethod} ${setting.ResourcePath}`);
+      assert.equal(setting.DataTraceEnabled, false, `${setting.HttpMethod} ${setting.ResourcePath}`);
+    }
+    template.hasResourceProperties('AWS::Logs::LogGroup', {
+      LogGroupName: { 'Fn::Join': ['', ['API-Gateway-Execution-Logs_', { Ref: Match.anyValue() }, '/prod']] },
+      RetentionInDays: 30,
+    });
+  });
+
   const invalid: [string, (stack: Stack) => InferenceApiProps, string | RegExp][] = [
     ['no models', () => ({ models: [] }), 'models must name at least one model, received none'],
     ['a stage name with a dash', (stack) => ({ stageName: 'prod-1', models: [{ name: 'iris', handler: inlineFunction(stack, 'F') }] }), "stageName must be 1-128 letters, digits or underscores, received 'prod-1'"],
@@ -65,6 +133,12 @@ describe('InferenceApi', () => {
       (stack) => ({ models: [{ name: 'iris', handler: inlineFunction(stack, 'F') }, { name: 'iris', handler: inlineFunction(stack, 'G') }] }),
       "models[1].name must be unique, received 'iris' twice",
     ],
+    ['apiKey without keys', (stack) => ({ authorization: 'apiKey', models: [{ name: 'iris', handler: inlineFunction(stack, 'F') }] }), 'apiKeys must name at least one key when authorization is apiKey, received none'],
+    ['keys with iam', (stack) => ({ apiKeys: [{ name: 'web' }], models: [{ name: 'iris', handler: inlineFunction(stack, 'F') }] }), 'apiKeys applies only to authorization apiKey; authorization is iam, received 1 keys'],
+    ['a key named twice', (stack) => ({ authorization: 'apiKey', apiKeys: [{ name: 'web' }, { name: 'web' }], models: [{ name: 'iris', handler: inlineFunction(stack, 'F') }] }), "apiKeys[1].name must be unique, received 'web' twice"],
+    ['a key name with a slash', (stack) => ({ authorization: 'apiKey', apiKeys: [{ name: 'a/b' }], models: [{ name: 'iris', handler: inlineFunction(stack, 'F') }] }), "apiKeys[0].name must be 1-64 letters, digits, dashes or underscores, received 'a/b'"],
+    ['a quota of 0', (stack) => ({ authorization: 'apiKey', apiKeys: [{ name: 'web', quota: { limit: 0, period: 'DAY' } }], models: [{ name: 'iris', handler: inlineFunction(stack, 'F') }] }), 'apiKeys[0].quota.limit must be a whole number of requests, 1 or more, received 0'],
+    ['a negative key rate', (stack) => ({ authorization: 'apiKey', apiKeys: [{ name: 'web', throttle: { rateLimit: -2, burstLimit: 1 } }], models: [{ name: 'iris', handler: inlineFunction(stack, 'F') }] }), 'apiKeys[0].throttle.rateLimit must be a number of requests per second, 0 or more, received -2'],
   ];
   for (const [what, props, message] of invalid) {
     it(`rejects ${what}`, () => {

@@ -47,7 +47,7 @@ describe('manifest schema', () => {
     const { manifest, models } = load({ models: BASE_MODELS });
     assert.equal(manifest.project, 'mlship');
     assert.equal(manifest.stage, 'dev');
-    assert.deepEqual(manifest.api, { maxBodyBytes: 1048576, throttle: { rateLimit: 100, burstLimit: 200 } });
+    assert.deepEqual(manifest.api, { maxBodyBytes: 1048576, throttle: { rateLimit: 100, burstLimit: 200 }, auth: 'iam', apiKeys: [], waf: { enabled: false, rateLimitPer5Minutes: 2000 } });
     assert.deepEqual(manifest.models[0], {
       name: 'breast-cancer',
       version: 1,
@@ -89,6 +89,31 @@ describe('manifest schema', () => {
     assertProblems(() => load({ api: { maxBodyBytes: 7_000_000 }, models: BASE_MODELS }), ['api.maxBodyBytes must be at most 6291456, received 7000000']));
   it('rejects api.maxBodyBytes below 1 KiB', () =>
     assertProblems(() => load({ api: { maxBodyBytes: 10 }, models: BASE_MODELS }), ['api.maxBodyBytes must be at least 1024, received 10']));
+  it('reads api.auth apiKey with its keys, throttles and quotas, and api.waf', () => {
+    const { manifest } = load({
+      api: { auth: 'apiKey', apiKeys: [{ name: 'shop', throttle: { rateLimit: 5, burstLimit: 10 }, quota: { limit: 1000, period: 'DAY' } }, { name: 'batch-team' }], waf: { enabled: true } },
+      models: BASE_MODELS,
+    });
+    assert.equal(manifest.api.auth, 'apiKey');
+    assert.deepEqual(manifest.api.apiKeys, [{ name: 'shop', throttle: { rateLimit: 5, burstLimit: 10 }, quota: { limit: 1000, period: 'DAY' } }, { name: 'batch-team' }]);
+    assert.deepEqual(manifest.api.waf, { enabled: true, rateLimitPer5Minutes: 2000 });
+  });
+  it('rejects api.auth apiKey without keys', () =>
+    assertProblems(() => load({ api: { auth: 'apiKey' }, models: BASE_MODELS }), ['api.apiKeys must name at least one key when auth is apiKey, received none']));
+  it('rejects api.apiKeys with auth iam', () =>
+    assertProblems(() => load({ api: { apiKeys: [{ name: 'shop' }] }, models: BASE_MODELS }), ['api.apiKeys applies only to auth: apiKey; auth is iam, received 1 keys']));
+  it('rejects an unknown api.auth', () => assertProblems(() => load({ api: { auth: 'cognito' }, models: BASE_MODELS }), ["api.auth must be one of iam, apiKey, received 'cognito'"]));
+  it('rejects an api key quota of 0 and a bad quota period, with their paths', () =>
+    assertProblems(
+      () => load({ api: { auth: 'apiKey', apiKeys: [{ name: 'shop', quota: { limit: 0, period: 'DAY' } }, { name: 'app', quota: { limit: 5, period: 'YEAR' } }] }, models: BASE_MODELS }),
+      ['api.apiKeys[0].quota.limit must be at least 1, received 0', "api.apiKeys[1].quota.period must be one of DAY, WEEK, MONTH, received 'YEAR'"],
+    ));
+  it('rejects an api key named twice', () =>
+    assertProblems(() => load({ api: { auth: 'apiKey', apiKeys: [{ name: 'shop' }, { name: 'shop' }] }, models: BASE_MODELS }), ["api.apiKeys[1].name must be unique, 'shop' is also apiKeys[0].name"]));
+  it('rejects an api key name with a space', () =>
+    assertProblems(() => load({ api: { auth: 'apiKey', apiKeys: [{ name: 'my key' }] }, models: BASE_MODELS }), [/^api\.apiKeys\[0\]\.name must be 1-64 letters, digits, dashes or underscores, received 'my key'/]));
+  it('rejects an api.waf.rateLimitPer5Minutes below WAF\'s minimum of 10', () =>
+    assertProblems(() => load({ api: { waf: { enabled: true, rateLimitPer5Minutes: 5 } }, models: BASE_MODELS }), ['api.waf.rateLimitPer5Minutes must be at least 10, received 5']));
   it('rejects an api.throttle.rateLimit below 1', () =>
     assertProblems(() => load({ api: { throttle: { rateLimit: 0, burstLimit: 5 } }, models: BASE_MODELS }), ['api.throttle.rateLimit must be at least 1, received 0']));
   it('rejects an api.throttle.rateLimit above 10000', () =>

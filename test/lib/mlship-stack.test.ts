@@ -311,7 +311,14 @@ describe('MlshipStack', () => {
 
   it("turns API Gateway's own errors into the API's JSON error body", () => {
     const expected: [string, string | undefined, string][] = [
-      ['MISSING_AUTHENTICATION_TOKEN', '404', 'route_not_found'],
+      // With IAM authorization (the default) an unsigned request and an unknown path look the same to API Gateway.
+      ['MISSING_AUTHENTICATION_TOKEN', '403', 'missing_authentication'],
+      ['ACCESS_DENIED', '403', 'forbidden'],
+      ['INVALID_SIGNATURE', '403', 'invalid_signature'],
+      ['EXPIRED_TOKEN', '403', 'expired_token'],
+      ['INVALID_API_KEY', '403', 'invalid_api_key'],
+      ['QUOTA_EXCEEDED', '429', 'quota_exceeded'],
+      ['WAF_FILTERED', '403', 'forbidden'],
       ['THROTTLED', '429', 'throttled'],
       ['REQUEST_TOO_LARGE', '413', 'payload_too_large'],
       ['UNSUPPORTED_MEDIA_TYPE', '415', 'unsupported_media_type'],
@@ -333,7 +340,7 @@ describe('MlshipStack', () => {
 
   it('outputs the API URL and, per model, its function name, the version its live alias should reach, and v2 infer URL', () => {
     // The pipelines' outputs are tested with their constructs.
-    assert.deepEqual(Object.keys(json.Outputs).filter((key) => /^(Api|BreastCancer|Digits)/.test(key)).sort(), ['ApiUrl', 'BreastCancerFunctionName', 'BreastCancerInferUrl', 'BreastCancerLiveVersion', 'DigitsFunctionName', 'DigitsInferUrl', 'DigitsLiveVersion']);
+    assert.deepEqual(Object.keys(json.Outputs).filter((key) => /^(Api|BreastCancer|Digits)/.test(key)).sort(), ['ApiAuthorization', 'ApiUrl', 'BreastCancerFunctionName', 'BreastCancerInferUrl', 'BreastCancerLiveVersion', 'DigitsFunctionName', 'DigitsInferUrl', 'DigitsLiveVersion']);
     assert.ok(['DataBucketName', 'NotificationTopicArn', 'BatchStateMachineArn'].every((key) => key in json.Outputs), `pipeline outputs: ${Object.keys(json.Outputs).join(', ')}`);
     template.hasOutput('BreastCancerFunctionName', { Value: { Ref: Match.stringLikeRegexp('^BreastCancerModelFunction') } });
     template.hasOutput('DigitsLiveVersion', { Value: { 'Fn::GetAtt': [logicalId('DigitsModelFunctionCurrentVersion', 'AWS::Lambda::Version'), 'Version'] } });
