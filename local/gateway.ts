@@ -333,6 +333,8 @@ export class LocalGateway {
     const result = await this.invoke(() => version.handler(toProxyEvent(req, method, path, queryAt === -1 ? '' : rawUrl.slice(queryAt + 1), served.route, body)), served, version.version);
     const handlerMs = performance.now() - started;
     release.record(version.version, result.statusCode, handlerMs);
+    // Answered during a drain: tell the client this connection ends here, before it sends another request on it.
+    if (this.draining) res.setHeader('connection', 'close');
     send(res, result.statusCode, result.headers as Record<string, string>, result.body);
     answered(result.statusCode, version.version, handlerMs);
   }

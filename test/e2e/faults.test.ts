@@ -16,7 +16,8 @@ import { loadManifest } from '../../lib/manifest/load';
 import type { InferenceHandler } from '../../lambdas/inference/handler';
 import { LocalGateway } from '../../local/gateway';
 import { createFixtureProject, type FixtureProject } from '../fixtures/model-folder';
-import { singleRowOnlyOnnx, writeVersion } from '../fixtures/release-models';
+import { halfSentPost } from '../fixtures/drain';
+import { singleRowOnlyOnnx, slowOnnx, writeVersion } from '../fixtures/release-models';
 import { tempDirMaker } from '../fixtures/temp-dirs';
 
 const { onnx } = onnxProto;
@@ -264,3 +265,68 @@ describe('a model handler that throws, rejects or never answers', () => {
     assert.equal(serverErrors('steady'), 0);
   });
 });
+
+describe('npm start on SIGTERM with slow requests in flight', () => {
+  let bundle: string;
+  let project: FixtureProject;
+  const slow = { name: 'slow', features: ['a', 'b', 'c', 'd'] };
+  before(async () => {
+    bundle = await buildLocalGateway();
+    project = createFixtureProject({ models: [slow, { name: 'steady', features: ['a', 'b', 'c', 'd'] }] });
+    // A real graph with 200 extra 1024x1024 products per row: the same answers, hundreds of ms per batch.
+    writeVersion(project.root, { ...slow, version: 1 }, slowOnnx(4, 2));
+  });
+  after(() => project.cleanup());
+
+  it('answers every request in flight with 200, refuses new connections, exits 0', async () => {
+    const child = spawn(process.execPath, [bundle, '--manifest', project.manifestPath, '--state-dir', stateDir()], { env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = once(child, 'exit');
+    try {
+      await waitFor(() => stdout.includes('Ctrl-C') || child.exitCode !== null, 30_000);
+      const url = /serving \d+ models? on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)?.[1];
+      assert.ok(url, `banner: ${stdout}${stderr}`);
+
+      // Four slow batches of 8 rows (and one on the other model), each in flight: headers and part of the body sent.
+      const rows = Array.from({ length: 8 }, (_, i) => [i, i + 1, i + 2, i + 3]);
+      const inFlight = await Promise.all([
+        ...Array.from({ length: 4 }, () => halfSentPost(url, '/v1/models/slow:predict', JSON.stringify({ instances: rows }))),
+        halfSentPost(url, '/v2/models/steady/infer', JSON.stringify({ inputs: [{ name: 'input', shape: [8, 4], datatype: 'FP32', data: rows.flat() }] })),
+      ]);
+      // Let the gateway read those headers before the signal (they are in its socket buffers already).
+      await new Promise((r) => setTimeout(r, 200));
+      child.kill('SIGTERM');
+      await waitFor(() => stderr.includes('SIGTERM: draining in-flight requests'), 10_000);
+
+      // Draining: a new connection is refused, while the requests already in flight finish.
+      await assert.rejects(fetch(`${url}/v2/health/live`), (error: Error & { cause?: { code?: string } }) => error.cause?.code === 'ECONNREFUSED', 'new connections refused while draining');
+      inFlight.forEach((post) => post.finish());
+      const answers = await Promise.all(inFlight.map((post) => post.answer));
+      for (const [i, answer] of answers.entries()) {
+        assert.equal(answer.status, 200, `request ${i}: ${answer.text}`);
+        assert.equal(answer.connection, 'close', `request ${i}: the connection closes after its answer`);
+      }
+      const predictions = (JSON.parse(answers[0]!.text) as { predictions: { label: string }[] }).predictions;
+      assert.equal(predictions.length, 8);
+      assert.equal((JSON.parse(answers[4]!.text) as { outputs: unknown[] }).outputs.length, 2);
+
+      const [code] = await exited;
+      assert.equal(code, 0, stderr);
+      assert.match(stderr, /stopped cleanly/);
+      assert.doesNotMatch(stderr, STACK_LINE);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+});
+
+async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
