@@ -7,7 +7,8 @@ import { after, before, describe, it } from 'node:test';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { ServedModel } from '../../../lambdas/core/inference-session';
-import { ModelApi } from '../../../lambdas/core/model-api';
+import { ModelUnavailableError } from '../../../lambdas/core/errors';
+import { ModelApi, type Predictor } from '../../../lambdas/core/model-api';
 import { createInferenceHandler, type InferenceHandler } from '../../../lambdas/inference/handler';
 import { apiEvent } from '../../fixtures/api-events';
 import { createFixtureProject, softmaxRegression, type FixtureProject } from '../../fixtures/model-folder';
@@ -103,6 +104,43 @@ describe('inference handler', () => {
   it('keeps answering after bad input', async () => {
     for (const [, request] of badRequests) await handler(request);
     assert.equal((await handler(event('POST', '/v1/models/tumour:predict', { instances: [[1, 2, 3, 4]] }))).statusCode, 200);
+  });
+});
+
+describe('inference handler over a predictor that fails at run time', () => {
+  let project: FixtureProject;
+  let model: ServedModel;
+  before(async () => {
+    project = createFixtureProject({ models: [{ name: 'tumour', version: 3, features, labels: ['malignant', 'benign'] }] });
+    model = await ServedModel.load(join(project.root, 'tumour', '3'));
+  });
+  after(async () => {
+    await model.release();
+    project.cleanup();
+  });
+
+  it('answers 503 model_unavailable for a session failure and 500 internal_error for anything else, then answers again', async () => {
+    let failWith: Error | undefined;
+    // The real session, with a failure injected in front of it.
+    const predictor: Predictor = { card: model.card, predict: (rows, count) => (failWith ? Promise.reject(failWith) : model.predict(rows, count)) };
+    const records: number[] = [];
+    const handler = createInferenceHandler({ api: new ModelApi(predictor, { maxBodyBytes: 4096, maxBatchSize: 50 }), logger: new Logger({ logLevel: 'SILENT' }), onRecord: (record) => records.push(record.statusCode) });
+    const request = () => handler(event('POST', '/v1/models/tumour:predict', { instances: [[1, 2, 3, 4]] }));
+
+    failWith = new ModelUnavailableError('model tumour v3 failed to run: Non-zero status code returned while running Reshape node');
+    const unavailable = await request();
+    assert.equal(unavailable.statusCode, 503);
+    assert.deepEqual(json(unavailable).error, { code: 'model_unavailable', message: 'model tumour v3 failed to run: Non-zero status code returned while running Reshape node' });
+
+    failWith = new RangeError('offset out of bounds at /var/task/index.mjs:1:2345');
+    const internal = await request();
+    assert.equal(internal.statusCode, 500);
+    assert.equal(json(internal).error?.code, 'internal_error');
+    assert.doesNotMatch(internal.body, /offset|index\.mjs/, 'the error text stays in the log');
+
+    failWith = undefined;
+    assert.equal((await request()).statusCode, 200);
+    assert.deepEqual(records, [503, 500, 200], 'each failure counted with its status');
   });
 });
 
