@@ -148,7 +148,7 @@ export async function runLocalBatch(options: LocalBatchOptions): Promise<LocalBa
       const target = loaded.models.find((m) => m.entry.name === match![1]);
       if (!target) return;
       handlers[name] = async (event) => {
-        pool ??= new ScoreWorkerPool({ modelDir: target.dir, bucket, mounts: store.mountList }, workers);
+        pool ??= new ScoreWorkerPool({ modelDir: target.dir, card: target.card, bucket, mounts: store.mountList }, workers);
         const batch = event as unknown as ScoreBatchEvent;
         const key = batch.Items?.[0]?.firstRow ?? -1;
         try {
@@ -192,7 +192,7 @@ export async function runLocalBatch(options: LocalBatchOptions): Promise<LocalBa
   let result;
   try {
     // The workers load the model while Plan reads the input (the pool is made the first time otherwise).
-    if (handlers[`Score batch ${options.model}`]) pool = new ScoreWorkerPool({ modelDir: model.dir, bucket, mounts: store.mountList }, workers);
+    if (handlers[`Score batch ${options.model}`]) pool = new ScoreWorkerPool({ modelDir: model.dir, card: model.card, bucket, mounts: store.mountList }, workers);
     result = await runStateMachine(definition, request as unknown as Json, {
       taskHandlers,
       executionName: `local-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`,

@@ -29,6 +29,8 @@ function workerBundle(): Promise<string> {
     format: 'esm',
     target: 'node20',
     write: false,
+    // Parsed by every worker at its start.
+    minify: true,
     logLevel: 'silent',
     plugins: [
       {

@@ -25,7 +25,9 @@ function projectContext(): Record<string, unknown> {
 export function synthesizeStackTemplate(loaded: LoadedManifest, options: { stage?: string } = {}): StackTemplate {
   const outdir = mkdtempSync(join(tmpdir(), 'mlship-synth-'));
   try {
-    const app = new App({ outdir, context: projectContext() });
+    // No CloudFormation validation here: `cdk synth` and the template tests run it, and a local run only
+    // needs the definitions (it would add ~3 s to every `mlship batch` and print its warnings there).
+    const app = new App({ outdir, context: projectContext(), builtinCloudFormationValidation: false });
     const stack = new MlshipStack(app, undefined, { loaded, ...(options.stage !== undefined ? { stage: options.stage } : {}) });
     const assembly = app.synth();
     const template = assembly.getStackArtifact(stack.artifactId).template as StackTemplate['template'];

@@ -3,14 +3,14 @@
 // gives them folders and the manifest's models. Both run exactly this code.
 import { z } from 'zod';
 import { ConfigError } from '../config-error';
-import type { Predictor } from '../model-api';
 import type { ModelCard } from '../model-card';
 import type { ObjectStore } from '../object-store';
 import { collectTransform } from './collect';
 import { planBatch, type PlanModel } from './plan';
-import { PlanCache, scoreBatch } from './score';
+// The scorer's handler lives beside its core: the local batch workers import it without this file's zod.
+export { createScoreHandler } from './score';
 import { summariseBatch, type SummariseResult } from './summarise';
-import type { BatchPartResult, BatchPlan, ScoreBatchEvent, ScoringResult } from './types';
+import type { BatchPartResult, BatchPlan, ScoringResult } from './types';
 
 /** The plan function's event (its Payload in the state machine). */
 export interface PlanEvent {
@@ -38,11 +38,6 @@ function requireString(value: unknown, what: string): string {
 export function createPlanHandler(deps: { store: ObjectStore; bucket: string; models: ReadonlyMap<string, PlanModel> }): (event: PlanEvent) => Promise<BatchPlan> {
   return async (event) =>
     planBatch({ ...deps, request: event?.input, executionName: requireString(event?.executionName, 'executionName') });
-}
-
-export function createScoreHandler(deps: { store: ObjectStore; bucket: string; predictor: Predictor }): (event: ScoreBatchEvent) => Promise<BatchPartResult> {
-  const plans = new PlanCache(deps.store, deps.bucket);
-  return async (event) => scoreBatch({ ...deps, plans, event });
 }
 
 export function createCollectHandler(deps: { store: ObjectStore; bucket: string; cards: ReadonlyMap<string, ModelCard> }): (event: CollectEvent) => Promise<{ batches: BatchPartResult[] }> {

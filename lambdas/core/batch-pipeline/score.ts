@@ -2,6 +2,7 @@
 // row's number), read from the bucket and scored with the batch core, so each row gets exactly the answer
 // or reject reason it gets from scoreText over the whole file. Writes the batch's scored rows and rejects
 // as two work files and returns only counts and keys.
+import { StringDecoder } from 'node:string_decoder';
 import { createRangeScorer, DEFAULT_CHUNK_ROWS } from '../batch-scoring';
 import type { Predictor } from '../model-api';
 import { readText, type ObjectStore } from '../object-store';
@@ -74,13 +75,15 @@ export async function scoreBatch({ store, bucket, predictor, plans, event }: Sco
     // One predict() for the range (a chunk no larger than it: a chunk is allocated per range).
     const chunkRows = Math.min(item.rows, DEFAULT_CHUNK_ROWS);
     const scorer = createRangeScorer(predictor, { format, chunkRows, firstRow: item.firstRow, ...(file.header !== undefined ? { header: file.header } : {}) });
-    const decoder = new TextDecoder('utf-8');
+    // Decoded as scoreFile's read stream decodes a file (StringDecoder, 2-3x faster than TextDecoder), so
+    // bad bytes read the same; no range holds a BOM (the splitter starts the first one after it).
+    const decoder = new StringDecoder('utf8');
     for await (const bytes of store.readStream(bucket, file.source!, { start: item.start, end: item.end - 1 })) {
-      const part = await scorer.push(decoder.decode(bytes, { stream: true }));
+      const part = await scorer.push(decoder.write(bytes));
       scored += part.scored;
       rejects += part.rejects;
     }
-    const last = await scorer.push(decoder.decode());
+    const last = await scorer.push(decoder.end());
     const end = await scorer.end();
     scored += last.scored + end.scored;
     rejects += last.rejects + end.rejects;
@@ -98,4 +101,9 @@ export async function scoreBatch({ store, bucket, predictor, plans, event }: Sco
   const keys = workKeys(workPrefix).part(firstRow);
   await Promise.all([store.write(bucket, keys.scored, scored, 'text/csv'), store.write(bucket, keys.rejects, rejects, 'application/x-ndjson')]);
   return { firstRow, lastRow: last.firstRow + last.rows - 1, rows, rowsScored, rowsRejected, scoredKey: keys.scored, rejectsKey: keys.rejects };
+}
+
+export function createScoreHandler(deps: { store: ObjectStore; bucket: string; predictor: Predictor }): (event: ScoreBatchEvent) => Promise<BatchPartResult> {
+  const plans = new PlanCache(deps.store, deps.bucket);
+  return async (event) => scoreBatch({ ...deps, plans, event });
 }

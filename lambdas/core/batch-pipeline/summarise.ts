@@ -3,9 +3,13 @@
 // retries into a reject (never dropped), merges the parts in row order into <output>scored.csv and
 // <output>rejects.jsonl, checks rows in = scored + rejected, and writes <output>summary.json. Nothing
 // in the outputs depends on the execution (no names, no times): a rerun writes the same bytes.
+import pMap from 'p-map';
 import { createRecordSplitter, rejectLine } from '../batch-scoring';
 import { readText, type ObjectStore } from '../object-store';
 import { BatchAccountingError, type BatchPartResult, type BatchPlan, type BatchSummary, type PlanFile, type RangeItem, type ScoreBatchEvent, type ScoringResult } from './types';
+
+/** Part files read at once. */
+const PART_READS = 16;
 
 export interface SummariseOptions {
   readonly store: ObjectStore;
@@ -150,8 +154,6 @@ export async function summariseBatch(options: SummariseOptions): Promise<Summari
   let rowsScored = 0;
   let rowsRejected = 0;
   let batchesFailed = 0;
-  const scoredParts: string[] = [plan.scoredHeader];
-  const rejectParts: string[] = [];
   for (const batch of batches) {
     if (batch.firstRow <= previous) throw new BatchAccountingError(`batches overlap: one starts at row ${batch.firstRow}, the one before ends at row ${previous}`);
     previous = batch.lastRow;
@@ -161,19 +163,24 @@ export async function summariseBatch(options: SummariseOptions): Promise<Summari
       if (result.rowsScored + result.rowsRejected !== result.rows) throw new BatchAccountingError(`the batch from row ${result.firstRow} scored ${result.rowsScored} and rejected ${result.rowsRejected} of ${result.rows} rows`);
       rowsScored += result.rowsScored;
       rowsRejected += result.rowsRejected;
-      const [scored, rejects] = await Promise.all([readText(store, bucket, result.scoredKey), readText(store, bucket, result.rejectsKey)]);
-      scoredParts.push(scored);
-      rejectParts.push(rejects);
     } else {
       batchesFailed += 1;
       rowsRejected += batch.rows;
-      rejectParts.push(batch.failedRejects!);
     }
   }
-  const rejects = rejectParts.join('');
   if (covered !== plan.rowsIn || rowsScored + rowsRejected !== plan.rowsIn) {
     throw new BatchAccountingError(`rows do not add up: ${plan.rowsIn} rows in, ${rowsScored} scored + ${rowsRejected} rejected (batches covered ${covered} rows); the outputs were not written`);
   }
+  // The parts are read PART_READS at a time (one GetObject after another would cost a round trip per
+  // batch) and joined in row order.
+  const parts = await pMap(
+    batches,
+    async (batch): Promise<readonly [scored: string, rejects: string]> =>
+      batch.result ? Promise.all([readText(store, bucket, batch.result.scoredKey), readText(store, bucket, batch.result.rejectsKey)]) : ['', batch.failedRejects!],
+    { concurrency: PART_READS },
+  );
+  const scored = plan.scoredHeader + parts.map(([text]) => text).join('');
+  const rejects = parts.map(([, text]) => text).join('');
 
   const out = plan.outputPrefix;
   const keys = { scored: `${out}scored.csv`, rejects: `${out}rejects.jsonl`, summary: `${out}summary.json` };
@@ -190,8 +197,7 @@ export async function summariseBatch(options: SummariseOptions): Promise<Summari
     files: planFile.files.map((f) => ({ file: locate(f.key), firstRow: f.firstRow, rows: f.rows })),
     outputs: { scored: locate(keys.scored), rejects: locate(keys.rejects), summary: locate(keys.summary) },
   };
-  await store.write(bucket, keys.scored, scoredParts.join(''), 'text/csv');
-  await store.write(bucket, keys.rejects, rejects, 'application/x-ndjson');
+  await Promise.all([store.write(bucket, keys.scored, scored, 'text/csv'), store.write(bucket, keys.rejects, rejects, 'application/x-ndjson')]);
   // Last: its presence says the other two are complete.
   await store.write(bucket, keys.summary, `${JSON.stringify(summary, null, 2)}\n`, 'application/json');
   return { summary, subject: subjectLine(summary, stage), message: messageText(summary, stage) };
