@@ -84,6 +84,11 @@ function describe(value: unknown): string {
   return typeof value === 'object' ? 'an object' : JSON.stringify(value);
 }
 
+/** A caller's value in a message: a string as it is, anything else described (String() of `{"toString": 1}` throws). */
+function text(value: unknown): string {
+  return typeof value === 'string' ? value : describe(value);
+}
+
 interface TritonInput {
   readonly rows: Float32Array;
   readonly count: number;
@@ -112,8 +117,8 @@ function readRequest(model: EndpointModel, body: string, contentType: string | u
   const input = inputs[0] as Record<string, unknown>;
   if (typeof input !== 'object' || input === null) throw new TritonError(`inputs[0] must be an object, received ${describe(input)}`);
   const tensor = card.input.tensorName;
-  if (input.name !== tensor) throw new TritonError(`unexpected inference input '${String(input.name).slice(0, 100)}' for model '${name}'`);
-  if (input.datatype !== 'FP32') throw new TritonError(`inference input '${tensor}' data-type is '${String(input.datatype).slice(0, 20)}', but model '${name}' expects 'FP32'`);
+  if (input.name !== tensor) throw new TritonError(`unexpected inference input '${text(input.name).slice(0, 100)}' for model '${name}'`);
+  if (input.datatype !== 'FP32') throw new TritonError(`inference input '${tensor}' data-type is '${text(input.datatype).slice(0, 20)}', but model '${name}' expects 'FP32'`);
   const dims = tritonInputDims(card);
   const shape = input.shape;
   const expected = `[-1,${dims.join(',')}]`;
@@ -141,7 +146,7 @@ function readRequest(model: EndpointModel, body: string, contentType: string | u
     const known = [card.output.scoresTensor, ...(card.output.labelTensor ? [card.output.labelTensor] : [])];
     outputs = request.outputs.map((o: unknown) => {
       const requested = typeof o === 'object' && o !== null ? (o as Record<string, unknown>).name : undefined;
-      if (typeof requested !== 'string' || !known.includes(requested)) throw new TritonError(`unexpected inference output '${String(requested).slice(0, 100)}' for model '${name}'`);
+      if (typeof requested !== 'string' || !known.includes(requested)) throw new TritonError(`unexpected inference output '${text(requested).slice(0, 100)}' for model '${name}'`);
       return requested;
     });
   }

@@ -273,6 +273,10 @@ describe('SageMaker proxy -> real SDK client -> local endpoint -> digits on onnx
         [{ inputs: [{ name: 'input', shape: [1, 64], datatype: 'FP32', data: images[0] }], outputs: [{ name: 'logits' }] }, 'application/json', /unexpected inference output 'logits' for model 'digits'/],
         ['{"inputs": [', 'application/json', /failed to parse the request JSON buffer/],
         ['1,2,3', 'text/csv', /unsupported content type 'text\/csv'/],
+        // Found by the fuzzer: String() of these throws, which answered "the model failed to run" (status 500).
+        [{ inputs: [{ name: { toString: 1 }, shape: [1, 64], datatype: 'FP32', data: images[0] }] }, 'application/json', /unexpected inference input 'an object' for model 'digits'/],
+        [{ inputs: [{ name: 'input', shape: [1, 64], datatype: { valueOf: 1, toString: 1 }, data: images[0] }] }, 'application/json', /data-type is 'an object', but model 'digits' expects 'FP32'/],
+        [{ inputs: [{ name: 'input', shape: [1, 64], datatype: 'FP32', data: images[0] }], outputs: [{ name: { toString: 1 } }] }, 'application/json', /unexpected inference output 'an object' for model 'digits'/],
       ];
       for (const [body, contentType, message] of refusals) {
         await assert.rejects(invoke('digits-v1', body, contentType), (error: Error & { OriginalStatusCode?: number; OriginalMessage?: string; LogStreamArn?: string; $fault?: string; $metadata?: { httpStatusCode?: number } }) => {
