@@ -1,0 +1,110 @@
+// `npm run fuzz -- --requests N --seed S`: generated malformed and hostile requests against the local
+// gateway as `npm start` runs it (the esbuild bundle, a child process with --expose-gc), then a summary:
+// requests by kind, status codes, failures with their seed and bytes, memory after warm-up and after the run.
+// Exit 1 on any failure (a 5xx, an answer that is not the JSON error shape or a valid success, no answer,
+// a failed health check, a crash) or when the heap does not come back to its level after warm-up.
+//   --requests N     requests to send (default 10000)
+//   --seed S         the generator's seed (default: from the clock, printed)
+//   --only I         send request I of the seed alone and print it with its answer (to replay a failure)
+//   --concurrency C  connections at once (default 8)
+//   --api-key        run the gateway with an API key (MLSHIP_API_KEY); most requests send it
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { buildLocalGateway } from './build-local';
+import { generateRequest } from './fuzz/generate';
+import { checkExchange, describeRequest, exchange, fuzz, fuzzContext, startTarget, type FuzzSummary, type MemoryFigures } from './fuzz/run';
+
+/** Warm-up requests before the baseline is measured: every code path and the sessions' arenas used once. */
+export const WARM_UP_REQUESTS = 1000;
+/**
+ * The heap may end this much above its level after warm-up: the figures the gateway keeps on purpose (per
+ * model, version, route and minute: counts and up to 4096 latency samples, ~33 KB each of its two reservoirs,
+ * for the alarm windows), a few minutes' worth for 10 routes is ~2-3 MB; more than that is a leak.
+ */
+export const HEAP_TOLERANCE_BYTES = 4 * 1024 * 1024;
+
+const MiB = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
+
+export function formatSummary(summary: FuzzSummary, before: MemoryFigures, after: MemoryFigures): string {
+  const lines = [
+    `fuzz: ${summary.requests} requests, seed ${summary.seed}, ${(summary.ms / 1000).toFixed(1)} s (${Math.round(summary.requests / (summary.ms / 1000))} req/s)`,
+    `  by kind: ${Object.entries(summary.byKind)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ')}`,
+    `  answers: ${Object.entries(summary.statuses)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([s, n]) => `${s}: ${n}`)
+      .join(', ')}`,
+    `  health checks: ${summary.healthChecks}, failed: ${summary.unhealthy}`,
+    `  memory after warm-up: heap ${MiB(before.heapUsed)}, rss ${MiB(before.rss)}, external ${MiB(before.external)}`,
+    `  memory after the run: heap ${MiB(after.heapUsed)} (${after.heapUsed >= before.heapUsed ? '+' : ''}${MiB(after.heapUsed - before.heapUsed)}), rss ${MiB(after.rss)} (${after.rss >= before.rss ? '+' : ''}${MiB(after.rss - before.rss)}), external ${MiB(after.external)}`,
+    `  failures: ${summary.failures.length}`,
+  ];
+  for (const f of summary.failures) lines.push(`  FAIL ${f.problem}\n    ${describeRequest(f.seed, f.request).replace(/\n/g, '\n    ')}\n    answer: ${f.answer}`);
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      requests: { type: 'string' },
+      seed: { type: 'string' },
+      only: { type: 'string' },
+      concurrency: { type: 'string' },
+      'api-key': { type: 'boolean' },
+    },
+    strict: true,
+  });
+  const requests = Number(values.requests ?? 10_000);
+  const seed = Number(values.seed ?? Date.now() % 2 ** 31);
+  const concurrency = Number(values.concurrency ?? 8);
+  if (!Number.isInteger(requests) || requests < 1) throw new Error(`--requests must be a positive integer, received '${values.requests}'`);
+  if (!Number.isInteger(seed) || seed < 0) throw new Error(`--seed must be a non-negative integer, received '${values.seed}'`);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) throw new Error(`--concurrency must be 1 to 256, received '${values.concurrency}'`);
+  const apiKey = values['api-key'] ? `fuzz-key-${seed}-0123456789abcdef` : undefined;
+  const ctx = fuzzContext(undefined, apiKey);
+
+  const bundle = await buildLocalGateway();
+  const stateDir = mkdtempSync(join(tmpdir(), 'mlship-fuzz-'));
+  const target = await startTarget(bundle, stateDir, apiKey ? { MLSHIP_API_KEY: apiKey } : {});
+  let failed = false;
+  try {
+    if (values.only !== undefined) {
+      const request = generateRequest(seed, Number(values.only), ctx);
+      const result = await exchange(target.port, request, 3000);
+      process.stdout.write(`${describeRequest(seed, request)}\nanswer: ${result.answer ? `${result.answer.status} ${JSON.stringify(result.answer.headers)}\n${result.answer.body.subarray(0, 2000).toString('utf8')}` : `none (${result.none})`}\n`);
+      const problem = checkExchange(request, result);
+      process.stdout.write(problem ? `FAIL ${problem}\n` : 'ok\n');
+      failed = problem !== undefined;
+      return;
+    }
+    process.stdout.write(`fuzz: seed ${seed}, ${requests} requests, ${concurrency} connections, gateway pid ${target.child.pid} on 127.0.0.1:${target.port}\n`);
+    const warm = await fuzz(target, ctx, { seed: seed ^ 0x5bd1e995, requests: WARM_UP_REQUESTS, concurrency });
+    const before = await target.memory();
+    const summary = await fuzz(target, ctx, { seed, requests, concurrency });
+    const after = await target.memory();
+    process.stdout.write(`${formatSummary(summary, before, after)}\n`);
+    const grew = after.heapUsed - before.heapUsed;
+    if (warm.failures.length > 0) process.stdout.write(`  (warm-up, seed ${warm.seed}: ${warm.failures.length} failures)\n${formatSummary(warm, before, before).split('\n').filter((l) => l.includes('FAIL') || l.startsWith('    ')).join('\n')}\n`);
+    if (grew > HEAP_TOLERANCE_BYTES) process.stdout.write(`  FAIL the heap grew by ${MiB(grew)}, more than ${MiB(HEAP_TOLERANCE_BYTES)}\n`);
+    if (target.child.exitCode !== null) process.stdout.write(`  FAIL the gateway exited with ${target.child.exitCode}:\n${target.log()}\n`);
+    failed = summary.failures.length > 0 || warm.failures.length > 0 || summary.unhealthy > 0 || grew > HEAP_TOLERANCE_BYTES || target.child.exitCode !== null;
+  } finally {
+    const code = await target.stop();
+    if (code !== 0) {
+      process.stdout.write(`  FAIL the gateway stopped with exit code ${code}\n${target.log().slice(-3000)}\n`);
+      failed = true;
+    }
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+  process.exitCode = failed ? 1 : 0;
+}
+
+if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/\\/g, '/'))) {
+  main().catch((error: unknown) => {
+    process.stderr.write(`fuzz: ${(error as Error).message}\n`);
+    process.exit(2);
+  });
+}
