@@ -31,6 +31,7 @@ import { ReleaseManager } from './release/manager';
 import { ReleaseStateStore } from './release/state';
 import { TokenBucket } from './throttle';
 import { ApiKeyCheck, OPEN_PATHS } from './api-key';
+import { answerClientErrors } from './client-errors';
 
 export interface LocalGatewayOptions {
   readonly manifest: LoadedManifest;
@@ -135,7 +136,9 @@ export class LocalGateway {
         this.served.set(`${route.method} ${route.path}`, { route, maxBodyBytes: manifest.api.maxBodyBytes, bucket, timeoutMs: entry.lambda.timeoutSeconds * 1000 });
       }
     }
-    this.server = createServer({ keepAliveTimeout: 5000 }, (req, res) => this.onRequest(req, res));
+    // No Host header required: node's refusal would be a bare 400 without the JSON body; routing answers instead.
+    this.server = createServer({ keepAliveTimeout: 5000, requireHostHeader: false }, (req, res) => this.onRequest(req, res));
+    answerClientErrors(this.server);
     const stateDir = resolve(options.stateDir ?? '.mlship');
     if (options.capture !== false) {
       this.captureSink = new FolderCaptureSink(join(stateDir, 'capture'), { onError: (error, key) => logger.warn('capture not written', { error, key }) });

@@ -1,0 +1,96 @@
+// Answers for requests node:http refuses before any handler sees them (not HTTP/1.1, an unknown method,
+// content-length repeated or next to transfer-encoding, a bad chunk, headers over 16 KB, CONNECT): node's
+// own answer is a bare "400 Bad Request" with no body, or a closed connection. The API promises a JSON error
+// body for every refusal, so these get one too: {"error": {"code", "message"}}, then the connection closes.
+// A request read in full before the bad bytes (pipelined garbage) keeps its answer: the refusal waits until
+// it is sent. A request whose own body is bad (a malformed chunk) gets the refusal at once.
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+
+interface Refusal {
+  readonly status: number;
+  readonly reason: string;
+  readonly code: string;
+  readonly message: string;
+}
+
+const REASONS: Record<number, string> = { 400: 'Bad Request', 405: 'Method Not Allowed', 408: 'Request Timeout', 413: 'Payload Too Large', 431: 'Request Header Fields Too Large' };
+
+function refusal(status: number, code: string, message: string): Refusal {
+  return { status, reason: REASONS[status] ?? 'Bad Request', code, message };
+}
+
+/** What to answer for one of node's parse errors (llhttp's codes; its reasons are fixed texts, never the caller's bytes). */
+export function refusalFor(error: NodeJS.ErrnoException & { reason?: string }): Refusal {
+  const reason = typeof error.reason === 'string' ? error.reason.replace(/[^\w\s`'-]/g, '').slice(0, 100) : undefined;
+  switch (error.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return refusal(431, 'headers_too_large', 'the request line and headers are larger than the limit of 16 KB; send a shorter URL and fewer headers');
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+    case 'HPE_HEADERS_TIMEOUT':
+      return refusal(408, 'request_timeout', 'the request did not arrive in time');
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return refusal(413, 'payload_too_large', 'the chunk extensions are too large');
+    case 'HPE_INVALID_METHOD':
+      return refusal(400, 'invalid_request', 'the request method is not an HTTP method this API knows; use GET or POST');
+    case 'HPE_UNEXPECTED_CONTENT_LENGTH':
+    case 'HPE_INVALID_CONTENT_LENGTH':
+    case 'HPE_INVALID_TRANSFER_ENCODING':
+      return refusal(400, 'invalid_request', `content-length or transfer-encoding is invalid, repeated, or both are sent${reason ? ` (${reason})` : ''}`);
+    case 'HPE_INVALID_CHUNK_SIZE':
+    case 'HPE_STRICT':
+      return refusal(400, 'invalid_request', `the chunked body is malformed${reason ? ` (${reason})` : ''}`);
+    default:
+      return refusal(400, 'invalid_request', `the request is not valid HTTP/1.1${reason ? ` (${reason})` : ''}`);
+  }
+}
+
+function write(socket: Duplex, answer: Refusal): void {
+  if (!socket.writable) return void socket.destroy();
+  const body = JSON.stringify({ error: { code: answer.code, message: answer.message } });
+  socket.end(`HTTP/1.1 ${answer.status} ${answer.reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+}
+
+/**
+ * Installs the JSON answers on a server: for parse errors ('clientError') and CONNECT ('connect'). Call it
+ * before the server handles requests.
+ */
+export function answerClientErrors(server: Server): void {
+  // The response in progress on each connection: a refusal waits for it to be sent.
+  const answering = new WeakMap<Duplex, { req: IncomingMessage; res: ServerResponse }>();
+  const refused = new WeakSet<Duplex>();
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const socket = req.socket;
+    const exchange = { req, res };
+    answering.set(socket, exchange);
+    res.once('close', () => {
+      if (answering.get(socket) === exchange) answering.delete(socket);
+    });
+  });
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    // Once per connection: a write that fails must not come back here.
+    if (refused.has(socket) || error.code === 'ECONNRESET' || error.code === 'EPIPE' || !socket.writable) return void socket.destroy();
+    refused.add(socket);
+    const answer = refusalFor(error);
+    const pending = answering.get(socket);
+    // No request in progress, or the bad bytes are in its own body: it will never be complete, refuse now.
+    if (!pending || pending.res.writableFinished || (!pending.req.complete && !pending.res.headersSent)) return write(socket, answer);
+    if (!pending.req.complete) return void socket.destroy();
+    pending.res.once('finish', () => write(socket, answer));
+    pending.res.once('close', () => {
+      if (!pending.res.writableFinished) socket.destroy();
+    });
+  });
+  // Expect: anything but 100-continue. Node would answer a bare 417.
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    const body = JSON.stringify({ error: { code: 'expectation_failed', message: "the Expect header is not supported; send 'Expect: 100-continue' or none" } });
+    req.resume();
+    res.writeHead(417, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' });
+    res.end(body);
+  });
+  // CONNECT (a proxy tunnel) is not served: node would drop the connection without a word.
+  server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+    socket.on('error', () => socket.destroy());
+    write(socket, refusal(405, 'method_not_allowed', 'CONNECT is not served; use GET or POST on the API routes'));
+  });
+}
