@@ -149,9 +149,15 @@ describe('a model whose ONNX session fails at run time', () => {
   let gateway: LocalGateway;
   before(async () => {
     // fragile: a real graph that reshapes its input to one row; any larger batch fails inside onnxruntime.
+    // fragile-gpu: the same graph on the SageMaker path (the proxy, then the local endpoint's session).
     const fragile = { name: 'fragile', features: ['a', 'b', 'c', 'd'] };
-    project = createFixtureProject({ models: [fragile, { name: 'steady', features: ['a', 'b', 'c', 'd'] }] });
+    const fragileGpu = { ...fragile, name: 'fragile-gpu' };
+    project = createFixtureProject({
+      models: [fragile, fragileGpu, { name: 'steady', features: ['a', 'b', 'c', 'd'] }],
+      manifest: { models: [{ name: 'fragile', version: 1 }, { name: 'fragile-gpu', version: 1, runtime: 'sagemaker' }, { name: 'steady', version: 1 }] },
+    });
     writeVersion(project.root, { ...fragile, version: 1 }, singleRowOnlyOnnx(4, 2));
+    writeVersion(project.root, { ...fragileGpu, version: 1 }, singleRowOnlyOnnx(4, 2));
     gateway = await LocalGateway.start({ manifest: loadManifest(project.manifestPath), port: 0, stateDir: stateDir(), alerts: quietAlerts, capture: false, logger: quietLogger });
   });
   after(async () => {
@@ -159,7 +165,7 @@ describe('a model whose ONNX session fails at run time', () => {
     project.cleanup();
   });
 
-  it('answers 503 with a JSON message on v1 and v2, and the other model keeps serving', async () => {
+  it('answers 503 with a JSON message on v1 and v2 (Lambda and SageMaker paths), and the other model keeps serving', async () => {
     const rows = [
       [1, 2, 3, 4],
       [5, 6, 7, 8],
@@ -174,6 +180,11 @@ describe('a model whose ONNX session fails at run time', () => {
     const v2 = await post(`${gateway.url}/v2/models/fragile/infer`, { inputs: [{ name: 'input', shape: [2, 4], datatype: 'FP32', data: rows.flat() }] });
     assert.equal(v2.status, 503);
     assert.match(v2.body.error?.message ?? '', /^model fragile v1 failed to run: /);
+
+    const gpu = await post(`${gateway.url}/v1/models/fragile-gpu:predict`, { instances: rows });
+    assert.equal(gpu.status, 503);
+    assert.equal(gpu.body.error?.code, 'model_unavailable');
+    assert.match(gpu.body.error?.message ?? '', /^the SageMaker endpoint fragile-gpu-v1 failed to run the model \(status 500\): model fragile-gpu v1 failed to run: /);
 
     const steady = await post(`${gateway.url}/v1/models/steady:predict`, { instances: rows });
     assert.equal(steady.status, 200, steady.text);
