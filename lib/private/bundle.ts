@@ -26,6 +26,28 @@ export interface BundleOptions {
 // One bundle per entry and externals for the whole process: every model and architecture reuses it.
 const bundles = new Map<string, Bundle>();
 
+/** What bundleEntry gives inside withoutBundling: no code, only a line that says why. */
+const NOT_BUNDLED: Bundle = {
+  js: new TextEncoder().encode('// not bundled: synthesized only to read the template (withoutBundling)\n'),
+  map: new TextEncoder().encode('{}\n'),
+};
+let bundling = true;
+
+/**
+ * Runs `fn` (a synth) with bundleEntry answering a placeholder instead of bundling: for in-process synths
+ * that only read the template, as the local state machine runs do, where bundling every handler takes
+ * seconds. Entries are still checked. Never for a synth that deploys: the staged code would be empty.
+ */
+export function withoutBundling<T>(fn: () => T): T {
+  const before = bundling;
+  bundling = false;
+  try {
+    return fn();
+  } finally {
+    bundling = before;
+  }
+}
+
 /** Bundles `entry` (absolute or relative to the working directory) into index.js and index.js.map. */
 export function bundleEntry(entry: string, options: BundleOptions): Bundle {
   const external = [...(options.external ?? [])].sort();
@@ -35,6 +57,7 @@ export function bundleEntry(entry: string, options: BundleOptions): Bundle {
   if (!existsSync(entry)) {
     throw new Error(`${options.propName} ${relative(process.cwd(), entry) || entry} not found: ${options.purpose}`);
   }
+  if (!bundling) return NOT_BUNDLED;
   let result: ReturnType<typeof buildSync>;
   try {
     result = buildSync({

@@ -8,6 +8,7 @@ import { App } from 'aws-cdk-lib';
 import type { LoadedManifest } from '../../lib/manifest/load';
 import { PROJECT_ROOT } from '../../lib/model-image';
 import { MlshipStack } from '../../lib/mlship-stack';
+import { withoutBundling } from '../../lib/private/bundle';
 import { definitionFromTemplate, localReferences, stateMachineLogicalIds, TemplateDefinitionError, type LocalReference } from './template-definition';
 import type { JsonObject } from './checks';
 
@@ -25,10 +26,12 @@ function projectContext(): Record<string, unknown> {
 export function synthesizeStackTemplate(loaded: LoadedManifest, options: { stage?: string } = {}): StackTemplate {
   const outdir = mkdtempSync(join(tmpdir(), 'mlship-synth-'));
   try {
-    // No CloudFormation validation here: `cdk synth` and the template tests run it, and a local run only
-    // needs the definitions (it would add ~3 s to every `mlship batch` and print its warnings there).
-    const app = new App({ outdir, context: projectContext(), builtinCloudFormationValidation: false });
-    const stack = new MlshipStack(app, undefined, { loaded, ...(options.stage !== undefined ? { stage: options.stage } : {}) });
+    // A local run reads only the definitions, so this synth skips what `cdk synth` and the template tests
+    // do for deploying: bundling the handlers (~5 s), copying assets into the assembly, and CloudFormation
+    // validation (~3 s, and its warnings printed on every `mlship batch`). The definitions are the same
+    // (test/local/sfn/stack-template.test.ts compares them with a full synth's).
+    const app = new App({ outdir, context: { ...projectContext(), 'aws:cdk:disable-asset-staging': true }, builtinCloudFormationValidation: false });
+    const stack = withoutBundling(() => new MlshipStack(app, undefined, { loaded, ...(options.stage !== undefined ? { stage: options.stage } : {}) }));
     const assembly = app.synth();
     const template = assembly.getStackArtifact(stack.artifactId).template as StackTemplate['template'];
     return { template, stage: stack.stage };
