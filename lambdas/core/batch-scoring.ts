@@ -384,19 +384,24 @@ class Scorer implements BatchScorer {
           negative = true;
           c = ++p < n ? buf.charCodeAt(p) : -1;
         }
+        // Digits, then at most one dot and more digits; the counts come from positions, not per character.
         let mantissa = 0;
-        let digits = 0;
-        let decimals = 0;
-        let dot = false;
-        for (;;) {
-          if (c >= ZERO && c <= NINE) {
-            mantissa = mantissa * 10 + (c - ZERO);
-            digits++;
-            if (dot) decimals++;
-          } else if (c === DOT && !dot) {
-            dot = true;
-          } else break;
+        const integerStart = p;
+        while (c >= ZERO && c <= NINE) {
+          mantissa = mantissa * 10 + (c - ZERO);
           c = ++p < n ? buf.charCodeAt(p) : -1;
+        }
+        let digits = p - integerStart;
+        let decimals = 0;
+        if (c === DOT) {
+          const fractionStart = ++p;
+          c = p < n ? buf.charCodeAt(p) : -1;
+          while (c >= ZERO && c <= NINE) {
+            mantissa = mantissa * 10 + (c - ZERO);
+            c = ++p < n ? buf.charCodeAt(p) : -1;
+          }
+          decimals = p - fractionStart;
+          digits += decimals;
         }
         let simple = true;
         if (c !== COMMA && c !== LF && c !== CR && c !== -1) {
