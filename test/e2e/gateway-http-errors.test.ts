@@ -3,6 +3,7 @@
 // closed connection), and a valid request before pipelined garbage keeps its answer. Found by the fuzzer.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { Logger } from '@aws-lambda-powertools/logger';
 import { loadManifest, resolveManifestPath } from '../../lib/manifest/load';
 import { LocalGateway } from '../../local/gateway';
 import { exchange, type RawAnswer } from '../../scripts/fuzz/run';
@@ -10,14 +11,23 @@ import { tempDirMaker } from '../fixtures/temp-dirs';
 
 const stateDir = tempDirMaker('mlship-http-errors-');
 
+/** A logger that keeps what the gateway logs as errors. */
+class RecordingLogger extends Logger {
+  readonly errors: string[] = [];
+  override error(input: Parameters<Logger['error']>[0]): void {
+    this.errors.push(typeof input === 'string' ? input : JSON.stringify(input));
+  }
+}
+
 describe('local gateway, HTTP the parser refuses', () => {
   let gateway: LocalGateway;
   let port: number;
   let predictBody: string;
+  const logger = new RecordingLogger({ serviceName: 'test', logLevel: 'ERROR' });
 
   before(async () => {
     const manifest = loadManifest(resolveManifestPath(undefined));
-    gateway = await LocalGateway.start({ manifest, port: 0, stateDir: stateDir(), alerts: { emit: () => undefined }, capture: false });
+    gateway = await LocalGateway.start({ manifest, port: 0, stateDir: stateDir(), alerts: { emit: () => undefined }, capture: false, logger });
     port = Number(new URL(gateway.url).port);
     predictBody = JSON.stringify({ instances: [manifest.models.find((m) => m.entry.name === 'breast-cancer')!.card.golden[0]!.input] });
   });
@@ -57,6 +67,18 @@ describe('local gateway, HTTP the parser refuses', () => {
     jsonError(await send(`GET /v2 HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 'GET'), 431, 'headers_too_large', /16 KB/);
     jsonError(await send(`POST /v1/models/breast-cancer:predict HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\nContent-Type: application/json\r\nContent-Length: ${predictBody.length}\r\n\r\n${predictBody}`), 417, 'expectation_failed', /Expect header is not supported/);
     jsonError(await send('CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: 127.0.0.1:443\r\n\r\n', 'CONNECT'), 405, 'method_not_allowed', /CONNECT is not served/);
+  });
+
+  it('logs no error when a caller goes away before its body is complete (found by the fuzzer: one "gateway failed to answer" each)', async () => {
+    const before = logger.errors.length;
+    for (const path of ['/v1/models/breast-cancer:predict', '/v2/models/digits/infer', '/endpoints/digits-v1/invocations']) {
+      const result = await exchange(port, { method: 'POST', parts: [Buffer.from(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"instances": [`)] }, 200);
+      assert.equal(result.none, 'timeout', 'the gateway waits for the rest of the body');
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(logger.errors.slice(before), []);
+    const answer = await send(`POST /v1/models/breast-cancer:predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${predictBody.length}\r\n\r\n${predictBody}`);
+    assert.equal(answer.status, 200);
   });
 
   it('routes a request without a Host header as any other, rather than a bare 400', async () => {
