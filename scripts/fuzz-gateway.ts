@@ -86,6 +86,8 @@ async function main(): Promise<void> {
     const summary = await fuzz(target, ctx, { seed, requests, concurrency });
     const after = await target.memory();
     process.stdout.write(`${formatSummary(summary, before, after)}\n`);
+    const errors = Object.entries(target.errors());
+    process.stdout.write(`  gateway ERROR log lines: ${errors.length === 0 ? 'none' : errors.map(([m, n]) => `'${m}' ${n}`).join(', ')}\n`);
     const grew = after.heapUsed - before.heapUsed;
     if (warm.failures.length > 0) process.stdout.write(`  (warm-up, seed ${warm.seed}: ${warm.failures.length} failures)\n${formatSummary(warm, before, before).split('\n').filter((l) => l.includes('FAIL') || l.startsWith('    ')).join('\n')}\n`);
     if (grew > HEAP_TOLERANCE_BYTES) process.stdout.write(`  FAIL the heap grew by ${MiB(grew)}, more than ${MiB(HEAP_TOLERANCE_BYTES)}\n`);

@@ -171,6 +171,8 @@ export interface FuzzTarget {
   healthy(): Promise<boolean>;
   /** The gateway's stderr and stdout so far (the last 20 KB). */
   log(): string;
+  /** The gateway's ERROR log lines so far, counted by message. */
+  errors(): Record<string, number>;
   stop(): Promise<number | null>;
 }
 
@@ -181,8 +183,18 @@ export async function startTarget(bundle: string, stateDir: string, env: Record<
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
   let out = '';
+  let partial = '';
+  const errors: Record<string, number> = {};
   const keep = (chunk: Buffer) => {
-    out = (out + chunk.toString()).slice(-20_000);
+    const text = chunk.toString();
+    out = (out + text).slice(-20_000);
+    const lines = (partial + text).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) {
+      if (!line.includes('"level":"ERROR"')) continue;
+      const message = /"message":"([^"]*)"/.exec(line)?.[1] ?? line.slice(0, 100);
+      errors[message] = (errors[message] ?? 0) + 1;
+    }
   };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
@@ -212,6 +224,7 @@ export async function startTarget(bundle: string, stateDir: string, env: Record<
       return result.answer?.status === 200 && result.answer.body.toString() === '{"live":true}';
     },
     log: () => out,
+    errors: () => ({ ...errors }),
     stop: async () => {
       if (child.exitCode !== null) return child.exitCode;
       child.kill('SIGINT');
