@@ -3,6 +3,11 @@
 // and every Distributed Map is run by this project's adapter (local/sfn/distributed-map.ts), which reads,
 // batches, fans out and writes the way the cloud does. Before anything runs, every construct the runner
 // cannot emulate faithfully is refused with its state and field (local/sfn/checks.ts).
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ExecutionError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { forEachState, isDistributedMap, unsupportedConstructs, type Json, type JsonObject, type LocalCapabilities } from './checks';
 import { DISTRIBUTED_MAP_RESOURCE, runDistributedMap, type ItemReader, type MapProgress, type ResultWriter } from './distributed-map';
@@ -197,17 +202,44 @@ function prepare(definition: JsonObject, options: RunOptions, executionArn: () =
 /** A definition checked and prepared once, run any number of times (a Distributed Map's item processor). */
 export type CompiledStateMachine = (input: Json, executionName?: string) => Promise<ExecutionResult>;
 
-/** The prepared definitions (their JSON text) the engine's validator has accepted in this process. */
+/**
+ * The engine validates a definition with asl-validator, which compiles its JSON schemas on every call
+ * (~350-500 ms, paid by every `mlship batch`). Validation is deterministic, so a definition it accepted is
+ * recorded by the hash of the engine's code and the definition's text, in this process and in a per-user
+ * cache folder, and not checked again. The runner's own refusals (checks.ts) run every time.
+ */
 const validated = new Set<string>();
+const VALIDATED_DIR = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'mlship', 'asl-validated');
+let engineHash: string | undefined;
+
+function validationKey(text: string): string {
+  engineHash ??= createHash('sha256').update(readFileSync(fileURLToPath(import.meta.resolve('aws-local-stepfunctions')))).digest('hex');
+  return createHash('sha256').update(engineHash).update('\0').update(text).digest('hex');
+}
+
+function knownValid(key: string): boolean {
+  return validated.has(key) || existsSync(join(VALIDATED_DIR, key));
+}
+
+function rememberValid(key: string): void {
+  if (validated.size >= 64) validated.clear();
+  validated.add(key);
+  try {
+    mkdirSync(VALIDATED_DIR, { recursive: true });
+    writeFileSync(join(VALIDATED_DIR, key), '');
+  } catch {
+    // Only a cache: the next process validates again.
+  }
+}
 
 function compile(definition: JsonObject, options: RunOptions): CompiledStateMachine {
   let currentArn = '';
   const prepared = prepare(definition, options, () => currentArn);
-  // asl-validator takes ~50 ms a definition: a definition it accepted once in this process is not checked again.
-  const text = JSON.stringify(prepared.definition);
-  const machine = new StateMachine(prepared.definition as unknown as StateMachineDefinition, { validationOptions: validated.has(text) ? { noValidate: true } : { checkArn: false } });
-  if (validated.size >= 64) validated.clear();
-  validated.add(text);
+  const key = validationKey(JSON.stringify(prepared.definition));
+  const known = knownValid(key);
+  // The engine throws on a definition it finds invalid, so reaching the next line means it passed.
+  const machine = new StateMachine(prepared.definition as unknown as StateMachineDefinition, { validationOptions: known ? { noValidate: true } : { checkArn: false } });
+  if (!known) rememberValid(key);
   const stateMachineName = 'local';
   return async (input, executionName = crypto.randomUUID()) => {
     currentArn = `arn:aws:states:local:000000000000:execution:${stateMachineName}:${executionName}`;

@@ -444,6 +444,16 @@ describe('what the runner refuses, before anything runs', () => {
     assert.match(await refused(definition, { taskHandlers: { Times: times } }), /States\.Times: two Task or Distributed Map states share the name 'Times'/);
   });
 
+  it('a definition the engine finds invalid, every time (only accepted definitions are remembered as checked)', async () => {
+    // A unique Comment: never seen before, so the engine's validator runs; then again, and it must run again.
+    const broken = { Comment: `broken ${crypto.randomUUID()}`, StartAt: 'A', States: { A: { Type: 'Pass', Next: 'Nowhere' } } };
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      await assert.rejects(runStateMachine(broken, {}), /definition is invalid[\s\S]*MISSING_TRANSITION_TARGET.*Nowhere/, `attempt ${attempt}`);
+    }
+    const fine = { Comment: `fine ${crypto.randomUUID()}`, StartAt: 'A', States: { A: { Type: 'Pass', Result: { ok: 1 }, End: true } } };
+    for (let attempt = 1; attempt <= 2; attempt++) assert.deepEqual(await runStateMachine(fine, {}), { status: 'SUCCEEDED', output: { ok: 1 } });
+  });
+
   it('names every problem at once', async () => {
     const definition = { QueryLanguage: 'JSONata', StartAt: 'A', States: { A: { Type: 'Task', Resource: 'arn:aws:states:::sns:publish', Assign: { x: 1 }, End: true } } };
     const message = await refused(definition);
