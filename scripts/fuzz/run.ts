@@ -124,6 +124,8 @@ export function checkExchange(request: FuzzRequest, result: Exchange): string | 
   const { answer } = result;
   if (!answer) return request.expect === 'maybe' ? undefined : `no answer (${result.none})`;
   if (answer.status >= 500) return `answered ${answer.status}`;
+  // A valid request is answered 200 (or 403 when it was sent without the key or with a wrong one on purpose).
+  if (request.kind === 'valid' && answer.status !== 200 && answer.status !== 403) return `a valid request answered ${answer.status}: ${answer.body.subarray(0, 200).toString('utf8')}`;
   if (answer.repeated.length > 0) return `header repeated: ${answer.repeated.join(', ')}`;
   if (request.method === 'HEAD') return undefined;
   const type = answer.headers['content-type'] ?? '';
