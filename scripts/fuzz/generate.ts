@@ -519,6 +519,9 @@ function oddPath(rng: Rng, ctx: FuzzContext): { parts: Buffer[]; what: string; p
     '/endpoints/../v2',
     '/\\v2\\models',
     `/v2/models/${m.name}/infer;jsessionid=1`,
+    // Raw bytes that are not ASCII (latin1 here: 0xff 0xfe, and UTF-8 cut short) in the request line.
+    `/v2/models/${m.name}\u00ff\u00fe/infer`,
+    `/v1/models/\u00e2\u0082:predict`,
   ];
   const target = rng.pick(targets);
   const verb = rng.pick(['GET', 'POST']);

@@ -120,10 +120,11 @@ export function exchange(port: number, request: Pick<FuzzRequest, 'parts' | 'met
 }
 
 /** What is wrong with the answer to a request, or undefined when it is fine. */
-export function checkExchange(request: FuzzRequest, result: Exchange): string | undefined {
+export function checkExchange(request: FuzzRequest, result: Exchange, apiKey?: string): string | undefined {
   const { answer } = result;
   if (!answer) return request.expect === 'maybe' ? undefined : `no answer (${result.none})`;
   if (answer.status >= 500) return `answered ${answer.status}`;
+  if (apiKey !== undefined && answer.body.includes(apiKey)) return 'the answer holds the API key';
   // A valid request is answered 200 (or 403 when it was sent without the key or with a wrong one on purpose).
   if (request.kind === 'valid' && answer.status !== 200 && answer.status !== 403) return `a valid request answered ${answer.status}: ${answer.body.subarray(0, 200).toString('utf8')}`;
   if (answer.repeated.length > 0) return `header repeated: ${answer.repeated.join(', ')}`;
@@ -320,7 +321,7 @@ export async function fuzz(target: FuzzTarget, ctx: FuzzContext, options: FuzzOp
       byKind[request.kind]++;
       const status = result.answer ? String(result.answer.status) : `none (${result.none?.startsWith('socket') ? 'socket error' : result.none})`;
       statuses[status] = (statuses[status] ?? 0) + 1;
-      const problem = checkExchange(request, result);
+      const problem = checkExchange(request, result, ctx.apiKey);
       if (problem) {
         const answer = result.answer ? `${result.answer.status} ${JSON.stringify(result.answer.headers)} ${result.answer.body.subarray(0, 300).toString('utf8')}` : `none: ${result.none}`;
         failures.push({ seed, request, problem, answer });

@@ -49,4 +49,20 @@ describe('fuzzing the local gateway (the npm start bundle)', () => {
 
     assert.equal(await target.stop(), 0, `stopped cleanly: ${target.log().slice(-2000)}`);
   });
+
+  it('with an API key: the same requests, most sending the key, some none or a wrong one; 403s and no answer holding the key', async () => {
+    const apiKey = `fuzz-key-${SEED}-0123456789abcdef`;
+    const keyed = await startTarget(await buildLocalGateway(), tempDir(), { MLSHIP_API_KEY: apiKey });
+    try {
+      const summary = await fuzz(keyed, fuzzContext(undefined, apiKey), { seed: SEED + 1, requests: 1500, timeBudgetMs: 8000 });
+      const report = formatSummary(summary, await keyed.memory(), await keyed.memory());
+      assert.equal(summary.failures.length, 0, report);
+      assert.ok(summary.requests >= 500, report);
+      assert.ok((summary.statuses['403'] ?? 0) > 0 && (summary.statuses['200'] ?? 0) > 0, `403s and 200s: ${JSON.stringify(summary.statuses)}`);
+      assert.equal(summary.unhealthy, 0);
+      assert.deepEqual(keyed.errors(), {});
+    } finally {
+      assert.equal(await keyed.stop(), 0);
+    }
+  });
 });
