@@ -4,10 +4,9 @@
 import { availableParallelism } from 'node:os';
 import { SingleBar } from 'cli-progress';
 import { Command, Option } from 'commander';
-import { LocalBatchError, runLocalBatch, type LocalBatchProgress } from '../../local/batch/run-batch';
+import type { LocalBatchProgress } from '../../local/batch/run-batch';
 import { loadManifest, resolveManifestPath } from '../../lib/manifest/load';
-import { USAGE_EXIT_CODE } from './verify';
-import { action, parsePositiveInteger } from './common';
+import { action, parsePositiveInteger, USAGE_EXIT_CODE } from './common';
 
 interface BatchFlags {
   model: string;
@@ -67,6 +66,8 @@ export function batchCommand(): Command {
     .action(
       action(async (flags: BatchFlags) => {
         const loaded = loadManifest(resolveManifestPath(flags.manifest));
+        // The runner (CDK, the engine) is loaded when a batch runs, not with every command.
+        const { LocalBatchError, runLocalBatch } = await import('../../local/batch/run-batch');
         const progress = progressReporter();
         let result;
         try {

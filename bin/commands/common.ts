@@ -7,6 +7,9 @@ import { manifestSnippet } from '../../lambdas/core/model-artifact';
 import type { OnboardResult } from '../../lambdas/core/onboard';
 import { loadModelFolder } from '../../lib/manifest/load';
 
+/** Exit status for a command line that cannot be run as written (an unknown flag, a missing value). */
+export const USAGE_EXIT_CODE = 2;
+
 export function parseInteger(value: string): number {
   if (!/^-?\d+$/.test(value.trim())) throw new InvalidArgumentError('must be an integer.');
   return Number(value);

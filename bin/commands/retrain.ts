@@ -2,10 +2,9 @@
 // (local/retrain.ts), over one labelled CSV file. A candidate that passes the gate is written to
 // models/<name>/<new version>/; the comparison with the live model is printed either way.
 import { Command } from 'commander';
-import { retrainLocally, type LocalRetrainResult } from '../../local/retrain';
+import type { LocalRetrainResult } from '../../local/retrain';
 import { loadManifest, resolveManifestPath } from '../../lib/manifest/load';
-import { USAGE_EXIT_CODE } from './verify';
-import { action } from './common';
+import { action, USAGE_EXIT_CODE } from './common';
 
 interface RetrainFlags {
   model: string;
@@ -56,6 +55,8 @@ export function retrainCommand(): Command {
     .action(
       action(async (flags: RetrainFlags) => {
         const loaded = loadManifest(resolveManifestPath(flags.manifest));
+        // The runner (CDK, the engine, the trainers) is loaded when a retrain runs, not with every command.
+        const { retrainLocally } = await import('../../local/retrain');
         const result = await retrainLocally({
           loaded,
           model: flags.model,

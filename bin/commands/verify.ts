@@ -1,15 +1,12 @@
 // mlship verify: after a cloud deploy, checks that every model is really live as the stack intends (each
 // Lambda model's `live` alias on the stack's version, each SageMaker endpoint InService on the stack's
 // endpoint config). The checks are lib/verify.ts; this file parses flags, makes the clients and prints.
-import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
-import { LambdaClient } from '@aws-sdk/client-lambda';
-import { SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { Command, Option } from 'commander';
 import { loadManifest, resolveManifestPath } from '../../lib/manifest/load';
 import { stackName } from '../../lib/mlship-stack';
 import { LIVE_ALIAS } from '../../lib/model-release';
-import { verifyDeployment, type VerifyReport } from '../../lib/verify';
-import { action } from './common';
+import type { VerifyReport } from '../../lib/verify';
+import { action, USAGE_EXIT_CODE } from './common';
 
 interface VerifyFlags {
   stage?: string;
@@ -19,8 +16,6 @@ interface VerifyFlags {
   json?: boolean;
 }
 
-/** Exit status for a command line that cannot be run as written (an unknown flag, a missing value). */
-export const USAGE_EXIT_CODE = 2;
 
 const EXIT_CODES = `
 Exit codes:
@@ -69,6 +64,8 @@ export function verifyCommand(): Command {
         const { manifest, models } = loadManifest(resolveManifestPath(flags.manifest));
         const name = flags.stack ?? stackName(manifest.project, flags.stage ?? manifest.stage);
         const config = flags.region ? { region: flags.region } : {};
+        // Loaded when verify runs, not with every command.
+        const [{ CloudFormationClient }, { LambdaClient }, { SageMakerClient }, { verifyDeployment }] = await Promise.all([import('@aws-sdk/client-cloudformation'), import('@aws-sdk/client-lambda'), import('@aws-sdk/client-sagemaker'), import('../../lib/verify')]);
         const report = await verifyDeployment(
           name,
           models.map((m) => ({ name: m.entry.name, runtime: m.entry.runtime })),
