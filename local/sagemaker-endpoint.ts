@@ -36,6 +36,8 @@ export const LOCAL_VARIANT_NAME = 'AllTraffic';
 export const LOCAL_ACCOUNT_ID = '000000000000';
 /** InvokeEndpoint's payload limit for real-time endpoints. */
 export const MAX_INVOCATION_BYTES = 25 * 1024 * 1024;
+/** Largest magnitude of an FP32 value: JSON numbers past it (1e309 parses as Infinity) would be scored as Infinity. */
+const FP32_MAX = 3.4028234663852886e38;
 
 /** The local endpoint of one served version: `digits-v2`. One per version, so a shift can run both. */
 export function localEndpointName(model: string, version: number | string): string {
@@ -138,6 +140,8 @@ function readRequest(model: EndpointModel, body: string, contentType: string | u
   for (let k = 0; k < size; k++) {
     const v = flat[k];
     if (typeof v !== 'number') throw new TritonError(`unable to parse 'data' of input '${tensor}': element ${k} is ${describe(v)}, expected a number`);
+    // Triton's JSON parser refuses a number too big for a double; past FP32's range the model would score Infinity.
+    if (!(v <= FP32_MAX && v >= -FP32_MAX)) throw new TritonError(`unable to parse 'data' of input '${tensor}': element ${k} (${v}) is out of range for FP32`);
     rows[k] = v;
   }
   let outputs: string[] | undefined;

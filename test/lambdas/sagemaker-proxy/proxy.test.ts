@@ -277,6 +277,9 @@ describe('SageMaker proxy -> real SDK client -> local endpoint -> digits on onnx
         [{ inputs: [{ name: { toString: 1 }, shape: [1, 64], datatype: 'FP32', data: images[0] }] }, 'application/json', /unexpected inference input 'an object' for model 'digits'/],
         [{ inputs: [{ name: 'input', shape: [1, 64], datatype: { valueOf: 1, toString: 1 }, data: images[0] }] }, 'application/json', /data-type is 'an object', but model 'digits' expects 'FP32'/],
         [{ inputs: [{ name: 'input', shape: [1, 64], datatype: 'FP32', data: images[0] }], outputs: [{ name: { toString: 1 } }] }, 'application/json', /unexpected inference output 'an object' for model 'digits'/],
+        // Found by the fuzzer: these were scored, answering 200 with null probabilities and label 0.
+        [`{"inputs":[{"name":"input","shape":[1,64],"datatype":"FP32","data":[1e309${',0'.repeat(63)}]}]}`, 'application/json', /element 0 \(Infinity\) is out of range for FP32/],
+        [`{"inputs":[{"name":"input","shape":[1,64],"datatype":"FP32","data":[0,-3.5e38${',0'.repeat(62)}]}]}`, 'application/json', /element 1 \(-3\.5e\+38\) is out of range for FP32/],
       ];
       for (const [body, contentType, message] of refusals) {
         await assert.rejects(invoke('digits-v1', body, contentType), (error: Error & { OriginalStatusCode?: number; OriginalMessage?: string; LogStreamArn?: string; $fault?: string; $metadata?: { httpStatusCode?: number } }) => {
