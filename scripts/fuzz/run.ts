@@ -155,6 +155,11 @@ export function checkExchange(request: FuzzRequest, result: Exchange, apiKey?: s
   if (path.endsWith(':predict') && !(Array.isArray(body.predictions) && body.predictions.length > 0)) return 'a 200 to :predict without predictions';
   if ((path.endsWith('/infer') || endpoint) && !Array.isArray(body.outputs)) return 'a 200 to infer without outputs';
   if (answer.status === 200 && (path.endsWith(':predict') || path.endsWith('/infer')) && answer.headers['x-model-version'] === undefined) return 'a 200 without x-model-version';
+  // The shipped models answer finite probabilities for finite inputs: a null (NaN or Infinity written as JSON) means bad input got through.
+  if (path.endsWith(':predict') || path.endsWith('/infer') || endpoint) {
+    const numbers = JSON.stringify(body.outputs ?? body.predictions);
+    if (/[[,:]null[,\]}]/.test(numbers)) return `a 200 holding null scores (bad input scored): ${numbers.slice(0, 200)}`;
+  }
   return undefined;
 }
 
