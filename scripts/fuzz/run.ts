@@ -149,6 +149,8 @@ export function checkExchange(request: FuzzRequest, result: Exchange, apiKey?: s
     }
     if (typeof error !== 'object' || error === null || typeof error.code !== 'string' || typeof error.message !== 'string') return `error body is not {"error": {"code", "message"}}: ${answer.body.subarray(0, 200).toString('utf8')}`;
     if (/\n\s+at /.test(error.message)) return 'the error message holds a stack trace';
+    // A message quotes at most a bounded piece of what was sent (no echo of a megabyte string).
+    if (error.message.length > 1000) return `an error message of ${error.message.length} characters: ${error.message.slice(0, 200)}...`;
     return undefined;
   }
   if (typeof body !== 'object' || body === null) return `success body is not an object: ${answer.body.subarray(0, 120).toString('utf8')}`;
