@@ -14,8 +14,11 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import { bundleEntry, PROJECT_ROOT } from './private/bundle';
+import { LOG_GROUP_REMOVAL_POLICY } from './private/logs';
 import { boundedName } from './private/names';
+import { acknowledgeWildcards, nagResource } from './private/nag';
 import { stagingDir } from './private/staging';
+import { ZIP_FUNCTION_RUNTIME, acknowledgeRuntime } from './private/runtime';
 
 /** The alert formatter's entry point (exports `handler`). */
 export const DEFAULT_ALERT_FORMATTER_ENTRY = join(PROJECT_ROOT, 'lambdas', 'alert-formatter', 'index.ts');
@@ -92,25 +95,28 @@ export class AlertFormatter extends Construct {
       }),
     );
 
-    this.logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.RETAIN });
+    this.logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH, removalPolicy: LOG_GROUP_REMOVAL_POLICY });
     this.role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: `${label}: describe the stage's alarms, publish readable alerts to the notifications topic, write its logs`,
     });
     this.logGroup.grantWrite(this.role);
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [props.notificationTopic.topicArn] }));
-    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt', 'kms:GenerateDataKey*'], resources: [props.notificationKey.keyArn] }));
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [props.notificationKey.keyArn] }));
     this.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['cloudwatch:DescribeAlarms'],
         resources: [stageAlarms],
       }),
     );
+    acknowledgeWildcards(this.role, [
+      { finding: nagResource(this, stageAlarms), reason: `DescribeAlarms on this stage's alarms only (every alarm of the stack is named ${props.namePrefix}-...), read only` },
+    ]);
 
     this.function = new lambda.Function(this, 'Function', {
       functionName: boundedName(`${props.namePrefix}-alert-formatter`, 64),
       description: `${label}: CloudWatch alarm notifications to readable alerts on the notifications topic`,
-      runtime: lambda.Runtime.NODEJS_22_X,
+      runtime: ZIP_FUNCTION_RUNTIME,
       architecture: lambda.Architecture.ARM_64,
       handler: 'index.handler',
       code: alertFormatterCode(props.entry),
@@ -130,5 +136,6 @@ export class AlertFormatter extends Construct {
       },
     });
     this.alarmTopic.addSubscription(new subscriptions.LambdaSubscription(this.function));
+    acknowledgeRuntime(this.function);
   }
 }

@@ -7,7 +7,7 @@
 // the execution. The logic lives in lambdas/core/batch-pipeline; this construct only wires it.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Aws, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -25,9 +25,13 @@ import type { BatchSettings } from './manifest/schema';
 import type { PipelineImage } from './pipeline-image';
 import { IMAGE_MODELS_DIR } from './pipeline-image';
 import { bundleEntry, PROJECT_ROOT } from './private/bundle';
+import { functionRole, grantKey, grantObjectsRead, grantObjectsWrite } from './private/grants';
+import { LOG_GROUP_REMOVAL_POLICY } from './private/logs';
+import { acknowledgeWildcards, invokeQualifiersReason, nagResource, XRAY_REASON, type WildcardReason } from './private/nag';
 import { boundedName } from './private/names';
 import { stagingDir } from './private/staging';
 import type { SagemakerModel } from './sagemaker-model';
+import { ZIP_FUNCTION_RUNTIME, acknowledgeRuntime } from './private/runtime';
 
 /** The pipeline image's handlers this construct runs; the stack adds them to its one PipelineImage. */
 export const BATCH_IMAGE_HANDLERS: Readonly<Record<string, string>> = {
@@ -125,6 +129,8 @@ export class BatchScoring extends Construct {
   public readonly planFunction: lambda.DockerImageFunction;
   /** The batch scorer of each Lambda model, by model name. */
   public readonly scoreFunctions: ReadonlyMap<string, lambda.DockerImageFunction>;
+  /** The SageMaker models with a transform branch (their jobs' ARNs are acknowledged by name prefix). */
+  private readonly transformModels: string[] = [];
   /** Turns Batch Transform output into scored rows; only when a model runs on SageMaker. */
   public readonly collectFunction?: lambda.DockerImageFunction;
   public readonly summariseFunction: lambda.Function;
@@ -155,18 +161,22 @@ export class BatchScoring extends Construct {
     this.stateMachineName = batchStateMachineName(props.namePrefix);
     const transformJobPrefix = (model: string) => boundedName(`${props.namePrefix}-${model}`, 50);
 
-    const logGroup = (fnId: string) => new logs.LogGroup(this, `${fnId}Logs`, { retention, removalPolicy: RemovalPolicy.DESTROY });
-    const imageFunction = (fnId: string, handler: string, description: string, memoryMb: number, timeout: Duration, environment: Record<string, string>) =>
-      new lambda.DockerImageFunction(this, fnId, {
+    const logGroup = (fnId: string) => new logs.LogGroup(this, `${fnId}Logs`, { retention, removalPolicy: LOG_GROUP_REMOVAL_POLICY });
+    // Each function has a role of its own that writes to its own log group; the grants below add the rest.
+    const imageFunction = (fnId: string, handler: string, description: string, memoryMb: number, timeout: Duration, environment: Record<string, string>) => {
+      const functionLogs = logGroup(fnId);
+      return new lambda.DockerImageFunction(this, fnId, {
         code: props.image.code(handler),
         description,
         architecture,
         memorySize: memoryMb,
         timeout,
         tracing: lambda.Tracing.ACTIVE,
-        logGroup: logGroup(fnId),
+        logGroup: functionLogs,
+        role: functionRole(this, `${fnId}Role`, functionLogs, `${props.namePrefix} batch scoring: ${handler}`),
         environment: { DATA_BUCKET: dataBucket.bucketName, MODELS_DIR: IMAGE_MODELS_DIR, NODE_OPTIONS: '--enable-source-maps', ...environment },
       });
+    };
 
     const batchModels: BatchModels = Object.fromEntries(
       props.models.map((m) => [m.name, m.sagemaker ? { runtime: 'sagemaker' as const, transformJobPrefix: transformJobPrefix(m.name) } : { runtime: 'lambda' as const, rowsPerBatch: m.batch.rowsPerBatch }]),
@@ -177,8 +187,8 @@ export class BatchScoring extends Construct {
       BATCH_MODELS: JSON.stringify(batchModels),
       POWERTOOLS_SERVICE_NAME: `${props.namePrefix}-batch-plan`,
     });
-    dataBucket.grantRead(this.planFunction);
-    dataBucket.grantPut(this.planFunction, workObjects);
+    grantObjectsRead(this.planFunction, dataBucket);
+    grantObjectsWrite(this.planFunction, dataBucket, workObjects);
 
     const scorers = new Map<string, lambda.DockerImageFunction>();
     for (const model of props.models.filter((m) => !m.sagemaker)) {
@@ -188,8 +198,8 @@ export class BatchScoring extends Construct {
         POWERTOOLS_SERVICE_NAME: `${props.namePrefix}-batch-score`,
       });
       // Reads its range of the input (wherever in the bucket the execution input names it); writes only work files.
-      dataBucket.grantRead(fn);
-      dataBucket.grantPut(fn, workObjects);
+      grantObjectsRead(fn, dataBucket);
+      grantObjectsWrite(fn, dataBucket, workObjects);
       scorers.set(model.name, fn);
     }
     this.scoreFunctions = scorers;
@@ -200,12 +210,13 @@ export class BatchScoring extends Construct {
         BATCH_MODELS: JSON.stringify(batchModels),
         POWERTOOLS_SERVICE_NAME: `${props.namePrefix}-batch-collect`,
       });
-      dataBucket.grantRead(this.collectFunction, workObjects);
-      dataBucket.grantPut(this.collectFunction, workObjects);
+      grantObjectsRead(this.collectFunction, dataBucket, workObjects);
+      grantObjectsWrite(this.collectFunction, dataBucket, workObjects);
     }
 
+    const summariseLogs = logGroup('Summarise');
     this.summariseFunction = new lambda.Function(this, 'Summarise', {
-      runtime: lambda.Runtime.NODEJS_22_X,
+      runtime: ZIP_FUNCTION_RUNTIME,
       handler: 'index.handler',
       code: lambda.Code.fromAsset(stageSummariseCode(props.summariseEntry ?? DEFAULT_SUMMARISE_ENTRY)),
       description: `${props.namePrefix} batch scoring: merges the scored parts in row order, writes the outputs and the summary`,
@@ -213,12 +224,14 @@ export class BatchScoring extends Construct {
       memorySize: 3008,
       timeout: Duration.minutes(15),
       tracing: lambda.Tracing.ACTIVE,
-      logGroup: logGroup('Summarise'),
+      logGroup: summariseLogs,
+      role: functionRole(this, 'SummariseRole', summariseLogs, `${props.namePrefix} batch scoring: batch-summarise`),
       environment: { DATA_BUCKET: dataBucket.bucketName, STAGE: stage, POWERTOOLS_SERVICE_NAME: `${props.namePrefix}-batch-summarise`, NODE_OPTIONS: '--enable-source-maps' },
     });
     // Reads the work files (and the input ranges of a failed batch, to reject their rows), writes the outputs wherever the execution input says.
-    dataBucket.grantRead(this.summariseFunction);
-    dataBucket.grantPut(this.summariseFunction);
+    grantObjectsRead(this.summariseFunction, dataBucket);
+    grantObjectsWrite(this.summariseFunction, dataBucket);
+    acknowledgeRuntime(this.summariseFunction);
 
     // ---- the state machine ----
     const notifyFailure = new tasks.SnsPublish(this, 'NotifyFailure', {
@@ -299,7 +312,7 @@ export class BatchScoring extends Construct {
         .next(failureOf('Which model')),
     );
 
-    this.logGroup = new logs.LogGroup(this, 'StateMachineLogs', { retention, removalPolicy: RemovalPolicy.DESTROY });
+    this.logGroup = new logs.LogGroup(this, 'StateMachineLogs', { retention, removalPolicy: LOG_GROUP_REMOVAL_POLICY });
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineName: this.stateMachineName,
       definitionBody: sfn.DefinitionBody.fromChainable(plan.next(choice)),
@@ -309,7 +322,44 @@ export class BatchScoring extends Construct {
       timeout: Duration.hours(24),
     });
     // Publishing to an encrypted topic needs its key.
-    props.topicKey?.grant(this.stateMachine, 'kms:Decrypt', 'kms:GenerateDataKey*');
+    if (props.topicKey) grantKey(this.stateMachine, props.topicKey, ['kms:Decrypt', 'kms:GenerateDataKey']);
+    this.acknowledgeWildcards(workObjects, transformJobPrefix);
+    Validations.of(this.stateMachine).acknowledge({
+      id: 'AwsSolutions-SF1',
+      reason: 'Logs at ERROR with execution data: a failed step is logged with its input. ALL would copy every batch of users\' rows and their scores into CloudWatch Logs; successful runs are recorded by their summary and outputs in the data bucket',
+    });
+  }
+
+  /** The wildcards of this pipeline's policies, each explained on the one policy that has it. */
+  private acknowledgeWildcards(workObjects: string, transformJobPrefix: (model: string) => string): void {
+    const anyObject: WildcardReason = {
+      finding: nagResource(this, this.dataBucket.arnForObjects('*')),
+      reason: "Objects of the stage's data bucket only: batch inputs and outputs are wherever the execution input names them in this bucket (the caller chooses the keys), so no narrower prefix exists",
+    };
+    const work: WildcardReason = { finding: nagResource(this, this.dataBucket.arnForObjects(workObjects)), reason: "Only the pipeline's own work files, under _work/ of the stage's data bucket" };
+    acknowledgeWildcards(this.planFunction.role!, [anyObject, work, XRAY_REASON]);
+    for (const fn of this.scoreFunctions.values()) acknowledgeWildcards(fn.role!, [anyObject, work, XRAY_REASON]);
+    if (this.collectFunction) acknowledgeWildcards(this.collectFunction.role!, [work, XRAY_REASON]);
+    acknowledgeWildcards(this.summariseFunction.role!, [anyObject, XRAY_REASON]);
+    const functions = [this.planFunction, ...this.scoreFunctions.values(), ...(this.collectFunction ? [this.collectFunction] : []), this.summariseFunction];
+    acknowledgeWildcards(this.stateMachine.role, [
+      XRAY_REASON,
+      ...invokeQualifiersReason(this, functions.map((f) => f.functionArn)),
+      {
+        finding: nagResource(this, `arn:${Aws.PARTITION}:s3:::${this.dataBucket.bucketName}/*`),
+        reason: "The Distributed Map reads its items from and writes its results to the stage's data bucket only, at keys the plan chooses",
+      },
+      ...this.transformModels.map((model) => ({
+        finding: `Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:transform-job/${transformJobPrefix(model).toLowerCase()}-*`,
+        reason: `Only ${model}'s Batch Transform jobs: each is named ${transformJobPrefix(model).toLowerCase()}-<execution>`,
+      })),
+    ]);
+    const mapPolicy = this.stateMachine.node.tryFindChild('DistributedMapPolicy');
+    if (mapPolicy) {
+      acknowledgeWildcards(mapPolicy, [
+        { finding: /^Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:\{"Fn::Select":\[6,\{"Fn::Split":\[":",\{"Ref":"[A-Za-z0-9]+"\}\]\}\]\}(\/\*)?:\*$/, reason: "The child executions of this state machine's own Distributed Map (executions of this state machine only, by name)" },
+      ]);
+    }
   }
 
   /**
@@ -395,8 +445,12 @@ export class BatchScoring extends Construct {
       ),
       `Transform ${model.name}`,
     );
-    this.dataBucket.grantRead(endpoint.executionRole, `${WORK_ROOT}*`);
-    this.dataBucket.grantPut(endpoint.executionRole, `${WORK_ROOT}*`);
+    grantObjectsRead(endpoint.executionRole, this.dataBucket, `${WORK_ROOT}*`);
+    grantObjectsWrite(endpoint.executionRole, this.dataBucket, `${WORK_ROOT}*`);
+    this.transformModels.push(model.name);
+    acknowledgeWildcards(endpoint.executionRole, [
+      { finding: nagResource(this, this.dataBucket.arnForObjects(`${WORK_ROOT}*`)), reason: "Batch Transform reads its input and writes its output only under the pipeline's work prefix _work/ of the stage's data bucket" },
+    ]);
     const collect = catchTo(
       new tasks.LambdaInvoke(this, `Collect${id}`, {
         stateName: `Collect ${model.name}`,

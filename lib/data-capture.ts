@@ -16,6 +16,8 @@ import * as destinations from 'aws-cdk-lib/aws-logs-destinations';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { CAPTURE_MARKER, LAMBDA_CAPTURE_PREFIX, SAGEMAKER_CAPTURE_PREFIX } from '../lambdas/core/monitoring/contracts';
+import { LOG_GROUP_REMOVAL_POLICY } from './private/logs';
+import { acknowledgeWildcards, nagResource } from './private/nag';
 
 /** The subscription filter pattern that picks the capture lines out of a function's logs. */
 export const CAPTURE_FILTER_PATTERN = `{ $.${CAPTURE_MARKER} = 1 }`;
@@ -54,6 +56,11 @@ export interface DataCaptureProps {
    * @default RemovalPolicy.RETAIN - captured requests are the evidence of what the model saw
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Bucket receiving the capture bucket's S3 server access logs (under capture/).
+   * @default - no server access logs
+   */
+  readonly serverAccessLogsBucket?: s3.IBucket;
 }
 
 export class DataCapture extends Construct {
@@ -93,9 +100,10 @@ export class DataCapture extends Construct {
         { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
       ],
       removalPolicy,
+      ...(props.serverAccessLogsBucket ? { serverAccessLogsBucket: props.serverAccessLogsBucket, serverAccessLogsPrefix: 'capture/' } : {}),
     });
 
-    this.errorLogGroup = new logs.LogGroup(this, 'DeliveryErrors', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    this.errorLogGroup = new logs.LogGroup(this, 'DeliveryErrors', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: LOG_GROUP_REMOVAL_POLICY });
     this.deliveryStream = new firehose.DeliveryStream(this, 'DeliveryStream', {
       deliveryStreamName: `${props.namePrefix}-capture`,
       // Encrypted at rest inside Firehose too (an AWS owned key: the records leave it for the CMK-encrypted bucket within minutes).
@@ -121,6 +129,23 @@ export class DataCapture extends Construct {
         ],
       }),
     });
+    // The S3 destination of the Firehose L2 grants its role CDK's grantReadWrite on the bucket and
+    // grantEncryptDecrypt on the key, whatever role it is given: the action patterns are CDK's, the resources
+    // this one bucket and key. Each is acknowledged here, on that role's policy alone.
+    const destinationRole = this.deliveryStream.node.tryFindChild('S3 Destination Role');
+    if (destinationRole) {
+      const cdkGrant = (what: string) => `Firehose's S3 destination (CDK L2) grants ${what} on the capture bucket and its key only; Firehose writes, lists and cleans up the delivery's objects and multipart uploads there`;
+      acknowledgeWildcards(destinationRole, [
+        { finding: 'Action::s3:GetObject*', reason: cdkGrant('s3:GetObject* (GetObject and its Acl, Attributes, Tagging, Version... reads)') },
+        { finding: 'Action::s3:GetBucket*', reason: cdkGrant('s3:GetBucket* (GetBucketLocation and the bucket configuration reads)') },
+        { finding: 'Action::s3:List*', reason: cdkGrant('s3:List* (ListBucket, ListBucketMultipartUploads, ListMultipartUploadParts)') },
+        { finding: 'Action::s3:DeleteObject*', reason: cdkGrant('s3:DeleteObject* (DeleteObject, DeleteObjectVersion, DeleteObjectTagging)') },
+        { finding: 'Action::s3:Abort*', reason: cdkGrant('s3:Abort* (AbortMultipartUpload)') },
+        { finding: 'Action::kms:GenerateDataKey*', reason: cdkGrant('kms:GenerateDataKey* (GenerateDataKey and its WithoutPlaintext and pair forms) on the capture key') },
+        { finding: 'Action::kms:ReEncrypt*', reason: cdkGrant('kms:ReEncrypt* (ReEncryptFrom, ReEncryptTo) on the capture key') },
+        { finding: nagResource(this, this.bucket.arnForObjects('*')), reason: cdkGrant('object access') },
+      ]);
+    }
     // CloudWatch Logs puts the subscription's records into the stream with this role.
     this.logsRole = new iam.Role(this, 'LogsRole', {
       assumedBy: new iam.ServicePrincipal('logs.amazonaws.com'),

@@ -5,7 +5,7 @@
 // (and decrypt it), write its state under monitor/state/, put metrics in its namespace, publish to the topic
 // (with its key), and write its own logs.
 import { join } from 'node:path';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -20,6 +20,8 @@ import { DRIFT_METRICS_NAMESPACE } from '../lambdas/core/monitoring/contracts';
 import type { DriftSettings } from './manifest/schema';
 import { IMAGE_MODELS_DIR, type PipelineImage } from './pipeline-image';
 import { PROJECT_ROOT } from './private/bundle';
+import { LOG_GROUP_REMOVAL_POLICY } from './private/logs';
+import { acknowledgeWildcards, nagResource } from './private/nag';
 
 /** The handler the pipeline image must hold for the monitor (add it to the image's handlers). */
 export const DRIFT_MONITOR_IMAGE_HANDLERS: Readonly<Record<string, string>> = {
@@ -86,7 +88,7 @@ export class DriftMonitor extends Construct {
     }
     const name = `${props.project}-${props.stage}-drift-monitor`;
 
-    this.logGroup = new logs.LogGroup(this, 'Logs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.RETAIN });
+    this.logGroup = new logs.LogGroup(this, 'Logs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: LOG_GROUP_REMOVAL_POLICY });
     this.role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: `${name}: reads captures, writes its state, puts drift metrics, publishes drift reports` });
     const bucket = props.captureBucket;
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ListCaptures', actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }));
@@ -104,8 +106,13 @@ export class DriftMonitor extends Construct {
       }),
     );
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'PublishReports', actions: ['sns:Publish'], resources: [props.topic.topicArn] }));
-    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'UseTopicKey', actions: ['kms:Decrypt', 'kms:GenerateDataKey*'], resources: [props.topicKey.keyArn] }));
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'UseTopicKey', actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [props.topicKey.keyArn] }));
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'WriteOwnLogs', actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [this.logGroup.logGroupArn] }));
+    acknowledgeWildcards(this.role, [
+      { finding: nagResource(this, bucket.arnForObjects('*')), reason: "Reads every model's captures in the capture bucket (lambda/ and data-capture/, partitioned by model, version and hour) and its own state; this one bucket, read only" },
+      { finding: nagResource(this, bucket.arnForObjects(`${MONITOR_STATE_PREFIX}*`)), reason: 'Writes only its own state, under monitor/state/ of the capture bucket' },
+      { finding: 'Resource::*', reason: `cloudwatch:PutMetricData supports no resource ARN; the statement is scoped by its condition to the namespace ${DRIFT_METRICS_NAMESPACE}` },
+    ]);
 
     this.function = new lambda.DockerImageFunction(this, 'Function', {
       code: props.image.code('drift-monitor'),

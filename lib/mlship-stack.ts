@@ -14,6 +14,7 @@ import { BATCH_IMAGE_HANDLERS, BatchScoring } from './batch-scoring-pipeline';
 import { DataCapture } from './data-capture';
 import { DRIFT_MONITOR_IMAGE_HANDLERS, DriftMonitor } from './drift-monitor';
 import { capturePercentOf } from './manifest/schema';
+import { AccessLogsBucket } from './access-logs-bucket';
 import { ApiWaf } from './api-waf';
 import { InferenceApi } from './inference-api';
 import { METRICS_NAMESPACE, metricsServiceName, ModelFunction } from './model-function';
@@ -107,6 +108,8 @@ function impossibleReleases(models: readonly LoadedModel[]): string[] {
 
 export class MlshipStack extends Stack {
   public readonly api: InferenceApi;
+  /** The bucket of every other bucket's S3 server access logs. */
+  public readonly accessLogs: AccessLogsBucket;
   /** The web ACL in front of the API stage; undefined unless the manifest's api.waf.enabled. */
   public readonly apiWaf?: ApiWaf;
   /** The function of each Lambda model, by model name. */
@@ -154,12 +157,18 @@ export class MlshipStack extends Stack {
       tags: { ...stackProps.tags, project: manifest.project, stage },
     });
     this.stage = stage;
+    // S3 server access logs are delivered under the log bucket's policy, never the LogDeliveryWrite ACL (every
+    // bucket enforces bucket-owner object ownership, which disables ACLs): pinned here as well as in cdk.json,
+    // so an app run without the project's context still synthesizes.
+    this.node.setContext('@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy', true);
 
     const functions = new Map<string, ModelFunction>();
     const releases = new Map<string, ModelRelease>();
     const endpoints = new Map<string, SagemakerModel>();
     // One capture bucket for every model: Lambda models through their logs and Firehose, SageMaker endpoints directly.
-    this.dataCapture = new DataCapture(this, 'Capture', { namePrefix: name, retentionDays: manifest.monitoring.captureRetentionDays });
+    // Every bucket's S3 server access logs go to one bucket of the stage.
+    this.accessLogs = new AccessLogsBucket(this, 'AccessLogs');
+    this.dataCapture = new DataCapture(this, 'Capture', { namePrefix: name, retentionDays: manifest.monitoring.captureRetentionDays, serverAccessLogsBucket: this.accessLogs.bucket });
     for (const model of loaded.models) {
       const { entry } = model;
       const id = pascalCase(entry.name);
@@ -227,7 +236,7 @@ export class MlshipStack extends Stack {
     this.modelReleases = releases;
     this.sagemakerModels = endpoints;
 
-    this.pipelineStorage = new PipelineStorage(this, 'Pipelines', { namePrefix: name, emails: manifest.notifications.emails });
+    this.pipelineStorage = new PipelineStorage(this, 'Pipelines', { namePrefix: name, emails: manifest.notifications.emails, serverAccessLogsBucket: this.accessLogs.bucket });
 
     this.api = new InferenceApi(this, 'Api', {
       stageName: stage,
@@ -368,6 +377,7 @@ export class MlshipStack extends Stack {
         dataBucket: this.pipelineStorage.dataBucket,
         topic: this.pipelineStorage.topic,
         topicKey: this.pipelineStorage.topicKey,
+        serverAccessLogsBucket: this.accessLogs.bucket,
       });
       new CfnOutput(this, 'RetrainStateMachineArn', {
         value: this.retrainPipeline.stateMachine.stateMachineArn,

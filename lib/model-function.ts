@@ -7,6 +7,9 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { modelNameSchema } from '../lambdas/core/model-card';
 import { IMAGE_MODEL_DIR, modelImageCode } from './model-image';
+import { functionRole } from './private/grants';
+import { LOG_GROUP_REMOVAL_POLICY } from './private/logs';
+import { acknowledgeWildcards, XRAY_REASON } from './private/nag';
 
 /** The API Gateway integration timeout is 29 s, so a function behind it never needs longer. */
 export const MAX_TIMEOUT_SECONDS = 29;
@@ -118,7 +121,7 @@ export class ModelFunction extends Construct {
 
     this.logGroup = new logs.LogGroup(this, 'LogGroup', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
-      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
+      removalPolicy: props.logRemovalPolicy ?? LOG_GROUP_REMOVAL_POLICY,
     });
 
     this.function = new lambda.DockerImageFunction(this, 'Function', {
@@ -130,6 +133,8 @@ export class ModelFunction extends Construct {
       reservedConcurrentExecutions: props.reservedConcurrency,
       tracing: lambda.Tracing.ACTIVE,
       logGroup: this.logGroup,
+      // Its own role: writes to its own log group (and X-Ray), nothing else; no AWSLambdaBasicExecutionRole.
+      role: functionRole(this, 'Role', this.logGroup, `mlship model ${props.modelName}: inference function`),
       // Each change publishes a version (see ModelRelease); old ones stay, so a rollback has somewhere to go.
       currentVersionOptions: { description: `mlship model ${props.modelName} v${props.modelVersion}`, removalPolicy: RemovalPolicy.RETAIN },
       environment: {
@@ -144,6 +149,7 @@ export class ModelFunction extends Construct {
         NODE_OPTIONS: '--enable-source-maps',
       },
     });
+    acknowledgeWildcards(this.function.role!, [XRAY_REASON]);
     Tags.of(this).add('model', props.modelName);
   }
 }

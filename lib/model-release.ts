@@ -4,7 +4,7 @@
 // any traffic moves, a pre-traffic hook invokes the new version with the golden cases of its model.json;
 // while traffic moves, alarms on the new version (error rate, function errors, p99 duration,
 // throttles) watch it. A failed hook, an alarm or a failed or stopped deployment moves the alias back.
-import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as codedeploy from 'aws-cdk-lib/aws-codedeploy';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -16,6 +16,9 @@ import { releaseSchema } from './manifest/schema';
 import { METRICS_NAMESPACE, metricsServiceName } from './model-function';
 import { preTrafficHookCode } from './pre-traffic-hook-code';
 import { boundedName } from './private/names';
+import { LOG_GROUP_REMOVAL_POLICY } from './private/logs';
+import { acknowledgeWildcards, invokeQualifiersReason } from './private/nag';
+import { ZIP_FUNCTION_RUNTIME, acknowledgeRuntime } from './private/runtime';
 
 /** The alias API Gateway calls; CodeDeploy moves it from version to version. */
 export const LIVE_ALIAS = 'live';
@@ -284,7 +287,7 @@ export class ModelRelease extends Construct {
     // PutLifecycleEventHookExecutionStatus on this deployment group, and grants CodeDeploy invoking it.
     this.preTrafficHookLogGroup = new logs.LogGroup(this, 'PreTrafficHookLogs', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
-      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
+      removalPolicy: props.logRemovalPolicy ?? LOG_GROUP_REMOVAL_POLICY,
     });
     const hookRole = new iam.Role(this, 'PreTrafficHookRole', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
@@ -295,7 +298,7 @@ export class ModelRelease extends Construct {
     this.preTrafficHook = new lambda.Function(this, 'PreTrafficHook', {
       functionName: boundedName(`${baseName}-pre-traffic`, 64),
       description: `${label}: before traffic moves, the new version must reproduce the golden cases of its model.json`,
-      runtime: lambda.Runtime.NODEJS_22_X,
+      runtime: ZIP_FUNCTION_RUNTIME,
       architecture: lambda.Architecture.ARM_64,
       handler: 'index.handler',
       code: preTrafficHookCode({ modelDir: props.modelDir, hookEntry: props.hookEntry }),
@@ -326,6 +329,14 @@ export class ModelRelease extends Construct {
       // (a stopped Lambda deployment would otherwise leave the alias split between two versions).
       autoRollback: { failedDeployment: true, deploymentInAlarm: true, stoppedDeployment: true },
     });
+    acknowledgeRuntime(this.preTrafficHook);
+    // CodeDeploy's role: the managed policy AWS maintains for Lambda deployments (CDK attaches it to any
+    // role given), and invoking the hook by qualified ARN.
+    Validations.of(this.deploymentGroup.role).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSCodeDeployRoleForLambdaLimited]',
+      reason: "AWSCodeDeployRoleForLambdaLimited is AWS's policy for CodeDeploy's Lambda deployments (update and read aliases, read the deployment alarms, invoke hooks); CDK's LambdaDeploymentGroup attaches it to its role whatever role is given",
+    });
+    acknowledgeWildcards(this.deploymentGroup.role, invokeQualifiersReason(this, [this.preTrafficHook.functionArn]));
 
     // The alias update starts the deployment, so the deployment group, the hook (with the new version's
     // ARN, its permissions and model.json) and the alarms (watching the new version) must be updated first.

@@ -22,6 +22,11 @@ export interface PipelineStorageProps {
    * @default 14
    */
   readonly workFileDays?: number;
+  /**
+   * Bucket receiving the data bucket's S3 server access logs (under data/).
+   * @default - no server access logs
+   */
+  readonly serverAccessLogsBucket?: s3.IBucket;
 }
 
 export class PipelineStorage extends Construct {
@@ -42,6 +47,7 @@ export class PipelineStorage extends Construct {
       // Data people put here outlives the stack.
       removalPolicy: RemovalPolicy.RETAIN,
       lifecycleRules: [{ id: 'expire-work-files', prefix: WORK_PREFIX, expiration: Duration.days(props.workFileDays ?? 14) }],
+      ...(props.serverAccessLogsBucket ? { serverAccessLogsBucket: props.serverAccessLogsBucket, serverAccessLogsPrefix: 'data/' } : {}),
     });
 
     this.topicKey = new kms.Key(this, 'TopicKey', {

@@ -12,7 +12,7 @@
 // function. Each function has a role of its own limited to the prefixes, bucket and parameters it uses.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -34,8 +34,12 @@ import type { LoadedModel } from './manifest/load';
 import type { RetrainSettings } from './manifest/schema';
 import { IMAGE_MODELS_DIR, type PipelineImage } from './pipeline-image';
 import { bundleEntry, PROJECT_ROOT } from './private/bundle';
+import { functionRole, grantKey, grantObjectsRead, grantObjectsWrite } from './private/grants';
+import { LOG_GROUP_REMOVAL_POLICY } from './private/logs';
+import { acknowledgeWildcards, invokeQualifiersReason, nagResource, XRAY_REASON } from './private/nag';
 import { driftAlarmName } from './private/names';
 import { stagingDir } from './private/staging';
+import { ZIP_FUNCTION_RUNTIME, acknowledgeRuntime } from './private/runtime';
 
 /** The retrain handlers that run in the pipeline image (they read the live model there): name -> entry. */
 export const RETRAIN_IMAGE_HANDLERS: Readonly<Record<string, string>> = {
@@ -140,6 +144,11 @@ export interface RetrainPipelineProps {
    * @default logs.RetentionDays.ONE_MONTH
    */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * Bucket receiving the registry bucket's S3 server access logs (under registry/).
+   * @default - no server access logs
+   */
+  readonly serverAccessLogsBucket?: s3.IBucket;
 }
 
 interface StepFunctionSpec {
@@ -201,6 +210,7 @@ export class RetrainPipeline extends Construct {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
       removalPolicy: RemovalPolicy.RETAIN,
+      ...(props.serverAccessLogsBucket ? { serverAccessLogsBucket: props.serverAccessLogsBucket, serverAccessLogsPrefix: 'registry/' } : {}),
     });
 
     const parameters = new Map<string, ssm.StringParameter>();
@@ -221,9 +231,8 @@ export class RetrainPipeline extends Construct {
     const architecture = props.image.platform.platform === 'linux/arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64;
     const makeFunction = (spec: StepFunctionSpec, code: { image: lambda.DockerImageCode } | { zip: lambda.Code }): { fn: lambda.Function; role: iam.Role } => {
       const id = `${spec.step}Function`;
-      const logGroup = new logs.LogGroup(this, `${id}Logs`, { retention, removalPolicy: RemovalPolicy.RETAIN });
-      const role = new iam.Role(this, `${id}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: `${machineName} ${spec.description}` });
-      logGroup.grantWrite(role);
+      const logGroup = new logs.LogGroup(this, `${id}Logs`, { retention, removalPolicy: LOG_GROUP_REMOVAL_POLICY });
+      const role = functionRole(this, `${id}Role`, logGroup, `${machineName} ${spec.description}`);
       const common = {
         description: `${machineName}: ${spec.description}`,
         architecture,
@@ -242,7 +251,7 @@ export class RetrainPipeline extends Construct {
       const fn =
         'image' in code
           ? new lambda.DockerImageFunction(this, id, { ...common, code: code.image })
-          : new lambda.Function(this, id, { ...common, runtime: lambda.Runtime.NODEJS_22_X, handler: 'index.handler', code: code.zip });
+          : new lambda.Function(this, id, { ...common, runtime: ZIP_FUNCTION_RUNTIME, handler: 'index.handler', code: code.zip });
       return { fn, role };
     };
     const gather = makeFunction(
@@ -265,20 +274,33 @@ export class RetrainPipeline extends Construct {
     this.trainFunction = train.fn;
     this.evaluateFunction = evaluate.fn;
     this.registerFunction = register.fn;
+    acknowledgeRuntime(register.fn);
 
     // Least privilege: training data is read only under training-data/, work files only under _work/retrain/.
-    props.dataBucket.grantRead(gather.role, `${TRAINING_DATA_PREFIX}*`);
-    props.dataBucket.grantPut(gather.role, workObjects);
+    grantObjectsRead(gather.role, props.dataBucket, `${TRAINING_DATA_PREFIX}*`);
+    grantObjectsWrite(gather.role, props.dataBucket, workObjects);
     for (const role of [train.role, evaluate.role]) {
-      props.dataBucket.grantRead(role, workObjects);
-      props.dataBucket.grantPut(role, workObjects);
+      grantObjectsRead(role, props.dataBucket, workObjects);
+      grantObjectsWrite(role, props.dataBucket, workObjects);
     }
     // Train lists the registry for the next version number; it reads no object there.
     train.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.registryBucket.bucketArn] }));
-    props.dataBucket.grantRead(register.role, workObjects);
-    this.registryBucket.grantRead(register.role);
-    this.registryBucket.grantPut(register.role);
+    grantObjectsRead(register.role, props.dataBucket, workObjects);
+    grantObjectsRead(register.role, this.registryBucket);
+    grantObjectsWrite(register.role, this.registryBucket);
     for (const parameter of parameters.values()) parameter.grantWrite(register.role);
+    const work = { finding: nagResource(this, props.dataBucket.arnForObjects(workObjects)), reason: "Only this pipeline's work files, under _work/retrain/ of the stage's data bucket" };
+    acknowledgeWildcards(gather.role, [
+      { finding: nagResource(this, props.dataBucket.arnForObjects(`${TRAINING_DATA_PREFIX}*`)), reason: 'Reads the labelled rows people put under training-data/ (one folder per model, any file name) and nothing else of the data bucket' },
+      work,
+      XRAY_REASON,
+    ]);
+    for (const role of [train.role, evaluate.role]) acknowledgeWildcards(role, [work, XRAY_REASON]);
+    acknowledgeWildcards(register.role, [
+      work,
+      { finding: nagResource(this, this.registryBucket.arnForObjects('*')), reason: "The model registry bucket of this pipeline alone: candidates are written at <model>/<version>/, a version Register picks at run time" },
+      XRAY_REASON,
+    ]);
 
     // The definition.
     const S = RETRAIN_STATES;
@@ -405,7 +427,7 @@ export class RetrainPipeline extends Construct {
     this.logGroup = new logs.LogGroup(this, 'StateMachineLogs', {
       logGroupName: `/aws/vendedlogs/states/${machineName}`,
       retention,
-      removalPolicy: RemovalPolicy.RETAIN,
+      removalPolicy: LOG_GROUP_REMOVAL_POLICY,
     });
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineName: machineName,
@@ -417,16 +439,36 @@ export class RetrainPipeline extends Construct {
       logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
     });
     // The topic is encrypted: publishing needs its key.
-    props.topicKey?.grant(this.stateMachine, 'kms:Decrypt', 'kms:GenerateDataKey*');
+    if (props.topicKey) grantKey(this.stateMachine, props.topicKey, ['kms:Decrypt', 'kms:GenerateDataKey']);
+    acknowledgeWildcards(this.stateMachine.role, [XRAY_REASON, ...invokeQualifiersReason(this, [gather.fn, train.fn, evaluate.fn, register.fn].map((f) => f.functionArn))]);
 
     // Triggers: the manifest's schedule, and the model's drift alarm going into ALARM.
     const rules = new Map<string, events.Rule[]>();
     const triggered = models.filter((m) => m.retrain.schedule !== undefined || m.retrain.onDrift);
     if (triggered.length > 0) {
+      // A customer managed key: EventBridge can only write to a queue encrypted with a key whose policy lets it.
+      const deadLetterKey = new kms.Key(this, 'TriggerDeadLettersKey', {
+        description: `${machineName}: encrypts the retrain triggers' dead-letter queue`,
+        enableKeyRotation: true,
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      deadLetterKey.addToResourcePolicy(
+        new iam.PolicyStatement({
+          principals: [new iam.ServicePrincipal('events.amazonaws.com')],
+          actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+          resources: ['*'],
+          conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+        }),
+      );
       this.triggerDeadLetters = new sqs.Queue(this, 'TriggerDeadLetters', {
-        encryption: sqs.QueueEncryption.SQS_MANAGED,
+        encryption: sqs.QueueEncryption.KMS,
+        encryptionMasterKey: deadLetterKey,
         enforceSSL: true,
         retentionPeriod: Duration.days(14),
+      });
+      Validations.of(this.triggerDeadLetters).acknowledge({
+        id: 'AwsSolutions-SQS3',
+        reason: "This queue is itself the dead-letter queue of the retrain rules' targets (EventBridge deadLetterConfig, which cdk-nag does not follow); a dead-letter queue of a dead-letter queue would hold nothing",
       });
       new cloudwatch.Alarm(this, 'TriggerDeadLettersAlarm', {
         alarmDescription: `${machineName}: a schedule or drift trigger could not start the state machine (the event is in the dead-letter queue; start it by hand)`,

@@ -26,6 +26,8 @@ import { boundedName, shortHash } from './private/names';
 import { sagemakerProxyCode } from './sagemaker-proxy-code';
 import { tritonImage, TRITON_VERSION_PATTERN, type TritonImage } from './triton-image';
 import { tritonModelDataAsset } from './triton-model-data';
+import { acknowledgeWildcards, nagResource } from './private/nag';
+import { ZIP_FUNCTION_RUNTIME, acknowledgeRuntime } from './private/runtime';
 
 /** The endpoint's one production variant. Its name never changes: a blue/green update needs the same name. */
 export const VARIANT_NAME = 'AllTraffic';
@@ -379,6 +381,8 @@ export class SagemakerModel extends Construct {
     this.endpointLogGroup = new logs.LogGroup(this, 'EndpointLogs', {
       logGroupName: `/aws/sagemaker/Endpoints/${this.endpointName}`,
       retention: logRetention,
+      // The one exception to LOG_GROUP_REMOVAL_POLICY (lib/private/logs.ts): SageMaker fixes this name, so a
+      // retained group would stop the stack from being created again with the same endpoint.
       removalPolicy: RemovalPolicy.DESTROY,
     });
 
@@ -486,6 +490,12 @@ export class SagemakerModel extends Construct {
       if (captureKey) role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'EncryptCaptures', actions: ['kms:Encrypt', 'kms:GenerateDataKey'], resources: [captureKey.keyArn] }));
     }
 
+    acknowledgeWildcards(role, [
+      { finding: nagResource(this, `${logGroupArn}:log-stream:*`), reason: "The log streams of this endpoint's own log group (/aws/sagemaker/Endpoints/<endpoint>), which SageMaker names per instance" },
+      ...(this.captureBucket ? [{ finding: nagResource(this, this.captureBucket.arnForObjects(`${DATA_CAPTURE_PREFIX}/*`)), reason: "Writes captures only under data-capture/ of the stage's capture bucket, at keys SageMaker names by endpoint, variant and hour" }] : []),
+      { finding: 'Resource::*', reason: 'Only ecr:GetAuthorizationToken (no resource type; the image pull itself is limited to the Triton repository) and cloudwatch:PutMetricData (no resource type; limited by condition to the endpoint instance metrics namespace)' },
+    ]);
+
     this.model = new sagemaker.CfnModel(this, 'Model', {
       executionRoleArn: role.roleArn,
       primaryContainer: { image: this.image.imageUri, modelDataUrl: asset.s3ObjectUrl, environment },
@@ -563,7 +573,7 @@ export class SagemakerModel extends Construct {
     this.grantInvoke(proxyRole);
     this.proxy = new lambda.Function(this, 'Proxy', {
       description: `${label}: API Gateway to the SageMaker endpoint ${this.endpointName} (Triton)`,
-      runtime: lambda.Runtime.NODEJS_22_X,
+      runtime: ZIP_FUNCTION_RUNTIME,
       architecture: lambda.Architecture.ARM_64,
       handler: 'index.handler',
       code: sagemakerProxyCode({ modelDir: props.modelDir, proxyEntry: props.proxyEntry }),
@@ -583,6 +593,7 @@ export class SagemakerModel extends Construct {
         NODE_OPTIONS: '--enable-source-maps',
       },
     });
+    acknowledgeRuntime(this.proxy);
     Tags.of(this).add('model', modelName);
   }
 

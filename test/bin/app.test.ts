@@ -54,6 +54,7 @@ describe('npx cdk synth', () => {
     // Data capture: the breast-cancer function's logs through Firehose; the drift monitor on its schedule.
     assert.deepEqual([count('AWS::Logs::SubscriptionFilter'), count('AWS::KinesisFirehose::DeliveryStream'), count('AWS::Events::Rule') >= 1], [1, 1, true]);
     assert.deepEqual(Object.keys(template.Outputs).sort(), [
+      'ApiAuthorization',
       'ApiUrl',
       'BatchStateMachineArn',
       'BreastCancerFunctionName',

@@ -185,7 +185,7 @@ describe('drift monitor', () => {
     assert.deepEqual([byId.UseCaptureKey!.Action, byId.UseCaptureKey!.Resource], [['kms:Decrypt', 'kms:GenerateDataKey'], { 'Fn::GetAtt': [keyId, 'Arn'] }]);
     assert.deepEqual([byId.PutDriftMetrics!.Action, byId.PutDriftMetrics!.Resource, byId.PutDriftMetrics!.Condition], ['cloudwatch:PutMetricData', '*', { StringEquals: { 'cloudwatch:namespace': DRIFT_METRICS_NAMESPACE } }]);
     assert.deepEqual([byId.PublishReports!.Action, byId.PublishReports!.Resource], ['sns:Publish', { Ref: topicId }]);
-    assert.deepEqual([byId.UseTopicKey!.Action, byId.UseTopicKey!.Resource], [['kms:Decrypt', 'kms:GenerateDataKey*'], { 'Fn::GetAtt': [topicKeyId, 'Arn'] }]);
+    assert.deepEqual([byId.UseTopicKey!.Action, byId.UseTopicKey!.Resource], [['kms:Decrypt', 'kms:GenerateDataKey'], { 'Fn::GetAtt': [topicKeyId, 'Arn'] }]);
     assert.deepEqual([byId.WriteOwnLogs!.Action, byId.WriteOwnLogs!.Resource], [['logs:CreateLogStream', 'logs:PutLogEvents'], { 'Fn::GetAtt': [id(monitor.logGroup as never), 'Arn'] }]);
     const role = json.Resources[roleId]!.Properties as { ManagedPolicyArns?: unknown; Policies?: unknown; AssumeRolePolicyDocument: { Statement: { Principal: unknown }[] } };
     assert.equal(role.ManagedPolicyArns, undefined, 'no managed policies (not even basic execution)');

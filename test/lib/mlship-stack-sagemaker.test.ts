@@ -122,6 +122,7 @@ describe('MlshipStack with a SageMaker model', () => {
 
   it('outputs, per model, what `mlship verify` compares with what is live', () => {
     assert.deepEqual(Object.keys(json.Outputs).filter((key) => /^(Api|BreastCancer|Digits)/.test(key)).sort(), [
+      'ApiAuthorization',
       'ApiUrl',
       'BreastCancerFunctionName',
       'BreastCancerInferUrl',

@@ -200,7 +200,7 @@ describe('alert formatter', () => {
     const summary = statements.map((s) => `${s.Effect} ${[s.Action].flat().join(',')} on ${flat(s.Resource)}`).sort();
     assert.deepEqual(summary, [
       `Allow cloudwatch:DescribeAlarms on arn:\${AWS::Partition}:cloudwatch:\${AWS::Region}:\${AWS::AccountId}:alarm:shop-test-*`,
-      `Allow kms:Decrypt,kms:GenerateDataKey* on \${${idOf(stack.pipelineStorage.topicKey)}.Arn}`,
+      `Allow kms:Decrypt,kms:GenerateDataKey on \${${idOf(stack.pipelineStorage.topicKey)}.Arn}`,
       `Allow logs:CreateLogStream,logs:PutLogEvents on \${${idOf(stack.alertFormatter.logGroup)}.Arn}`,
       `Allow sns:Publish on \${${idOf(stack.pipelineStorage.topic)}}`,
     ]);
