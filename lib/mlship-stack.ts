@@ -94,6 +94,19 @@ function idCollisions(models: readonly LoadedModel[]): string[] {
   return problems;
 }
 
+/** API key names that differ only where pascalCase drops a character would share the output ApiKeyId<Name>. */
+function apiKeyIdCollisions(keys: readonly { readonly name: string }[]): string[] {
+  const byId = new Map<string, number>();
+  const problems: string[] = [];
+  keys.forEach((key, index) => {
+    const id = `ApiKeyId${pascalCase(key.name)}`;
+    const other = byId.get(id);
+    if (other !== undefined) problems.push(`api.apiKeys[${index}].name '${key.name}' and api.apiKeys[${other}].name '${keys[other]!.name}' both become the output ${id}; rename one`);
+    else byId.set(id, index);
+  });
+  return problems;
+}
+
 /** Release settings CodeDeploy or Lambda would refuse, or that could never work, with their manifest paths. */
 function impossibleReleases(models: readonly LoadedModel[]): string[] {
   return models
@@ -145,7 +158,7 @@ export class MlshipStack extends Stack {
     if (!STAGE_PATTERN.test(stage)) {
       throw new ManifestError(loaded.file, [`stage must be up to 12 lower-case letters or digits, starting with a letter, received '${stage}'`]);
     }
-    const problems = [...idCollisions(loaded.models), ...impossibleReleases(loaded.models), ...impossibleSagemakerModels(loaded.models), ...retrainProblems(loaded.models)];
+    const problems = [...apiKeyIdCollisions(manifest.api.apiKeys), ...idCollisions(loaded.models), ...impossibleReleases(loaded.models), ...impossibleSagemakerModels(loaded.models), ...retrainProblems(loaded.models)];
     if (problems.length > 0) throw new ManifestError(loaded.file, problems);
 
     const name = stackName(manifest.project, stage);

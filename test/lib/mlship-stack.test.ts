@@ -405,6 +405,14 @@ describe('MlshipStack synth-time errors', () => {
     ]);
   });
 
+  it('fails on API key names that would share an output id, and on a bad quota, naming their manifest paths', () => {
+    const models = [{ name: 'digits', version: 1 }];
+    assertProblems(() => synth({ api: { auth: 'apiKey', apiKeys: [{ name: 'web-shop' }, { name: 'web_shop' }] }, models }), [
+      "api.apiKeys[1].name 'web_shop' and api.apiKeys[0].name 'web-shop' both become the output ApiKeyIdWebShop; rename one",
+    ]);
+    assertProblems(() => synth({ api: { auth: 'apiKey', apiKeys: [{ name: 'web', quota: { limit: 0, period: 'DAY' } }] }, models }), ['api.apiKeys[0].quota.limit must be at least 1, received 0']);
+  });
+
   it('fails on a release percent outside 1..99, naming its manifest path', () => {
     assertProblems(() => synth({ models: [{ name: 'digits', version: 1, release: { percent: 150 } }] }), ['models[0].release.percent must be at most 99, received 150']);
   });

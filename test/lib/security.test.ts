@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { App, Stack, Validations } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -318,6 +318,10 @@ describe('data at rest and in transit', () => {
     variant.template.resourceCountIs('AWS::WAFv2::WebACL', 1);
     variant.template.resourceCountIs('AWS::WAFv2::WebACLAssociation', 1);
     variant.template.resourceCountIs('AWS::ApiGateway::UsagePlan', 2);
+    variant.template.hasOutput('ApiAuthorization', { Value: 'apiKey' });
+    variant.template.hasOutput('ApiKeyIdWebShop', { Value: { Ref: Match.stringLikeRegexp('^ApiApiKey0') } });
+    variant.template.hasOutput('ApiKeyIdBatchTeam', { Value: { Ref: Match.stringLikeRegexp('^ApiApiKey1') } });
+    stacks[0]!.template.hasOutput('ApiAuthorization', { Value: 'iam' });
     const methods = resourcesOfType(variant.resources, 'AWS::ApiGateway::Method').map(([, m]) => m.Properties!);
     assert.ok(methods.filter((m) => m.ApiKeyRequired === true).length >= 10);
     assert.equal(methods.filter((m) => m.AuthorizationType === 'AWS_IAM').length, 0);
