@@ -86,7 +86,9 @@ async function main(): Promise<void> {
     if (values.only !== undefined) {
       const request = generateRequest(seed, Number(values.only), ctx);
       const result = await exchange(target.port, request, 3000);
-      process.stdout.write(`${describeRequest(seed, request)}\nanswer: ${result.answer ? `${result.answer.status} ${JSON.stringify(result.answer.headers)}\n${result.answer.body.subarray(0, 2000).toString('utf8')}` : `none (${result.none})`}\n`);
+      const answers = result.answers ?? (result.answer ? [result.answer] : []);
+      const shown = answers.map((a, i) => `answer ${i + 1}: ${a.status} ${JSON.stringify(a.headers)}\n${a.body.subarray(0, 2000).toString('utf8')}`).join('\n');
+      process.stdout.write(`${describeRequest(seed, request)}\n${answers.length > 0 ? shown : `no answer (${result.none})`}\n`);
       const problem = checkExchange(request, result);
       process.stdout.write(problem ? `FAIL ${problem}\n` : 'ok\n');
       failed = problem !== undefined;

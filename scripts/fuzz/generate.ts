@@ -88,6 +88,7 @@ export const KINDS = [
   'endpoint',
   'status-page',
   'headers',
+  'pipelined',
 ] as const;
 export type FuzzKind = (typeof KINDS)[number];
 
@@ -106,6 +107,8 @@ export interface FuzzRequest {
   /** The path asked for, for checking the answer's shape. */
   readonly path: string;
   readonly method: string;
+  /** For kind 'pipelined': the requests sent one after the other on one keep-alive connection, each to be answered in order. */
+  readonly pipeline?: readonly { readonly kind: FuzzKind; readonly path: string; readonly method: string }[];
 }
 
 const ROUTE_SUFFIXES = ['', '/ready', '/infer'] as const;
@@ -379,11 +382,9 @@ function raw({ method, target, headers, body }: RawOptions): Buffer {
   return Buffer.concat([Buffer.from(head, 'latin1'), body ?? Buffer.alloc(0)]);
 }
 
-function baseHeaders(ctx: FuzzContext, rng: Rng): [string, string][] {
-  const headers: [string, string][] = [
-    ['Host', '127.0.0.1'],
-    ['Connection', 'close'],
-  ];
+function baseHeaders(ctx: FuzzContext, rng: Rng, keepAlive = false): [string, string][] {
+  const headers: [string, string][] = [['Host', '127.0.0.1']];
+  if (!keepAlive) headers.push(['Connection', 'close']);
   if (ctx.apiKey !== undefined) {
     // Mostly the right key: the requests should reach the routes; some without or with a wrong one.
     const roll = rng.float();
@@ -393,9 +394,9 @@ function baseHeaders(ctx: FuzzContext, rng: Rng): [string, string][] {
   return headers;
 }
 
-function fromBody(b: Body, ctx: FuzzContext, rng: Rng): { parts: Buffer[]; method: string; path: string } {
+function fromBody(b: Body, ctx: FuzzContext, rng: Rng, keepAlive = false): { parts: Buffer[]; method: string; path: string } {
   const body = b.body === undefined ? undefined : Buffer.isBuffer(b.body) ? b.body : Buffer.from(b.body, 'utf8');
-  const headers = baseHeaders(ctx, rng);
+  const headers = baseHeaders(ctx, rng, keepAlive);
   if (body !== undefined) {
     if (b.contentType !== null) headers.push(['Content-Type', b.contentType ?? 'application/json']);
     headers.push(['Content-Length', String(body.length)]);
@@ -566,6 +567,40 @@ function hostileHeaders(rng: Rng, ctx: FuzzContext): { parts: Buffer[]; what: st
   return { parts: [fixed], what: `${what}${version !== 'HTTP/1.1' ? `, ${version}` : ''}`, path, method: 'POST' };
 }
 
+/**
+ * Two to four well-formed requests (some with bodies the API refuses) on one keep-alive connection, written
+ * at once: each must be answered in order, so a refusal must read (or close on) its body, never leave it to
+ * be parsed as the next request.
+ */
+function pipelined(rng: Rng, ctx: FuzzContext): { parts: Buffer[]; what: string; path: string; method: string; pipeline: { kind: FuzzKind; path: string; method: string }[] } {
+  const makers: [FuzzKind, () => Body][] = [
+    ['valid', () => valid(rng, ctx)],
+    ['wrong-types', () => wrongTypes(rng, ctx)],
+    ['v1-shape', () => v1Shape(rng, ctx)],
+    ['v2-shape', () => v2Shape(rng, ctx)],
+    ['content-type', () => contentType(rng, ctx)],
+    ['huge-numbers', () => hugeNumbers(rng, ctx)],
+    ['invalid-utf8', () => invalidUtf8(rng, ctx)],
+    ['status-page', () => statusPage(rng)],
+    ['endpoint', () => endpoint(rng, ctx)],
+    ['random-json', () => ({ method: rng.chance(0.8) ? 'POST' : 'GET', path: rng.pick(routePaths(ctx)), body: randomJson(rng), what: 'random JSON' })],
+  ];
+  const count = 2 + rng.int(3);
+  const pipeline: { kind: FuzzKind; path: string; method: string }[] = [];
+  const bytes: Buffer[] = [];
+  for (let i = 0; i < count; i++) {
+    const [kind, make] = rng.pick(makers);
+    const b = make();
+    const built = fromBody(b, ctx, rng, i < count - 1);
+    pipeline.push({ kind, path: b.path, method: b.method });
+    bytes.push(...built.parts);
+  }
+  const all = Buffer.concat(bytes);
+  const cut = rng.chance(0.5) ? rng.int(all.length) : 0;
+  const parts = cut > 0 ? [all.subarray(0, cut), all.subarray(cut)] : [all];
+  return { parts, what: `${count} pipelined: ${pipeline.map((p) => `${p.kind} ${p.method} ${p.path}`).join('; ')}`, path: pipeline[0]!.path, method: pipeline[0]!.method, pipeline };
+}
+
 /** Request `index` of `seed`: the same bytes every time. */
 export function generateRequest(seed: number, index: number, ctx: FuzzContext): FuzzRequest {
   const rng = new Rng(seed, index + 1);
@@ -589,6 +624,7 @@ export function generateRequest(seed: number, index: number, ctx: FuzzContext): 
     ['endpoint', 5],
     ['status-page', 2],
     ['headers', 6],
+    ['pipelined', 6],
   ];
   const total = weighted.reduce((s, [, w]) => s + w, 0);
   let roll = rng.int(total);
@@ -600,7 +636,16 @@ export function generateRequest(seed: number, index: number, ctx: FuzzContext): 
     }
     roll -= w;
   }
-  const done = (r: { parts: Buffer[]; what: string; path: string; method?: string; expect?: FuzzRequest['expect'] }): FuzzRequest => ({ index, kind, what: r.what, parts: r.parts, expect: r.expect ?? 'answer', path: r.path, method: r.method ?? 'POST' });
+  const done = (r: { parts: Buffer[]; what: string; path: string; method?: string; expect?: FuzzRequest['expect']; pipeline?: FuzzRequest['pipeline'] }): FuzzRequest => ({
+    index,
+    kind,
+    what: r.what,
+    parts: r.parts,
+    expect: r.expect ?? 'answer',
+    path: r.path,
+    method: r.method ?? 'POST',
+    ...(r.pipeline ? { pipeline: r.pipeline } : {}),
+  });
   const body = (b: Body) => done({ ...fromBody(b, ctx, rng), what: b.what });
   switch (kind) {
     case 'valid':
@@ -643,5 +688,7 @@ export function generateRequest(seed: number, index: number, ctx: FuzzContext): 
       return body(statusPage(rng));
     case 'headers':
       return done(hostileHeaders(rng, ctx));
+    case 'pipelined':
+      return done(pipelined(rng, ctx));
   }
 }

@@ -23,6 +23,8 @@ export interface RawAnswer {
 
 export interface Exchange {
   readonly answer?: RawAnswer;
+  /** Every answer read on the connection, in order (more than one for pipelined requests). */
+  readonly answers?: readonly RawAnswer[];
   /** Why there is no answer: 'closed' (the gateway closed without one), 'timeout' (we gave up), or a socket error. */
   readonly none?: string;
 }
@@ -59,42 +61,66 @@ function dechunk(data: Buffer): Buffer | undefined {
   }
 }
 
-/** Sends the parts on one new connection and reads one answer (skipping a 100 Continue). */
-export function exchange(port: number, request: Pick<FuzzRequest, 'parts' | 'method'>, timeoutMs: number): Promise<Exchange> {
+/**
+ * Sends the parts on one new connection and reads one answer (skipping a 100 Continue), or one per request
+ * of a pipeline, until the gateway closes the connection or says it will.
+ */
+export function exchange(port: number, request: Pick<FuzzRequest, 'parts' | 'method'> & { readonly pipeline?: FuzzRequest['pipeline'] }, timeoutMs: number): Promise<Exchange> {
+  const expected = request.pipeline?.length ?? 1;
   return new Promise((resolve) => {
     const socket = connect({ host: '127.0.0.1', port });
     let data = Buffer.alloc(0);
     let settled = false;
-    const finish = (result: Exchange) => {
+    const answers: RawAnswer[] = [];
+    const done = (result: Exchange) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       socket.destroy();
       resolve(result);
     };
-    const timer = setTimeout(() => finish({ none: 'timeout' }), timeoutMs);
-    const tryParse = (ended: boolean) => {
+    // One answer read: the exchange ends when all came, or the gateway closes the connection after this one.
+    const finish = (result: Exchange) => {
+      if (!result.answer) return done(answers.length > 0 ? { answer: answers[0]!, answers, none: result.none } : result);
+      answers.push(result.answer);
+      if (answers.length >= expected || result.answer.headers.connection === 'close') return done({ answer: answers[0]!, answers });
+      return 'more';
+    };
+    const timer = setTimeout(() => void finish({ none: 'timeout' }), timeoutMs);
+    const method = (i: number) => request.pipeline?.[i]?.method ?? request.method;
+    const tryParse = (ended: boolean): void => {
       for (;;) {
+        if (settled) return;
         const end = data.indexOf('\r\n\r\n');
-        if (end === -1) return ended ? finish({ none: data.length > 0 ? `garbage: ${data.subarray(0, 80).toString('latin1')}` : 'closed' }) : undefined;
+        if (end === -1) return ended ? void finish({ none: data.length > 0 ? `garbage: ${data.subarray(0, 80).toString('latin1')}` : 'closed' }) : undefined;
         const head = parseHead(data.subarray(0, end).toString('latin1'));
-        if (!head) return finish({ none: `not HTTP: ${data.subarray(0, 80).toString('latin1')}` });
+        if (!head) return void finish({ none: `not HTTP: ${data.subarray(0, 80).toString('latin1')}` });
         const rest = data.subarray(end + 4);
         if (head.status === 100) {
           data = rest;
           continue;
         }
-        if (request.method === 'HEAD' || head.status === 204 || head.status === 304) return finish({ answer: { ...head, body: Buffer.alloc(0) } });
-        if (head.headers['transfer-encoding']?.includes('chunked')) {
-          const body = dechunk(rest);
-          if (body) return finish({ answer: { ...head, body } });
+        let body: Buffer | undefined;
+        let used = 0;
+        if (method(answers.length) === 'HEAD' || head.status === 204 || head.status === 304) {
+          body = Buffer.alloc(0);
+        } else if (head.headers['transfer-encoding']?.includes('chunked')) {
+          body = dechunk(rest);
+          // Pipelines are only checked on answers with a content-length (all of the gateway's).
+          used = rest.length;
         } else if (head.headers['content-length'] !== undefined) {
           const length = Number(head.headers['content-length']);
-          if (rest.length >= length) return finish({ answer: { ...head, body: rest.subarray(0, length) } });
+          if (rest.length >= length) {
+            body = rest.subarray(0, length);
+            used = length;
+          }
         } else if (ended) {
-          return finish({ answer: { ...head, body: rest } });
+          body = rest;
+          used = rest.length;
         }
-        return ended ? finish({ none: 'closed mid-answer' }) : undefined;
+        if (!body) return ended ? void finish({ none: 'closed mid-answer' }) : undefined;
+        if (finish({ answer: { ...head, body } }) !== 'more') return;
+        data = rest.subarray(used);
       }
     };
     socket.on('data', (chunk: Buffer) => {
@@ -106,7 +132,7 @@ export function exchange(port: number, request: Pick<FuzzRequest, 'parts' | 'met
     socket.on('error', (error: NodeJS.ErrnoException) => {
       // A reset after the request was refused (the gateway closed a connection whose body it would not read) still may carry the answer.
       if (data.length > 0) tryParse(true);
-      else finish({ none: `socket ${error.code ?? error.message}` });
+      else void finish({ none: `socket ${error.code ?? error.message}` });
     });
     socket.once('connect', () => {
       // The pieces a few ms apart, so the gateway reads them as separate chunks.
@@ -121,6 +147,20 @@ export function exchange(port: number, request: Pick<FuzzRequest, 'parts' | 'met
 
 /** What is wrong with the answer to a request, or undefined when it is fine. */
 export function checkExchange(request: FuzzRequest, result: Exchange, apiKey?: string): string | undefined {
+  if (request.pipeline) {
+    const answers = result.answers ?? [];
+    for (const [i, sub] of request.pipeline.entries()) {
+      const answer = answers[i];
+      if (!answer) {
+        // Fewer answers than requests only after an answer that closed the connection (a body it did not read).
+        if (answers.at(-1)?.headers.connection === 'close') return undefined;
+        return `no answer to pipelined request ${i + 1} of ${request.pipeline.length} (${result.none ?? 'the connection stayed open'})`;
+      }
+      const problem = checkExchange({ ...request, ...sub, pipeline: undefined, expect: 'answer' }, { answer }, apiKey);
+      if (problem) return `pipelined request ${i + 1} of ${request.pipeline.length} [${sub.kind}]: ${problem}`;
+    }
+    return undefined;
+  }
   const { answer } = result;
   if (!answer) return request.expect === 'maybe' ? undefined : `no answer (${result.none})`;
   if (answer.status >= 500) return `answered ${answer.status}`;
@@ -326,8 +366,13 @@ export async function fuzz(target: FuzzTarget, ctx: FuzzContext, options: FuzzOp
       const result = await exchange(target.port, request, request.expect === 'maybe' ? Math.min(timeout, 250) : timeout);
       sent++;
       byKind[request.kind]++;
-      const status = result.answer ? String(result.answer.status) : `none (${result.none?.startsWith('socket') ? 'socket error' : result.none})`;
-      statuses[status] = (statuses[status] ?? 0) + 1;
+      // Every answer counts, the pipelined ones too.
+      const answered = result.answers ?? (result.answer ? [result.answer] : []);
+      for (const a of answered) statuses[String(a.status)] = (statuses[String(a.status)] ?? 0) + 1;
+      if (answered.length === 0) {
+        const none = `none (${result.none?.startsWith('socket') ? 'socket error' : result.none})`;
+        statuses[none] = (statuses[none] ?? 0) + 1;
+      }
       const problem = checkExchange(request, result, ctx.apiKey);
       if (problem) {
         const answer = result.answer ? `${result.answer.status} ${JSON.stringify(result.answer.headers)} ${result.answer.body.subarray(0, 300).toString('utf8')}` : `none: ${result.none}`;
