@@ -12,7 +12,7 @@
 // function. Each function has a role of its own limited to the prefixes, bucket and parameters it uses.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -425,7 +425,9 @@ export class RetrainPipeline extends Construct {
     });
 
     this.logGroup = new logs.LogGroup(this, 'StateMachineLogs', {
-      logGroupName: `/aws/vendedlogs/states/${machineName}`,
+      // Kept when the stack is deleted (LOG_GROUP_REMOVAL_POLICY): the stack id's UUID in the name lets the
+      // stack be created again next to the kept group.
+      logGroupName: `/aws/vendedlogs/states/${machineName}-${Fn.select(2, Fn.split('/', Stack.of(this).stackId))}`,
       retention,
       removalPolicy: LOG_GROUP_REMOVAL_POLICY,
     });
