@@ -114,6 +114,12 @@ export interface InferenceApiProps {
    * @default logs.RetentionDays.ONE_MONTH
    */
   readonly executionLogRetention?: logs.RetentionDays;
+  /**
+   * Whether a WAF web ACL is associated with the stage (by ApiWaf, which the stack adds for api.waf.enabled).
+   * Without one, cdk-nag's APIG3 is acknowledged on the stage with the reason; with one, it is not needed.
+   * @default false
+   */
+  readonly webAclAssociated?: boolean;
 }
 
 export const SERVER_NAME = 'mlship';
@@ -282,7 +288,7 @@ export class InferenceApi extends Construct {
       removalPolicy: props.accessLogRemovalPolicy ?? RemovalPolicy.RETAIN,
     });
     this.api.deploymentStage.node.addDependency(this.executionLogGroup);
-    this.acknowledgeStageFindings();
+    this.acknowledgeStageFindings(props.webAclAssociated ?? false);
 
     // The RestApi adds an output of its own (ApiEndpoint<hash>); the stack that owns the API names its outputs.
     this.api.node.tryRemoveChild('Endpoint');
@@ -344,14 +350,14 @@ export class InferenceApi extends Construct {
   }
 
   /** The stage's cdk-nag findings that are answered elsewhere than on the stage, acknowledged on the stage alone. */
-  private acknowledgeStageFindings(): void {
-    const stage = this.api.deploymentStage;
-    // The web ACL is a construct of its own (ApiWaf) that the stack adds when api.waf.enabled; when it does, the
-    // stage complies and this acknowledgement is never consulted.
-    Validations.of(stage).acknowledge({
-      id: 'AwsSolutions-APIG3',
-      reason: 'AWS WAF is opt-in (api.waf.enabled, billed per web ACL, rule and request); without it, callers still authenticate (IAM or API key) and every route is throttled by the stage and per key',
-    });
+  private acknowledgeStageFindings(webAclAssociated: boolean): void {
+    // The web ACL is a construct of its own (ApiWaf) that the stack adds when api.waf.enabled.
+    if (!webAclAssociated) {
+      Validations.of(this.api.deploymentStage).acknowledge({
+        id: 'AwsSolutions-APIG3',
+        reason: 'AWS WAF is opt-in (api.waf.enabled, billed per web ACL, rule and request); without it, callers still authenticate (IAM or API key) and every route is throttled by the stage and per key',
+      });
+    }
     Validations.of(this.api).acknowledge({
       id: 'AwsSolutions-APIG2',
       reason: 'Request bodies are validated by the model handler against the model card (shape, types, named features, batch size) with the same field-level 400 errors as the local gateway; an API Gateway JSON-schema model would duplicate the card and answer a different error shape. Size is capped at the edge (API Gateway 10 MB, Lambda 6 MB, the handler and the optional WAF rule at api.maxBodyBytes)',

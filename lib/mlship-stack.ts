@@ -257,6 +257,7 @@ export class MlshipStack extends Stack {
       defaultThrottle: manifest.api.throttle,
       authorization: manifest.api.auth,
       apiKeys: manifest.api.apiKeys,
+      webAclAssociated: manifest.api.waf.enabled,
       // The API calls each Lambda model's `live` alias, so CodeDeploy decides which version answers, and
       // each SageMaker model's proxy, which calls the endpoint (where SageMaker decides).
       models: loaded.models.map((m) => ({
