@@ -291,8 +291,9 @@ export class LocalGateway {
     req.once('error', () => res.destroy());
     if (this.draining) res.setHeader('connection', 'close');
     this.route(req, res).catch((error: unknown) => {
-      // The caller went away before its body was complete: nothing failed here, and there is no one to answer.
-      if (!req.complete) return void this.logger.debug('request aborted by the caller', { method: req.method, path: req.url?.slice(0, 200) });
+      // The caller went away before its body was complete (the request is destroyed): nothing failed here, and
+      // there is no one to answer. Any other failure, body complete or not, is logged and answered 500.
+      if (!req.complete && req.destroyed) return void this.logger.debug('request aborted by the caller', { method: req.method, path: req.url?.slice(0, 200) });
       this.logger.error('gateway failed to answer', { error: error as Error });
       if (!res.headersSent) send(res, 500, JSON_HEADERS, JSON.stringify(INTERNAL_ERROR_BODY));
       else res.destroy();
