@@ -46,7 +46,19 @@ async function readReason(req: IncomingMessage): Promise<string | undefined> {
 /** Answers a request the admin routes do not (the status page); false to let them 404. */
 export type ExtraRoutes = (req: IncomingMessage, res: ServerResponse, path: string) => boolean;
 
-async function handle(manager: ReleaseManager, req: IncomingMessage, res: ServerResponse, extra: ExtraRoutes | undefined): Promise<void> {
+/**
+ * Binding to 127.0.0.1 keeps other machines out, not web pages: a page the user opens elsewhere could
+ * point a name of its own at 127.0.0.1 (DNS rebinding) and call promote or rollback. A browser sends that
+ * name as Host, so only loopback names are answered.
+ */
+export function isLoopbackHost(host: string | undefined, port: number): boolean {
+  return host === `127.0.0.1:${port}` || host === `localhost:${port}` || host === `[::1]:${port}`;
+}
+
+async function handle(manager: ReleaseManager, req: IncomingMessage, res: ServerResponse, extra: ExtraRoutes | undefined, port: number): Promise<void> {
+  if (!isLoopbackHost(req.headers.host, port)) {
+    return error(res, 421, 'misdirected_request', `the admin routes answer only for Host 127.0.0.1:${port} or localhost:${port}, received ${JSON.stringify((req.headers.host ?? '').slice(0, 100))}`);
+  }
   const path = (req.url ?? '/').split('?')[0]!;
   if (extra?.(req, res, path)) return;
   if (path === '/admin/releases') {
@@ -75,7 +87,7 @@ async function handle(manager: ReleaseManager, req: IncomingMessage, res: Server
 
 export async function startAdminServer(manager: ReleaseManager, port: number, extra?: ExtraRoutes): Promise<AdminServer> {
   const server: Server = createServer((req, res) => {
-    handle(manager, req, res, extra).catch((failure: unknown) => {
+    handle(manager, req, res, extra, (server.address() as AddressInfo).port).catch((failure: unknown) => {
       if (!res.headersSent) error(res, 500, 'internal_error', `admin action failed: ${(failure as Error).message}`);
     });
   });

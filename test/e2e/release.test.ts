@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
@@ -110,6 +111,20 @@ function release(gateway: LocalGateway): ReleaseStatus {
 
 function share(answers: readonly Served[], version: string): number {
   return (100 * answers.filter((a) => a.version === version).length) / answers.length;
+}
+
+/** A POST with a Host header of the caller's choosing (fetch always sends the URL's). */
+function postWithHost(url: string, host: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', headers: { host } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 describe('local releases', () => {
@@ -225,6 +240,12 @@ describe('local releases', () => {
       assert.equal(release(gateway).deployment?.id, id, 'the same deployment resumed');
       assert.equal(p.alerts().at(-1)?.event, 'resumed');
       assert.ok(Math.abs(share(await traffic(gateway, 500), '2') - 20) <= 2);
+
+      // A web page that pointed a name of its own at 127.0.0.1 (DNS rebinding) sends that name as Host.
+      const rebound = await postWithHost(`${gateway.adminUrl}/admin/releases/${MODEL.name}/rollback`, `rebound.example:${new URL(gateway.adminUrl).port}`);
+      assert.equal(rebound.status, 421);
+      assert.match(rebound.body, /"code":"misdirected_request".*only for Host 127\.0\.0\.1:\d+ or localhost:\d+/);
+      assert.equal(release(gateway).deployment?.id, id, 'the deployment goes on');
 
       const res = await fetch(`${gateway.adminUrl}/admin/releases/${MODEL.name}/rollback`, { method: 'POST', body: JSON.stringify({ reason: 'dashboard looks odd' }) });
       assert.equal(res.status, 200);
