@@ -25,6 +25,7 @@ import { PipelineStorage } from './pipeline-storage';
 import { RETRAIN_IMAGE_HANDLERS, RetrainPipeline, retrainProblems } from './retrain-pipeline';
 import { MonitoringDashboard } from './monitoring-dashboard';
 import { SagemakerModel, VARIANT_NAME } from './sagemaker-model';
+import { pascalCase, stackName } from './stack-names';
 
 export interface MlshipStackProps extends Omit<StackProps, 'stackName'> {
   /** The manifest and its models, as `loadManifest` returns them (already validated). */
@@ -51,19 +52,7 @@ export interface MlshipStackProps extends Omit<StackProps, 'stackName'> {
   readonly proxyEntry?: string;
 }
 
-/** 'breast-cancer' -> 'BreastCancer': construct ids and output names. */
-export function pascalCase(name: string): string {
-  return name
-    .split(/[^A-Za-z0-9]+/)
-    .filter(Boolean)
-    .map((part) => part[0]!.toUpperCase() + part.slice(1))
-    .join('');
-}
-
-/** The stack name for a project and stage: `${project}-${stage}`. */
-export function stackName(project: string, stage: string): string {
-  return `${project}-${stage}`;
-}
+export { pascalCase, stackName };
 
 const STAGE_PATTERN = /^[a-z][a-z0-9]{0,11}$/;
 

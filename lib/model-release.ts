@@ -19,9 +19,9 @@ import { boundedName } from './private/names';
 import { LOG_GROUP_REMOVAL_POLICY } from './private/logs';
 import { acknowledgeWildcards, invokeQualifiersReason } from './private/nag';
 import { ZIP_FUNCTION_RUNTIME, acknowledgeRuntime } from './private/runtime';
+import { LIVE_ALIAS } from './stack-names';
 
-/** The alias API Gateway calls; CodeDeploy moves it from version to version. */
-export const LIVE_ALIAS = 'live';
+export { LIVE_ALIAS };
 
 /**
  * CodeDeploy's limit for a Lambda deployment: at most 48 hours between the first and the last traffic

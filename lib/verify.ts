@@ -7,8 +7,7 @@
 import { DescribeStacksCommand, type CloudFormationClient, type Stack } from '@aws-sdk/client-cloudformation';
 import { GetAliasCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { DescribeEndpointCommand, type SageMakerClient } from '@aws-sdk/client-sagemaker';
-import { pascalCase } from './mlship-stack';
-import { LIVE_ALIAS } from './model-release';
+import { LIVE_ALIAS, pascalCase } from './stack-names';
 
 export type ModelRuntime = 'lambda' | 'sagemaker';
 

@@ -3,8 +3,7 @@
 // endpoint config). The checks are lib/verify.ts; this file parses flags, makes the clients and prints.
 import { Command, Option } from 'commander';
 import { loadManifest, resolveManifestPath } from '../../lib/manifest/load';
-import { stackName } from '../../lib/mlship-stack';
-import { LIVE_ALIAS } from '../../lib/model-release';
+import { LIVE_ALIAS, stackName } from '../../lib/stack-names';
 import type { VerifyReport } from '../../lib/verify';
 import { action, USAGE_EXIT_CODE } from './common';
 

@@ -15,7 +15,7 @@ import { ServedModel } from '../../lambdas/core/inference-session';
 import { withoutStackTrace } from '../../lambdas/core/step-errors';
 import type { LoadedManifest } from '../../lib/manifest/load';
 import { batchStateMachineName } from '../../lib/batch-scoring-pipeline';
-import { stackName } from '../../lib/mlship-stack';
+import { stackName } from '../../lib/stack-names';
 import { forEachState } from '../sfn/checks';
 import { objectStoreItemReader, objectStoreResultWriter } from '../sfn/object-store-io';
 import { runStateMachine, type Json, type JsonObject, type TaskContext, type TaskHandler } from '../sfn/runner';
