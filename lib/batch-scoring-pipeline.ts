@@ -32,6 +32,7 @@ import { boundedName } from './private/names';
 import { stagingDir } from './private/staging';
 import type { SagemakerModel } from './sagemaker-model';
 import { ZIP_FUNCTION_RUNTIME, acknowledgeRuntime } from './private/runtime';
+import { pascalCase } from './stack-names';
 
 /** The pipeline image's handlers this construct runs; the stack adds them to its one PipelineImage. */
 export const BATCH_IMAGE_HANDLERS: Readonly<Record<string, string>> = {
@@ -192,7 +193,7 @@ export class BatchScoring extends Construct {
 
     const scorers = new Map<string, lambda.DockerImageFunction>();
     for (const model of props.models.filter((m) => !m.sagemaker)) {
-      const fnId = `Score${pascal(model.name)}`;
+      const fnId = `Score${pascalCase(model.name)}`;
       const fn = imageFunction(fnId, 'batch-score', `${props.namePrefix} batch scoring of ${model.name} v${model.version}: one batch of rows per call`, model.memoryMb ?? 2048, Duration.minutes(5), {
         MODEL_NAME: model.name,
         POWERTOOLS_SERVICE_NAME: `${props.namePrefix}-batch-score`,
@@ -246,7 +247,7 @@ export class BatchScoring extends Construct {
     notifyFailure.next(failed);
     /** The failure path of one step: what failed, then the notification. */
     const failureOf = (step: string) =>
-      new sfn.Pass(this, `FailedAt${pascal(step)}`, {
+      new sfn.Pass(this, `FailedAt${pascalCase(step)}`, {
         stateName: `Failed at ${step}`,
         parameters: {
           step,
@@ -368,7 +369,7 @@ export class BatchScoring extends Construct {
    * ItemBatcher hands the scorer one item per call, with the run's BatchInput.
    */
   private mapBranch(model: BatchModelProps, scorer: lambda.IFunction, catchTo: <T extends sfn.TaskStateBase | sfn.DistributedMap>(state: T, step: string) => T, next: sfn.IChainable): sfn.IChainable {
-    const id = pascal(model.name);
+    const id = pascalCase(model.name);
     const scoreBatch = new tasks.LambdaInvoke(this, `ScoreBatch${id}`, {
       stateName: `Score batch ${model.name}`,
       lambdaFunction: scorer,
@@ -418,7 +419,7 @@ export class BatchScoring extends Construct {
     catchTo: <T extends sfn.TaskStateBase | sfn.DistributedMap>(state: T, step: string) => T,
     next: sfn.IChainable,
   ): sfn.IChainable {
-    const id = pascal(model.name);
+    const id = pascalCase(model.name);
     const instanceType = model.batch.transformInstanceType ?? endpoint.settings.instanceType;
     const transform = catchTo(
       new ModelTransformJob(
@@ -472,14 +473,6 @@ export class BatchScoring extends Construct {
 /** Format strings of States.Format treat { } ' \ specially. */
 function escapeFormat(text: string): string {
   return text.replace(/[{}'\\]/g, (c) => `\\${c}`);
-}
-
-function pascal(name: string): string {
-  return name
-    .split(/[^A-Za-z0-9]+/)
-    .filter(Boolean)
-    .map((part) => part[0]!.toUpperCase() + part.slice(1))
-    .join('');
 }
 
 /** The summary function's code: the handler bundled by esbuild (SDK included) in a staged folder. */

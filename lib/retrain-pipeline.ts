@@ -40,6 +40,7 @@ import { acknowledgeWildcards, invokeQualifiersReason, nagResource, XRAY_REASON 
 import { driftAlarmName } from './private/names';
 import { stagingDir } from './private/staging';
 import { ZIP_FUNCTION_RUNTIME, acknowledgeRuntime } from './private/runtime';
+import { pascalCase } from './stack-names';
 
 /** The retrain handlers that run in the pipeline image (they read the live model there): name -> entry. */
 export const RETRAIN_IMAGE_HANDLERS: Readonly<Record<string, string>> = {
@@ -217,7 +218,7 @@ export class RetrainPipeline extends Construct {
     for (const model of models) {
       parameters.set(
         model.name,
-        new ssm.StringParameter(this, `${pascal(model.name)}Candidate`, {
+        new ssm.StringParameter(this, `${pascalCase(model.name)}Candidate`, {
           parameterName: candidateParameterName(project, stage, model.name),
           description: `The latest ${model.name} candidate registered by ${machineName} (JSON: version, uri, metrics, data rows, execution)`,
           // The Register function overwrites the value; CloudFormation only writes it again if this text changes.
@@ -491,7 +492,7 @@ export class RetrainPipeline extends Construct {
       const list: events.Rule[] = [];
       if (model.retrain.schedule !== undefined) {
         list.push(
-          new events.Rule(this, `${pascal(model.name)}Schedule`, {
+          new events.Rule(this, `${pascalCase(model.name)}Schedule`, {
             description: `Retrains ${model.name} on the manifest's schedule (${model.retrain.schedule})`,
             schedule: events.Schedule.expression(model.retrain.schedule),
             targets: [target],
@@ -501,7 +502,7 @@ export class RetrainPipeline extends Construct {
       if (model.retrain.onDrift) {
         const alarmName = driftAlarmName(project, stage, model.name);
         list.push(
-          new events.Rule(this, `${pascal(model.name)}OnDrift`, {
+          new events.Rule(this, `${pascalCase(model.name)}OnDrift`, {
             description: `Retrains ${model.name} when its drift alarm ${alarmName} goes into ALARM`,
             eventPattern: {
               source: ['aws.cloudwatch'],
@@ -516,14 +517,6 @@ export class RetrainPipeline extends Construct {
     }
     this.rules = rules;
   }
-}
-
-function pascal(name: string): string {
-  return name
-    .split(/[^A-Za-z0-9]+/)
-    .filter(Boolean)
-    .map((part) => part[0]!.toUpperCase() + part.slice(1))
-    .join('');
 }
 
 /** The Register function's code: its entry bundled by esbuild (SDK included) in a staged folder. */
