@@ -48,6 +48,12 @@ export interface LocalGatewayOptions {
   readonly logger?: Logger;
   /** Longest wait for in-flight requests when closing. @default 10000 */
   readonly drainTimeoutMs?: number;
+  /**
+   * Longest a client may take to send a whole request, headers and body (not the answer's time): a
+   * client that sends a byte now and then holds a connection no longer than this, and gets 408.
+   * Node's default is 300 s. @default 30000
+   */
+  readonly requestTimeoutMs?: number;
   /** Where the release state and alerts live. @default '.mlship' in the working folder */
   readonly stateDir?: string;
   /** Multiplies every release duration (0.01: a 5-minute canary step takes 3 s), for demos and tests. @default 1 */
@@ -137,7 +143,12 @@ export class LocalGateway {
       }
     }
     // No Host header required: node's refusal would be a bare 400 without the JSON body; routing answers instead.
-    this.server = createServer({ keepAliveTimeout: 5000, requireHostHeader: false }, (req, res) => this.onRequest(req, res));
+    const requestTimeout = options.requestTimeoutMs ?? 30_000;
+    this.server = createServer(
+      // Node looks for requests past their time every connectionsCheckingInterval (30 s by default).
+      { keepAliveTimeout: 5000, requireHostHeader: false, requestTimeout, headersTimeout: Math.min(10_000, requestTimeout), connectionsCheckingInterval: Math.min(1000, Math.max(50, requestTimeout / 4)) },
+      (req, res) => this.onRequest(req, res),
+    );
     answerClientErrors(this.server);
     const stateDir = resolve(options.stateDir ?? '.mlship');
     if (options.capture !== false) {

@@ -110,3 +110,22 @@ describe('local gateway, HTTP the parser refuses', () => {
     assert.match(answers[1]!, /"code":"invalid_request"/);
   });
 });
+
+describe('local gateway, a client that sends its request too slowly', () => {
+  it('answers 408 JSON once requestTimeoutMs has passed without the whole request, and keeps serving', async () => {
+    const manifest = loadManifest(resolveManifestPath(undefined));
+    const gateway = await LocalGateway.start({ manifest, port: 0, stateDir: stateDir(), alerts: { emit: () => undefined }, capture: false, logger: new Logger({ logLevel: 'ERROR' }), requestTimeoutMs: 300 });
+    try {
+      const port = Number(new URL(gateway.url).port);
+      // Headers and a piece of the body, then nothing: a slow-loris client.
+      const result = await exchange(port, { method: 'POST', parts: [Buffer.from('POST /v1/models/breast-cancer:predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"instances": [')] }, 5000);
+      assert.ok(result.answer, `an answer, not ${result.none}`);
+      assert.equal(result.answer.status, 408, result.answer.body.toString());
+      assert.equal((JSON.parse(result.answer.body.toString()) as { error: { code: string } }).error.code, 'request_timeout');
+      const health = await fetch(`${gateway.url}/v2/health/ready`);
+      assert.equal(health.status, 200);
+    } finally {
+      await gateway.close();
+    }
+  });
+});
