@@ -1,12 +1,43 @@
 // The ObjectStore of a local run: each bucket is a folder, each key a file path under it ('a/b.csv' ->
 // <folder>/a/b.csv). Keys that would leave the bucket's folder are refused.
 import { createReadStream } from 'node:fs';
-import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { ObjectNotFoundError, type ByteRange, type ObjectStore, type StoredObject } from '../../lambdas/core/object-store';
 
 function isMissing(error: unknown): boolean {
   return (error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT' || (error as NodeJS.ErrnoException | undefined)?.code === 'ENOTDIR';
+}
+
+/** A range up to this size is read with one read() call, not a stream (a batch scorer reads one per batch). */
+const RANGE_READ_AT_ONCE = 16 * 1024 * 1024;
+
+/** The bytes of `range` (its end inclusive, cut at the end of the file, as S3 does), in one read. */
+async function* readRange(bucket: string, key: string, file: string, range: ByteRange): AsyncIterable<Uint8Array> {
+  let handle;
+  try {
+    handle = await open(file, 'r');
+  } catch (error) {
+    if (isMissing(error)) throw new ObjectNotFoundError(bucket, key);
+    throw error;
+  }
+  try {
+    const wanted = range.end - range.start + 1;
+    const buffer = Buffer.allocUnsafe(wanted);
+    let got = 0;
+    while (got < wanted) {
+      const { bytesRead } = await handle.read(buffer, got, wanted - got, range.start + got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    if (got > 0) yield buffer.subarray(0, got);
+  } catch (error) {
+    // A folder opens on Linux; reading it is what fails. It is no object.
+    if ((error as NodeJS.ErrnoException).code === 'EISDIR') throw new ObjectNotFoundError(bucket, key);
+    throw error;
+  } finally {
+    await handle.close();
+  }
 }
 
 export class FolderObjectStore implements ObjectStore {
@@ -63,6 +94,10 @@ export class FolderObjectStore implements ObjectStore {
 
   async *readStream(bucket: string, key: string, range?: ByteRange): AsyncIterable<Uint8Array> {
     const file = this.path(bucket, key);
+    if (range && range.end - range.start < RANGE_READ_AT_ONCE) {
+      yield* readRange(bucket, key, file, range);
+      return;
+    }
     try {
       if (!(await stat(file)).isFile()) throw new ObjectNotFoundError(bucket, key);
     } catch (error) {
@@ -74,10 +109,16 @@ export class FolderObjectStore implements ObjectStore {
 
   async write(bucket: string, key: string, body: string | Uint8Array): Promise<void> {
     const file = this.path(bucket, key);
-    await mkdir(dirname(file), { recursive: true });
     // Like a PUT, an object appears whole or not at all: write aside, then rename.
     const partial = join(dirname(file), `.mlship-partial-${process.pid}-${Math.random().toString(36).slice(2)}`);
-    await writeFile(partial, body);
+    try {
+      await writeFile(partial, body);
+    } catch (error) {
+      // The folder is made only when missing: a batch run writes hundreds of parts into one folder.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      await mkdir(dirname(file), { recursive: true });
+      await writeFile(partial, body);
+    }
     await rename(partial, file);
   }
 }

@@ -99,8 +99,8 @@ export async function scoreBatch({ store, bucket, predictor, plans, event }: Sco
   const last = items.at(-1)!;
   const rows = items.reduce((n, item) => n + item.rows, 0);
   const keys = workKeys(workPrefix).part(firstRow);
-  await Promise.all([store.write(bucket, keys.scored, scored, 'text/csv'), store.write(bucket, keys.rejects, rejects, 'application/x-ndjson')]);
-  return { firstRow, lastRow: last.firstRow + last.rows - 1, rows, rowsScored, rowsRejected, scoredKey: keys.scored, rejectsKey: keys.rejects };
+  await Promise.all([store.write(bucket, keys.scored, scored, 'text/csv'), rejects === '' ? undefined : store.write(bucket, keys.rejects, rejects, 'application/x-ndjson')]);
+  return { firstRow, lastRow: last.firstRow + last.rows - 1, rows, rowsScored, rowsRejected, scoredKey: keys.scored, ...(rejects === '' ? {} : { rejectsKey: keys.rejects }) };
 }
 
 export function createScoreHandler(deps: { store: ObjectStore; bucket: string; predictor: Predictor }): (event: ScoreBatchEvent) => Promise<BatchPartResult> {

@@ -161,6 +161,7 @@ export async function summariseBatch(options: SummariseOptions): Promise<Summari
     if (batch.result) {
       const { result } = batch;
       if (result.rowsScored + result.rowsRejected !== result.rows) throw new BatchAccountingError(`the batch from row ${result.firstRow} scored ${result.rowsScored} and rejected ${result.rowsRejected} of ${result.rows} rows`);
+      if (result.rowsRejected > 0 && result.rejectsKey === undefined) throw new BatchAccountingError(`the batch from row ${result.firstRow} rejected ${result.rowsRejected} rows but names no rejects file`);
       rowsScored += result.rowsScored;
       rowsRejected += result.rowsRejected;
     } else {
@@ -176,7 +177,7 @@ export async function summariseBatch(options: SummariseOptions): Promise<Summari
   const parts = await pMap(
     batches,
     async (batch): Promise<readonly [scored: string, rejects: string]> =>
-      batch.result ? Promise.all([readText(store, bucket, batch.result.scoredKey), readText(store, bucket, batch.result.rejectsKey)]) : ['', batch.failedRejects!],
+      batch.result ? Promise.all([readText(store, bucket, batch.result.scoredKey), batch.result.rejectsKey === undefined ? '' : readText(store, bucket, batch.result.rejectsKey)]) : ['', batch.failedRejects!],
     { concurrency: PART_READS },
   );
   const scored = plan.scoredHeader + parts.map(([text]) => text).join('');

@@ -112,7 +112,8 @@ export interface BatchPartResult {
   readonly rowsScored: number;
   readonly rowsRejected: number;
   readonly scoredKey: string;
-  readonly rejectsKey: string;
+  /** Absent when the batch rejected no row: no empty object is written (a PUT per batch saved). */
+  readonly rejectsKey?: string;
 }
 
 /** What the summary step gets from the scoring: the Map's ResultWriter manifest, or the parts themselves. */

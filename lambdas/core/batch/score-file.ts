@@ -2,6 +2,7 @@
 // a batch scorer: memory stays at one read buffer plus one chunk of rows, whatever the file's size.
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
+import { StringDecoder } from 'node:string_decoder';
 import { createBatchScorer, type BatchOutputPart, type BatchScorerOptions, type BatchSummary } from '../batch-scoring';
 import type { Predictor } from '../model-api';
 
@@ -16,6 +17,10 @@ export interface ScoreFileOptions extends BatchScorerOptions {
    */
   readonly readBytes?: number;
 }
+
+const LF = 0x0a;
+/** Most bytes carried into the next read. */
+const MAX_CARRIED_BYTES = 4 * 1024 * 1024;
 
 async function write(stream: WriteStream, text: string): Promise<void> {
   if (text.length > 0 && !stream.write(text)) await once(stream, 'drain');
@@ -35,8 +40,21 @@ export async function scoreFile(predictor: Predictor, inputPath: string, options
     await write(rejects, part.rejects);
   };
   try {
-    const input = createReadStream(inputPath, { encoding: 'utf8', highWaterMark: options.readBytes ?? 1024 * 1024 });
-    for await (const text of input) await emit(await scorer.push(text as string));
+    // Each piece handed to the scorer ends after a LF, its last bytes carried into the next read: the
+    // scorer then seldom keeps a partial record to join with the next piece, so it parses flat strings
+    // (a joined one is a V8 cons string, ~30% slower to read character by character). Cutting after a LF
+    // never splits a UTF-8 character, and the scorer is given the same text, so the output is the same.
+    const decoder = new StringDecoder('utf8');
+    let carried: Buffer | undefined;
+    const input = createReadStream(inputPath, { highWaterMark: options.readBytes ?? 1024 * 1024 });
+    for await (const chunk of input as AsyncIterable<Buffer>) {
+      const bytes = carried ? Buffer.concat([carried, chunk]) : chunk;
+      // A piece with no LF at all (one huge record) goes to the scorer as it is, not carried on and on.
+      const cut = bytes.length > MAX_CARRIED_BYTES ? bytes.length : bytes.lastIndexOf(LF) + 1;
+      carried = cut < bytes.length ? bytes.subarray(cut) : undefined;
+      if (cut > 0) await emit(await scorer.push(decoder.write(bytes.subarray(0, cut))));
+    }
+    await emit(await scorer.push(decoder.write(carried ?? Buffer.alloc(0)) + decoder.end()));
     await emit(await scorer.end());
   } finally {
     await Promise.all([close(scored), close(rejects)]);

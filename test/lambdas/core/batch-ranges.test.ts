@@ -5,14 +5,18 @@
 // bytes that are not UTF-8, non-ASCII whitespace lines, unclosed quotes and bad JSON alike, read in
 // pieces of any size, with the real breast-cancer model.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { after, before, describe, it } from 'node:test';
 import { createRangeScorer, createRecordSplitter, scoredHeader, scoreText, type BatchFormat } from '../../../lambdas/core/batch-scoring';
 import { createRangeSplitter, type RowRange } from '../../../lambdas/core/batch/range-splitter';
+import { scoreFile } from '../../../lambdas/core/batch/score-file';
 import { ServedModel } from '../../../lambdas/core/inference-session';
 import { createRandom } from '../../../lambdas/core/training/random';
+import { tempDirMaker } from '../../fixtures/temp-dirs';
+
+const tempDir = tempDirMaker('mlship-ranges-');
 
 const repoRoot = join(import.meta.dirname, '..', '..', '..');
 const dataLines = readFileSync(join(repoRoot, 'models', 'breast-cancer', 'data', 'breast_cancer.csv'), 'utf8').trim().split('\n');
@@ -131,6 +135,35 @@ describe('batch core range mode', () => {
       }
     });
   }
+
+  it("scoreFile, which hands the scorer pieces cut after a LF, gives scoreText's output at any read size (40 generated files each)", async () => {
+    const dir = tempDir();
+    for (const format of ['csv', 'jsonl'] as const) {
+      for (let seed = 1; seed <= 40; seed++) {
+        const bytes = generated(seed * 13 + (format === 'csv' ? 1 : 6), format);
+        const whole = await scoreText(model, bytes.toString('utf8'), { format });
+        const input = join(dir, `in.${format}`);
+        writeFileSync(input, bytes);
+        // Reads of one byte (every character cut) on a few files: they take a stream event each.
+        for (const readBytes of [...(seed <= 6 ? [1] : []), 5, 64, bytes.length + 1]) {
+          const outputs = { format, scoredPath: join(dir, 'scored.csv'), rejectsPath: join(dir, 'rejects.jsonl'), readBytes };
+          const summary = await scoreFile(model, input, outputs);
+          const where = `${format} seed ${seed}, reads of ${readBytes} bytes`;
+          assert.deepEqual(summary, whole.summary, `${where}: summary`);
+          assert.equal(readFileSync(outputs.scoredPath, 'utf8'), whole.scored, `${where}: scored rows`);
+          assert.equal(readFileSync(outputs.rejectsPath, 'utf8'), whole.rejects, `${where}: rejects`);
+        }
+      }
+    }
+    // One record longer than scoreFile carries between reads (4 MiB): handed on in pieces, the same answer.
+    const huge = Buffer.from(`${['id', ...features].join(',')}\n${'x'.repeat(5 * 1024 * 1024)},${realRows[0]!.join(',')}\n2,${realRows[1]!.join(',')}\n`);
+    const input = join(dir, 'huge.csv');
+    writeFileSync(input, huge);
+    const whole = await scoreText(model, huge.toString('utf8'), { format: 'csv' });
+    const summary = await scoreFile(model, input, { format: 'csv', scoredPath: join(dir, 'scored.csv'), rejectsPath: join(dir, 'rejects.jsonl'), readBytes: 64 * 1024 });
+    assert.deepEqual(summary, { rowsIn: 2, rowsScored: 2, rowsRejected: 0 });
+    assert.equal(readFileSync(join(dir, 'scored.csv'), 'utf8'), whole.scored);
+  });
 
   it('numbers rows from the given first row, so a second file continues the count', async () => {
     const got = await byRanges(utf8(`${features.join(',')}\n${realRows[0]!.join(',')}\nbad\n`), 'csv', 1000, 1, 101);

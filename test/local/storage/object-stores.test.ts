@@ -2,7 +2,7 @@
 // a local S3-compatible server) and FolderObjectStore (a folder per bucket). The same contract tests run
 // on both, so a pipeline that works locally reads and writes S3 the same way.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
@@ -48,6 +48,8 @@ function contract(name: string, open: () => Promise<{ store: ObjectStore; close:
       assert.equal(await readText(store, BUCKET, 'incoming/a.csv'), 'x,y\n1,2\n');
       assert.equal(await collect(store.readStream(BUCKET, 'incoming/b.csv')), 'x,y\n3,4\n');
       assert.equal(await collect(store.readStream(BUCKET, 'incoming/b.csv', { start: 4, end: 6 })), '3,4');
+      assert.equal(await collect(store.readStream(BUCKET, 'incoming/b.csv', { start: 2, end: 2 })), 'y', 'one byte');
+      assert.equal(await collect(store.readStream(BUCKET, 'incoming/b.csv', { start: 4, end: 100 })), '3,4\n', 'a range past the end is cut there, as S3 does');
     });
 
     it('replaces an object on a second write', async () => {
@@ -59,6 +61,9 @@ function contract(name: string, open: () => Promise<{ store: ObjectStore; close:
     it('says which object is missing, on read and on stream', async () => {
       await assert.rejects(store.read(BUCKET, 'incoming/none.csv'), (e: unknown) => e instanceof ObjectNotFoundError && e.message === `no object s3://${BUCKET}/incoming/none.csv`);
       await assert.rejects(collect(store.readStream(BUCKET, 'incoming/none.csv')), ObjectNotFoundError);
+      await assert.rejects(collect(store.readStream(BUCKET, 'incoming/none.csv', { start: 0, end: 10 })), ObjectNotFoundError);
+      // A prefix is no object, read whole or by range.
+      await assert.rejects(collect(store.readStream(BUCKET, 'incoming/day-2', { start: 0, end: 10 })), ObjectNotFoundError);
     });
   });
 }
@@ -87,6 +92,11 @@ describe('FolderObjectStore specifics', () => {
     await store.write(BUCKET, 'a/b/c.txt', 'hello');
     assert.ok(existsSync(join(dir, 'a/b/c.txt')), 'the key is a path under the folder');
     assert.deepEqual(readdirSync(join(dir, 'a/b')), ['c.txt']);
+    // Its folder exists now: the next write goes straight in; one whose folder was removed makes it again.
+    await store.write(BUCKET, 'a/b/d.txt', 'again');
+    rmSync(join(dir, 'a'), { recursive: true });
+    await store.write(BUCKET, 'a/b/e.txt', 'after the folder went');
+    assert.deepEqual(readdirSync(join(dir, 'a/b')), ['e.txt']);
   });
 
   it('refuses keys that leave the folder and buckets it does not know', async () => {
