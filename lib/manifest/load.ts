@@ -1,7 +1,7 @@
 // Loads models/manifest.yaml (or .json), validates it and every model it names, and reports every
 // problem at once with its manifest path, so a bad manifest fails synth and start the same way.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { modelCardSchema, type ModelCard } from '../../lambdas/core/model-card';
@@ -95,13 +95,24 @@ export function compareGraphWithCard(graph: OnnxGraphInfo, card: ModelCard): str
 }
 
 /** Reads and checks one model folder; returns the card or the problems found. */
+/** Why `path` cannot be a model file (missing, or a folder or other non-file), or undefined. */
+function fileProblem(path: string): string | undefined {
+  try {
+    return statSync(path).isFile() ? undefined : 'is not a file';
+  } catch {
+    return 'not found';
+  }
+}
+
 export function loadModelFolder(dir: string, label: string, expected?: { name: string; version: number }): { card?: ModelCard; problems: string[] } {
   const cardPath = join(dir, 'model.json');
   const onnxPath = join(dir, 'model.onnx');
   const problems: string[] = [];
   if (!existsSync(dir)) return { problems: [`${label}: model folder ${dir} not found`] };
-  if (!existsSync(cardPath)) problems.push(`${label}: ${cardPath} not found`);
-  if (!existsSync(onnxPath)) problems.push(`${label}: ${onnxPath} not found`);
+  for (const path of [cardPath, onnxPath]) {
+    const problem = fileProblem(path);
+    if (problem) problems.push(`${label}: ${path} ${problem}`);
+  }
   if (problems.length > 0) return { problems };
 
   let raw: unknown;
@@ -116,7 +127,12 @@ export function loadModelFolder(dir: string, label: string, expected?: { name: s
   if (expected && (card.name !== expected.name || card.version !== expected.version)) {
     problems.push(`${label}: ${cardPath} describes ${card.name} v${card.version}, the manifest names ${expected.name} v${expected.version}`);
   }
-  const bytes = readFileSync(onnxPath);
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(onnxPath);
+  } catch (error) {
+    return { card, problems: [...problems, `${label}: ${onnxPath} cannot be read: ${(error as Error).message}`] };
+  }
   if (sha256(bytes) !== card.onnx.sha256) problems.push(`${label}: ${onnxPath} does not match onnx.sha256 in model.json (the file changed after the card was written)`);
   try {
     problems.push(...compareGraphWithCard(inspectOnnx(bytes), card).map((p) => `${label}: ${onnxPath}: ${p}`));

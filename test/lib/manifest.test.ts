@@ -240,6 +240,15 @@ describe('model folders', () => {
       [`models[0] (no-files v1): ${rel('no-files', 'model.json')} not found`, `models[0] (no-files v1): ${rel('no-files', 'model.onnx')} not found`],
     ));
 
+  it('names a model file that is a folder, not a file', () =>
+    assertProblems(
+      loadModel({ name: 'folders' }, (dir) => {
+        unlinkSync(join(dir, 'model.onnx'));
+        mkdirSync(join(dir, 'model.onnx'));
+      }),
+      [`models[0] (folders v1): ${rel('folders', 'model.onnx')} is not a file`],
+    ));
+
   it('reports a model.json that is not JSON', () =>
     assertProblems(
       loadModel({ name: 'bad-json' }, (dir) => writeFileSync(join(dir, 'model.json'), '{ nope')),
