@@ -39,10 +39,14 @@ export const apiKeySettingsSchema = z.strictObject({
 });
 export type ApiKeySettings = z.infer<typeof apiKeySettingsSchema>;
 
-/** The optional AWS WAF web ACL in front of the API stage. */
+/** The AWS WAF web ACL in front of the API stage. */
 export const wafSettingsSchema = z.strictObject({
-  /** Associates a WAFv2 web ACL with the stage (billed per ACL, rule and request). */
-  enabled: z.boolean().default(false),
+  /**
+   * Associates a WAFv2 web ACL with the stage (billed per ACL, rule and request). On by default: it is
+   * the only place a REST API can refuse a large body before the function runs (API Gateway's own limit
+   * is a fixed 10 MB, above Lambda's 6 MB, so a body between the two would come back as a 5xx).
+   */
+  enabled: z.boolean().default(true),
   /** Requests per client IP in any 5-minute window before WAF blocks that IP (WAF's rate-based rule, 10 .. 2e9). */
   rateLimitPer5Minutes: z.number().int().min(10).max(2_000_000_000).default(2000),
 });

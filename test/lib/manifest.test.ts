@@ -47,7 +47,7 @@ describe('manifest schema', () => {
     const { manifest, models } = load({ models: BASE_MODELS });
     assert.equal(manifest.project, 'mlship');
     assert.equal(manifest.stage, 'dev');
-    assert.deepEqual(manifest.api, { maxBodyBytes: 1048576, throttle: { rateLimit: 100, burstLimit: 200 }, auth: 'iam', apiKeys: [], waf: { enabled: false, rateLimitPer5Minutes: 2000 } });
+    assert.deepEqual(manifest.api, { maxBodyBytes: 1048576, throttle: { rateLimit: 100, burstLimit: 200 }, auth: 'iam', apiKeys: [], waf: { enabled: true, rateLimitPer5Minutes: 2000 } });
     assert.deepEqual(manifest.models[0], {
       name: 'breast-cancer',
       version: 1,
