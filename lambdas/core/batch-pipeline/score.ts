@@ -1,7 +1,7 @@
 // The batch scorer: one Distributed Map item, a range of whole rows of an input file (its bytes, its first
 // row's number), read from the bucket and scored with the batch core, so each row gets exactly the answer
-// or reject reason it gets from scoreText over the whole file. Writes the batch's scored rows and rejects
-// as two work files and returns only counts and keys.
+// or reject reason it gets from scoreText over the whole file. Writes the batch's scored rows (and its
+// rejects, when it has any) as work files and returns only counts and keys.
 import { StringDecoder } from 'node:string_decoder';
 import { createRangeScorer, DEFAULT_CHUNK_ROWS } from '../batch-scoring';
 import type { Predictor } from '../model-api';
