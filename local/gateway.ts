@@ -318,8 +318,14 @@ export class LocalGateway {
     const path = queryAt === -1 ? rawUrl : rawUrl.slice(0, queryAt);
     if (this.apiKey && !OPEN_PATHS.has(path)) {
       const forbidden = this.apiKey.check(req.headers['x-api-key']);
-      // A body sent without the key is not read: the connection closes after the 403.
-      if (forbidden) return this.reject(req, res, forbidden, (req.headers['content-length'] ?? '0') !== '0' || req.headers['transfer-encoding'] !== undefined);
+      if (forbidden) {
+        // The connection closes after the 403: nothing more is read from a caller without the key. Its body,
+        // up to the API's limit, is dropped first, so the caller has finished sending and reads the 403
+        // rather than a reset in the middle of its upload (found by the fuzzer).
+        const limit = this.options.manifest.manifest.api.maxBodyBytes;
+        if (Number(req.headers['content-length'] ?? 0) > limit) return this.reject(req, res, forbidden, true);
+        return discardBody(req, limit).then(() => this.reject(req, res, forbidden, true));
+      }
     }
     if (path.startsWith('/endpoints/')) return this.invokeEndpoint(req, res, method, path);
     const served = this.served.get(`${method} ${path}`);
@@ -427,6 +433,26 @@ function send(res: ServerResponse, statusCode: number, headers: Record<string, s
   if (res.destroyed) return;
   res.writeHead(statusCode, { ...headers, 'content-length': Buffer.byteLength(body) });
   res.end(body);
+}
+
+/** Reads and drops a request's body; resolves at its end, past `limit` bytes, or when the request fails. */
+function discardBody(req: IncomingMessage, limit: number): Promise<void> {
+  if (req.complete) return Promise.resolve();
+  return new Promise((resolve) => {
+    let size = 0;
+    const done = () => {
+      req.off('data', onData);
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) done();
+    };
+    req.on('data', onData);
+    req.once('end', done);
+    req.once('error', done);
+    req.once('close', done);
+  });
 }
 
 /** The body as text, or undefined when it is larger than the limit (API Gateway's 413). */

@@ -95,9 +95,9 @@ describe('local gateway with an API key', () => {
     assert.equal(predicted.headers.get('x-model-version'), String(entry.version));
   });
 
-  it('does not read a body sent without the key: 403, and that connection closes', async () => {
+  it('does not read a body over the API\'s limit sent without the key: 403, and that connection closes', async () => {
     const { status, connection, text } = await new Promise<{ status: number; connection: string | undefined; text: string }>((resolve, reject) => {
-      const req = httpRequest(`${url}/v1/models/breast-cancer:predict`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(500_000) } }, (res) => {
+      const req = httpRequest(`${url}/v1/models/breast-cancer:predict`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(manifest.manifest.api.maxBodyBytes + 1) } }, (res) => {
         let text = '';
         res.on('data', (c: Buffer) => (text += c.toString()));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, text }));
@@ -108,6 +108,26 @@ describe('local gateway with an API key', () => {
     assert.equal(status, 403);
     assert.equal(connection, 'close');
     assert.match(text, /"code":"forbidden"/);
+  });
+
+  it('drops a body within the limit sent without the key, then answers 403 and closes: the caller, done sending, reads it', async () => {
+    const instance = JSON.stringify({ instances: [manifest.models[0]!.card.golden[0]!.input] });
+    for (const headers of [{ 'content-length': String(Buffer.byteLength(instance)) }, { 'transfer-encoding': 'chunked' }]) {
+      const answer = await new Promise<{ status: number; connection: string | undefined; text: string }>((resolve, reject) => {
+        const req = httpRequest(`${url}/v1/models/breast-cancer:predict`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers } }, (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, text }));
+        });
+        req.on('error', reject);
+        // In pieces, as a slow client uploads: no write may fail (EPIPE) before the answer.
+        req.write(instance.slice(0, 10));
+        setTimeout(() => req.end(instance.slice(10)), 20);
+      });
+      assert.equal(answer.status, 403, JSON.stringify(headers));
+      assert.equal(answer.connection, 'close');
+      assert.match(answer.text, /"code":"forbidden"/);
+    }
   });
 
   it('serves the status page on the admin port (127.0.0.1) with no key', async () => {
