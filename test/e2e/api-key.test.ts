@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { chmodSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
+import { request as httpRequest, type ClientRequest } from 'node:http';
 import { connect } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
@@ -95,16 +95,21 @@ describe('local gateway with an API key', () => {
     assert.equal(predicted.headers.get('x-model-version'), String(entry.version));
   });
 
-  it('does not read a body over the API\'s limit sent without the key: 403, and that connection closes', async () => {
-    const { status, connection, text } = await new Promise<{ status: number; connection: string | undefined; text: string }>((resolve, reject) => {
-      const req = httpRequest(`${url}/v1/models/breast-cancer:predict`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(manifest.manifest.api.maxBodyBytes + 1) } }, (res) => {
+  /** A keyless predict POST with these headers, its body written by `send`; resolves with the answer. */
+  function rawPost(headers: Record<string, string>, send: (req: ClientRequest) => void): Promise<{ status: number; connection: string | undefined; text: string }> {
+    return new Promise((resolve, reject) => {
+      const req = httpRequest(`${url}/v1/models/breast-cancer:predict`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers } }, (res) => {
         let text = '';
         res.on('data', (c: Buffer) => (text += c.toString()));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, text }));
       });
       req.on('error', reject);
-      req.write('{"instances": [');
+      send(req);
     });
+  }
+
+  it('does not read a body over the API\'s limit sent without the key: 403, and that connection closes', async () => {
+    const { status, connection, text } = await rawPost({ 'content-length': String(manifest.manifest.api.maxBodyBytes + 1) }, (req) => req.write('{"instances": ['));
     assert.equal(status, 403);
     assert.equal(connection, 'close');
     assert.match(text, /"code":"forbidden"/);
@@ -112,15 +117,9 @@ describe('local gateway with an API key', () => {
 
   it('drops a body within the limit sent without the key, then answers 403 and closes: the caller, done sending, reads it', async () => {
     const instance = JSON.stringify({ instances: [manifest.models[0]!.card.golden[0]!.input] });
-    for (const headers of [{ 'content-length': String(Buffer.byteLength(instance)) }, { 'transfer-encoding': 'chunked' }]) {
-      const answer = await new Promise<{ status: number; connection: string | undefined; text: string }>((resolve, reject) => {
-        const req = httpRequest(`${url}/v1/models/breast-cancer:predict`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers } }, (res) => {
-          let text = '';
-          res.on('data', (c: Buffer) => (text += c.toString()));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, text }));
-        });
-        req.on('error', reject);
-        // In pieces, as a slow client uploads: no write may fail (EPIPE) before the answer.
+    for (const headers of [{ 'content-length': String(Buffer.byteLength(instance)) }, { 'transfer-encoding': 'chunked' }] as Record<string, string>[]) {
+      // In pieces, as a slow client uploads: no write may fail (EPIPE) before the answer.
+      const answer = await rawPost(headers, (req) => {
         req.write(instance.slice(0, 10));
         setTimeout(() => req.end(instance.slice(10)), 20);
       });

@@ -8,8 +8,9 @@ import { loadManifest, resolveManifestPath } from '../../../lib/manifest/load';
 import { MlshipStack } from '../../../lib/mlship-stack';
 import { synthesizeStackTemplate } from '../../../local/sfn/stack-template';
 import { createTestApp } from '../../fixtures/cdk-app';
+import { resourcesOfType, type TemplateResource } from '../../fixtures/every-stack';
 
-type Resources = Record<string, { Type: string; Properties?: Record<string, unknown> }>;
+type Resources = Record<string, TemplateResource>;
 
 const loaded = loadManifest(resolveManifestPath(undefined));
 
@@ -23,8 +24,7 @@ function fullSynth(): Resources {
   }
 }
 
-const ofType = (resources: Resources, type: string) =>
-  Object.fromEntries(Object.entries(resources).filter(([, r]) => r.Type === type).map(([id, r]) => [id, r.Properties]));
+const ofType = (resources: Resources, type: string) => Object.fromEntries(resourcesOfType(resources, type).map(([id, r]) => [id, r.Properties]));
 
 describe('the local runs\' synth', () => {
   const deployed = fullSynth();
