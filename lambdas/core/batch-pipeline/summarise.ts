@@ -3,6 +3,7 @@
 // retries into a reject (never dropped), merges the parts in row order into <output>scored.csv and
 // <output>rejects.jsonl, checks rows in = scored + rejected, and writes <output>summary.json. Nothing
 // in the outputs depends on the execution (no names, no times): a rerun writes the same bytes.
+import { StringDecoder } from 'node:string_decoder';
 import pMap from 'p-map';
 import { createRecordSplitter, rejectLine } from '../batch-scoring';
 import { readText, type ObjectStore } from '../object-store';
@@ -93,10 +94,11 @@ async function failedBatch(store: ObjectStore, bucket: string, record: ChildReco
     const source = planFile.files[item.file]?.source;
     if (source === undefined) throw new BatchAccountingError(`a failed batch names file ${item.file}, which plan.json does not list: its rows cannot be accounted for`);
     const splitter = createRecordSplitter(plan.format, { range: true });
-    const decoder = new TextDecoder('utf-8');
+    // The decoder the scorer reads ranges with, so a reject's input is the text scoring saw.
+    const decoder = new StringDecoder('utf8');
     const records: string[] = [];
-    for await (const bytes of store.readStream(bucket, source, { start: item.start, end: item.end - 1 })) records.push(...splitter.push(decoder.decode(bytes, { stream: true })));
-    records.push(...splitter.push(decoder.decode()), ...splitter.end());
+    for await (const bytes of store.readStream(bucket, source, { start: item.start, end: item.end - 1 })) records.push(...splitter.push(decoder.write(bytes)));
+    records.push(...splitter.push(decoder.end()), ...splitter.end());
     if (records.length !== item.rows) throw new BatchAccountingError(`a failed batch's range of s3://${bucket}/${source} from byte ${item.start} holds ${records.length} rows, the plan counted ${item.rows}`);
     rejects += records.map((text, i) => rejectLine(plan.format, item.firstRow + i, reason, text)).join('');
   }
