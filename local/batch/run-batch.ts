@@ -22,7 +22,7 @@ import { runStateMachine, type Json, type JsonObject, type TaskContext, type Tas
 import { stateMachineDefinition, synthesizeStackTemplate, type StackTemplate } from '../sfn/stack-template';
 import { MountedObjectStore } from '../storage/mounted-object-store';
 import { localTransformJob } from './transform-job';
-import { ScoreWorkerPool } from './worker-pool';
+import { poolSizeFor, ScoreWorkerPool } from './worker-pool';
 
 /** The local data bucket's name (the state machine's data bucket reference resolves to it). */
 export const LOCAL_DATA_BUCKET = 'mlship-local-data';
@@ -44,7 +44,7 @@ export interface LocalBatchOptions {
   readonly output: string;
   readonly format?: BatchFormat;
   /**
-   * Worker threads scoring batches.
+   * Threads scoring batches: this one and concurrency - 1 worker threads (worker-pool.ts).
    * @default - os.availableParallelism()
    */
   readonly concurrency?: number;
@@ -119,7 +119,7 @@ export async function runLocalBatch(options: LocalBatchOptions): Promise<LocalBa
     loaded.models.map((m) => [m.entry.name, m.entry.runtime === 'sagemaker' ? { card: m.card, runtime: 'sagemaker' } : { card: m.card, runtime: 'lambda', rowsPerBatch: m.entry.batch.rowsPerBatch }]),
   );
   const locate = (key: string) => store.path(key);
-  const workers = Math.max(1, options.concurrency ?? availableParallelism());
+  const scorers = poolSizeFor(Math.max(1, options.concurrency ?? availableParallelism()));
   const notifications: { subject: string; message: string }[] = [];
   let rowsIn = 0;
   /** Rows of the batches scored so far, and of the batches that failed (by first row). */
@@ -148,7 +148,7 @@ export async function runLocalBatch(options: LocalBatchOptions): Promise<LocalBa
       const target = loaded.models.find((m) => m.entry.name === match![1]);
       if (!target) return;
       handlers[name] = async (event) => {
-        pool ??= new ScoreWorkerPool({ modelDir: target.dir, card: target.card, bucket, mounts: store.mountList }, workers);
+        pool ??= new ScoreWorkerPool({ modelDir: target.dir, card: target.card, bucket, mounts: store.mountList }, scorers);
         const batch = event as unknown as ScoreBatchEvent;
         const key = batch.Items?.[0]?.firstRow ?? -1;
         try {
@@ -192,15 +192,15 @@ export async function runLocalBatch(options: LocalBatchOptions): Promise<LocalBa
   let result;
   try {
     // The workers load the model while Plan reads the input (the pool is made the first time otherwise).
-    if (handlers[`Score batch ${options.model}`]) pool = new ScoreWorkerPool({ modelDir: model.dir, card: model.card, bucket, mounts: store.mountList }, workers);
+    if (handlers[`Score batch ${options.model}`]) pool = new ScoreWorkerPool({ modelDir: model.dir, card: model.card, bucket, mounts: store.mountList }, scorers);
     result = await runStateMachine(definition, request as unknown as Json, {
       taskHandlers,
       executionName: `local-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`,
       distributedMap: {
         itemReader: objectStoreItemReader(store),
         resultWriter: objectStoreResultWriter(store),
-        // Two batches per worker in flight keep every worker busy while the next batch is handed over.
-        concurrency: workers * 2,
+        // Two batches per scorer in flight keep each busy while it reads and writes the other's files.
+        concurrency: (scorers.workers + 1) * 2,
       },
     });
   } finally {

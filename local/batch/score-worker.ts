@@ -32,7 +32,7 @@ try {
   const predictor = await ServedModel.fromBytes(data.card, readFileSync(onnxPath)).catch((error: unknown) => {
     throw new Error(`${onnxPath}: onnxruntime cannot load the model: ${(error as Error).message.split('\n')[0]}`);
   });
-  const score = createScoreHandler({ store: new MountedObjectStore(data.bucket, data.mounts), bucket: data.bucket, predictor });
+  const score = createScoreHandler({ store: new MountedObjectStore(data.bucket, data.mounts, { blocking: true }), bucket: data.bucket, predictor });
   port.on('message', (request: ScoreWorkerRequest) => {
     score(request.event).then(
       (result) => port.postMessage({ id: request.id, result } satisfies ScoreWorkerAnswer),

@@ -1,17 +1,27 @@
-// A pool of worker threads scoring batches locally, one per core by default: each worker loads the model
-// once and runs the Lambda batch scorer's handler. Batches go to the least busy worker; a worker's error
-// comes back with its name, so the state machine's Retry and Catch see what the cloud would.
+// A pool of scorers for the batches of a local run: worker threads, each loading the model once and
+// running the Lambda batch scorer's handler, and optionally the calling thread itself. Batches go to the
+// least busy scorer that is ready; a scorer's error comes back with its name, so the state machine's
+// Retry and Catch see what the cloud would.
+//
+// The calling thread scores too because a worker is slow to begin: it starts (~50 ms), then runs its
+// first thousands of rows before V8 has optimised the parser (~3x slower). The calling thread has the model
+// as soon as the plan is made and, in a long-lived process, its parser is already optimised; on N cores
+// the pool is then N - 1 workers and the calling thread, which only waits for the state machine between
+// its batches.
 //
 // The workers run one esbuild bundle of score-worker.ts (made once per process, as synth bundles the
 // Lambda handlers), not the TypeScript through tsx: a worker registering tsx's loader takes ~300 ms to
 // start on a 2-core machine, the bundle ~50 ms, and a batch run waits for its workers.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { build } from 'esbuild';
+import { createScoreHandler } from '../../lambdas/core/batch-pipeline/score';
 import type { BatchPartResult, ScoreBatchEvent } from '../../lambdas/core/batch-pipeline/types';
+import { ServedModel } from '../../lambdas/core/inference-session';
+import { MountedObjectStore } from '../storage/mounted-object-store';
 import type { ScoreWorkerAnswer, ScoreWorkerData } from './score-worker';
 
 const WORKER_SOURCE = new URL('./score-worker.ts', import.meta.url);
@@ -45,47 +55,101 @@ function workerBundle(): Promise<string> {
   return bundled;
 }
 
+export interface ScorePoolSize {
+  /** Worker threads. */
+  readonly workers: number;
+  /** Also score in the calling thread. */
+  readonly callingThread: boolean;
+}
+
+/** N - 1 workers and the calling thread on N cores (one core: the calling thread alone). */
+export function poolSizeFor(cores: number): ScorePoolSize {
+  return { workers: Math.max(0, cores - 1), callingThread: true };
+}
+
 interface Slot {
-  readonly worker: Promise<Worker>;
+  /** Scores one batch, once the slot is ready. */
+  readonly score: (event: ScoreBatchEvent) => Promise<BatchPartResult>;
   readonly ready: Promise<void>;
+  isReady: boolean;
   busy: number;
+  readonly close: () => Promise<void>;
+}
+
+/** A promise that is settled from outside, and never reported as unhandled. */
+function signal(): { promise: Promise<void>; resolve: () => void; reject: (error: Error) => void } {
+  let resolve!: () => void;
+  let reject!: (error: Error) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
 }
 
 export class ScoreWorkerPool {
   private readonly slots: Slot[];
   private readonly pending = new Map<number, { resolve: (value: BatchPartResult) => void; reject: (error: Error) => void }>();
-  private readonly dir: string;
+  private readonly dir: string | undefined;
   private nextId = 0;
   private closed = false;
 
-  /** Starts the workers at once: they load the model while the caller goes on (run() waits for them). */
-  constructor(data: ScoreWorkerData, size = availableParallelism()) {
-    this.dir = mkdtempSync(join(tmpdir(), 'mlship-batch-worker-'));
-    const entry = workerBundle().then((code) => {
-      const file = join(this.dir, 'score-worker.mjs');
-      writeFileSync(file, code);
-      return pathToFileURL(file);
-    });
-    this.slots = Array.from({ length: Math.max(1, size) }, () => this.start(entry, data));
+  /**
+   * Starts the scorers at once: they load the model while the caller goes on (run() waits for them).
+   * A number is that many workers and no scoring in the calling thread.
+   */
+  constructor(data: ScoreWorkerData, size: number | ScorePoolSize = poolSizeFor(availableParallelism())) {
+    const { workers, callingThread } = typeof size === 'number' ? { workers: Math.max(1, size), callingThread: false } : size;
+    if (workers < 1 && !callingThread) throw new RangeError('a score pool needs a worker or the calling thread');
+    this.slots = [];
+    if (workers > 0) {
+      const dir = mkdtempSync(join(tmpdir(), 'mlship-batch-worker-'));
+      this.dir = dir;
+      const entry = workerBundle().then((code) => {
+        const file = join(dir, 'score-worker.mjs');
+        writeFileSync(file, code);
+        return pathToFileURL(file);
+      });
+      for (let i = 0; i < workers; i++) this.slots.push(this.start(entry, data));
+    }
+    if (callingThread) this.slots.push(this.inCallingThread(data));
   }
 
   get size(): number {
     return this.slots.length;
   }
 
-  /** Resolves when every worker has loaded the model; rejects with the first failure. */
+  /** Resolves when every scorer has loaded the model; rejects with the first failure. */
   async ready(): Promise<void> {
     await Promise.all(this.slots.map((slot) => slot.ready));
   }
 
+  /** The calling thread's scorer: the same handler and store as a worker's (score-worker.ts). */
+  private inCallingThread(data: ScoreWorkerData): Slot {
+    const onnxPath = join(data.modelDir, 'model.onnx');
+    const handler = (async () => {
+      const predictor = await ServedModel.fromBytes(data.card, readFileSync(onnxPath)).catch((error: unknown) => {
+        throw new Error(`the model in ${data.modelDir} failed to load: ${onnxPath}: onnxruntime cannot load the model: ${(error as Error).message.split('\n')[0]}`);
+      });
+      return { predictor, score: createScoreHandler({ store: new MountedObjectStore(data.bucket, data.mounts, { blocking: true }), bucket: data.bucket, predictor }) };
+    })();
+    const slot: Slot = {
+      ready: handler.then(() => undefined),
+      isReady: false,
+      busy: 0,
+      score: async (event) => (await handler).score(event),
+      close: async () => {
+        const loaded = await handler.catch(() => undefined);
+        await loaded?.predictor.release();
+      },
+    };
+    slot.ready.then(() => (slot.isReady = true), () => undefined);
+    return slot;
+  }
+
   private start(entry: Promise<URL>, data: ScoreWorkerData): Slot {
-    let markReady!: () => void;
-    let markFailed!: (error: Error) => void;
-    const ready = new Promise<void>((resolve, reject) => {
-      markReady = resolve;
-      markFailed = reject;
-    });
-    ready.catch(() => undefined);
+    const { promise: ready, resolve: markReady, reject: markFailed } = signal();
     const worker = entry.then((url) => {
       const w = new Worker(url, { workerData: data, execArgv: [] });
       w.on('message', (answer: ScoreWorkerAnswer) => {
@@ -113,22 +177,35 @@ export class ScoreWorkerPool {
       return w;
     });
     worker.catch((error: unknown) => markFailed(new Error(`the batch worker could not be built: ${(error as Error).message}`)));
-    return { worker, ready, busy: 0 };
+    const slot: Slot = {
+      ready,
+      isReady: false,
+      busy: 0,
+      score: async (event) => {
+        const w = await worker;
+        const id = this.nextId++;
+        return new Promise<BatchPartResult>((resolve, reject) => {
+          this.pending.set(id, { resolve, reject });
+          w.postMessage({ id, event });
+        });
+      },
+      close: async () => {
+        await (await worker.catch(() => undefined))?.terminate();
+      },
+    };
+    ready.then(() => (slot.isReady = true), () => undefined);
+    return slot;
   }
 
-  /** Scores one batch on the least busy worker. */
+  /** Scores one batch on the least busy scorer that is ready (the least busy of all while none is). */
   async run(event: ScoreBatchEvent): Promise<BatchPartResult> {
     if (this.closed) throw new Error('the worker pool is closed');
-    const slot = this.slots.reduce((a, b) => (b.busy < a.busy ? b : a));
+    const ready = this.slots.filter((s) => s.isReady);
+    const slot = (ready.length > 0 ? ready : this.slots).reduce((a, b) => (b.busy < a.busy ? b : a));
     slot.busy += 1;
     try {
       await slot.ready;
-      const worker = await slot.worker;
-      const id = this.nextId++;
-      return await new Promise<BatchPartResult>((resolve, reject) => {
-        this.pending.set(id, { resolve, reject });
-        worker.postMessage({ id, event });
-      });
+      return await slot.score(event);
     } finally {
       slot.busy -= 1;
     }
@@ -136,7 +213,7 @@ export class ScoreWorkerPool {
 
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all(this.slots.map(async (slot) => (await slot.worker.catch(() => undefined))?.terminate()));
-    rmSync(this.dir, { recursive: true, force: true });
+    await Promise.all(this.slots.map((slot) => slot.close()));
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -1,6 +1,6 @@
 // The ObjectStore of a local run: each bucket is a folder, each key a file path under it ('a/b.csv' ->
 // <folder>/a/b.csv). Keys that would leave the bucket's folder are refused.
-import { createReadStream } from 'node:fs';
+import { closeSync, createReadStream, mkdirSync, openSync, readSync, renameSync, writeFileSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { ObjectNotFoundError, type ByteRange, type ObjectStore, type StoredObject } from '../../lambdas/core/object-store';
@@ -11,6 +11,44 @@ function isMissing(error: unknown): boolean {
 
 /** A range up to this size is read with one read() call, not a stream (a batch scorer reads one per batch). */
 const RANGE_READ_AT_ONCE = 16 * 1024 * 1024;
+
+export interface FolderObjectStoreOptions {
+  /**
+   * Read byte ranges and write objects with blocking calls, not through libuv's thread pool: for a batch
+   * scorer thread, which does one batch's reads and writes at a time and has nothing to do meanwhile
+   * (the pool's round trips and threads cost it more CPU than the calls: 100 batches 30% faster). Never
+   * for a thread that serves requests.
+   * @default false
+   */
+  readonly blocking?: boolean;
+}
+
+/** readRange with blocking calls. */
+function readRangeBlocking(bucket: string, key: string, file: string, range: ByteRange): Uint8Array | undefined {
+  let fd;
+  try {
+    fd = openSync(file, 'r');
+  } catch (error) {
+    if (isMissing(error)) throw new ObjectNotFoundError(bucket, key);
+    throw error;
+  }
+  try {
+    const wanted = range.end - range.start + 1;
+    const buffer = Buffer.allocUnsafe(wanted);
+    let got = 0;
+    while (got < wanted) {
+      const bytesRead = readSync(fd, buffer, got, wanted - got, range.start + got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    return got > 0 ? buffer.subarray(0, got) : undefined;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EISDIR') throw new ObjectNotFoundError(bucket, key);
+    throw error;
+  } finally {
+    closeSync(fd);
+  }
+}
 
 /** The bytes of `range` (its end inclusive, cut at the end of the file, as S3 does), in one read. */
 async function* readRange(bucket: string, key: string, file: string, range: ByteRange): AsyncIterable<Uint8Array> {
@@ -43,9 +81,12 @@ async function* readRange(bucket: string, key: string, file: string, range: Byte
 export class FolderObjectStore implements ObjectStore {
   private readonly folders: ReadonlyMap<string, string>;
 
+  private readonly blocking: boolean;
+
   /** `buckets`: bucket name -> local folder. */
-  constructor(buckets: Readonly<Record<string, string>>) {
+  constructor(buckets: Readonly<Record<string, string>>, options: FolderObjectStoreOptions = {}) {
     this.folders = new Map(Object.entries(buckets).map(([bucket, folder]) => [bucket, resolve(folder)]));
+    this.blocking = options.blocking ?? false;
   }
 
   /** The local file of a bucket and key. */
@@ -95,7 +136,12 @@ export class FolderObjectStore implements ObjectStore {
   async *readStream(bucket: string, key: string, range?: ByteRange): AsyncIterable<Uint8Array> {
     const file = this.path(bucket, key);
     if (range && range.end - range.start < RANGE_READ_AT_ONCE) {
-      yield* readRange(bucket, key, file, range);
+      if (this.blocking) {
+        const bytes = readRangeBlocking(bucket, key, file, range);
+        if (bytes) yield bytes;
+      } else {
+        yield* readRange(bucket, key, file, range);
+      }
       return;
     }
     try {
@@ -111,6 +157,17 @@ export class FolderObjectStore implements ObjectStore {
     const file = this.path(bucket, key);
     // Like a PUT, an object appears whole or not at all: write aside, then rename.
     const partial = join(dirname(file), `.mlship-partial-${process.pid}-${Math.random().toString(36).slice(2)}`);
+    if (this.blocking) {
+      try {
+        writeFileSync(partial, body);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        mkdirSync(dirname(file), { recursive: true });
+        writeFileSync(partial, body);
+      }
+      renameSync(partial, file);
+      return;
+    }
     try {
       await writeFile(partial, body);
     } catch (error) {

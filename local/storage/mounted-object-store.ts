@@ -4,7 +4,7 @@
 // in place. A key under no mount is refused.
 import { sep } from 'node:path';
 import { type ByteRange, type ObjectStore, type StoredObject } from '../../lambdas/core/object-store';
-import { FolderObjectStore } from './folder-object-store';
+import { FolderObjectStore, type FolderObjectStoreOptions } from './folder-object-store';
 
 export interface Mount {
   /** Key prefix, ending in '/'. */
@@ -19,11 +19,12 @@ export class MountedObjectStore implements ObjectStore {
   constructor(
     readonly bucket: string,
     mounts: readonly Mount[],
+    options: FolderObjectStoreOptions = {},
   ) {
     for (const mount of mounts) if (!mount.prefix.endsWith('/')) throw new Error(`mount prefix '${mount.prefix}' must end in '/'`);
     // Longest prefix first, so a nested mount wins.
     this.mounts = [...mounts].sort((a, b) => b.prefix.length - a.prefix.length);
-    this.folders = new FolderObjectStore(Object.fromEntries(this.mounts.map((m) => [m.prefix, m.folder])));
+    this.folders = new FolderObjectStore(Object.fromEntries(this.mounts.map((m) => [m.prefix, m.folder])), options);
   }
 
   /** The mounts, for a worker thread to build the same store. */

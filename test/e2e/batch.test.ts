@@ -1,6 +1,6 @@
 // Batch scoring end to end on one machine: `mlship batch`'s runner takes the batch state machine from the
 // synthesized stack and runs it locally (Plan, the Distributed Map over ranges of rows with the real scorer
-// in worker threads, Summarise), over 100,000 rows resampled from the breast-cancer data with 1% bad rows.
+// in this thread and worker threads, Summarise), over 100,000 rows resampled from the breast-cancer data with 1% bad rows.
 // Every scored row is checked against the online API's answer for the same input.
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -134,7 +134,7 @@ describe('mlship batch, locally, from the synthesized state machine: 100,000 row
     const second = await runLocalBatch({ loaded, template, model: 'breast-cancer', input, output: join(dir, 'out2'), concurrency: 1 });
     assert.equal(second.status, 'SUCCEEDED');
     const again = read(join(dir, 'out2'));
-    assert.ok(again.scored === outputs.scored, 'scored.csv is the same, byte for byte (also with one worker instead of all cores)');
+    assert.ok(again.scored === outputs.scored, 'scored.csv is the same, byte for byte (also with one scoring thread instead of all cores)');
     assert.ok(again.rejects === outputs.rejects, 'rejects.jsonl is the same');
     // summary.json names its output folder; everything else is equal.
     assert.equal(again.summary.replaceAll(join(dir, 'out2'), join(dir, 'out1')), outputs.summary);

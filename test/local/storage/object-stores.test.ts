@@ -84,20 +84,24 @@ contract('S3ObjectStore (SDK v3 client against a local S3 server)', async () => 
 
 const folder = tempDir();
 contract('FolderObjectStore', async () => ({ store: new FolderObjectStore({ [BUCKET]: folder }), close: async () => undefined }));
+// What a batch scorer thread uses: ranges and writes with blocking calls, the same answers.
+contract('FolderObjectStore (blocking)', async () => ({ store: new FolderObjectStore({ [BUCKET]: tempDir() }, { blocking: true }), close: async () => undefined }));
 
 describe('FolderObjectStore specifics', () => {
-  it('keeps objects as files under the bucket folder and leaves no partial files behind', async () => {
-    const dir = tempDir();
-    const store = new FolderObjectStore({ [BUCKET]: dir });
-    await store.write(BUCKET, 'a/b/c.txt', 'hello');
-    assert.ok(existsSync(join(dir, 'a/b/c.txt')), 'the key is a path under the folder');
-    assert.deepEqual(readdirSync(join(dir, 'a/b')), ['c.txt']);
-    // Its folder exists now: the next write goes straight in; one whose folder was removed makes it again.
-    await store.write(BUCKET, 'a/b/d.txt', 'again');
-    rmSync(join(dir, 'a'), { recursive: true });
-    await store.write(BUCKET, 'a/b/e.txt', 'after the folder went');
-    assert.deepEqual(readdirSync(join(dir, 'a/b')), ['e.txt']);
-  });
+  for (const blocking of [false, true]) {
+    it(`keeps objects as files under the bucket folder and leaves no partial files behind${blocking ? ' (blocking)' : ''}`, async () => {
+      const dir = tempDir();
+      const store = new FolderObjectStore({ [BUCKET]: dir }, { blocking });
+      await store.write(BUCKET, 'a/b/c.txt', 'hello');
+      assert.ok(existsSync(join(dir, 'a/b/c.txt')), 'the key is a path under the folder');
+      assert.deepEqual(readdirSync(join(dir, 'a/b')), ['c.txt']);
+      // Its folder exists now: the next write goes straight in; one whose folder was removed makes it again.
+      await store.write(BUCKET, 'a/b/d.txt', 'again');
+      rmSync(join(dir, 'a'), { recursive: true });
+      await store.write(BUCKET, 'a/b/e.txt', 'after the folder went');
+      assert.deepEqual(readdirSync(join(dir, 'a/b')), ['e.txt']);
+    });
+  }
 
   it('refuses keys that leave the folder and buckets it does not know', async () => {
     const store = new FolderObjectStore({ [BUCKET]: tempDir() });
