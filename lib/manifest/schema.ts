@@ -174,8 +174,13 @@ export type SagemakerSettings = z.infer<typeof sagemakerSettingsSchema>;
 
 /** Batch scoring of this model (the batch state machine): how rows are cut into batches and fanned out. */
 export const batchSettingsSchema = z.strictObject({
-  /** Rows per child execution of the Distributed Map (its ItemBatcher's MaxItemsPerBatch), scored in one function call. */
-  rowsPerBatch: z.number().int().min(1).max(10_000).default(1000),
+  /**
+   * Rows per child execution of the Distributed Map (one range of the input, scored in one function call).
+   * 5000 by default: a call's fixed costs (the invocation, a ranged GET and a PUT, a child execution;
+   * tens of ms in the cloud, a part file locally) dwarf scoring 1000 rows of a tabular model (~2 ms),
+   * while 5000 rows of 30 features are ~1.4 MB read and ~10 ms scored.
+   */
+  rowsPerBatch: z.number().int().min(1).max(10_000).default(5000),
   /**
    * Share of batches whose scoring may fail (after retries) before the whole run fails, percent. The rows
    * of a failed batch are never dropped: they go to the rejects with the batch's error.
