@@ -4,10 +4,12 @@
 // record being read. Rows are parsed straight into one Float32Array per chunk, scored with one
 // predict() per chunk, and answered with the same labels and rounding as the API's v1 answer.
 import { describeProblem, FLOAT32_MAX, parseNumberText, POW10, showField, type FieldProblem } from './batch/number-field';
+import { csvField, ScoredLineWriter } from './batch/scored-writer';
 import type { BatchPrediction } from './inference-session';
 import type { Predictor } from './model-api';
 
 export type BatchFormat = 'csv' | 'jsonl';
+export { csvField, probabilityText } from './batch/scored-writer';
 
 export interface BatchScorerOptions {
   /** CSV with a header row naming the model's features (any order, optionally an `id` column), or JSON Lines. */
@@ -67,28 +69,6 @@ export function rejectLine(format: BatchFormat, row: number, reason: string, inp
   return `${JSON.stringify({ row, reason: `${format === 'csv' ? 'row' : 'line'} ${row}: ${reason}`, input: truncateInput(input) })}\n`;
 }
 
-/** A CSV field written as RFC 4180 wants: quoted only when it must be. */
-export function csvField(text: string): string {
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
-
-/**
- * The same text as the v1 answer's probabilities, String(Math.round(p * 1e7) / 1e7) (codecs.ts), written
- * from the integer k = round(p * 1e7): for 10 <= k < 1e7 that text is "0." and k's 7 digits, trailing zeros
- * dropped (k / 1e7 is the double nearest that decimal, and no shorter decimal is as near). 2-3x faster
- * than formatting the double; the tests compare the two over every k.
- */
-export function probabilityText(p: number): string {
-  const k = Math.round(p * 1e7);
-  if (k >= 10 && k < 1e7) {
-    const digits = String(k);
-    let end = digits.length;
-    while (digits.charCodeAt(end - 1) === ZERO) end--;
-    return `0.${'000000'.slice(digits.length - 1)}${end === digits.length ? digits : digits.slice(0, end)}`;
-  }
-  return String(k / 1e7);
-}
-
 /** A reject's `input`: the raw record, cut to REJECT_INPUT_MAX characters (never inside a surrogate pair). */
 export function truncateInput(text: string): string {
   if (text.length <= REJECT_INPUT_MAX) return text;
@@ -123,8 +103,8 @@ class Scorer implements BatchScorer {
   private readonly rowNumbers: Float64Array;
   private readonly ids: string[];
   private count = 0;
-  /** Labels as CSV fields; empty for regression. */
-  private readonly labelFields: readonly string[];
+  /** Writes the scored lines (labels as CSV fields; none for regression). */
+  private readonly lines: ScoredLineWriter;
   private readonly regression: boolean;
 
   private pending = '';
@@ -165,7 +145,7 @@ class Scorer implements BatchScorer {
     this.rowNumbers = new Float64Array(chunkRows);
     this.ids = new Array<string>(chunkRows).fill('');
     this.regression = card.task === 'regression';
-    this.labelFields = card.labels.map(csvField);
+    this.lines = new ScoredLineWriter(card.labels);
   }
 
   /** The scored CSV's header: row,id,label,p_<label>... (or row,id,value for regression). */
@@ -541,31 +521,21 @@ class Scorer implements BatchScorer {
 
   private formatClasses(prediction: BatchPrediction): string {
     const { scores, width, classIndex } = prediction;
-    const labels = this.labelFields;
     const ids = this.ids;
-    const rowNumbers = this.rowNumbers;
-    let out = '';
     for (let i = 0; i < prediction.count; i++) {
-      const id = ids[i]!;
-      let line = `${rowNumbers[i]},${id === '' ? '' : csvField(id)},${labels[classIndex[i]!]}`;
-      const offset = i * width;
-      for (let j = 0; j < width; j++) line += `,${probabilityText(scores[offset + j]!)}`;
-      out += `${line}\n`;
+      this.lines.classLine(this.rowNumbers[i]!, ids[i]!, classIndex[i]!, scores, i * width, width);
       ids[i] = '';
     }
-    return out;
+    return this.lines.take();
   }
 
   private formatValues(prediction: BatchPrediction): string {
     const ids = this.ids;
-    let out = '';
     for (let i = 0; i < prediction.count; i++) {
-      const v = prediction.scores[i]!;
-      // As the v1 answer: a non-finite value is null there, an empty field here.
-      out += `${this.rowNumbers[i]},${csvField(ids[i]!)},${Number.isFinite(v) ? String(v) : ''}\n`;
+      this.lines.valueLine(this.rowNumbers[i]!, ids[i]!, prediction.scores[i]!);
       ids[i] = '';
     }
-    return out;
+    return this.lines.take();
   }
 }
 
