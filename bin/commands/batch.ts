@@ -58,7 +58,7 @@ export function batchCommand(): Command {
     .requiredOption('--output <dir>', 'folder for scored.csv, rejects.jsonl and summary.json')
     .option('--manifest <file>', 'the manifest (default: models/manifest.yaml)')
     .addOption(new Option('--format <format>', 'the rows\' format (default: from the file names)').choices(['csv', 'jsonl']))
-    .option('--concurrency <n>', `worker threads scoring batches (default: ${availableParallelism()}, one per core)`, parsePositiveInteger)
+    .option('--concurrency <n>', `most threads scoring batches: this one and up to n - 1 workers, one per 48 MiB of input (default: ${availableParallelism()}, the cores)`, parsePositiveInteger)
     .option('--keep-work', 'keep the work files (rows, parts, map results) after a successful run')
     .addHelpText('after', HELP)
     // A command line that cannot run as written (an unknown or missing flag) exits 2, as the help says.

@@ -3,6 +3,7 @@
 // Streaming: push() text as it is read, end() at the end; memory stays at one chunk of rows plus the
 // record being read. Rows are parsed straight into one Float32Array per chunk, scored with one
 // predict() per chunk, and answered with the same labels and rounding as the API's v1 answer.
+import { StringDecoder } from 'node:string_decoder';
 import { describeProblem, FLOAT32_MAX, parseNumberText, POW10, showField, type FieldProblem } from './batch/number-field';
 import { csvField, ScoredLineWriter } from './batch/scored-writer';
 import type { BatchPrediction } from './inference-session';
@@ -269,6 +270,94 @@ class Scorer implements BatchScorer {
     this.rowNumber = firstRow - 1;
   }
 
+  /**
+   * Range mode, CSV, bytes without a quote or a CR (the caller checks): every record ends at a LF or at
+   * the end. A plain record (the header's field count, every feature a plain decimal) is read straight
+   * from the bytes, a third faster than decoding them and reading the string; any other record is
+   * decoded alone and read by parseCsvRecord, so it gets the same value or reject. Decoding a record or
+   * a field alone gives its part of the decoded range: both end at ASCII bytes, which UTF-8 never uses
+   * inside a character.
+   */
+  async pushPlainCsv(bytes: Buffer): Promise<BatchOutputPart> {
+    if (this.ended) throw new Error('push() after end()');
+    const n = bytes.length;
+    let p = 0;
+    while (p < n) {
+      let eol = bytes.indexOf(LF, p);
+      if (eol < 0) eol = n;
+      if (eol === p) this.blankLines.push(++this.rowNumber);
+      else if (!this.plainCsvRecord(bytes, p, eol)) this.parseCsvRecord(bytes.toString('utf8', p, eol), 0, true);
+      p = eol + 1;
+      if (this.count === this.chunkRows) await this.flush();
+    }
+    return this.take();
+  }
+
+  /** Reads bytes[start, end) into the chunk when it is a plain record; false (nothing counted) otherwise. */
+  private plainCsvRecord(bytes: Buffer, start: number, end: number): boolean {
+    const columns = this.columns!;
+    const width = columns.length;
+    const chunk = this.chunk;
+    const base = this.count * this.width;
+    let id = '';
+    let col = 0;
+    let p = start;
+    for (;;) {
+      if (col >= width) return false;
+      const target = columns[col]!;
+      let c = p < end ? bytes[p]! : -1;
+      if (target >= 0) {
+        // As parseCsvRecord's unquoted numeric field: -?digits[.digits], at most 15 digits.
+        let negative = false;
+        if (c === MINUS) {
+          negative = true;
+          c = ++p < end ? bytes[p]! : -1;
+        }
+        let mantissa = 0;
+        const integerStart = p;
+        while (c >= ZERO && c <= NINE) {
+          mantissa = mantissa * 10 + (c - ZERO);
+          c = ++p < end ? bytes[p]! : -1;
+        }
+        let digits = p - integerStart;
+        let decimals = 0;
+        if (c === DOT) {
+          const fractionStart = ++p;
+          c = p < end ? bytes[p]! : -1;
+          while (c >= ZERO && c <= NINE) {
+            mantissa = mantissa * 10 + (c - ZERO);
+            c = ++p < end ? bytes[p]! : -1;
+          }
+          decimals = p - fractionStart;
+          digits += decimals;
+        }
+        if ((c !== COMMA && c !== -1) || digits === 0 || digits > 15) return false;
+        const value = mantissa / POW10[decimals]!;
+        chunk[base + target] = negative ? -value : value;
+      } else {
+        const fieldStart = p;
+        let high = 0;
+        while (p < end && (c = bytes[p]!) !== COMMA) {
+          high |= c;
+          p++;
+        }
+        if (p >= end) c = -1;
+        // The header's id column (the only column that is no feature).
+        id = bytes.toString(high < 0x80 ? 'latin1' : 'utf8', fieldStart, p);
+      }
+      if (c === COMMA) {
+        p++;
+        col++;
+        continue;
+      }
+      break;
+    }
+    if (col + 1 !== width) return false;
+    this.judgeBlankLines();
+    this.accept(++this.rowNumber, id);
+    return true;
+  }
+
   /** Record mode: the output of the rows scored since the last take. */
   async takeRecords(final: boolean): Promise<BatchOutputPart> {
     if (final) {
@@ -401,6 +490,15 @@ class Scorer implements BatchScorer {
           if (problem === undefined) chunk[base + target] = value;
           else this.fieldProblem(col, problem, text, false);
         }
+      } else if (c !== QUOTE) {
+        // Unquoted text: the id, or a field past the header's (read for the count only).
+        const fieldStart = p;
+        while (p < n && (c = buf.charCodeAt(p)) !== COMMA && c !== LF && c !== CR) p++;
+        if (p >= n) {
+          if (!final) return INCOMPLETE;
+          c = -1;
+        }
+        if (col < width) this.id = buf.slice(fieldStart, p);
       } else {
         const field = readTextField(buf, p, final);
         if (field === undefined) return INCOMPLETE;
@@ -669,7 +767,16 @@ export interface RangeScorerOptions extends BatchScorerOptions {
  * numbers, answers and reject reasons they get when the whole file is scored with createBatchScorer. The
  * scored output has no header line (see scoredHeader).
  */
-export function createRangeScorer(predictor: Predictor, options: RangeScorerOptions): BatchScorer {
+/** A range's scorer: push() its text, or pushRange() its bytes whole; then end(). */
+export interface RangeScorer extends BatchScorer {
+  /** The range's bytes, all of them (UTF-8, decoded as a StringDecoder decodes them). */
+  pushRange(bytes: Uint8Array): Promise<BatchOutputPart>;
+}
+
+const QUOTE_BYTE = 0x22;
+const CR_BYTE = 0x0d;
+
+export function createRangeScorer(predictor: Predictor, options: RangeScorerOptions): RangeScorer {
   if (options.format !== 'csv' && options.format !== 'jsonl') throw new RangeError(`format must be 'csv' or 'jsonl', received ${String(options.format)}`);
   if (!Number.isInteger(options.firstRow) || options.firstRow < 1) throw new RangeError(`firstRow must be a positive integer, received ${options.firstRow}`);
   const scorer = new Scorer(predictor, options.format, checkChunkRows(options.chunkRows), true);
@@ -678,7 +785,19 @@ export function createRangeScorer(predictor: Predictor, options: RangeScorerOpti
     scorer.setHeader(options.header);
   }
   scorer.startRange(options.firstRow);
-  return scorer;
+  const csv = options.format === 'csv';
+  return {
+    push: (text) => scorer.push(text),
+    end: () => scorer.end(),
+    summary: () => scorer.summary(),
+    pushRange: (bytes) => {
+      const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      // Without quotes and CRs every record ends at a LF: the bytes can be read as they are.
+      if (csv && buffer.indexOf(QUOTE_BYTE) < 0 && buffer.indexOf(CR_BYTE) < 0) return scorer.pushPlainCsv(buffer);
+      const decoder = new StringDecoder('utf8');
+      return scorer.push(decoder.write(buffer) + decoder.end());
+    },
+  };
 }
 
 /** Where each record of an input ends, exactly as the batch scorer reads it. */

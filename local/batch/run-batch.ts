@@ -4,7 +4,7 @@
 // read and written in place. Every Task state runs the same handler code as its Lambda function (the
 // batch scorer in worker threads, one per core, each loading the model once); a SageMaker model's
 // Batch Transform job runs through the local endpoint's v2 code; notifications are collected.
-import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, type Stats } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { createCollectHandler, createPlanHandler, createSummariseHandler, type CollectEvent, type PlanEvent, type SummariseEvent } from '../../lambdas/core/batch-pipeline/handlers';
@@ -44,10 +44,16 @@ export interface LocalBatchOptions {
   readonly output: string;
   readonly format?: BatchFormat;
   /**
-   * Threads scoring batches: this one and concurrency - 1 worker threads (worker-pool.ts).
+   * Most threads scoring batches: this one, and up to concurrency - 1 worker threads, one per 48 MiB of
+   * input (a smaller input is scored sooner without one: worker-pool.ts).
    * @default - os.availableParallelism()
    */
   readonly concurrency?: number;
+  /**
+   * Worker threads to start whatever the input's size (besides this thread, which always scores).
+   * @default - one per 48 MiB of input, up to concurrency - 1
+   */
+  readonly workerThreads?: number;
   /**
    * Keep the work files (rows, parts, map results) after a successful run; a failed run always keeps them.
    * @default false
@@ -69,6 +75,8 @@ export interface LocalBatchResult {
   /** The work folder; removed after success unless keepWork. */
   readonly workDir: string;
   readonly workKept: boolean;
+  /** Batches scored by this thread and by worker threads. */
+  readonly scoredBy: { readonly callingThread: number; readonly workers: number };
 }
 
 /** The input or output cannot be used as given. */
@@ -86,6 +94,19 @@ function dataBucketId(template: StackTemplate['template']): string {
   const value = (template.Outputs as Record<string, { Value?: { Ref?: string } }> | undefined)?.DataBucketName?.Value?.Ref;
   if (typeof value !== 'string') throw new Error('the stack has no DataBucketName output naming its data bucket');
   return value;
+}
+
+/** Bytes to score: the file's, or the files' under the folder (a .gz counting 5 times, about what CSV compresses by). */
+function inputBytes(input: string, stat: Stats): number {
+  const weigh = (path: string, size: number) => (path.endsWith('.gz') ? size * 5 : size);
+  if (!stat.isDirectory()) return weigh(input, stat.size);
+  let total = 0;
+  for (const entry of readdirSync(input, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const path = join(entry.parentPath, entry.name);
+    total += weigh(path, statSync(path).size);
+  }
+  return total;
 }
 
 export async function runLocalBatch(options: LocalBatchOptions): Promise<LocalBatchResult> {
@@ -119,7 +140,7 @@ export async function runLocalBatch(options: LocalBatchOptions): Promise<LocalBa
     loaded.models.map((m) => [m.entry.name, m.entry.runtime === 'sagemaker' ? { card: m.card, runtime: 'sagemaker' } : { card: m.card, runtime: 'lambda', rowsPerBatch: m.entry.batch.rowsPerBatch }]),
   );
   const locate = (key: string) => store.path(key);
-  const scorers = poolSizeFor(Math.max(1, options.concurrency ?? availableParallelism()));
+  const scorers = options.workerThreads !== undefined ? { workers: options.workerThreads, callingThread: true } : poolSizeFor(Math.max(1, options.concurrency ?? availableParallelism()), inputBytes(input, inputStat));
   const notifications: { subject: string; message: string }[] = [];
   let rowsIn = 0;
   /** Rows of the batches scored so far, and of the batches that failed (by first row). */
@@ -209,8 +230,9 @@ export async function runLocalBatch(options: LocalBatchOptions): Promise<LocalBa
   }
   const workKept = result.status !== 'SUCCEEDED' || options.keepWork === true;
   if (!workKept) rmSync(workDir, { recursive: true, force: true });
-  if (result.status === 'SUCCEEDED') return { status: 'SUCCEEDED', summary: result.output as unknown as BatchSummary, notifications, workDir, workKept };
-  return { status: 'FAILED', error: result.error, cause: result.cause, notifications, workDir, workKept };
+  const scoredBy = pool?.scored ?? { callingThread: 0, workers: 0 };
+  if (result.status === 'SUCCEEDED') return { status: 'SUCCEEDED', summary: result.output as unknown as BatchSummary, notifications, workDir, workKept, scoredBy };
+  return { status: 'FAILED', error: result.error, cause: result.cause, notifications, workDir, workKept, scoredBy };
 }
 
 export type { BatchPlan };

@@ -3,11 +3,11 @@
 // least busy scorer that is ready; a scorer's error comes back with its name, so the state machine's
 // Retry and Catch see what the cloud would.
 //
-// The calling thread scores too because a worker is slow to begin: it starts (~50 ms), then runs its
-// first thousands of rows before V8 has optimised the parser (~3x slower). The calling thread has the model
-// as soon as the plan is made and, in a long-lived process, its parser is already optimised; on N cores
-// the pool is then N - 1 workers and the calling thread, which only waits for the state machine between
-// its batches.
+// The calling thread scores too because a worker is slow to begin: it starts (~55 ms), then runs its
+// first batches before V8 has optimised the parser (the first one ~5x slower): ~100 ms of a core before it
+// scores at full speed. So a worker is started only for input enough to pay that back, one per
+// BYTES_PER_WORKER (2-core machine, 100k-row batches of 5,000: 26 MB scored in 162 ms by the calling
+// thread alone and 242 ms with a worker; 52 MB even; 83 MB 547 ms alone, 423 ms with one), up to all cores.
 //
 // The workers run one esbuild bundle of score-worker.ts (made once per process, as synth bundles the
 // Lambda handlers), not the TypeScript through tsx: a worker registering tsx's loader takes ~300 ms to
@@ -62,12 +62,18 @@ export interface ScorePoolSize {
   readonly callingThread: boolean;
 }
 
-/** N - 1 workers and the calling thread on N cores (one core: the calling thread alone). */
-export function poolSizeFor(cores: number): ScorePoolSize {
-  return { workers: Math.max(0, cores - 1), callingThread: true };
+/** Input bytes that make a worker pay back its start (see the top of this file). */
+export const BYTES_PER_WORKER = 48 * 1024 * 1024;
+
+/** The calling thread, and a worker per BYTES_PER_WORKER of input up to threads - 1 of them. */
+export function poolSizeFor(threads: number, inputBytes: number): ScorePoolSize {
+  return { workers: Math.max(0, Math.min(threads - 1, Math.floor(inputBytes / BYTES_PER_WORKER))), callingThread: true };
 }
 
 interface Slot {
+  readonly kind: 'callingThread' | 'worker';
+  /** Batches it scored. */
+  scored: number;
   /** Scores one batch, once the slot is ready. */
   readonly score: (event: ScoreBatchEvent) => Promise<BatchPartResult>;
   readonly ready: Promise<void>;
@@ -99,7 +105,7 @@ export class ScoreWorkerPool {
    * Starts the scorers at once: they load the model while the caller goes on (run() waits for them).
    * A number is that many workers and no scoring in the calling thread.
    */
-  constructor(data: ScoreWorkerData, size: number | ScorePoolSize = poolSizeFor(availableParallelism())) {
+  constructor(data: ScoreWorkerData, size: number | ScorePoolSize = { workers: availableParallelism(), callingThread: false }) {
     const { workers, callingThread } = typeof size === 'number' ? { workers: Math.max(1, size), callingThread: false } : size;
     if (workers < 1 && !callingThread) throw new RangeError('a score pool needs a worker or the calling thread');
     this.slots = [];
@@ -135,6 +141,8 @@ export class ScoreWorkerPool {
       return { predictor, score: createScoreHandler({ store: new MountedObjectStore(data.bucket, data.mounts, { blocking: true }), bucket: data.bucket, predictor }) };
     })();
     const slot: Slot = {
+      kind: 'callingThread',
+      scored: 0,
       ready: handler.then(() => undefined),
       isReady: false,
       busy: 0,
@@ -178,6 +186,8 @@ export class ScoreWorkerPool {
     });
     worker.catch((error: unknown) => markFailed(new Error(`the batch worker could not be built: ${(error as Error).message}`)));
     const slot: Slot = {
+      kind: 'worker',
+      scored: 0,
       ready,
       isReady: false,
       busy: 0,
@@ -197,18 +207,25 @@ export class ScoreWorkerPool {
     return slot;
   }
 
-  /** Scores one batch on the least busy scorer that is ready (the least busy of all while none is). */
+  /** Scores one batch on the least busy scorer (of two as busy, the one that is ready: a worker may still be starting). */
   async run(event: ScoreBatchEvent): Promise<BatchPartResult> {
     if (this.closed) throw new Error('the worker pool is closed');
-    const ready = this.slots.filter((s) => s.isReady);
-    const slot = (ready.length > 0 ? ready : this.slots).reduce((a, b) => (b.busy < a.busy ? b : a));
+    const slot = this.slots.reduce((a, b) => (b.busy < a.busy || (b.busy === a.busy && b.isReady && !a.isReady) ? b : a));
     slot.busy += 1;
     try {
       await slot.ready;
-      return await slot.score(event);
+      const result = await slot.score(event);
+      slot.scored += 1;
+      return result;
     } finally {
       slot.busy -= 1;
     }
+  }
+
+  /** Batches scored so far by the calling thread and by the workers. */
+  get scored(): { readonly callingThread: number; readonly workers: number } {
+    const count = (kind: Slot['kind']) => this.slots.filter((s) => s.kind === kind).reduce((n, s) => n + s.scored, 0);
+    return { callingThread: count('callingThread'), workers: count('worker') };
   }
 
   async close(): Promise<void> {

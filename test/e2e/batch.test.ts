@@ -72,7 +72,8 @@ describe('mlship batch, locally, from the synthesized state machine: 100,000 row
 
   before(async () => {
     template = synthesizeStackTemplate(loaded);
-    first = await runLocalBatch({ loaded, template, model: 'breast-cancer', input, output: join(dir, 'out1') });
+    // A worker as well as this thread, whatever the input's size: the worker's bundle scores too.
+    first = await runLocalBatch({ loaded, template, model: 'breast-cancer', input, output: join(dir, 'out1'), workerThreads: 1 });
     outputs = read(join(dir, 'out1'));
   });
 
@@ -133,8 +134,10 @@ describe('mlship batch, locally, from the synthesized state machine: 100,000 row
   it('gives byte-identical outputs when run again', async () => {
     const second = await runLocalBatch({ loaded, template, model: 'breast-cancer', input, output: join(dir, 'out2'), concurrency: 1 });
     assert.equal(second.status, 'SUCCEEDED');
+    assert.ok(first.scoredBy.workers > 0 && first.scoredBy.callingThread > 0, `the first run scored in both kinds of thread: ${JSON.stringify(first.scoredBy)}`);
+    assert.deepEqual(second.scoredBy, { callingThread: first.summary!.batches, workers: 0 }, 'the second in this thread alone');
     const again = read(join(dir, 'out2'));
-    assert.ok(again.scored === outputs.scored, 'scored.csv is the same, byte for byte (also with one scoring thread instead of all cores)');
+    assert.ok(again.scored === outputs.scored, 'scored.csv is the same, byte for byte (scored by this thread alone instead of it and a worker)');
     assert.ok(again.rejects === outputs.rejects, 'rejects.jsonl is the same');
     // summary.json names its output folder; everything else is equal.
     assert.equal(again.summary.replaceAll(join(dir, 'out2'), join(dir, 'out1')), outputs.summary);

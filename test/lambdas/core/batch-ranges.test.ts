@@ -82,8 +82,37 @@ function generated(seed: number, format: BatchFormat): Buffer {
   return Buffer.concat([start, header, body]);
 }
 
+/**
+ * A CSV file with LF line ends and no quote anywhere, so a range scorer's pushRange reads it as bytes:
+ * good rows and every number that is not a plain decimal, bad fields, counts and bytes, blank lines.
+ */
+function plainGenerated(seed: number): Buffer {
+  const { next } = createRandom(seed);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!;
+  const odd = ['1.', '.5', '-.5', '-', '--1', '-0', '00012.50', '1e5', '1E-3', ' 1', '1 ', '+1', '0x10', 'Infinity', 'NaN', '1e39', '-1e39', '', 'abc', '1.2.3', '123456789012345', '1234567890123456', '0.1234567890123456', '9'.repeat(22), '١٢', '1 '];
+  const parts: Buffer[] = [utf8(`${['id', ...features].join(',')}
+`)];
+  const count = 3 + Math.floor(next() * 40);
+  for (let i = 0; i < count; i++) {
+    const cells: (string | Buffer)[] = [`r${i}`, ...pick(realRows)];
+    const kind = next();
+    if (kind < 0.3) cells[1 + Math.floor(next() * 30)] = pick(odd);
+    else if (kind < 0.36) cells.pop();
+    else if (kind < 0.4) cells.push('extra');
+    else if (kind < 0.46) parts.push(utf8('\n'));
+    else if (kind < 0.5) cells[0] = pick(['émoji 😀 ü', '', 'x'.repeat(200), 'tab	here']);
+    else if (kind < 0.54) cells[0] = Buffer.from([0x69, 0xc3, 0x28, 0xff, 0xe2, 0x82]); // not UTF-8
+    else if (kind < 0.57) cells[4] = Buffer.from([0xf0, 0x9f]); // a cut 4-byte character in a number
+    else if (kind < 0.6) cells.splice(1, 30, ...Array.from({ length: 30 }, () => pick(['0', '-1', '3.14159', '1000000'])));
+    parts.push(Buffer.concat(cells.flatMap((c, j) => (j === 0 ? [Buffer.from(c)] : [utf8(','), Buffer.from(c)]))));
+    if (i < count - 1 || next() < 0.7) parts.push(utf8('\n'));
+  }
+  if (next() < 0.3) parts.push(utf8('\n\n'));
+  return Buffer.concat(parts);
+}
+
 /** Cuts `bytes` read in pieces of `piece` into ranges of `rowsPerRange`, scores each range on its own. */
-async function byRanges(bytes: Buffer, format: BatchFormat, piece: number, rowsPerRange: number, firstRow = 1) {
+async function byRanges(bytes: Buffer, format: BatchFormat, piece: number, rowsPerRange: number, firstRow = 1, whole = false) {
   const splitter = createRangeSplitter(format, { rowsPerRange, firstRow });
   const ranges: RowRange[] = [];
   for (let i = 0; i < bytes.length; i += piece) ranges.push(...splitter.push(bytes.subarray(i, i + piece)));
@@ -92,15 +121,23 @@ async function byRanges(bytes: Buffer, format: BatchFormat, piece: number, rowsP
   let rejects = '';
   for (const range of ranges) {
     const scorer = createRangeScorer(model, { format, chunkRows: 3, firstRow: range.firstRow, ...(format === 'csv' ? { header: splitter.header! } : {}) });
-    const decoder = new StringDecoder('utf8');
     const text = bytes.subarray(range.start, range.end);
-    // The range's own bytes, decoded in two pieces as a stream would give them.
-    const cut = Math.floor(text.length / 2);
-    const a = await scorer.push(decoder.write(text.subarray(0, cut)));
-    const b = await scorer.push(decoder.write(text.subarray(cut)) + decoder.end());
-    const c = await scorer.end();
-    scored += a.scored + b.scored + c.scored;
-    rejects += a.rejects + b.rejects + c.rejects;
+    if (whole) {
+      // The range's bytes at once, as the batch scorer hands them (read as bytes when plain).
+      const a = await scorer.pushRange(text);
+      const b = await scorer.end();
+      scored += a.scored + b.scored;
+      rejects += a.rejects + b.rejects;
+    } else {
+      // The range's own bytes, decoded in two pieces as a stream would give them.
+      const decoder = new StringDecoder('utf8');
+      const cut = Math.floor(text.length / 2);
+      const a = await scorer.push(decoder.write(text.subarray(0, cut)));
+      const b = await scorer.push(decoder.write(text.subarray(cut)) + decoder.end());
+      const c = await scorer.end();
+      scored += a.scored + b.scored + c.scored;
+      rejects += a.rejects + b.rejects + c.rejects;
+    }
     assert.equal(scorer.summary().rowsIn, range.rows, `the range from byte ${range.start} holds the ${range.rows} rows the splitter counted`);
   }
   return { ranges, scored, rejects, rows: splitter.rows, header: splitter.header };
@@ -133,6 +170,27 @@ describe('batch core range mode', () => {
           assert.equal(got.ranges.reduce((n, r) => n + r.rows, 0), whole.summary.rowsIn, `${where}: the ranges hold every row`);
         }
       }
+    });
+  }
+
+  for (const generator of ['generated', 'plain'] as const) {
+    it(`csv: whole ranges handed over as bytes (pushRange) give exactly scoreText's output (${generator} files: 80)`, async () => {
+      let scored = 0;
+      let rejected = 0;
+      for (let seed = 1; seed <= 80; seed++) {
+        const bytes = generator === 'plain' ? plainGenerated(seed * 7) : generated(seed * 11, 'csv');
+        if (generator === 'plain') assert.ok(!bytes.includes(0x22) && !bytes.includes(0x0d), 'a plain file has no quote and no CR');
+        const whole = await scoreText(model, bytes.toString('utf8'), { format: 'csv' });
+        for (const rowsPerRange of [1, 2, 5, 1000]) {
+          const got = await byRanges(bytes, 'csv', 64, rowsPerRange, 1, true);
+          const where = `seed ${seed}, ${rowsPerRange} rows a range`;
+          assert.equal(scoredHeader(model.card) + got.scored, whole.scored, `${where}: scored rows`);
+          assert.equal(got.rejects, whole.rejects, `${where}: rejects`);
+        }
+        scored += whole.summary.rowsScored;
+        rejected += whole.summary.rowsRejected;
+      }
+      assert.ok(scored > 1000 && rejected > 200, `the files hold both scored rows (${scored}) and rejects (${rejected})`);
     });
   }
 
