@@ -280,21 +280,23 @@ class Scorer implements BatchScorer {
    */
   async pushPlainCsv(bytes: Buffer): Promise<BatchOutputPart> {
     if (this.ended) throw new Error('push() after end()');
+    // Every record ends at a LF (one is added after a last record without it): plainCsvRecord's loops
+    // stop there, with no bounds check per byte.
+    if (bytes.length > 0 && bytes[bytes.length - 1] !== LF) bytes = Buffer.concat([bytes, NEW_LINE]);
     const n = bytes.length;
     let p = 0;
     while (p < n) {
-      let eol = bytes.indexOf(LF, p);
-      if (eol < 0) eol = n;
+      const eol = bytes.indexOf(LF, p);
       if (eol === p) this.blankLines.push(++this.rowNumber);
-      else if (!this.plainCsvRecord(bytes, p, eol)) this.parseCsvRecord(bytes.toString('utf8', p, eol), 0, true);
+      else if (!this.plainCsvRecord(bytes, p)) this.parseCsvRecord(bytes.toString('utf8', p, eol), 0, true);
       p = eol + 1;
       if (this.count === this.chunkRows) await this.flush();
     }
     return this.take();
   }
 
-  /** Reads bytes[start, end) into the chunk when it is a plain record; false (nothing counted) otherwise. */
-  private plainCsvRecord(bytes: Buffer, start: number, end: number): boolean {
+  /** Reads the record at `start` (it ends at the next LF) into the chunk when it is plain; false, with nothing counted, otherwise. */
+  private plainCsvRecord(bytes: Buffer, start: number): boolean {
     const columns = this.columns!;
     const width = columns.length;
     const chunk = this.chunk;
@@ -305,44 +307,43 @@ class Scorer implements BatchScorer {
     for (;;) {
       if (col >= width) return false;
       const target = columns[col]!;
-      let c = p < end ? bytes[p]! : -1;
+      let c = bytes[p]!;
       if (target >= 0) {
         // As parseCsvRecord's unquoted numeric field: -?digits[.digits], at most 15 digits.
         let negative = false;
         if (c === MINUS) {
           negative = true;
-          c = ++p < end ? bytes[p]! : -1;
+          c = bytes[++p]!;
         }
         let mantissa = 0;
         const integerStart = p;
         while (c >= ZERO && c <= NINE) {
           mantissa = mantissa * 10 + (c - ZERO);
-          c = ++p < end ? bytes[p]! : -1;
+          c = bytes[++p]!;
         }
         let digits = p - integerStart;
         let decimals = 0;
         if (c === DOT) {
           const fractionStart = ++p;
-          c = p < end ? bytes[p]! : -1;
+          c = bytes[p]!;
           while (c >= ZERO && c <= NINE) {
             mantissa = mantissa * 10 + (c - ZERO);
-            c = ++p < end ? bytes[p]! : -1;
+            c = bytes[++p]!;
           }
           decimals = p - fractionStart;
           digits += decimals;
         }
-        if ((c !== COMMA && c !== -1) || digits === 0 || digits > 15) return false;
+        if ((c !== COMMA && c !== LF) || digits === 0 || digits > 15) return false;
         const value = mantissa / POW10[decimals]!;
         chunk[base + target] = negative ? -value : value;
       } else {
+        // The header's id column (the only column that is no feature).
         const fieldStart = p;
         let high = 0;
-        while (p < end && (c = bytes[p]!) !== COMMA) {
+        while (c !== COMMA && c !== LF) {
           high |= c;
-          p++;
+          c = bytes[++p]!;
         }
-        if (p >= end) c = -1;
-        // The header's id column (the only column that is no feature).
         id = bytes.toString(high < 0x80 ? 'latin1' : 'utf8', fieldStart, p);
       }
       if (c === COMMA) {
@@ -775,6 +776,7 @@ export interface RangeScorer extends BatchScorer {
 
 const QUOTE_BYTE = 0x22;
 const CR_BYTE = 0x0d;
+const NEW_LINE = Buffer.from('\n');
 
 export function createRangeScorer(predictor: Predictor, options: RangeScorerOptions): RangeScorer {
   if (options.format !== 'csv' && options.format !== 'jsonl') throw new RangeError(`format must be 'csv' or 'jsonl', received ${String(options.format)}`);
