@@ -175,15 +175,18 @@ export async function summariseBatch(options: SummariseOptions): Promise<Summari
     throw new BatchAccountingError(`rows do not add up: ${plan.rowsIn} rows in, ${rowsScored} scored + ${rowsRejected} rejected (batches covered ${covered} rows); the outputs were not written`);
   }
   // The parts are read PART_READS at a time (one GetObject after another would cost a round trip per
-  // batch) and joined in row order.
+  // batch) and joined in row order, as bytes: the scorer wrote them as UTF-8, so they need no decoding.
+  const none = new Uint8Array(0);
   const parts = await pMap(
     batches,
-    async (batch): Promise<readonly [scored: string, rejects: string]> =>
-      batch.result ? Promise.all([readText(store, bucket, batch.result.scoredKey), batch.result.rejectsKey === undefined ? '' : readText(store, bucket, batch.result.rejectsKey)]) : ['', batch.failedRejects!],
+    async (batch): Promise<readonly [scored: Uint8Array, rejects: Uint8Array]> =>
+      batch.result
+        ? Promise.all([store.read(bucket, batch.result.scoredKey), batch.result.rejectsKey === undefined ? none : store.read(bucket, batch.result.rejectsKey)])
+        : [none, Buffer.from(batch.failedRejects!, 'utf8')],
     { concurrency: PART_READS },
   );
-  const scored = plan.scoredHeader + parts.map(([text]) => text).join('');
-  const rejects = parts.map(([, text]) => text).join('');
+  const scored = Buffer.concat([Buffer.from(plan.scoredHeader, 'utf8'), ...parts.map(([bytes]) => bytes)]);
+  const rejects = Buffer.concat(parts.map(([, bytes]) => bytes));
 
   const out = plan.outputPrefix;
   const keys = { scored: `${out}scored.csv`, rejects: `${out}rejects.jsonl`, summary: `${out}summary.json` };
