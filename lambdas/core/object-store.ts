@@ -24,6 +24,11 @@ export interface ObjectStore {
   readStream(bucket: string, key: string, range?: ByteRange): AsyncIterable<Uint8Array>;
   /** Writes (replaces) an object. */
   write(bucket: string, key: string, body: string | Uint8Array, contentType?: string): Promise<void>;
+  /**
+   * Writes (replaces) an object from pieces as they come, holding only a few of them at a time (S3: a
+   * multipart upload). Should `body` throw, the error comes back and the object is as it was before.
+   */
+  writeStream(bucket: string, key: string, body: AsyncIterable<Uint8Array>, contentType?: string): Promise<void>;
 }
 
 /** No object at that bucket and key. */

@@ -1,5 +1,7 @@
 // The ObjectStore of the cloud: S3 through the AWS SDK v3 client.
+import { Readable } from 'node:stream';
 import { GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client, paginateListObjectsV2 } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 import { ObjectNotFoundError, type ByteRange, type ObjectStore, type StoredObject } from './object-store';
 
 export class S3ObjectStore implements ObjectStore {
@@ -34,5 +36,34 @@ export class S3ObjectStore implements ObjectStore {
 
   async write(bucket: string, key: string, body: string | Uint8Array, contentType?: string): Promise<void> {
     await this.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ...(contentType ? { ContentType: contentType } : {}) }));
+  }
+
+  /**
+   * A multipart upload of 8 MiB parts, four in flight (one PutObject when the body is smaller), so memory
+   * stays at ~40 MiB whatever the object's size; a failed upload is aborted (leavePartsOnError false).
+   */
+  async writeStream(bucket: string, key: string, body: AsyncIterable<Uint8Array>, contentType?: string): Promise<void> {
+    // The body's own error is what went wrong, not what aborting the upload then said.
+    let bodyError: unknown;
+    const watched = async function* () {
+      try {
+        yield* body;
+      } catch (error) {
+        bodyError = error;
+        throw error;
+      }
+    };
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: bucket, Key: key, Body: Readable.from(watched(), { objectMode: false }), ...(contentType ? { ContentType: contentType } : {}) },
+      partSize: 8 * 1024 * 1024,
+      queueSize: 4,
+      leavePartsOnError: false,
+    });
+    try {
+      await upload.done();
+    } catch (error) {
+      throw bodyError ?? error;
+    }
   }
 }

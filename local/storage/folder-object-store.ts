@@ -1,7 +1,9 @@
 // The ObjectStore of a local run: each bucket is a folder, each key a file path under it ('a/b.csv' ->
 // <folder>/a/b.csv). Keys that would leave the bucket's folder are refused.
-import { closeSync, createReadStream, mkdirSync, openSync, readSync, renameSync, writeFileSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { closeSync, createReadStream, createWriteStream, mkdirSync, openSync, readSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { ObjectNotFoundError, type ByteRange, type ObjectStore, type StoredObject } from '../../lambdas/core/object-store';
 
@@ -72,6 +74,11 @@ async function* readRange(bucket: string, key: string, file: string, range: Byte
   } finally {
     await handle.close();
   }
+}
+
+/** Where an object's file is written before it is renamed into place. */
+function partialPath(file: string): string {
+  return join(dirname(file), `.mlship-partial-${process.pid}-${Math.random().toString(36).slice(2)}`);
 }
 
 export class FolderObjectStore implements ObjectStore {
@@ -149,10 +156,24 @@ export class FolderObjectStore implements ObjectStore {
     yield* createReadStream(file, { highWaterMark: 1024 * 1024, ...(range ? { start: range.start, end: range.end } : {}) }) as AsyncIterable<Uint8Array>;
   }
 
+  /** Written aside, then renamed into place: the object appears whole, or (should `body` throw) not at all. */
+  async writeStream(bucket: string, key: string, body: AsyncIterable<Uint8Array>): Promise<void> {
+    const file = this.path(bucket, key);
+    const partial = partialPath(file);
+    await mkdir(dirname(file), { recursive: true });
+    try {
+      await pipeline(Readable.from(body, { objectMode: false }), createWriteStream(partial));
+      await rename(partial, file);
+    } catch (error) {
+      await rm(partial, { force: true });
+      throw error;
+    }
+  }
+
   async write(bucket: string, key: string, body: string | Uint8Array): Promise<void> {
     const file = this.path(bucket, key);
     // Like a PUT, an object appears whole or not at all: write aside, then rename.
-    const partial = join(dirname(file), `.mlship-partial-${process.pid}-${Math.random().toString(36).slice(2)}`);
+    const partial = partialPath(file);
     if (this.blocking) {
       try {
         writeFileSync(partial, body);

@@ -80,6 +80,11 @@ export class MountedObjectStore implements ObjectStore {
     const { mount, rest } = this.resolve(bucket, key);
     return this.folders.write(mount.prefix, rest, body);
   }
+
+  writeStream(bucket: string, key: string, body: AsyncIterable<Uint8Array>): Promise<void> {
+    const { mount, rest } = this.resolve(bucket, key);
+    return this.folders.writeStream(mount.prefix, rest, body);
+  }
 }
 
 /** A folder path as a key suffix ('a/b' on Windows too). */

@@ -3,7 +3,7 @@
 // in this thread and worker threads, Summarise), over 100,000 rows resampled from the breast-cancer data with 1% bad rows.
 // Every scored row is checked against the online API's answer for the same input.
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { before, describe, it } from 'node:test';
@@ -213,6 +213,24 @@ describe('mlship batch on input it cannot use', () => {
     assert.match(notification!.message, /labelled\.csv: the header has unknown column 'diagnosis'/);
     assert.doesNotMatch(notification!.message, /\bat .*\.(ts|js|mjs):\d+/, 'no stack trace in what on-call reads');
     assert.throws(() => readFileSync(join(dir, 'out', 'scored.csv')), /ENOENT/);
+  });
+
+  it('fails at Plan on a gzipped file with a bad header or that is not gzip, naming the file, and keeps no unzipped copy', async () => {
+    const dir = tempDir();
+    const cases = [
+      ['labelled.csv.gz', gzipSync(`${features.join(',')},diagnosis\n${features.map(() => '1').join(',')},0\n`), /labelled\.csv\.gz: the header has unknown column 'diagnosis'/],
+      ['broken.csv.gz', Buffer.concat([gzipSync(`${features.join(',')}\n`).subarray(0, 12), Buffer.from('not gzip at all')]), /broken\.csv\.gz is not valid gzip/],
+    ] as const;
+    for (const [name, bytes, message] of cases) {
+      const input = join(dir, name);
+      writeFileSync(input, bytes);
+      const result = await runLocalBatch({ loaded, model: 'breast-cancer', input, output: join(dir, `out-${name}`) });
+      assert.equal(result.status, 'FAILED', name);
+      assert.equal(result.error, 'BatchRequestError', name);
+      assert.match(result.notifications[0]!.message, message);
+      const inputs = join(result.workDir, readdirSync(result.workDir)[0]!, 'inputs');
+      assert.deepEqual(existsSync(inputs) ? readdirSync(inputs) : [], [], `${name}: no unzipped copy, whole or partial, is left in the work files`);
+    }
   });
 });
 

@@ -126,6 +126,14 @@ async function* readBytes(store: ObjectStore, bucket: string, file: InputFile): 
   }
 }
 
+/** The pieces of `source`, each handed to `scan` before it goes on (a throw from scan ends the stream with it). */
+async function* scanned(source: AsyncIterable<Uint8Array>, scan: (bytes: Uint8Array) => void): AsyncGenerator<Uint8Array> {
+  for await (const bytes of source) {
+    scan(bytes);
+    yield bytes;
+  }
+}
+
 /** The text of an object, in pieces: UTF-8 decoded (invalid bytes become U+FFFD, as the file scorer reads them). */
 async function* readText(store: ObjectStore, bucket: string, file: InputFile): AsyncGenerator<string> {
   const decoder = new TextDecoder('utf-8');
@@ -228,25 +236,25 @@ export async function planBatch(options: PlanOptions): Promise<BatchPlan> {
       const take = (ranges: RowRange[]) => {
         for (const range of ranges) items.push(JSON.stringify({ file: index, ...range } satisfies RangeItem));
       };
-      // A gzipped file is kept unzipped: the scorers read byte ranges of it.
-      const unzipped: Uint8Array[] | undefined = file.gzip ? [] : undefined;
       let headerChecked = false;
-      for await (const bytes of readBytes(store, bucket, file)) {
+      const scan = (bytes: Uint8Array) => {
         take(splitter.push(bytes));
-        unzipped?.push(bytes);
         // Fail early on a header the model cannot read, before reading the whole file.
         if (!headerChecked && splitter.header !== undefined) {
           checkHeader(uri, splitter.header);
           headerChecked = true;
         }
+      };
+      let source = file.key;
+      if (file.gzip) {
+        // Kept unzipped, streamed as it is read: the scorers read byte ranges of it.
+        source = keys.input(index);
+        await store.writeStream(bucket, source, scanned(readBytes(store, bucket, file), scan), 'application/octet-stream');
+      } else {
+        for await (const bytes of readBytes(store, bucket, file)) scan(bytes);
       }
       take(splitter.end());
       checkHeader(uri, splitter.header);
-      let source = file.key;
-      if (unzipped) {
-        source = keys.input(index);
-        await store.write(bucket, source, Buffer.concat(unzipped), 'application/octet-stream');
-      }
       planned.push({ key: file.key, firstRow: rowsIn + 1, rows: splitter.rows, source, ...(splitter.header !== undefined ? { header: splitter.header } : {}) });
       rowsIn += splitter.rows;
     }

@@ -4,13 +4,14 @@
 // <output>rejects.jsonl, checks rows in = scored + rejected, and writes <output>summary.json. Nothing
 // in the outputs depends on the execution (no names, no times): a rerun writes the same bytes.
 import { StringDecoder } from 'node:string_decoder';
-import pMap from 'p-map';
+import { pMapIterable } from 'p-map';
 import { createRecordSplitter, rejectLine } from '../batch-scoring';
 import { readText, type ObjectStore } from '../object-store';
 import { BatchAccountingError, type BatchPartResult, type BatchPlan, type BatchSummary, type PlanFile, type RangeItem, type ScoreBatchEvent, type ScoringResult } from './types';
 
 /** Part files read at once. */
 const PART_READS = 16;
+const NOTHING = new Uint8Array(0);
 
 export interface SummariseOptions {
   readonly store: ObjectStore;
@@ -75,10 +76,35 @@ interface MergedBatch {
   readonly lastRow: number;
   readonly rows: number;
   readonly result?: BatchPartResult;
-  readonly failedRejects?: string;
+  /** A batch that failed after its retries: its ranges (in row order) and the reason its rows are rejected. */
+  readonly failed?: { readonly items: readonly RangeItem[]; readonly reason: string };
 }
 
-/** A batch that failed after its retries: every row of its ranges, read again from the input, becomes a reject with the batch's error. */
+/**
+ * The records of a failed batch's ranges, read again from the input with the decoder the scorer reads
+ * ranges with (so a reject's input is the text scoring saw), numbered; throws when a range does not hold
+ * the rows the plan counted.
+ */
+async function* failedRecords(store: ObjectStore, bucket: string, format: BatchPlan['format'], planFile: PlanFile, items: readonly RangeItem[]): AsyncGenerator<{ row: number; text: string }> {
+  for (const item of items) {
+    const source = planFile.files[item.file]?.source;
+    if (source === undefined) throw new BatchAccountingError(`a failed batch names file ${item.file}, which plan.json does not list: its rows cannot be accounted for`);
+    const splitter = createRecordSplitter(format, { range: true });
+    const decoder = new StringDecoder('utf8');
+    let count = 0;
+    const numbered = function* (records: string[]) {
+      for (const text of records) yield { row: item.firstRow + count++, text };
+    };
+    for await (const bytes of store.readStream(bucket, source, { start: item.start, end: item.end - 1 })) yield* numbered(splitter.push(decoder.write(bytes)));
+    yield* numbered([...splitter.push(decoder.end()), ...splitter.end()]);
+    if (count !== item.rows) throw new BatchAccountingError(`a failed batch's range of s3://${bucket}/${source} from byte ${item.start} holds ${count} rows, the plan counted ${item.rows}`);
+  }
+}
+
+/**
+ * A batch that failed after its retries: every row of its ranges becomes a reject with the batch's error.
+ * Its ranges are read here only to count their rows; the rejects are made as the rejects file is written.
+ */
 async function failedBatch(store: ObjectStore, bucket: string, record: ChildRecord, plan: BatchPlan, planFile: PlanFile): Promise<MergedBatch> {
   let items: readonly RangeItem[];
   try {
@@ -89,21 +115,13 @@ async function failedBatch(store: ObjectStore, bucket: string, record: ChildReco
   }
   const reason = `batch failed after retries: ${record.Error ?? 'Error'}: ${causeText(record.Cause)}`;
   const sorted = [...items].sort((a, b) => a.firstRow - b.firstRow);
-  let rejects = '';
-  for (const item of sorted) {
-    const source = planFile.files[item.file]?.source;
-    if (source === undefined) throw new BatchAccountingError(`a failed batch names file ${item.file}, which plan.json does not list: its rows cannot be accounted for`);
-    const splitter = createRecordSplitter(plan.format, { range: true });
-    // The decoder the scorer reads ranges with, so a reject's input is the text scoring saw.
-    const decoder = new StringDecoder('utf8');
-    const records: string[] = [];
-    for await (const bytes of store.readStream(bucket, source, { start: item.start, end: item.end - 1 })) records.push(...splitter.push(decoder.write(bytes)));
-    records.push(...splitter.push(decoder.end()), ...splitter.end());
-    if (records.length !== item.rows) throw new BatchAccountingError(`a failed batch's range of s3://${bucket}/${source} from byte ${item.start} holds ${records.length} rows, the plan counted ${item.rows}`);
-    rejects += records.map((text, i) => rejectLine(plan.format, item.firstRow + i, reason, text)).join('');
+  let rows = 0;
+  let lastRow = 0;
+  for await (const record of failedRecords(store, bucket, plan.format, planFile, sorted)) {
+    rows += 1;
+    lastRow = record.row;
   }
-  const last = sorted.at(-1)!;
-  return { firstRow: sorted[0]!.firstRow, lastRow: last.firstRow + last.rows - 1, rows: sorted.reduce((n, item) => n + item.rows, 0), failedRejects: rejects };
+  return { firstRow: sorted[0]!.firstRow, lastRow, rows, failed: { items: sorted, reason } };
 }
 
 async function batchesOf(store: ObjectStore, bucket: string, plan: BatchPlan, planFile: PlanFile, scoring: ScoringResult): Promise<MergedBatch[]> {
@@ -174,20 +192,6 @@ export async function summariseBatch(options: SummariseOptions): Promise<Summari
   if (covered !== plan.rowsIn || rowsScored + rowsRejected !== plan.rowsIn) {
     throw new BatchAccountingError(`rows do not add up: ${plan.rowsIn} rows in, ${rowsScored} scored + ${rowsRejected} rejected (batches covered ${covered} rows); the outputs were not written`);
   }
-  // The parts are read PART_READS at a time (one GetObject after another would cost a round trip per
-  // batch) and joined in row order, as bytes: the scorer wrote them as UTF-8, so they need no decoding.
-  const none = new Uint8Array(0);
-  const parts = await pMap(
-    batches,
-    async (batch): Promise<readonly [scored: Uint8Array, rejects: Uint8Array]> =>
-      batch.result
-        ? Promise.all([store.read(bucket, batch.result.scoredKey), batch.result.rejectsKey === undefined ? none : store.read(bucket, batch.result.rejectsKey)])
-        : [none, Buffer.from(batch.failedRejects!, 'utf8')],
-    { concurrency: PART_READS },
-  );
-  const scored = Buffer.concat([Buffer.from(plan.scoredHeader, 'utf8'), ...parts.map(([bytes]) => bytes)]);
-  const rejects = Buffer.concat(parts.map(([, bytes]) => bytes));
-
   const out = plan.outputPrefix;
   const keys = { scored: `${out}scored.csv`, rejects: `${out}rejects.jsonl`, summary: `${out}summary.json` };
   const summary: BatchSummary = {
@@ -203,7 +207,22 @@ export async function summariseBatch(options: SummariseOptions): Promise<Summari
     files: planFile.files.map((f) => ({ file: locate(f.key), firstRow: f.firstRow, rows: f.rows })),
     outputs: { scored: locate(keys.scored), rejects: locate(keys.rejects), summary: locate(keys.summary) },
   };
-  await Promise.all([store.write(bucket, keys.scored, scored, 'text/csv'), store.write(bucket, keys.rejects, rejects, 'application/x-ndjson')]);
+  // Streamed in row order, each part read once, PART_READS of them ahead (one GetObject after another
+  // would cost a round trip per batch): memory stays at a few parts and upload parts, whatever the run's size.
+  const inOrder = (read: (batch: MergedBatch) => Promise<Uint8Array>) => pMapIterable(batches, read, { concurrency: PART_READS });
+  const scoredPieces = async function* () {
+    yield Buffer.from(plan.scoredHeader, 'utf8');
+    yield* inOrder(async (batch) => (batch.result ? store.read(bucket, batch.result.scoredKey) : NOTHING));
+  };
+  const rejectPieces = () =>
+    inOrder(async (batch) => {
+      if (batch.result) return batch.result.rejectsKey === undefined ? NOTHING : store.read(bucket, batch.result.rejectsKey);
+      let lines = '';
+      for await (const { row, text } of failedRecords(store, bucket, plan.format, planFile, batch.failed!.items)) lines += rejectLine(plan.format, row, batch.failed!.reason, text);
+      return Buffer.from(lines, 'utf8');
+    });
+  await store.writeStream(bucket, keys.scored, scoredPieces(), 'text/csv');
+  await store.writeStream(bucket, keys.rejects, rejectPieces(), 'application/x-ndjson');
   // Last: its presence says the other two are complete.
   await store.write(bucket, keys.summary, `${JSON.stringify(summary, null, 2)}\n`, 'application/json');
   return { summary, subject: subjectLine(summary, stage), message: messageText(summary, stage) };

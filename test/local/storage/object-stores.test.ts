@@ -58,6 +58,26 @@ function contract(name: string, open: () => Promise<{ store: ObjectStore; close:
       assert.equal(await readText(store, BUCKET, 'out/summary.json'), '{"v":2}');
     });
 
+    it('writes an object streamed in pieces (several multipart parts on S3); a stream that fails leaves the object as it was', async () => {
+      const MiB = 1024 * 1024;
+      async function* pieces(count: number, failAt = -1): AsyncGenerator<Uint8Array> {
+        for (let i = 0; i < count; i++) {
+          if (i === failAt) throw new Error('the source broke');
+          yield Buffer.alloc(MiB, 97 + (i % 26));
+        }
+      }
+      await store.writeStream(BUCKET, 'big/streamed.csv', pieces(18), 'text/csv');
+      const back = Buffer.from(await store.read(BUCKET, 'big/streamed.csv'));
+      assert.equal(back.length, 18 * MiB);
+      for (let i = 0; i < 18; i++) assert.equal(back[i * MiB + 123], 97 + (i % 26), `piece ${i} in its place`);
+      await assert.rejects(store.writeStream(BUCKET, 'big/failed.csv', pieces(18, 17)), { message: 'the source broke' });
+      await assert.rejects(store.read(BUCKET, 'big/failed.csv'), ObjectNotFoundError);
+      await store.writeStream(BUCKET, 'big/kept.txt', pieces(1));
+      await assert.rejects(store.writeStream(BUCKET, 'big/kept.txt', pieces(3, 2)), { message: 'the source broke' });
+      assert.equal(Buffer.from(await store.read(BUCKET, 'big/kept.txt')).length, MiB, 'the old object stays');
+      assert.deepEqual((await listAll(store, BUCKET, 'big/')).map((o) => o.key), ['big/kept.txt', 'big/streamed.csv'], 'no partial object listed');
+    });
+
     it('says which object is missing, on read and on stream', async () => {
       await assert.rejects(store.read(BUCKET, 'incoming/none.csv'), (e: unknown) => e instanceof ObjectNotFoundError && e.message === `no object s3://${BUCKET}/incoming/none.csv`);
       await assert.rejects(collect(store.readStream(BUCKET, 'incoming/none.csv')), ObjectNotFoundError);
