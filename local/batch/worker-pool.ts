@@ -1,13 +1,13 @@
 // A pool of scorers for the batches of a local run: worker threads, each loading the model once and
 // running the Lambda batch scorer's handler, and optionally the calling thread itself. Batches go to the
-// least busy scorer that is ready; a scorer's error comes back with its name, so the state machine's
-// Retry and Catch see what the cloud would.
+// least busy scorer (of two as busy, one that is ready); a scorer's error comes back with its name, so the
+// state machine's Retry and Catch see what the cloud would.
 //
 // The calling thread scores too because a worker is slow to begin: it starts (~55 ms), then runs its
 // first batches before V8 has optimised the parser (the first one ~5x slower): ~100 ms of a core before it
 // scores at full speed. So a worker is started only for input enough to pay that back, one per
-// BYTES_PER_WORKER (2-core machine, 100k-row batches of 5,000: 26 MB scored in 162 ms by the calling
-// thread alone and 242 ms with a worker; 52 MB even; 83 MB 547 ms alone, 423 ms with one), up to all cores.
+// BYTES_PER_WORKER, up to all cores (2-core machine, batches of 5,000 rows: a 26 MB file scored in 162 ms
+// by the calling thread alone and 242 ms with a worker; 52 MB even; 83 MB 547 ms alone, 423 ms with one).
 //
 // The workers run one esbuild bundle of score-worker.ts (made once per process, as synth bundles the
 // Lambda handlers), not the TypeScript through tsx: a worker registering tsx's loader takes ~300 ms to
