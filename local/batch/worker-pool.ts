@@ -12,17 +12,15 @@
 // The workers run one esbuild bundle of score-worker.ts (made once per process, as synth bundles the
 // Lambda handlers), not the TypeScript through tsx: a worker registering tsx's loader takes ~300 ms to
 // start on a 2-core machine, the bundle ~50 ms, and a batch run waits for its workers.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { build } from 'esbuild';
-import { createScoreHandler } from '../../lambdas/core/batch-pipeline/score';
 import type { BatchPartResult, ScoreBatchEvent } from '../../lambdas/core/batch-pipeline/types';
-import { ServedModel } from '../../lambdas/core/inference-session';
-import { MountedObjectStore } from '../storage/mounted-object-store';
-import type { ScoreWorkerAnswer, ScoreWorkerData } from './score-worker';
+import { loadBatchScorer, type ScoreWorkerData } from './batch-scorer';
+import type { ScoreWorkerAnswer } from './score-worker';
 
 const WORKER_SOURCE = new URL('./score-worker.ts', import.meta.url);
 /** Native code stays outside the bundle, imported from where this project installed it. */
@@ -131,15 +129,9 @@ export class ScoreWorkerPool {
     await Promise.all(this.slots.map((slot) => slot.ready));
   }
 
-  /** The calling thread's scorer: the same handler and store as a worker's (score-worker.ts). */
+  /** The calling thread's scorer: the same as a worker's (batch-scorer.ts). */
   private inCallingThread(data: ScoreWorkerData): Slot {
-    const onnxPath = join(data.modelDir, 'model.onnx');
-    const handler = (async () => {
-      const predictor = await ServedModel.fromBytes(data.card, readFileSync(onnxPath)).catch((error: unknown) => {
-        throw new Error(`the model in ${data.modelDir} failed to load: ${onnxPath}: onnxruntime cannot load the model: ${(error as Error).message.split('\n')[0]}`);
-      });
-      return { predictor, score: createScoreHandler({ store: new MountedObjectStore(data.bucket, data.mounts, { blocking: true }), bucket: data.bucket, predictor }) };
-    })();
+    const handler = loadBatchScorer(data);
     const slot: Slot = {
       kind: 'callingThread',
       scored: 0,
