@@ -763,11 +763,6 @@ export interface RangeScorerOptions extends BatchScorerOptions {
   readonly firstRow: number;
 }
 
-/**
- * Scores a range of a file that RangeSplitter cut (its text pushed as read, then end()): the rows get the
- * numbers, answers and reject reasons they get when the whole file is scored with createBatchScorer. The
- * scored output has no header line (see scoredHeader).
- */
 /** A range's scorer: push() its text, or pushRange() its bytes whole; then end(). */
 export interface RangeScorer extends BatchScorer {
   /** The range's bytes, all of them (UTF-8, decoded as a StringDecoder decodes them). */
@@ -778,6 +773,11 @@ const QUOTE_BYTE = 0x22;
 const CR_BYTE = 0x0d;
 const NEW_LINE = Buffer.from('\n');
 
+/**
+ * Scores a range of a file that RangeSplitter cut (its text pushed as read, or its bytes whole with
+ * pushRange, then end()): the rows get the numbers, answers and reject reasons they get when the whole
+ * file is scored with createBatchScorer. The scored output has no header line (see scoredHeader).
+ */
 export function createRangeScorer(predictor: Predictor, options: RangeScorerOptions): RangeScorer {
   if (options.format !== 'csv' && options.format !== 'jsonl') throw new RangeError(`format must be 'csv' or 'jsonl', received ${String(options.format)}`);
   if (!Number.isInteger(options.firstRow) || options.firstRow < 1) throw new RangeError(`firstRow must be a positive integer, received ${options.firstRow}`);
