@@ -76,6 +76,27 @@ async function* readRange(bucket: string, key: string, file: string, range: Byte
   }
 }
 
+/** The calls write() makes: through libuv's thread pool, or blocking (the `blocking` option). */
+interface WriteCalls {
+  writeFile(path: string, body: string | Uint8Array): Promise<void>;
+  mkdir(path: string): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+}
+const POOLED_WRITES: WriteCalls = {
+  writeFile: (path, body) => writeFile(path, body),
+  mkdir: async (path) => {
+    await mkdir(path, { recursive: true });
+  },
+  rename: (from, to) => rename(from, to),
+};
+const BLOCKING_WRITES: WriteCalls = {
+  writeFile: async (path, body) => writeFileSync(path, body),
+  mkdir: async (path) => {
+    mkdirSync(path, { recursive: true });
+  },
+  rename: async (from, to) => renameSync(from, to),
+};
+
 /** Where an object's file is written before it is renamed into place. */
 function partialPath(file: string): string {
   return join(dirname(file), `.mlship-partial-${process.pid}-${Math.random().toString(36).slice(2)}`);
@@ -174,25 +195,15 @@ export class FolderObjectStore implements ObjectStore {
     const file = this.path(bucket, key);
     // Like a PUT, an object appears whole or not at all: write aside, then rename.
     const partial = partialPath(file);
-    if (this.blocking) {
-      try {
-        writeFileSync(partial, body);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-        mkdirSync(dirname(file), { recursive: true });
-        writeFileSync(partial, body);
-      }
-      renameSync(partial, file);
-      return;
-    }
+    const io = this.blocking ? BLOCKING_WRITES : POOLED_WRITES;
     try {
-      await writeFile(partial, body);
+      await io.writeFile(partial, body);
     } catch (error) {
       // The folder is made only when missing: a batch run writes hundreds of parts into one folder.
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      await mkdir(dirname(file), { recursive: true });
-      await writeFile(partial, body);
+      await io.mkdir(dirname(file));
+      await io.writeFile(partial, body);
     }
-    await rename(partial, file);
+    await io.rename(partial, file);
   }
 }
