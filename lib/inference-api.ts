@@ -12,11 +12,12 @@
 // They are still throttled by the stage default and logged in the access log.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { GATEWAY_TIMEOUT_MESSAGE } from '../lambdas/core/errors';
 import { modelNameSchema } from '../lambdas/core/model-card';
 import { modelRoutes, SERVER_ROUTES, type ModelRoute, type ServerOperation } from '../lambdas/core/routes';
 import { PROJECT_ROOT } from './model-image';
@@ -27,6 +28,9 @@ export interface ThrottleSettings {
   /** Largest burst of requests. */
   readonly burstLimit: number;
 }
+
+/** API Gateway's longest integration timeout (a REST API's default quota). */
+const MAX_INTEGRATION_TIMEOUT = Duration.seconds(29);
 
 export interface InferenceApiModel {
   /** The model's name: the `{name}` in its routes. */
@@ -43,6 +47,14 @@ export interface InferenceApiModel {
    * @default - the API's defaultThrottle
    */
   readonly throttle?: ThrottleSettings;
+  /**
+   * How long API Gateway waits for the handler: pass the function's own timeout. The handler is called after
+   * API Gateway starts counting, so API Gateway gives up first and a slow model is its 504 `timeout` (the
+   * INTEGRATION_TIMEOUT response, the body the local gateway sends), never the 502 of a function that Lambda
+   * stopped. At most 29 s.
+   * @default - API Gateway's 29 s
+   */
+  readonly timeout?: Duration;
 }
 
 /** An API key of `authorization: 'apiKey'`, with its own usage plan on the stage. */
@@ -233,6 +245,10 @@ export class InferenceApi extends Construct {
       if (seen.has(model.name)) throw new Error(`models[${index}].name must be unique, received '${model.name}' twice`);
       seen.add(model.name);
       if (model.throttle) validateThrottle(`models[${index}].throttle`, model.throttle);
+      const timeoutMs = model.timeout?.toMilliseconds();
+      if (timeoutMs !== undefined && !(timeoutMs >= 50 && timeoutMs <= MAX_INTEGRATION_TIMEOUT.toMilliseconds())) {
+        throw new Error(`models[${index}].timeout must be from 50 ms to 29 s (API Gateway's integration limits), received ${timeoutMs} ms`);
+      }
     });
     const authorization = props.authorization ?? 'iam';
     validateApiKeys(authorization, props.apiKeys ?? []);
@@ -394,7 +410,7 @@ export class InferenceApi extends Construct {
   private addModelRoutes(model: InferenceApiModel): void {
     // One integration per model (its alias ARN in the URI); the invoke permissions are on that alias,
     // each scoped to one method's ARN.
-    const integration = new apigateway.LambdaIntegration(model.handler, { proxy: true, allowTestInvoke: false });
+    const integration = new apigateway.LambdaIntegration(model.handler, { proxy: true, allowTestInvoke: false, ...(model.timeout ? { timeout: model.timeout } : {}) });
     const byPath = new Map<string, ModelRoute[]>();
     for (const route of modelRoutes(model.name)) byPath.set(route.path, [...(byPath.get(route.path) ?? []), route]);
     for (const [path, routes] of byPath) {
@@ -444,6 +460,7 @@ export class InferenceApi extends Construct {
       { id: 'Throttled', type: apigateway.ResponseType.THROTTLED, statusCode: '429', code: 'throttled', message: '"too many requests; retry with backoff"' },
       { id: 'TooLarge', type: apigateway.ResponseType.REQUEST_TOO_LARGE, statusCode: '413', code: 'payload_too_large', message: '"request body is larger than API Gateway accepts; send fewer instances per request"' },
       { id: 'UnsupportedMediaType', type: apigateway.ResponseType.UNSUPPORTED_MEDIA_TYPE, statusCode: '415', code: 'unsupported_media_type', message: '"content-type must be application/json"' },
+      { id: 'IntegrationTimeout', type: apigateway.ResponseType.INTEGRATION_TIMEOUT, statusCode: '504', code: 'timeout', message: JSON.stringify(GATEWAY_TIMEOUT_MESSAGE) },
       { id: 'Default4xx', type: apigateway.ResponseType.DEFAULT_4XX, code: 'invalid_request', message: '$context.error.messageString' },
       { id: 'Default5xx', type: apigateway.ResponseType.DEFAULT_5XX, code: 'internal_error', message: '$context.error.messageString' },
     ];

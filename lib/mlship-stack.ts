@@ -253,6 +253,8 @@ export class MlshipStack extends Stack {
         name: m.entry.name,
         handler: releases.get(m.entry.name)?.alias ?? endpoints.get(m.entry.name)!.proxy,
         throttle: m.entry.throttle,
+        // The API waits as long as the function may run, so a slow model is the API's 504 as it is locally.
+        timeout: (functions.get(m.entry.name)?.function ?? endpoints.get(m.entry.name)!.proxy).timeout,
       })),
     });
 

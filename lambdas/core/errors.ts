@@ -83,6 +83,22 @@ export class ModelUnavailableError extends ApiError {
   readonly code = 'model_unavailable';
 }
 
+/**
+ * 504: the model's handler did not answer within the time the API waits for it (the function's timeout). One
+ * fixed text, the same from API Gateway's INTEGRATION_TIMEOUT response (lib/inference-api.ts) and the local
+ * gateway, since the cloud's response cannot name the model or its version; the local log line does.
+ */
+export class GatewayTimeoutError extends ApiError {
+  override readonly name = 'GatewayTimeoutError';
+  readonly status = 504;
+  readonly code = 'timeout';
+  constructor() {
+    super(GATEWAY_TIMEOUT_MESSAGE);
+  }
+}
+
+export const GATEWAY_TIMEOUT_MESSAGE = "the model did not answer within its function's timeout (lambda.timeoutSeconds in the manifest); retry, or send fewer instances per request";
+
 export interface ErrorBody {
   readonly error: { readonly code: string; readonly message: string };
 }

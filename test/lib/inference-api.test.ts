@@ -2,7 +2,7 @@
 // standing in for the model functions (no images to stage).
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { Stack } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { InferenceApi, OPEN_PATHS, type InferenceApiProps } from '../../lib/inference-api';
@@ -138,6 +138,7 @@ describe('InferenceApi', () => {
     ['a key named twice', (stack) => ({ authorization: 'apiKey', apiKeys: [{ name: 'web' }, { name: 'web' }], models: [{ name: 'iris', handler: inlineFunction(stack, 'F') }] }), "apiKeys[1].name must be unique, received 'web' twice"],
     ['a key name with a slash', (stack) => ({ authorization: 'apiKey', apiKeys: [{ name: 'a/b' }], models: [{ name: 'iris', handler: inlineFunction(stack, 'F') }] }), "apiKeys[0].name must be 1-64 letters, digits, dashes or underscores, received 'a/b'"],
     ['a quota of 0', (stack) => ({ authorization: 'apiKey', apiKeys: [{ name: 'web', quota: { limit: 0, period: 'DAY' } }], models: [{ name: 'iris', handler: inlineFunction(stack, 'F') }] }), 'apiKeys[0].quota.limit must be a whole number of requests, 1 or more, received 0'],
+    ['a timeout past 29 s', (stack) => ({ models: [{ name: 'iris', handler: inlineFunction(stack, 'F'), timeout: Duration.seconds(30) }] }), "models[0].timeout must be from 50 ms to 29 s (API Gateway's integration limits), received 30000 ms"],
     ['a negative key rate', (stack) => ({ authorization: 'apiKey', apiKeys: [{ name: 'web', throttle: { rateLimit: -2, burstLimit: 1 } }], models: [{ name: 'iris', handler: inlineFunction(stack, 'F') }] }), 'apiKeys[0].throttle.rateLimit must be a number of requests per second, 0 or more, received -2'],
   ];
   for (const [what, props, message] of invalid) {

@@ -108,6 +108,9 @@ describe('MlshipStack with a SageMaker model', () => {
       assert.equal(integration.Type, 'AWS_PROXY');
       const target = integration.Uri['Fn::Join'][1][5];
       assert.deepEqual(target, route.model === 'digits' ? { 'Fn::GetAtt': [proxyId, 'Arn'] } : { Ref: logicalId('BreastCancerReleaseLive', 'AWS::Lambda::Alias') }, `${route.method} ${route.path}`);
+      // The API waits as long as the function it calls may run: the proxy's timeout, the Lambda model's own.
+      const functionId = route.model === 'digits' ? proxyId : Object.keys(template.findResources('AWS::Lambda::Function')).find((id) => id.startsWith('BreastCancerModelFunction'))!;
+      assert.equal((found.properties.Integration as { TimeoutInMillis: number }).TimeoutInMillis, (template.findResources('AWS::Lambda::Function')[functionId]!.Properties as { Timeout: number }).Timeout * 1000, `${route.method} ${route.path}`);
     }
     template.hasResourceProperties('AWS::Lambda::Permission', {
       Action: 'lambda:InvokeFunction',

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { stringify } from 'yaml';
+import { errorBody, GatewayTimeoutError } from '../../lambdas/core/errors';
 import { RouteTable } from '../../lambdas/core/routes';
 import { loadManifest, ManifestError } from '../../lib/manifest/load';
 import { MlshipStack, pascalCase } from '../../lib/mlship-stack';
@@ -322,6 +323,7 @@ describe('MlshipStack', () => {
       ['THROTTLED', '429', 'throttled'],
       ['REQUEST_TOO_LARGE', '413', 'payload_too_large'],
       ['UNSUPPORTED_MEDIA_TYPE', '415', 'unsupported_media_type'],
+      ['INTEGRATION_TIMEOUT', '504', 'timeout'],
       ['DEFAULT_4XX', undefined, 'invalid_request'],
       ['DEFAULT_5XX', undefined, 'internal_error'],
     ];
@@ -335,6 +337,21 @@ describe('MlshipStack', () => {
       const body = JSON.parse(response.Properties.ResponseTemplates['application/json']!.replace('$context.error.messageString', '"from API Gateway"')) as { error: { code: string; message: string } };
       assert.equal(body.error.code, code, type);
       assert.ok(body.error.message.length > 0);
+    }
+  });
+
+  it("answers a model slower than its function's timeout with the local gateway's 504 body: the API waits exactly the function's timeout", () => {
+    // API Gateway starts counting before it calls the function, so it gives up first: its 504, never Lambda's 502.
+    const timeout = Object.values(template.findResources('AWS::ApiGateway::GatewayResponse')).find((r) => r.Properties.ResponseType === 'INTEGRATION_TIMEOUT') as { Properties: { ResponseTemplates: Record<string, string> } };
+    assert.deepEqual(JSON.parse(timeout.Properties.ResponseTemplates['application/json']!), errorBody(new GatewayTimeoutError()));
+    const functions = template.findResources('AWS::Lambda::Function');
+    const methods = Object.values(template.findResources('AWS::ApiGateway::Method')) as { Properties: { HttpMethod: string; Integration: { Type: string; TimeoutInMillis?: number; Uri?: unknown } } }[];
+    for (const name of ['BreastCancer', 'Digits']) {
+      const fn = Object.entries(functions).find(([id]) => id.startsWith(`${name}ModelFunction`))![1];
+      const alias = JSON.stringify({ Ref: logicalId(`${name}ReleaseLive`, 'AWS::Lambda::Alias') });
+      const integrations = methods.filter((m) => m.Properties.Integration.Type === 'AWS_PROXY' && JSON.stringify(m.Properties.Integration.Uri).includes(alias));
+      assert.ok(integrations.length > 0, `${name}'s routes`);
+      for (const m of integrations) assert.equal(m.Properties.Integration.TimeoutInMillis, (fn.Properties as { Timeout: number }).Timeout * 1000, `${name} ${m.Properties.HttpMethod}`);
     }
   });
 
