@@ -3,7 +3,8 @@
 // capture bucket, puts the drift figures in CloudWatch (namespace mlship/drift) and publishes one report per
 // model going into drift to the notifications topic. Its role can do exactly that: read the capture bucket
 // (and decrypt it), write its state under monitor/state/, put metrics in its namespace, publish to the topic
-// (with its key), and write its own logs.
+// (with its key), and write its own logs. Each model's thresholds are resolved here (resolveDriftThresholds,
+// as `mlship drift` and the local monitor do) and written out whole, so the template shows what it judges by.
 import { join } from 'node:path';
 import { Duration } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -15,9 +16,9 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { resolveDriftThresholds, type DriftThresholds } from '../lambdas/core/drift/thresholds';
 import { MONITOR_STATE_PREFIX } from '../lambdas/core/monitor/monitor-state';
 import { DRIFT_METRICS_NAMESPACE } from '../lambdas/core/monitoring/contracts';
-import type { DriftSettings } from './manifest/schema';
 import { IMAGE_MODELS_DIR, type PipelineImage } from './pipeline-image';
 import { PROJECT_ROOT } from './private/bundle';
 import { LOG_GROUP_REMOVAL_POLICY } from './private/logs';
@@ -35,7 +36,12 @@ export interface MonitoredModelProps {
   readonly runtime: 'lambda' | 'sagemaker';
   /** runtime sagemaker: the endpoint whose captures are read. */
   readonly endpointName?: string;
-  readonly drift: DriftSettings;
+  /**
+   * The model's drift thresholds as its manifest entry writes them (`monitoring.drift`); each one left out
+   * takes its default (DEFAULT_DRIFT_THRESHOLDS).
+   * @default - every threshold its default
+   */
+  readonly drift?: Partial<DriftThresholds>;
 }
 
 export interface DriftMonitorProps {
@@ -83,9 +89,14 @@ export class DriftMonitor extends Construct {
     if (props.models.length === 0) throw new Error('models must name at least one model to watch');
     const missing = Object.keys(DRIFT_MONITOR_IMAGE_HANDLERS).filter((h) => !props.image.handlers.includes(h));
     if (missing.length > 0) throw new Error(`image must hold the drift monitor's handler; it lacks ${missing.join(', ')} (add DRIFT_MONITOR_IMAGE_HANDLERS to its handlers)`);
-    for (const m of props.models) {
+    const thresholds = props.models.map((m): DriftThresholds => {
       if (m.runtime === 'sagemaker' && !m.endpointName) throw new Error(`models: ${m.name} runs on SageMaker and needs its endpointName`);
-    }
+      try {
+        return resolveDriftThresholds(m.drift).thresholds;
+      } catch (error) {
+        throw new Error(`models: ${m.name}'s drift thresholds: ${(error as Error).message}`);
+      }
+    });
     const name = `${props.project}-${props.stage}-drift-monitor`;
 
     this.logGroup = new logs.LogGroup(this, 'Logs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: LOG_GROUP_REMOVAL_POLICY });
@@ -132,7 +143,7 @@ export class DriftMonitor extends Construct {
         WINDOW_HOURS: String(windowHours),
         MODELS_DIR: IMAGE_MODELS_DIR,
         MONITORED_MODELS: JSON.stringify(
-          props.models.map((m) => ({ name: m.name, version: String(m.version), runtime: m.runtime, ...(m.endpointName ? { endpointName: m.endpointName } : {}), drift: m.drift })),
+          props.models.map((m, i) => ({ name: m.name, version: String(m.version), runtime: m.runtime, ...(m.endpointName ? { endpointName: m.endpointName } : {}), drift: thresholds[i] })),
         ),
         ...(props.dashboardUrl ? { DASHBOARD_URL: props.dashboardUrl } : {}),
         POWERTOOLS_SERVICE_NAME: name,

@@ -1,15 +1,30 @@
 // The drift monitor's settings, from the environment the construct (lib/drift-monitor.ts) sets, checked once
 // at start-up: a missing or wrong one stops the function at init with its name, not on the first run.
 import { z } from 'zod';
-import { driftSettingsSchema } from '../../lib/manifest/schema';
 import { ConfigError } from '../core/config-error';
+import { resolveThresholds, type DriftThresholds } from '../core/drift/thresholds';
+
+/**
+ * A model's thresholds as the construct writes them: all six, already resolved from the manifest by
+ * resolveDriftThresholds (none is filled in here, so a missing one is a wrong deployment, not a default).
+ */
+const thresholdsSchema = z
+  .strictObject({ psiModerate: z.number(), psiSignificant: z.number(), predictionJs: z.number(), alpha: z.number(), driftShare: z.number(), minSampleSize: z.number() })
+  .transform((t, ctx): DriftThresholds => {
+    try {
+      return resolveThresholds(t);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+      return z.NEVER;
+    }
+  });
 
 const monitoredSchema = z.strictObject({
   name: z.string().min(1),
   version: z.string().min(1),
   runtime: z.enum(['lambda', 'sagemaker']),
   endpointName: z.string().min(1).optional(),
-  drift: driftSettingsSchema,
+  drift: thresholdsSchema,
 });
 
 export type MonitoredEntry = z.infer<typeof monitoredSchema>;

@@ -1,5 +1,6 @@
 // The manifest schema: one file names the models and how each is served. Validated at synth and at start.
 import { z } from 'zod';
+import { DEFAULT_DRIFT_THRESHOLDS } from '../../lambdas/core/drift/thresholds';
 import { modelNameSchema, modelVersionSchema } from '../../lambdas/core/model-card';
 
 /** Lambda's synchronous invoke payload limit is 6 MB; API Gateway's is 10 MB. Stay under both. */
@@ -233,19 +234,28 @@ export const monitoringAlarmsSchema = z.strictObject({
 });
 export type MonitoringAlarms = z.infer<typeof monitoringAlarmsSchema>;
 
-/** When the drift monitor calls a model drifting (lambdas/core/drift/thresholds.ts explains each default). */
+/**
+ * When the drift monitor calls a model drifting, as the manifest writes it: a setting left out stays absent
+ * here and takes its default (DEFAULT_DRIFT_THRESHOLDS) in resolveDriftThresholds, which `mlship drift`, the
+ * local monitor and the cloud monitor all use, so each can say whether a threshold came from the manifest.
+ */
 export const driftSettingsSchema = z
   .strictObject({
-    psiModerate: z.number().positive().max(10).default(0.1),
-    psiSignificant: z.number().positive().max(10).default(0.25),
-    predictionJs: z.number().positive().max(1).default(0.1),
-    alpha: z.number().positive().lt(1).default(0.05),
-    driftShare: z.number().min(0).lt(1).default(0.5),
-    minSampleSize: z.number().int().min(10).default(100),
+    psiModerate: z.number().positive().max(10).optional(),
+    psiSignificant: z.number().positive().max(10).optional(),
+    predictionJs: z.number().positive().max(1).optional(),
+    alpha: z.number().positive().lt(1).optional(),
+    driftShare: z.number().min(0).lt(1).optional(),
+    minSampleSize: z.number().int().min(10).optional(),
   })
   .superRefine((d, ctx) => {
-    if (d.psiSignificant < d.psiModerate) {
-      ctx.addIssue({ code: 'custom', path: ['psiSignificant'], message: `must be at least psiModerate (${d.psiModerate}), received ${d.psiSignificant}` });
+    const moderate = d.psiModerate ?? DEFAULT_DRIFT_THRESHOLDS.psiModerate;
+    const significant = d.psiSignificant ?? DEFAULT_DRIFT_THRESHOLDS.psiSignificant;
+    if (significant >= moderate) return;
+    if (d.psiSignificant !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['psiSignificant'], message: `must be at least psiModerate (${moderate}${d.psiModerate === undefined ? ', its default' : ''}), received ${significant}` });
+    } else {
+      ctx.addIssue({ code: 'custom', path: ['psiModerate'], message: `must be at most psiSignificant (${significant}, its default), received ${moderate}` });
     }
   });
 export type DriftSettings = z.infer<typeof driftSettingsSchema>;
@@ -258,7 +268,7 @@ export const modelMonitoringSchema = z.strictObject({
    */
   capturePercent: z.number().min(0).max(100).optional(),
   alarms: monitoringAlarmsSchema.default(monitoringAlarmsSchema.parse({})),
-  drift: driftSettingsSchema.default(driftSettingsSchema.parse({})),
+  drift: driftSettingsSchema.default({}),
 });
 export type ModelMonitoring = z.infer<typeof modelMonitoringSchema>;
 

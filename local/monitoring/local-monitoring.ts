@@ -3,6 +3,7 @@
 // over the capture folder, the alert hub (console, .mlship/alerts.jsonl, webhook, the status page's list),
 // and the status page's snapshot. The stage is 'local', so alarm names and alerts never pass for a cloud
 // stage's.
+import { resolveDriftThresholds } from '../../lambdas/core/drift/thresholds';
 import type { MonitoredModel } from '../../lambdas/core/monitor/drift-monitor';
 import { modelAlarmSpecs, type AlarmSpec } from '../../lambdas/core/monitoring/alarm-catalog';
 import type { AlarmEvent, ReadableAlert } from '../../lambdas/core/monitoring/contracts';
@@ -126,7 +127,8 @@ export class LocalMonitoring {
           card: handle.model.card,
           runtime: entry.runtime,
           ...(entry.runtime === 'sagemaker' ? { endpointName: localEndpointName(entry.name, handle.version) } : {}),
-          drift: entry.monitoring.drift,
+          // The same resolution as the cloud monitor's construct (lib/drift-monitor.ts) and `mlship drift`.
+          drift: resolveDriftThresholds(entry.monitoring.drift).thresholds,
         },
       ];
     });
@@ -154,7 +156,7 @@ export class LocalMonitoring {
         alarms: alarms.filter((a) => a.model === entry.name),
         recent: { minutes: (periods * periodMs) / 60_000, versions: this.metrics.versionFigures(entry.name, (current - periods + 1) * periodMs, (current + 1) * periodMs) },
         sinceStart: this.metrics.totalFigures(entry.name),
-        drift: this.driftStatus(entry.name, entry.monitoring.drift.minSampleSize),
+        drift: this.driftStatus(entry.name, resolveDriftThresholds(entry.monitoring.drift).thresholds.minSampleSize),
       };
     });
     return {

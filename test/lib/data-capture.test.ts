@@ -9,6 +9,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import { DEFAULT_DRIFT_THRESHOLDS, type DriftThresholds } from '../../lambdas/core/drift/thresholds';
 import { DRIFT_METRICS_NAMESPACE } from '../../lambdas/core/monitoring/contracts';
 import { CAPTURE_ERROR_PREFIX, CAPTURE_FILTER_PATTERN, CAPTURE_OUTPUT_PREFIX, DataCapture } from '../../lib/data-capture';
 import { loadManifest } from '../../lib/manifest/load';
@@ -165,9 +166,10 @@ describe('drift monitor', () => {
     assert.equal(env.WINDOW_HOURS, '6');
     assert.equal(env.MODELS_DIR, '/opt/ml/models');
     assert.equal(env.STAGE, 'test');
-    const models = JSON.parse(env.MONITORED_MODELS as string) as { name: string; version: string; runtime: string; endpointName?: string; drift: { driftShare: number; minSampleSize: number } }[];
+    const models = JSON.parse(env.MONITORED_MODELS as string) as { name: string; version: string; runtime: string; endpointName?: string; drift: DriftThresholds }[];
     assert.deepEqual(models.map((m) => [m.name, m.version, m.runtime, m.endpointName]), [['breast-cancer', '3', 'lambda', undefined], ['digits', '1', 'sagemaker', stack.sagemakerModels.get('digits')!.endpointName]]);
-    assert.deepEqual([models[0]!.drift.driftShare, models[0]!.drift.minSampleSize, models[1]!.drift.driftShare], [0, 200, 0.5]);
+    // every threshold written out (the template shows what the function judges by): the manifest's, else the default
+    assert.deepEqual(models.map((m) => m.drift), [{ ...DEFAULT_DRIFT_THRESHOLDS, driftShare: 0, minSampleSize: 200 }, DEFAULT_DRIFT_THRESHOLDS]);
     assert.match(JSON.stringify(env.DASHBOARD_URL), /#dashboards(:name=|\/dashboard\/)shop-test/, 'the stage dashboard linked from reports');
   });
 

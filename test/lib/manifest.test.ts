@@ -58,7 +58,8 @@ describe('manifest schema', () => {
       batch: { rowsPerBatch: 5000, toleratedFailurePercent: 5, maxConcurrency: 100, transformInstanceCount: 1 },
       monitoring: {
         alarms: { p99LatencyMs: 1000, errorRatePercent: 1, throttles: 10, minRequests: 20, gpuUtilizationPercent: 90, periodMinutes: 5, evaluationPeriods: 3 },
-        drift: { psiModerate: 0.1, psiSignificant: 0.25, predictionJs: 0.1, alpha: 0.05, driftShare: 0.5, minSampleSize: 100 },
+        // as written: the thresholds left out take their defaults in resolveDriftThresholds, which says so
+        drift: {},
       },
     });
     assert.deepEqual(manifest.notifications, { emails: [] });
@@ -178,6 +179,12 @@ describe('manifest schema', () => {
         /^models\[0\]\.monitoring\.alarms\.periodMinutes /,
         'models[0].monitoring.drift.psiSignificant must be at least psiModerate (0.3), received 0.2',
       ],
+    ));
+
+  it('checks a drift threshold set alone against the default of the other', () =>
+    assertProblems(
+      () => load({ models: [{ ...BASE_MODELS[0]!, monitoring: { drift: { psiModerate: 0.3 } } }, { ...BASE_MODELS[1]!, monitoring: { drift: { psiSignificant: 0.05 } } }] }),
+      ['models[0].monitoring.drift.psiModerate must be at most psiSignificant (0.25, its default), received 0.3', 'models[1].monitoring.drift.psiSignificant must be at least psiModerate (0.1, its default), received 0.05'],
     ));
 
   it('reports every schema problem at once', () =>

@@ -1,4 +1,5 @@
-// When a feature, the predictions and the model count as drifting. Defaults and why: README "Drift".
+// When a feature, the predictions and the model count as drifting. Defaults and why: README "Drift". A model's
+// thresholds come from resolveDriftThresholds: flags over the manifest's monitoring.drift over the defaults.
 
 export interface DriftThresholds {
   /**
@@ -62,4 +63,38 @@ export function resolveThresholds(overrides: Partial<DriftThresholds> = {}): Dri
   if (!(Number.isInteger(t.minSampleSize) && t.minSampleSize >= 1)) problems.push(`minSampleSize must be a whole number of at least 1, received ${t.minSampleSize}`);
   if (problems.length > 0) throw new RangeError(problems.join('; '));
   return t;
+}
+
+/** Where a threshold's value came from: a command-line flag, the model's `monitoring.drift` in the manifest, or the default above. */
+export type ThresholdSource = 'flag' | 'manifest' | 'default';
+
+/** The settings of DriftThresholds, in the manifest's order (its header comment and DEFAULT_DRIFT_THRESHOLDS). */
+export const DRIFT_THRESHOLD_NAMES = ['psiModerate', 'psiSignificant', 'predictionJs', 'alpha', 'driftShare', 'minSampleSize'] as const satisfies readonly (keyof DriftThresholds)[];
+
+export interface ResolvedDriftThresholds {
+  readonly thresholds: DriftThresholds;
+  /** Where each of `thresholds` came from. */
+  readonly sources: Readonly<Record<keyof DriftThresholds, ThresholdSource>>;
+}
+
+/**
+ * A model's drift thresholds, the one place `mlship drift`, the local monitor and the cloud monitor take them
+ * from: each setting from `flags` when given there, else from the model's `monitoring.drift` block as the
+ * manifest writes it (the settings it leaves out are absent), else its default; checked as resolveThresholds.
+ */
+export function resolveDriftThresholds(manifest: Partial<DriftThresholds> = {}, flags: Partial<DriftThresholds> = {}): ResolvedDriftThresholds {
+  const values: Partial<Record<keyof DriftThresholds, number>> = {};
+  const sources = {} as Record<keyof DriftThresholds, ThresholdSource>;
+  for (const name of DRIFT_THRESHOLD_NAMES) {
+    const flag = flags[name];
+    const set = manifest[name];
+    values[name] = flag ?? set ?? DEFAULT_DRIFT_THRESHOLDS[name];
+    sources[name] = flag !== undefined ? 'flag' : set !== undefined ? 'manifest' : 'default';
+  }
+  return { thresholds: resolveThresholds(values), sources };
+}
+
+/** One line for people: each threshold with where it came from, "psiModerate 0.1 (default), ..., driftShare 0 (manifest), ...". */
+export function describeDriftThresholds(thresholds: DriftThresholds, sources?: ResolvedDriftThresholds['sources']): string {
+  return DRIFT_THRESHOLD_NAMES.map((name) => `${name} ${thresholds[name]}${sources ? ` (${sources[name]})` : ''}`).join(', ');
 }

@@ -3,11 +3,11 @@
 // with the model's drift thresholds from the manifest; the figures as metrics (DRIFT_METRICS), and the alarm
 // event a person reads when it drifts. The Lambda handler (lambdas/drift-monitor) and the local monitor timer
 // both run this, so a drift alert reads the same everywhere.
-import type { DriftSettings } from '../../../lib/manifest/schema';
 import { lambdaCaptureHourPrefix, hoursOf, sageMakerCaptureHourPrefix } from '../capture/capture-keys';
 import { parseLambdaCaptures, parseSageMakerCaptures, type CapturedBatch, type ParsedCaptures } from '../capture/capture-parse';
 import { NoBaselineError } from '../drift/check-file';
 import { DriftAccumulator, evaluateDrift, type DriftReport, type FeatureDrift } from '../drift/drift-report';
+import type { DriftThresholds } from '../drift/thresholds';
 import type { ModelCard } from '../model-card';
 import { DRIFT_METRICS, type AlarmEvent, type AlarmState } from '../monitoring/contracts';
 import { alarmName } from '../monitoring/readable-alert';
@@ -24,7 +24,8 @@ export interface MonitoredModel {
   readonly runtime: 'lambda' | 'sagemaker';
   /** runtime sagemaker: the endpoint whose captures are read (data-capture/<endpointName>/...). */
   readonly endpointName?: string;
-  readonly drift: DriftSettings;
+  /** Its thresholds, resolved from the manifest's monitoring.drift by resolveDriftThresholds. */
+  readonly drift: DriftThresholds;
 }
 
 export interface CaptureWindow {

@@ -10,6 +10,7 @@ import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client
 import S3rver from 's3rver';
 import { lambdaCaptureHourPrefix } from '../../../lambdas/core/capture/capture-keys';
 import { RequestCapture } from '../../../lambdas/core/capture/capture-sink';
+import { resolveDriftThresholds } from '../../../lambdas/core/drift/thresholds';
 import { ServedModel } from '../../../lambdas/core/inference-session';
 import { ModelApi } from '../../../lambdas/core/model-api';
 import { driftAlarmEvent, monitorModel, type MonitoredModel, type MonitorRun } from '../../../lambdas/core/monitor/drift-monitor';
@@ -33,7 +34,7 @@ describe('monitorModel on the breast-cancer model', () => {
   const heldOut = breastCancerHeldOut();
   const shipped = loadManifest(join(REPO_ROOT, 'models', 'manifest.yaml'));
   const entry = shipped.manifest.models.find((m) => m.name === 'breast-cancer')!;
-  const model: MonitoredModel = { name: 'breast-cancer', version: '1', card: heldOut.card, runtime: 'lambda', drift: entry.monitoring.drift };
+  const model: MonitoredModel = { name: 'breast-cancer', version: '1', card: heldOut.card, runtime: 'lambda', drift: resolveDriftThresholds(entry.monitoring.drift).thresholds };
   let served: ServedModel;
   const logger = new Logger({ logLevel: 'SILENT' });
   const now = new Date();

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { buildDriftBaseline } from '../../../lambdas/core/drift-baseline';
 import { DriftAccumulator, evaluateDrift, type DriftReport } from '../../../lambdas/core/drift/drift-report';
-import { DEFAULT_DRIFT_THRESHOLDS, resolveThresholds } from '../../../lambdas/core/drift/thresholds';
+import { DEFAULT_DRIFT_THRESHOLDS, describeDriftThresholds, resolveDriftThresholds, resolveThresholds } from '../../../lambdas/core/drift/thresholds';
 import { ServedModel } from '../../../lambdas/core/inference-session';
 import type { DriftBaseline } from '../../../lambdas/core/model-card';
 import { matrixFromRows } from '../../../lambdas/core/training/matrix';
@@ -167,6 +167,22 @@ describe('evaluateDrift on synthetic data', () => {
     assert.throws(() => resolveThresholds({ alpha: 1 }), /alpha must be between 0 and 1, received 1/);
     assert.throws(() => resolveThresholds({ driftShare: 1 }), /driftShare must be at least 0 and below 1, received 1/);
     assert.throws(() => resolveThresholds({ minSampleSize: 0.5, psiModerate: -1 }), /psiModerate must be a positive number, received -1; .*minSampleSize must be a whole number of at least 1, received 0\.5/);
+  });
+
+  it('resolveDriftThresholds: a flag over the manifest over the default, each with its source, checked together', () => {
+    const none = resolveDriftThresholds();
+    assert.deepEqual(none.thresholds, DEFAULT_DRIFT_THRESHOLDS);
+    assert.ok(Object.values(none.sources).every((s) => s === 'default') && Object.keys(none.sources).length === 6, JSON.stringify(none.sources));
+    // undefined is "not set" at either level, as commander leaves an absent flag and zod a left-out setting
+    const both = resolveDriftThresholds({ driftShare: 0, minSampleSize: 200, alpha: undefined }, { driftShare: 0.3, psiModerate: 0.2, minSampleSize: undefined });
+    assert.deepEqual(both.thresholds, { ...DEFAULT_DRIFT_THRESHOLDS, driftShare: 0.3, psiModerate: 0.2, minSampleSize: 200 });
+    assert.deepEqual(both.sources, { psiModerate: 'flag', psiSignificant: 'default', predictionJs: 'default', alpha: 'default', driftShare: 'flag', minSampleSize: 'manifest' });
+    // a flag of 0 is a value, not "left out"
+    assert.deepEqual([resolveDriftThresholds({ driftShare: 0.4 }, { driftShare: 0 }).thresholds.driftShare, resolveDriftThresholds({ driftShare: 0.4 }, { driftShare: 0 }).sources.driftShare], [0, 'flag']);
+    // checked on the combination: a flag that clashes with the manifest's setting is refused
+    assert.throws(() => resolveDriftThresholds({ psiSignificant: 0.3 }, { psiModerate: 0.4 }), /psiSignificant must be at least psiModerate \(0\.4\), received 0\.3/);
+    assert.equal(describeDriftThresholds(both.thresholds, both.sources), 'psiModerate 0.2 (flag), psiSignificant 0.25 (default), predictionJs 0.1 (default), alpha 0.05 (default), driftShare 0.3 (flag), minSampleSize 200 (manifest)');
+    assert.equal(describeDriftThresholds(DEFAULT_DRIFT_THRESHOLDS), 'psiModerate 0.1, psiSignificant 0.25, predictionJs 0.1, alpha 0.05, driftShare 0.5, minSampleSize 100');
   });
 
   it('refuses predictions of the wrong kind or outside the classes', () => {

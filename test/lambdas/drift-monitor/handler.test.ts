@@ -8,13 +8,13 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { captureLines } from '../../../lambdas/core/capture/capture-record';
+import { DEFAULT_DRIFT_THRESHOLDS, resolveDriftThresholds } from '../../../lambdas/core/drift/thresholds';
 import { ServedModel } from '../../../lambdas/core/inference-session';
 import { readModelCardFile } from '../../../lambdas/core/model-card-file';
 import { monitorStateKey } from '../../../lambdas/core/monitor/monitor-state';
 import { DRIFT_METRICS, DRIFT_METRICS_NAMESPACE } from '../../../lambdas/core/monitoring/contracts';
 import { readDriftMonitorConfig, type DriftMonitorConfig } from '../../../lambdas/drift-monitor/config';
 import { createDriftMonitorHandler, type MonitorSummary } from '../../../lambdas/drift-monitor/handler';
-import { driftSettingsSchema } from '../../../lib/manifest/schema';
 import { FolderCaptureSink } from '../../../local/monitoring/capture-files';
 import { FolderObjectStore } from '../../../local/storage/folder-object-store';
 import { clientSettings } from '../../fixtures/aws-endpoints';
@@ -43,8 +43,8 @@ describe('drift monitor handler', () => {
     stage: 'dev',
     windowHours: 24,
     models: [
-      { name: 'breast-cancer', version: '1', runtime: 'lambda', drift: driftSettingsSchema.parse({ driftShare: 0 }) },
-      { name: 'digits', version: '1', runtime: 'sagemaker', endpointName: 'mlship-dev-digits', drift: driftSettingsSchema.parse({}) },
+      { name: 'breast-cancer', version: '1', runtime: 'lambda', drift: resolveDriftThresholds({ driftShare: 0 }).thresholds },
+      { name: 'digits', version: '1', runtime: 'sagemaker', endpointName: 'mlship-dev-digits', drift: DEFAULT_DRIFT_THRESHOLDS },
     ],
     modelsDir: join(REPO_ROOT, 'models'),
     dashboardUrl: 'https://console.aws.amazon.com/cloudwatch/home?region=us-east-1#dashboards/dashboard/mlship-dev',
@@ -176,7 +176,7 @@ describe('drift monitor handler', () => {
       PROJECT: 'mlship',
       STAGE: 'dev',
       WINDOW_HOURS: '24',
-      MONITORED_MODELS: JSON.stringify([{ name: 'breast-cancer', version: '1', runtime: 'lambda', drift: driftSettingsSchema.parse({}) }]),
+      MONITORED_MODELS: JSON.stringify([{ name: 'breast-cancer', version: '1', runtime: 'lambda', drift: DEFAULT_DRIFT_THRESHOLDS }]),
     };
     const read = readDriftMonitorConfig(env);
     assert.equal(read.windowHours, 24);

@@ -8,10 +8,10 @@ import { after, before, describe, it } from 'node:test';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { stringify } from 'yaml';
 import { parseLambdaCaptures, parseSageMakerCaptures } from '../../../lambdas/core/capture/capture-parse';
+import { DEFAULT_DRIFT_THRESHOLDS } from '../../../lambdas/core/drift/thresholds';
 import { readText } from '../../../lambdas/core/object-store';
 import { monitorModel } from '../../../lambdas/core/monitor/drift-monitor';
 import { loadManifest } from '../../../lib/manifest/load';
-import { driftSettingsSchema } from '../../../lib/manifest/schema';
 import { LocalGateway } from '../../../local/gateway';
 import { FolderCaptureSink } from '../../../local/monitoring/capture-files';
 import { localEndpointName } from '../../../local/sagemaker-endpoint';
@@ -97,10 +97,10 @@ describe('local gateway capture', () => {
     assert.deepEqual(Array.from(sageMaker.batches[0]!.classIndex!).map((c) => digitsCard.labels[c]), labels, 'the classes the caller got');
 
     const window = { from, to: new Date(Date.now() + 1000) };
-    const run = await monitorModel(store, 'capture', { name: 'breast-cancer', version: '1', card: heldOut.card, runtime: 'lambda', drift: driftSettingsSchema.parse({}) }, window);
+    const run = await monitorModel(store, 'capture', { name: 'breast-cancer', version: '1', card: heldOut.card, runtime: 'lambda', drift: DEFAULT_DRIFT_THRESHOLDS }, window);
     assert.equal(run.report.rows, 112);
     assert.equal(run.report.verdict, 'no drift', run.report.summary);
-    const digitsRun = await monitorModel(store, 'capture', { name: 'digits', version: '1', card: digitsCard, runtime: 'sagemaker', endpointName: localEndpointName('digits', 1), drift: driftSettingsSchema.parse({}) }, window);
+    const digitsRun = await monitorModel(store, 'capture', { name: 'digits', version: '1', card: digitsCard, runtime: 'sagemaker', endpointName: localEndpointName('digits', 1), drift: DEFAULT_DRIFT_THRESHOLDS }, window);
     assert.equal(digitsRun.report.rows, 2);
     assert.equal(digitsRun.report.verdict, 'not enough data');
   });
