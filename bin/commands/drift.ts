@@ -1,13 +1,15 @@
 // mlship drift: compares a CSV file's rows with a model's drift baseline (model.json) and prints the figures
 // per feature, ranked by PSI, the prediction figures and the verdict; --json for the figures as JSON,
-// --html for a page with baseline and current histograms per feature. The work is lambdas/core/drift/.
+// --html for a page with baseline and current histograms per feature. The work is lambdas/core/drift/. The
+// thresholds are the model's, resolved as the drift monitors resolve them (resolveDriftThresholds): a flag
+// over the manifest's monitoring.drift over the default, and every output says which each one came from.
 import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Command } from 'commander';
 import { driftOfCsvFile, type FileDrift } from '../../lambdas/core/drift/check-file';
 import type { FeatureDrift } from '../../lambdas/core/drift/drift-report';
 import { driftReportHtml, formatFigure } from '../../lambdas/core/drift/report-html';
-import { DEFAULT_DRIFT_THRESHOLDS, resolveThresholds } from '../../lambdas/core/drift/thresholds';
+import { DEFAULT_DRIFT_THRESHOLDS, describeDriftThresholds, resolveDriftThresholds, type ResolvedDriftThresholds } from '../../lambdas/core/drift/thresholds';
 import { ServedModel } from '../../lambdas/core/inference-session';
 import { loadManifest, resolveManifestPath } from '../../lib/manifest/load';
 import { action, parseNumber, parsePositiveInteger } from './common';
@@ -28,6 +30,9 @@ interface DriftFlags {
 
 const d = DEFAULT_DRIFT_THRESHOLDS;
 const HELP = `
+Each threshold is the model's monitoring.drift setting in the manifest (the one the drift monitor judges
+by), else the default shown; a flag overrides both. The output says where each one came from.
+
 A feature drifts when its PSI over the baseline's decile bins is at least --psi-significant and the
 two-sample Kolmogorov-Smirnov test rejects at --alpha; the model drifts when more than --drift-share of
 its features drift, or its predictions do (chi-square or KS test at --alpha and Jensen-Shannon
@@ -44,8 +49,17 @@ function shift(f: FeatureDrift): string {
   return f.meanShiftInStd === null ? '-' : `${f.meanShiftInStd >= 0 ? '+' : ''}${f.meanShiftInStd.toFixed(2)}`;
 }
 
-/** The table for people: one line per feature, highest PSI first, then predictions, rejects and the verdict. */
-export function formatDriftTable(result: FileDrift, context: { model: string; version: number; source: string }): string[] {
+/** What the outputs name: the model, its version, the file, and where each threshold came from. */
+export interface DriftOutputContext {
+  readonly model: string;
+  readonly version: number;
+  readonly source: string;
+  /** Where each of the report's thresholds came from (resolveDriftThresholds). @default - not said */
+  readonly thresholdSources?: ResolvedDriftThresholds['sources'];
+}
+
+/** The table for people: one line per feature, highest PSI first, then predictions, rejects, the thresholds and the verdict. */
+export function formatDriftTable(result: FileDrift, context: DriftOutputContext): string[] {
   const { report, data } = result;
   const name = Math.max(7, ...report.features.map((f) => f.name.length));
   const header = `${pad('rank', 4, true)}  ${pad('feature', name)}  ${pad('PSI', 7, true)}  ${pad('KS', 6, true)}  ${pad('KS p', 8, true)}  ${pad('JS', 6, true)}  ${pad('shift', 6, true)}  verdict`;
@@ -80,20 +94,27 @@ export function formatDriftTable(result: FileDrift, context: { model: string; ve
     lines.push('', `left out ${data.rejectedCount} of ${data.total} rows that are not numbers in a feature column${data.rejected.length < data.rejectedCount ? ` (the first ${data.rejected.length})` : ''}:`);
     lines.push(...data.rejected.map((r) => `  ${r.message}`));
   }
-  lines.push('', report.summary);
+  lines.push('', `thresholds: ${describeDriftThresholds(report.thresholds, context.thresholdSources)}`, report.summary);
   return lines;
 }
 
-/** The --json document: the report and what happened to the file's rows. */
-export function driftJson(result: FileDrift, context: { model: string; version: number; source: string }): unknown {
+/**
+ * The --json document: the report and what happened to the file's rows. `thresholds` keeps its numbers;
+ * `thresholdSources` beside it names, per threshold, where it came from: 'flag', 'manifest' or 'default'.
+ */
+export function driftJson(result: FileDrift, context: DriftOutputContext): unknown {
   const { report, data } = result;
   return {
     model: context.model,
     version: context.version,
     data: { file: context.source, rows: data.total, used: data.rows, rejected: data.rejectedCount, rejectedByColumn: data.rejectedByColumn, rejectedExamples: data.rejected, ignoredColumns: data.ignoredColumns },
     ...report,
+    ...(context.thresholdSources ? { thresholdSources: context.thresholdSources } : {}),
   };
 }
+
+/** A flag's help: what it sets, and that the manifest's setting (else the default) applies without it. */
+const fromManifest = (what: string, name: keyof typeof d) => `${what} (default: monitoring.drift.${name} in the manifest, else ${d[name]})`;
 
 export function driftCommand(): Command {
   return new Command('drift')
@@ -103,16 +124,19 @@ export function driftCommand(): Command {
     .option('--manifest <file>', 'the manifest (default: models/manifest.yaml)')
     .option('--json', 'print the per-feature figures and the verdict as JSON')
     .option('--html <file>', 'also write a self-contained HTML report with baseline and current histograms per feature')
-    .option('--psi-moderate <x>', `PSI from which a shift is moderate (default ${d.psiModerate})`, parseNumber)
-    .option('--psi-significant <x>', `PSI from which a feature's shift is significant (default ${d.psiSignificant})`, parseNumber)
-    .option('--prediction-js <x>', `Jensen-Shannon distance from which the predictions' shift counts (default ${d.predictionJs})`, parseNumber)
-    .option('--alpha <p>', `significance level of the KS and chi-square tests (default ${d.alpha})`, parseNumber)
-    .option('--drift-share <x>', `the model drifts when more than this share of features drift (default ${d.driftShare})`, parseNumber)
-    .option('--min-rows <n>', `fewest rows to judge by (default ${d.minSampleSize})`, parsePositiveInteger)
+    .option('--psi-moderate <x>', fromManifest('PSI from which a shift is moderate', 'psiModerate'), parseNumber)
+    .option('--psi-significant <x>', fromManifest("PSI from which a feature's shift is significant", 'psiSignificant'), parseNumber)
+    .option('--prediction-js <x>', fromManifest("Jensen-Shannon distance from which the predictions' shift counts", 'predictionJs'), parseNumber)
+    .option('--alpha <p>', fromManifest('significance level of the KS and chi-square tests', 'alpha'), parseNumber)
+    .option('--drift-share <x>', fromManifest('the model drifts when more than this share of features drift', 'driftShare'), parseNumber)
+    .option('--min-rows <n>', fromManifest('fewest rows to judge by', 'minSampleSize'), parsePositiveInteger)
     .addHelpText('after', HELP)
     .action(
       action(async (flags: DriftFlags) => {
-        const thresholds = resolveThresholds({
+        const { models, file } = loadManifest(resolveManifestPath(flags.manifest));
+        const model = models.find((m) => m.entry.name === flags.model);
+        if (!model) throw new Error(`no model '${flags.model}' in ${file}; its models are ${models.map((m) => m.entry.name).join(', ')}`);
+        const { thresholds, sources } = resolveDriftThresholds(model.entry.monitoring.drift, {
           psiModerate: flags.psiModerate,
           psiSignificant: flags.psiSignificant,
           predictionJs: flags.predictionJs,
@@ -120,9 +144,6 @@ export function driftCommand(): Command {
           driftShare: flags.driftShare,
           minSampleSize: flags.minRows,
         });
-        const { models, file } = loadManifest(resolveManifestPath(flags.manifest));
-        const model = models.find((m) => m.entry.name === flags.model);
-        if (!model) throw new Error(`no model '${flags.model}' in ${file}; its models are ${models.map((m) => m.entry.name).join(', ')}`);
         const served = await ServedModel.load(model.dir);
         let result: FileDrift;
         try {
@@ -130,7 +151,7 @@ export function driftCommand(): Command {
         } finally {
           await served.release();
         }
-        const context = { model: model.entry.name, version: model.entry.version, source: basename(flags.data) };
+        const context: DriftOutputContext = { model: model.entry.name, version: model.entry.version, source: basename(flags.data), thresholdSources: sources };
         if (flags.json) process.stdout.write(`${JSON.stringify(driftJson(result, context), null, 2)}\n`);
         else process.stdout.write(`${formatDriftTable(result, context).join('\n')}\n`);
         if (flags.html) {

@@ -1,8 +1,9 @@
 // mlship drift: the real executable on CSV files made from the breast-cancer held-out split, and the pieces
-// it prints with (table, JSON, HTML) on the same files in process.
+// it prints with (table, JSON, HTML) on the same files in process. The thresholds are the manifest's (the
+// shipped breast-cancer sets driftShare 0), a flag overriding one, and the output names each one's source.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { driftJson, formatDriftTable } from '../../bin/commands/drift';
@@ -16,6 +17,8 @@ import { tempDirMaker } from '../fixtures/temp-dirs';
 
 const MLSHIP = resolve(import.meta.dirname, '../../bin/mlship.mjs');
 const SHIFTED = ['mean smoothness', 'worst area', 'texture error'];
+/** Exactly 2 of the 30 features moved: drift under the shipped driftShare 0, not under the default 0.5. */
+const TWO_SHIFTED = ['mean smoothness', 'worst area'];
 
 interface Run {
   code: number;
@@ -37,9 +40,16 @@ const files = {
   heldOut: join(work, 'held-out.csv'),
   shifted: join(work, 'shifted.csv'),
   dirty: join(work, 'dirty.csv'),
+  twoShifted: join(work, 'two-shifted.csv'),
 };
 writeFileSync(files.heldOut, heldOutCsv(heldOut, heldOut.rows));
 writeFileSync(files.shifted, heldOutCsv(heldOut, shiftByOneStd(heldOut, SHIFTED)));
+writeFileSync(files.twoShifted, heldOutCsv(heldOut, shiftByOneStd(heldOut, TWO_SHIFTED)));
+// the shipped breast-cancer model under a manifest that leaves monitoring.drift out
+const bare = join(work, 'bare');
+mkdirSync(bare);
+symlinkSync(join(REPO_ROOT, 'models', 'breast-cancer'), join(bare, 'breast-cancer'));
+writeFileSync(join(bare, 'manifest.yaml'), 'models:\n  - name: breast-cancer\n    version: 1\n');
 // two rows spoiled: a word and an empty cell
 const dirtyLines = heldOutCsv(heldOut, heldOut.rows).split('\n');
 dirtyLines[3] = dirtyLines[3]!.replace(/^[^,]*/, 'n/a');
@@ -58,7 +68,7 @@ describe('mlship drift (the real executable)', () => {
     ]);
   });
 
-  it('prints a table, features ranked by PSI, the shifted ones first and marked DRIFT, and the verdict last', () => {
+  it('prints a table, features ranked by PSI, the shifted ones first and marked DRIFT, the thresholds with their sources, and the verdict last', () => {
     assert.equal(table.code, 0, table.stderr);
     const lines = table.stdout.trim().split('\n');
     assert.equal(lines[0], 'breast-cancer v1: 113 rows of shifted.csv against the baseline of 456 training rows');
@@ -68,7 +78,8 @@ describe('mlship drift (the real executable)', () => {
     assert.deepEqual(new Set(ranked.slice(0, 3).map((l) => l.slice(6, 30).trim())), new Set(SHIFTED));
     assert.ok(ranked.slice(0, 3).every((l) => l.endsWith('DRIFT')) && ranked.slice(3).every((l) => !l.endsWith('DRIFT')), ranked.join('\n'));
     assert.match(table.stdout, /^predictions: malignant 36% -> \d+%, benign 64% -> \d+%; chi-square [\d.]+ \(1 dof\), p [\d.]+, JS [\d.]+: stable$/m);
-    assert.match(lines[lines.length - 1]!, /^no drift: 3 of 30 features drift \(.+\); predictions stable \(chi-square p [\d.]+, JS [\d.e-]+\)$/);
+    assert.equal(lines[lines.length - 2], 'thresholds: psiModerate 0.1 (default), psiSignificant 0.25 (default), predictionJs 0.1 (default), alpha 0.05 (default), driftShare 0 (manifest), minSampleSize 100 (default)');
+    assert.match(lines[lines.length - 1]!, /^drift: 3 of 30 features drift \(.+\), more than 0%; predictions stable \(chi-square p [\d.]+, JS [\d.e-]+\)$/);
     assert.equal(table.stderr, `wrote ${html}\n`);
   });
 
@@ -92,7 +103,8 @@ describe('mlship drift (the real executable)', () => {
     assert.equal((page.match(/<svg /g) ?? []).length, 31, 'one chart per feature and one for the predictions');
     assert.ok(!/<script|<link|src=|url\(|https?:\/\//i.test(page), 'no script and no external asset');
     for (const name of SHIFTED) assert.ok(page.includes(`${name} <span class="tag drift">drift</span>`), `${name} tagged as drifting`);
-    assert.match(page, /<p class="verdict ok">no drift: 3 of 30 features drift/);
+    assert.match(page, /<p class="verdict drift">drift: 3 of 30 features drift/);
+    assert.ok(page.includes('Thresholds and where they came from: psiModerate 0.1 (default), psiSignificant 0.25 (default), predictionJs 0.1 (default), alpha 0.05 (default), driftShare 0 (manifest), minSampleSize 100 (default).'), 'the thresholds with their sources');
   });
 
   it('reports rows that are not numbers, with row, line, column and value, and uses the rest', async () => {
@@ -100,6 +112,66 @@ describe('mlship drift (the real executable)', () => {
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /^breast-cancer v1: 111 rows of dirty\.csv/);
     assert.match(run.stdout, /^left out 2 of 113 rows that are not numbers in a feature column:\n {2}row 3 \(line 4\), column 'mean radius' is 'n\/a', not a number\n {2}row 8 \(line 9\), column 'mean texture' is empty$/m);
+  });
+
+  describe('thresholds: the manifest\'s, a flag over it, the default without it; each with its source', () => {
+    interface DriftDoc {
+      verdict: string;
+      summary: string;
+      driftingFeatures: string[];
+      thresholds: Record<string, number>;
+      thresholdSources: Record<string, string>;
+      predictions: { drifting: boolean };
+    }
+    const DEFAULTS = { psiModerate: 0.1, psiSignificant: 0.25, predictionJs: 0.1, alpha: 0.05, driftShare: 0.5, minSampleSize: 100 };
+    const ALL_DEFAULT = { psiModerate: 'default', psiSignificant: 'default', predictionJs: 'default', alpha: 'default', driftShare: 'default', minSampleSize: 'default' };
+    let manifest: Run;
+    let flag: Run;
+    let none: Run;
+    const doc = (run: Run) => {
+      assert.equal(run.code, 0, run.stderr);
+      return JSON.parse(run.stdout) as DriftDoc;
+    };
+
+    before(async () => {
+      [manifest, flag, none] = await Promise.all([
+        mlship(['drift', '--model', 'breast-cancer', '--data', files.twoShifted, '--json']),
+        mlship(['drift', '--model', 'breast-cancer', '--data', files.twoShifted, '--json', '--drift-share', '0.5', '--min-rows', '50']),
+        mlship(['drift', '--model', 'breast-cancer', '--data', files.twoShifted, '--json', '--manifest', join(bare, 'manifest.yaml')]),
+      ]);
+    });
+
+    it('2 of 30 features drifting is drift under the shipped manifest\'s driftShare 0, said to come from the manifest', () => {
+      const d = doc(manifest);
+      assert.deepEqual(new Set(d.driftingFeatures), new Set(TWO_SHIFTED));
+      assert.equal(d.predictions.drifting, false, 'the features decide it, not the predictions');
+      assert.equal(d.verdict, 'drift', d.summary);
+      assert.match(d.summary, /^drift: 2 of 30 features drift \(.+\), more than 0%/);
+      assert.deepEqual(d.thresholds, { ...DEFAULTS, driftShare: 0 });
+      assert.deepEqual(d.thresholdSources, { ...ALL_DEFAULT, driftShare: 'manifest' });
+    });
+
+    it('a flag overrides the manifest, and says so', () => {
+      const d = doc(flag);
+      assert.deepEqual(new Set(d.driftingFeatures), new Set(TWO_SHIFTED));
+      assert.equal(d.verdict, 'no drift', d.summary);
+      assert.deepEqual(d.thresholds, { ...DEFAULTS, driftShare: 0.5, minSampleSize: 50 });
+      assert.deepEqual(d.thresholdSources, { ...ALL_DEFAULT, driftShare: 'flag', minSampleSize: 'flag' });
+    });
+
+    it('a model whose manifest entry sets no threshold takes the defaults, said to be defaults', () => {
+      const d = doc(none);
+      assert.deepEqual(new Set(d.driftingFeatures), new Set(TWO_SHIFTED));
+      assert.equal(d.verdict, 'no drift', d.summary);
+      assert.deepEqual(d.thresholds, DEFAULTS);
+      assert.deepEqual(d.thresholdSources, ALL_DEFAULT);
+    });
+
+    it('a flag that clashes with the manifest\'s or the default thresholds is refused in one line', async () => {
+      const run = await mlship(['drift', '--model', 'breast-cancer', '--data', files.twoShifted, '--psi-moderate', '0.3']);
+      assert.equal(run.code, 1);
+      assert.equal(run.stderr.trim(), 'error: psiSignificant must be at least psiModerate (0.3), received 0.25');
+    });
   });
 
   it('says what is wrong in one line, exit 1: an unknown model, a missing column, a bad threshold, a missing file', async () => {
@@ -151,7 +223,8 @@ describe('driftOfCsvFile and its output, in process', () => {
 
   it('the table has a line per feature, the header, predictions and verdict; the JSON keeps the data summary', () => {
     const lines = formatDriftTable(shifted, { model: 'breast-cancer', version: 1, source: 'shifted.csv' });
-    assert.equal(lines.length, 3 + 30 + 1 + 2 + 2);
+    assert.equal(lines.length, 3 + 30 + 1 + 2 + 3);
+    assert.equal(lines[lines.length - 2], 'thresholds: psiModerate 0.1, psiSignificant 0.25, predictionJs 0.1, alpha 0.05, driftShare 0.5, minSampleSize 100', 'no sources given, none said');
     const doc = driftJson(shifted, { model: 'breast-cancer', version: 1, source: 'shifted.csv' }) as { model: string; data: { file: string } };
     assert.deepEqual([doc.model, doc.data.file], ['breast-cancer', 'shifted.csv']);
   });

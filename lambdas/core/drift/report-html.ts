@@ -2,6 +2,7 @@
 // baseline's and the current rows' shares of each baseline decile bin side by side (inline SVG, inline CSS,
 // no script, no external assets), so a person can see where the values moved, not only read the figures.
 import type { DriftReport, FeatureDrift, SideBySide } from './drift-report';
+import { describeDriftThresholds, type ResolvedDriftThresholds } from './thresholds';
 
 export interface HtmlReportContext {
   readonly model: string;
@@ -11,6 +12,8 @@ export interface HtmlReportContext {
   readonly generatedAt: Date;
   /** Rows left out of the figures, with the first few messages. */
   readonly rejected?: { readonly count: number; readonly total: number; readonly examples: readonly string[] };
+  /** Where each threshold came from (flag, manifest, default). @default - not said */
+  readonly thresholdSources?: ResolvedDriftThresholds['sources'];
 }
 
 const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -124,6 +127,7 @@ export function driftReportHtml(report: DriftReport, context: HtmlReportContext)
 <p class="sub">${report.rows} rows of ${escapeHtml(context.source)} against the model's baseline of ${report.baselineRows} training rows · ${escapeHtml(context.generatedAt.toISOString())}</p>
 <p class="verdict ${verdictClass}">${escapeHtml(report.summary)}</p>
 <p class="figures">A feature drifts when its PSI is at least ${t.psiSignificant} and its KS test rejects at p &lt; ${t.alpha}; PSI from ${t.psiModerate} is moderate. The model drifts when more than ${formatFigure(t.driftShare * 100)}% of its features drift, or its predictions do (chi-square or KS p &lt; ${t.alpha} and Jensen–Shannon distance at least ${t.predictionJs}); below ${t.minSampleSize} rows there is not enough data to judge.</p>
+${context.thresholdSources ? `<p class="figures">Thresholds and where they came from: ${escapeHtml(describeDriftThresholds(t, context.thresholdSources))}.</p>` : ''}
 ${rejected}
 ${predictions}
 <h2>Features, highest PSI first</h2>
