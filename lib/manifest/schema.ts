@@ -7,36 +7,44 @@ import { modelNameSchema, modelVersionSchema } from '../../lambdas/core/model-ca
 export const MAX_BODY_BYTES_LIMIT = 6 * 1024 * 1024;
 
 export const throttleSchema = z.strictObject({
-  /** Steady-state requests per second for the route (API Gateway stage method throttling). */
-  rateLimit: z.number().min(1).max(10_000),
-  /** Largest burst of concurrent requests for the route. */
-  burstLimit: z.number().int().min(1).max(5_000),
+  rateLimit: z.number().min(1).max(10_000).describe('Steady-state requests per second (API Gateway stage method throttling).'),
+  burstLimit: z.number().int().min(1).max(5_000).describe('Largest burst of concurrent requests.'),
 });
 export type Throttle = z.infer<typeof throttleSchema>;
 
 export const lambdaSettingsSchema = z.strictObject({
-  /** Function memory; CPU share grows with it, so it also sets inference speed. */
-  memoryMb: z.number().int().min(512).max(10_240).default(2048),
-  timeoutSeconds: z.number().int().min(1).max(29).default(10),
-  architecture: z.enum(['arm64', 'x86_64']).default('arm64'),
-  /** Caps the function's concurrency; left out, it shares the account's unreserved pool. */
-  reservedConcurrency: z.number().int().min(1).optional(),
+  memoryMb: z.number().int().min(512).max(10_240).default(2048).describe("The function's memory, MB; its CPU share grows with it, so it also sets inference speed."),
+  timeoutSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(29)
+    .default(10)
+    .describe("The function's timeout, seconds (at most API Gateway's 29 s integration limit); a model slower than it gets 504 timeout."),
+  architecture: z.enum(['arm64', 'x86_64']).default('arm64').describe("The function's CPU architecture."),
+  reservedConcurrency: z
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe("Concurrency reserved for, and capping, the function; left out, it shares the account's unreserved pool."),
 });
 export type LambdaSettings = z.infer<typeof lambdaSettingsSchema>;
 
 /** One API key of `api.auth: apiKey`: its own key and usage plan, so each caller is throttled and counted alone. */
 export const apiKeySettingsSchema = z.strictObject({
-  /** Names the key and its usage plan (`<project>-<stage>-<name>`): 1-64 letters, digits, dashes or underscores. */
-  name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, dashes or underscores'),
-  /** Throttling of this key across the stage (the usage plan's); left out, only the stage's route throttling applies. */
-  throttle: throttleSchema.optional(),
-  /** Most requests this key may make per period (the usage plan's quota); left out, no quota. */
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, dashes or underscores')
+    .describe('Names the key and its usage plan, `<project>-<stage>-<name>` (stack output `ApiKeyId<Name>`); unique in the manifest.'),
+  throttle: throttleSchema.optional().describe("This key's throttling across the stage (its usage plan's); left out, only the routes' throttling applies."),
   quota: z
     .strictObject({
-      limit: z.number().int().min(1).max(2_000_000_000),
-      period: z.enum(['DAY', 'WEEK', 'MONTH']),
+      limit: z.number().int().min(1).max(2_000_000_000).describe('Most requests in one period.'),
+      period: z.enum(['DAY', 'WEEK', 'MONTH']).describe('The period the limit counts over.'),
     })
-    .optional(),
+    .optional()
+    .describe('Most requests this key may make per period (its usage plan\'s quota; past it, 429 quota_exceeded); left out, no quota.'),
 });
 export type ApiKeySettings = z.infer<typeof apiKeySettingsSchema>;
 
@@ -47,26 +55,34 @@ export const wafSettingsSchema = z.strictObject({
    * the only place a REST API can refuse a large body before the function runs (API Gateway's own limit
    * is a fixed 10 MB, above Lambda's 6 MB, so a body between the two would come back as a 5xx).
    */
-  enabled: z.boolean().default(true),
-  /** Requests per client IP in any 5-minute window before WAF blocks that IP (WAF's rate-based rule, 10 .. 2e9). */
-  rateLimitPer5Minutes: z.number().int().min(10).max(2_000_000_000).default(2000),
+  enabled: z
+    .boolean()
+    .default(true)
+    .describe(
+      'An AWS WAF web ACL on the API stage: a rate limit per client IP, bodies over api.maxBodyBytes blocked, the AWS common rule set. false: no web ACL and no WAF charges, and a body between Lambda\'s 6 MB and API Gateway\'s 10 MB comes back as a 5xx.',
+    ),
+  rateLimitPer5Minutes: z.number().int().min(10).max(2_000_000_000).default(2000).describe("Requests per client IP in any 5 minutes before WAF blocks that IP (WAF's rate-based rule)."),
 });
 export type WafSettings = z.infer<typeof wafSettingsSchema>;
 
 export const apiSettingsSchema = z
   .strictObject({
-    /** Largest request body accepted, in bytes; larger bodies get 413. */
-    maxBodyBytes: z.number().int().min(1024).max(MAX_BODY_BYTES_LIMIT).default(1024 * 1024),
-    /** Default throttling for every model route; a model's own `throttle` overrides it. */
-    throttle: throttleSchema.default({ rateLimit: 100, burstLimit: 200 }),
-    /**
-     * Who may call the model routes: `iam` (SigV4-signed requests from principals allowed
-     * execute-api:Invoke) or `apiKey` (an `x-api-key` header holding one of `apiKeys`).
-     */
-    auth: z.enum(['iam', 'apiKey']).default('iam'),
-    /** The keys of `auth: apiKey`, each with its own usage plan (throttle, quota). At least one with apiKey; none with iam. */
-    apiKeys: z.array(apiKeySettingsSchema).default([]),
-    waf: wafSettingsSchema.default(wafSettingsSchema.parse({})),
+    maxBodyBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(MAX_BODY_BYTES_LIMIT)
+      .default(1024 * 1024)
+      .describe("Largest request body accepted, in bytes (at most Lambda's 6 MiB payload limit); larger bodies get 413."),
+    throttle: throttleSchema.default({ rateLimit: 100, burstLimit: 200 }).describe("Throttling of every model route (API Gateway stage method throttling); a model's own `throttle` overrides it."),
+    auth: z
+      .enum(['iam', 'apiKey'])
+      .default('iam')
+      .describe(
+        'Who may call every route but the two health checks: `iam` (requests signed with SigV4 for execute-api by a principal allowed execute-api:Invoke) or `apiKey` (an `x-api-key` header holding one of `apiKeys`).',
+      ),
+    apiKeys: z.array(apiKeySettingsSchema).default([]).describe('The keys of `auth: apiKey`, each its own API key and usage plan on the stage: at least one with apiKey, none with iam.'),
+    waf: wafSettingsSchema.default(wafSettingsSchema.parse({})).describe('The AWS WAF web ACL in front of the API stage.'),
   })
   .superRefine((api, ctx) => {
     if (api.auth === 'apiKey' && api.apiKeys.length === 0) {
@@ -85,14 +101,15 @@ export const apiSettingsSchema = z
 export type ApiSettings = z.infer<typeof apiSettingsSchema>;
 
 export const releaseAlarmsSchema = z.strictObject({
-  /** Share of the new version's answers that are 5xx (or function errors), in percent, that rolls it back. */
-  errorRatePercent: z.number().min(0).max(100).default(1),
-  /** p99 latency of the new version, in milliseconds, above which it is rolled back. */
-  p99LatencyMs: z.number().min(1).max(900_000).default(1000),
-  /** Throttled invocations in one evaluation period above which the new version is rolled back. */
-  throttles: z.number().int().min(0).default(0),
-  /** Fewest requests to the new version in a period for the error rate and p99 to be judged at all. */
-  minRequests: z.number().int().min(1).default(10),
+  errorRatePercent: z.number().min(0).max(100).default(1).describe("Share of the new version's requests answered 5xx (or failed invocations) in a minute, percent, above which it is rolled back."),
+  p99LatencyMs: z
+    .number()
+    .min(1)
+    .max(900_000)
+    .default(1000)
+    .describe('p99 latency of the new version in a minute, ms, above which it is rolled back; below the function timeout (lambda.timeoutSeconds).'),
+  throttles: z.number().int().min(0).default(0).describe('Throttled invocations of the live alias in a minute above which the new version is rolled back.'),
+  minRequests: z.number().int().min(1).default(10).describe('Fewest requests to the new version in a minute for the error rate and p99 to be judged at all.'),
 });
 export type ReleaseAlarms = z.infer<typeof releaseAlarmsSchema>;
 
@@ -102,14 +119,28 @@ export const releaseSchema = z.strictObject({
    * linear: `percent` more every `intervalMinutes` until all. all-at-once: every request at once
    * (still gated by the golden check and rolled back on alarm).
    */
-  strategy: z.enum(['canary', 'linear', 'all-at-once']).default('canary'),
-  /** canary: the share sent to the new version; linear: the step. */
-  percent: z.number().int().min(1).max(99).default(10),
-  /** canary: how long the new version takes its share before promotion; linear: minutes between steps. */
-  intervalMinutes: z.number().int().min(1).max(2880).default(5),
-  alarms: releaseAlarmsSchema.default(releaseAlarmsSchema.parse({})),
-  /** Provisioned concurrency on the `live` alias; left out, none (on-demand). */
-  provisionedConcurrency: z.number().int().min(1).max(1000).optional(),
+  strategy: z
+    .enum(['canary', 'linear', 'all-at-once'])
+    .default('canary')
+    .describe(
+      'canary: `percent` of traffic to the new version for `intervalMinutes`, then all of it. linear: `percent` more every `intervalMinutes`. all-at-once: all of it at once, still after the golden check and under the alarms.',
+    ),
+  percent: z.number().int().min(1).max(99).default(10).describe('canary: the share sent to the new version first; linear: the step.'),
+  intervalMinutes: z
+    .number()
+    .int()
+    .min(1)
+    .max(2880)
+    .default(5)
+    .describe("canary: minutes before the rest of the traffic moves; linear: minutes between steps. The whole release must fit CodeDeploy's 48 hours."),
+  alarms: releaseAlarmsSchema.default(releaseAlarmsSchema.parse({})).describe("The rollback alarms, judged every minute on the new version's own requests; any breach rolls it back."),
+  provisionedConcurrency: z
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
+    .optional()
+    .describe('Provisioned concurrency on the `live` alias, at most lambda.reservedConcurrency; left out, none (on demand).'),
 });
 export type Release = z.infer<typeof releaseSchema>;
 
@@ -130,38 +161,50 @@ const instanceTypeSchema = z.string().superRefine((type, ctx) => {
 
 export const sagemakerSettingsSchema = z
   .strictObject({
-    /** Instance type of the endpoint's variant. */
-    instanceType: instanceTypeSchema.default('ml.g5.xlarge'),
-    /** Instances when the endpoint is created (autoscaling moves it between min and max). */
-    instanceCount: z.number().int().min(1).max(20).default(1),
+    instanceType: instanceTypeSchema
+      .default('ml.g5.xlarge')
+      .describe(`The endpoint variant's instance type, \`ml.<family>.<size>\`, of a known family: GPU ${GPU_INSTANCE_FAMILIES.join(', ')}; CPU ${SAGEMAKER_INSTANCE_FAMILIES.filter((f) => !GPU_INSTANCE_FAMILIES.includes(f)).join(', ')}.`),
+    instanceCount: z.number().int().min(1).max(20).default(1).describe('Instances when the endpoint is created, between autoscaling.minInstances and maxInstances (autoscaling moves it then).'),
     autoscaling: z
       .strictObject({
-        minInstances: z.number().int().min(1).max(20).default(1),
-        maxInstances: z.number().int().min(1).max(20).default(2),
-        /** Target of SageMakerVariantInvocationsPerInstance (per minute) for target tracking. */
-        targetInvocationsPerInstance: z.number().int().min(1).max(100_000).default(1000),
+        minInstances: z.number().int().min(1).max(20).default(1).describe('Fewest instances; at most maxInstances.'),
+        maxInstances: z.number().int().min(1).max(20).default(2).describe('Most instances.'),
+        targetInvocationsPerInstance: z
+          .number()
+          .int()
+          .min(1)
+          .max(100_000)
+          .default(1000)
+          .describe('Invocations per instance per minute that target tracking keeps (SageMakerVariantInvocationsPerInstance).'),
       })
-      .default({ minInstances: 1, maxInstances: 2, targetInvocationsPerInstance: 1000 }),
-    /** Share of requests and answers captured to the encrypted capture bucket, percent. */
-    dataCapturePercent: z.number().int().min(0).max(100).default(10),
-    /** Blue/green canary of a new endpoint config: share of capacity, then wait, then all. */
+      .default({ minInstances: 1, maxInstances: 2, targetInvocationsPerInstance: 1000 })
+      .describe("Application Auto Scaling of the endpoint's variant."),
+    dataCapturePercent: z
+      .number()
+      .int()
+      .min(0)
+      .max(100)
+      .default(10)
+      .describe("Share of requests and answers the endpoint captures to the stage's capture bucket for the drift monitor, percent; 0: off."),
     canary: z
       .strictObject({
-        percent: z.number().int().min(1).max(50).default(10),
-        waitMinutes: z.number().int().min(1).max(60).default(5),
+        percent: z.number().int().min(1).max(50).default(10).describe("Share of the new fleet's capacity that takes traffic first (SageMaker allows at most 50)."),
+        waitMinutes: z.number().int().min(1).max(60).default(5).describe('Minutes before all traffic moves, and again before the old fleet is terminated.'),
       })
-      .default({ percent: 10, waitMinutes: 5 }),
-    /** Rollback alarms of the blue/green deployment. */
+      .default({ percent: 10, waitMinutes: 5 })
+      .describe('The blue/green canary of a new endpoint config: a share of capacity, a wait, then all.'),
     alarms: z
       .strictObject({
-        /** p99 ModelLatency, ms. */
-        p99ModelLatencyMs: z.number().min(1).default(500),
-        /** Invocation5XXErrors per minute above which the deployment rolls back. */
-        invocation5xxErrors: z.number().int().min(0).default(0),
+        p99ModelLatencyMs: z.number().min(1).default(500).describe('p99 ModelLatency of the new endpoint config in a minute, ms, above which it rolls back.'),
+        invocation5xxErrors: z.number().int().min(0).default(0).describe('Invocation5XXErrors of the new endpoint config in a minute above which it rolls back.'),
       })
-      .default({ p99ModelLatencyMs: 500, invocation5xxErrors: 0 }),
-    /** Triton release of the SageMaker Triton image (`<account>.dkr.ecr.<region>.amazonaws.com/sagemaker-tritonserver:<version>-py3`). */
-    tritonVersion: z.string().regex(/^\d{2}\.\d{2}$/, "must look like '24.09'").default('24.09'),
+      .default({ p99ModelLatencyMs: 500, invocation5xxErrors: 0 })
+      .describe('The rollback alarms of the blue/green deployment, on the new endpoint config.'),
+    tritonVersion: z
+      .string()
+      .regex(/^\d{2}\.\d{2}$/, "must look like '24.09'")
+      .default('24.09')
+      .describe('Release of the SageMaker Triton image, `<account>.dkr.ecr.<region>.amazonaws.com/sagemaker-tritonserver:<version>-py3`.'),
   })
   .superRefine((s, ctx) => {
     const { minInstances, maxInstances } = s.autoscaling;
@@ -181,17 +224,24 @@ export const batchSettingsSchema = z.strictObject({
    * tens of ms in the cloud, a part file locally) dwarf scoring 1000 rows of a tabular model (~2 ms),
    * while 5000 rows of 30 features are ~1.4 MB read and ~10 ms scored.
    */
-  rowsPerBatch: z.number().int().min(1).max(10_000).default(5000),
+  rowsPerBatch: z.number().int().min(1).max(10_000).default(5000).describe('Rows per Distributed Map child execution: one range of the input, scored in one function call.'),
   /**
    * Share of batches whose scoring may fail (after retries) before the whole run fails, percent. The rows
    * of a failed batch are never dropped: they go to the rejects with the batch's error.
    */
-  toleratedFailurePercent: z.number().min(0).max(100).default(5),
-  /** Child executions (scoring calls) in flight at once. */
-  maxConcurrency: z.number().int().min(1).max(10_000).default(100),
-  /** runtime sagemaker: the Batch Transform job's instances (default: the endpoint's instance type, one instance). */
-  transformInstanceType: z.string().regex(/^ml\.[a-z0-9]+\.[a-z0-9]+$/, "must look like ml.<family>.<size>, e.g. 'ml.g5.xlarge'").optional(),
-  transformInstanceCount: z.number().int().min(1).max(20).default(1),
+  toleratedFailurePercent: z
+    .number()
+    .min(0)
+    .max(100)
+    .default(5)
+    .describe("Share of batches whose scoring may fail (after retries) before the run fails, percent; a failed batch's rows become rejects naming the error."),
+  maxConcurrency: z.number().int().min(1).max(10_000).default(100).describe('Scoring calls (child executions) in flight at once.'),
+  transformInstanceType: z
+    .string()
+    .regex(/^ml\.[a-z0-9]+\.[a-z0-9]+$/, "must look like ml.<family>.<size>, e.g. 'ml.g5.xlarge'")
+    .optional()
+    .describe("runtime sagemaker: the Batch Transform job's instance type; left out, the endpoint's."),
+  transformInstanceCount: z.number().int().min(1).max(20).default(1).describe("runtime sagemaker: the Batch Transform job's instances."),
 });
 export type BatchSettings = z.infer<typeof batchSettingsSchema>;
 
@@ -200,16 +250,15 @@ const SCHEDULE_EXPRESSION = /^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|
 
 /** Retraining of a built-in model (the retrain state machine): when it runs and how the candidate is judged. */
 export const retrainSettingsSchema = z.strictObject({
-  /** An EventBridge schedule expression; left out, no scheduled retraining. */
-  schedule: z.string().regex(SCHEDULE_EXPRESSION, "must be an EventBridge schedule expression such as 'rate(7 days)' or 'cron(0 3 ? * MON *)'").optional(),
-  /** Retrain when this model's drift alarm goes into ALARM (an EventBridge rule on the alarm's state change). */
-  onDrift: z.boolean().default(true),
-  /** The held-out metric the gate compares (classifiers: accuracy, macroF1; binary also rocAuc). */
-  metric: z.enum(['accuracy', 'macroF1', 'rocAuc']).default('accuracy'),
-  /** How much worse than the live model, on the same held-out split, the candidate may be (absolute, 0 .. 1). */
-  tolerance: z.number().min(0).max(1).default(0.01),
-  /** Fewest labelled rows the gathered data must have; fewer fails the run with that reason. */
-  minRows: z.number().int().min(10).default(100),
+  schedule: z
+    .string()
+    .regex(SCHEDULE_EXPRESSION, "must be an EventBridge schedule expression such as 'rate(7 days)' or 'cron(0 3 ? * MON *)'")
+    .optional()
+    .describe("An EventBridge schedule expression, e.g. 'rate(7 days)' or 'cron(0 3 ? * MON *)'; left out, no scheduled retraining."),
+  onDrift: z.boolean().default(true).describe("Also retrain when this model's drift alarm goes into ALARM (an EventBridge rule on the alarm's state change)."),
+  metric: z.enum(['accuracy', 'macroF1', 'rocAuc']).default('accuracy').describe('The held-out metric the gate compares: accuracy or macroF1; rocAuc for binary models.'),
+  tolerance: z.number().min(0).max(1).default(0.01).describe('How much worse than the live model, on the same held-out rows, the candidate may be (absolute).'),
+  minRows: z.number().int().min(10).default(100).describe('Fewest usable labelled rows the gathered data must have; fewer fails the run with that reason.'),
 });
 export type RetrainSettings = z.infer<typeof retrainSettingsSchema>;
 
@@ -219,18 +268,26 @@ export type RetrainSettings = z.infer<typeof retrainSettingsSchema>;
  * cold start or one bad minute does not page anyone.
  */
 export const monitoringAlarmsSchema = z.strictObject({
-  /** p99 latency in ms of the model's API routes (API Gateway, end to end) and of its function or endpoint. */
-  p99LatencyMs: z.number().min(1).max(900_000).default(1000),
-  /** Share of requests answered 5xx (or failed invocations), percent. */
-  errorRatePercent: z.number().min(0).max(100).default(1),
-  /** Throttled requests per period (API Gateway 429s and Lambda throttles together) above which it alarms. */
-  throttles: z.number().int().min(0).default(10),
-  /** Fewest requests in a period for the error rate to be judged at all (a 1-request period is not a 100% error rate). */
-  minRequests: z.number().int().min(1).default(20),
-  /** runtime sagemaker: average GPU utilisation of the endpoint's instances, percent, above which it alarms. */
-  gpuUtilizationPercent: z.number().min(1).max(100).default(90),
-  periodMinutes: z.union([z.literal(1), z.literal(5), z.literal(10), z.literal(15), z.literal(30), z.literal(60)]).default(5),
-  evaluationPeriods: z.number().int().min(1).max(24).default(3),
+  p99LatencyMs: z
+    .number()
+    .min(1)
+    .max(900_000)
+    .default(1000)
+    .describe("p99 latency, ms, above which it alarms: of the model's API routes (API Gateway, end to end) and of its function or endpoint."),
+  errorRatePercent: z.number().min(0).max(100).default(1).describe('Share of requests answered 5xx (or failed invocations), percent, above which it alarms.'),
+  throttles: z.number().int().min(0).default(10).describe('Throttled requests per period (API Gateway 429s and Lambda throttles together) above which it alarms.'),
+  minRequests: z
+    .number()
+    .int()
+    .min(1)
+    .default(20)
+    .describe('Fewest requests in a period for the error rate to be judged at all (a 1-request period is not a 100% error rate).'),
+  gpuUtilizationPercent: z.number().min(1).max(100).default(90).describe("runtime sagemaker: average GPU utilization of the endpoint's instances, percent, above which it alarms."),
+  periodMinutes: z
+    .union([z.literal(1), z.literal(5), z.literal(10), z.literal(15), z.literal(30), z.literal(60)])
+    .default(5)
+    .describe('Length of one evaluation period, minutes.'),
+  evaluationPeriods: z.number().int().min(1).max(24).default(3).describe('Periods in a row that must all breach before an alarm fires.'),
 });
 export type MonitoringAlarms = z.infer<typeof monitoringAlarmsSchema>;
 
@@ -241,12 +298,42 @@ export type MonitoringAlarms = z.infer<typeof monitoringAlarmsSchema>;
  */
 export const driftSettingsSchema = z
   .strictObject({
-    psiModerate: z.number().positive().max(10).optional(),
-    psiSignificant: z.number().positive().max(10).optional(),
-    predictionJs: z.number().positive().max(1).optional(),
-    alpha: z.number().positive().lt(1).optional(),
-    driftShare: z.number().min(0).lt(1).optional(),
-    minSampleSize: z.number().int().min(10).optional(),
+    psiModerate: z
+      .number()
+      .positive()
+      .max(10)
+      .optional()
+      .describe(`PSI from which a feature's shift is reported as moderate; at most psiSignificant. Left out: ${DEFAULT_DRIFT_THRESHOLDS.psiModerate}.`),
+    psiSignificant: z
+      .number()
+      .positive()
+      .max(10)
+      .optional()
+      .describe(`PSI from which a feature drifts, when its KS test also rejects at alpha. Left out: ${DEFAULT_DRIFT_THRESHOLDS.psiSignificant}.`),
+    predictionJs: z
+      .number()
+      .positive()
+      .max(1)
+      .optional()
+      .describe(`Jensen-Shannon distance from which the predictions drift, when their test also rejects at alpha. Left out: ${DEFAULT_DRIFT_THRESHOLDS.predictionJs}.`),
+    alpha: z
+      .number()
+      .positive()
+      .lt(1)
+      .optional()
+      .describe(`Significance level of the KS (features) and chi-square (predictions) tests. Left out: ${DEFAULT_DRIFT_THRESHOLDS.alpha}.`),
+    driftShare: z
+      .number()
+      .min(0)
+      .lt(1)
+      .optional()
+      .describe(`The model drifts when more than this share of its features drift, or its predictions do; 0: any drifting feature. Left out: ${DEFAULT_DRIFT_THRESHOLDS.driftShare}.`),
+    minSampleSize: z
+      .number()
+      .int()
+      .min(10)
+      .optional()
+      .describe(`Fewest captured rows to judge by; fewer is "not enough data", never drift. Left out: ${DEFAULT_DRIFT_THRESHOLDS.minSampleSize}.`),
   })
   .superRefine((d, ctx) => {
     const moderate = d.psiModerate ?? DEFAULT_DRIFT_THRESHOLDS.psiModerate;
@@ -260,20 +347,25 @@ export const driftSettingsSchema = z
   });
 export type DriftSettings = z.infer<typeof driftSettingsSchema>;
 
-/** Monitoring of one model: data capture, alarm thresholds, drift thresholds. */
-export const modelMonitoringSchema = z.strictObject({
-  /**
-   * Share of requests (with their answers) captured for the drift monitor, percent. runtime lambda only:
-   * a SageMaker endpoint captures by itself at `sagemaker.dataCapturePercent`. Left out: 10 on Lambda.
-   */
-  capturePercent: z.number().min(0).max(100).optional(),
-  alarms: monitoringAlarmsSchema.default(monitoringAlarmsSchema.parse({})),
-  drift: driftSettingsSchema.default({}),
-});
-export type ModelMonitoring = z.infer<typeof modelMonitoringSchema>;
-
 /** The default capture share of a Lambda model, percent. */
 export const DEFAULT_CAPTURE_PERCENT = 10;
+
+/** Monitoring of one model: data capture, alarm thresholds, drift thresholds. */
+export const modelMonitoringSchema = z.strictObject({
+  capturePercent: z
+    .number()
+    .min(0)
+    .max(100)
+    .optional()
+    .describe(
+      `Share of scored requests (with their answers) captured for the drift monitor, percent. runtime lambda only: a SageMaker endpoint captures at sagemaker.dataCapturePercent. Left out: ${DEFAULT_CAPTURE_PERCENT}.`,
+    ),
+  alarms: monitoringAlarmsSchema
+    .default(monitoringAlarmsSchema.parse({}))
+    .describe('Thresholds of the monitoring alarms (not the release rollback alarms). An alarm fires when every one of `evaluationPeriods` periods of `periodMinutes` breaches, so one bad minute pages nobody.'),
+  drift: driftSettingsSchema.default({}).describe('When the drift monitor (and `mlship drift`) calls this model drifting.'),
+});
+export type ModelMonitoring = z.infer<typeof modelMonitoringSchema>;
 
 /** The share of a model's requests captured, percent, wherever it runs. */
 export function capturePercentOf(entry: { readonly runtime: 'lambda' | 'sagemaker'; readonly monitoring: ModelMonitoring; readonly sagemaker?: SagemakerSettings }): number {
@@ -282,35 +374,39 @@ export function capturePercentOf(entry: { readonly runtime: 'lambda' | 'sagemake
 
 /** The stage's drift monitor: when it runs and how much captured traffic it reads. */
 export const monitorSettingsSchema = z.strictObject({
-  /** An EventBridge schedule expression of the drift monitor. */
-  schedule: z.string().regex(SCHEDULE_EXPRESSION, "must be an EventBridge schedule expression such as 'rate(1 hour)' or 'cron(0 * * * ? *)'").default('rate(1 hour)'),
-  /** Hours of captured traffic each run reads (the window compared with the baseline). */
-  windowHours: z.number().int().min(1).max(168).default(24),
-  /** Days captured requests are kept in the capture bucket. */
-  captureRetentionDays: z.number().int().min(1).max(3650).default(30),
+  schedule: z
+    .string()
+    .regex(SCHEDULE_EXPRESSION, "must be an EventBridge schedule expression such as 'rate(1 hour)' or 'cron(0 * * * ? *)'")
+    .default('rate(1 hour)')
+    .describe("The drift monitor's EventBridge schedule expression, e.g. 'rate(1 hour)' or 'cron(0 * * * ? *)'."),
+  windowHours: z.number().int().min(1).max(168).default(24).describe('Hours of captured traffic each run reads and compares with the baseline.'),
+  captureRetentionDays: z.number().int().min(1).max(3650).default(30).describe('Days captured requests are kept in the capture bucket.'),
 });
 export type MonitorSettings = z.infer<typeof monitorSettingsSchema>;
 
 export const modelEntrySchema = z.strictObject({
-  name: modelNameSchema,
-  /** The version served; its files are models/<name>/<version>/model.onnx and model.json. */
-  version: modelVersionSchema,
-  /** Where the model runs in the cloud. Locally every model runs in the gateway process. */
-  runtime: z.enum(['lambda', 'sagemaker']).default('lambda'),
-  lambda: lambdaSettingsSchema.default(lambdaSettingsSchema.parse({})),
-  throttle: throttleSchema.optional(),
-  /** Most instances accepted in one request; larger batches get 400. */
-  maxBatchSize: z.number().int().min(1).max(10_000).default(1000),
-  /** How a new version of this model reaches traffic, in the cloud (CodeDeploy) and locally. */
-  release: releaseSchema.default(releaseSchema.parse({})),
-  /** The GPU endpoint of a `runtime: sagemaker` model; left out, the defaults. */
-  sagemaker: sagemakerSettingsSchema.optional(),
-  /** Batch scoring through the batch state machine; left out, the defaults. */
-  batch: batchSettingsSchema.default(batchSettingsSchema.parse({})),
-  /** Retraining through the retrain state machine (built-in families only); left out, the model is never retrained. */
-  retrain: retrainSettingsSchema.optional(),
-  /** Data capture, alarm and drift thresholds; left out, the defaults. */
-  monitoring: modelMonitoringSchema.default(modelMonitoringSchema.parse({})),
+  name: modelNameSchema.describe('The URL segment, function name part and metric dimension: 2-48 lower-case letters, digits or dashes, starting with a letter; unique in the manifest.'),
+  version: modelVersionSchema.describe('The version served; its files are <name>/<version>/model.onnx and model.json next to the manifest, written by `mlship train` or `mlship import`.'),
+  runtime: z
+    .enum(['lambda', 'sagemaker'])
+    .default('lambda')
+    .describe('Where the model runs in the cloud: lambda (a container-image function) or sagemaker (a Triton endpoint behind a proxy function). Locally every model runs in the gateway process.'),
+  lambda: lambdaSettingsSchema.default(lambdaSettingsSchema.parse({})).describe("Sizing of the model's function (runtime lambda)."),
+  throttle: throttleSchema.optional().describe("This model's route throttling; left out, api.throttle."),
+  maxBatchSize: z
+    .number()
+    .int()
+    .min(1)
+    .max(10_000)
+    .default(1000)
+    .describe("Most instances in one request; more get 400. For runtime sagemaker also Triton's max_batch_size, at most 1024."),
+  release: releaseSchema.default(releaseSchema.parse({})).describe('How a new version of this model reaches traffic: CodeDeploy on the `live` alias in the cloud, the same schedule and alarms locally.'),
+  sagemaker: sagemakerSettingsSchema.optional().describe('The endpoint of a `runtime: sagemaker` model (only then); left out, the defaults.'),
+  batch: batchSettingsSchema.default(batchSettingsSchema.parse({})).describe('Batch scoring of this model by the batch state machine: how rows are cut into batches and fanned out.'),
+  retrain: retrainSettingsSchema
+    .optional()
+    .describe('Retraining by the retrain state machine (built-in families logreg and mlp only); left out, the model is never retrained.'),
+  monitoring: modelMonitoringSchema.default(modelMonitoringSchema.parse({})).describe('Data capture, alarm and drift thresholds of this model.'),
 }).transform((entry) =>
   // After parsing, `sagemaker` is set exactly when the runtime is sagemaker (with its defaults filled in).
   entry.runtime === 'sagemaker' && entry.sagemaker === undefined ? { ...entry, sagemaker: sagemakerSettingsSchema.parse({}) } : entry,
@@ -319,18 +415,25 @@ export type ModelEntry = z.infer<typeof modelEntrySchema>;
 
 export const manifestSchema = z
   .strictObject({
-    /** Prefix of the stack and resource names. */
-    project: z.string().regex(/^[a-z][a-z0-9-]{0,20}$/, 'must be up to 21 lower-case letters, digits or dashes, starting with a letter').default('mlship'),
-    /** Deployment stage, part of the stack name: dev, staging, prod. */
-    stage: z.string().regex(/^[a-z][a-z0-9]{0,11}$/, 'must be up to 12 lower-case letters or digits, starting with a letter').default('dev'),
-    api: apiSettingsSchema.default(apiSettingsSchema.parse({})),
-    /** Who hears of pipeline results and alarms: e-mail subscriptions of the stage's encrypted SNS topic. */
+    project: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{0,20}$/, 'must be up to 21 lower-case letters, digits or dashes, starting with a letter')
+      .default('mlship')
+      .describe('Prefix of the stack name (`<project>-<stage>`) and of resource names.'),
+    stage: z
+      .string()
+      .regex(/^[a-z][a-z0-9]{0,11}$/, 'must be up to 12 lower-case letters or digits, starting with a letter')
+      .default('dev')
+      .describe('Deployment stage (dev, staging, prod), part of the stack name; `cdk deploy -c stage=prod` overrides it.'),
+    api: apiSettingsSchema.default(apiSettingsSchema.parse({})).describe('The HTTP API: body limit, throttling, who may call it, the WAF web ACL.'),
     notifications: z
-      .strictObject({ emails: z.array(z.email()).default([]) })
-      .default({ emails: [] }),
-    /** The drift monitor's schedule and window, and how long captures are kept. */
-    monitoring: monitorSettingsSchema.default(monitorSettingsSchema.parse({})),
-    models: z.array(modelEntrySchema).min(1),
+      .strictObject({
+        emails: z.array(z.email()).default([]).describe("Addresses subscribed to the stage's encrypted SNS topic: alerts, drift reports, pipeline results."),
+      })
+      .default({ emails: [] })
+      .describe('Who hears of alarms, drift and pipeline results.'),
+    monitoring: monitorSettingsSchema.default(monitorSettingsSchema.parse({})).describe("The stage's drift monitor: when it runs, the window it reads, how long captures are kept."),
+    models: z.array(modelEntrySchema).min(1).describe('The models served, at least one; each name once.'),
   })
   .superRefine((manifest, ctx) => {
     const seen = new Map<string, number>();
