@@ -12,7 +12,7 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import autocannon from 'autocannon';
 import { build } from 'esbuild';
 import ort from 'onnxruntime-node';
-import { DEFAULT_CHUNK_ROWS } from '../lambdas/core/batch-scoring';
+import { DEFAULT_CHUNK_ROWS } from '../lambdas/core/batch/batch-format';
 import { RequestCapture, StdoutCaptureSink } from '../lambdas/core/capture/capture-sink';
 import { DriftAccumulator, evaluateDrift } from '../lambdas/core/drift/drift-report';
 import { scoreFile } from '../lambdas/core/batch/score-file';

@@ -10,7 +10,7 @@ import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { createCollectHandler, createPlanHandler, createSummariseHandler, type CollectEvent, type PlanEvent, type SummariseEvent } from '../../lambdas/core/batch-pipeline/handlers';
 import type { PlanModel } from '../../lambdas/core/batch-pipeline/plan';
 import type { BatchPlan, BatchSummary, ScoreBatchEvent } from '../../lambdas/core/batch-pipeline/types';
-import type { BatchFormat } from '../../lambdas/core/batch-scoring';
+import type { BatchFormat } from '../../lambdas/core/batch/batch-format';
 import { ServedModel } from '../../lambdas/core/inference-session';
 import { withoutStackTrace } from '../../lambdas/core/step-errors';
 import type { LoadedManifest } from '../../lib/manifest/load';

@@ -2,7 +2,7 @@
 // parsed (the plan wrote them in row order, and AssembleWith Line keeps that order in `<file>.out`).
 // This replays the rows through the batch core with a predictor that reads those answers instead of
 // running a model, so rows get the same scored text and the same reject reasons as on Lambda.
-import { createRecordScorer } from '../batch-scoring';
+import { createRecordScorer } from '../batch/scorers';
 import type { BatchPrediction } from '../inference-session';
 import type { Predictor } from '../model-api';
 import type { ModelCard } from '../model-card';

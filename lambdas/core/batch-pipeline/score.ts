@@ -2,7 +2,8 @@
 // row's number), read from the bucket and scored with the batch core, so each row gets exactly the answer
 // or reject reason it gets from scoreText over the whole file. Writes the batch's scored rows (and its
 // rejects, when it has any) as work files and returns only counts and keys.
-import { createRangeScorer, DEFAULT_CHUNK_ROWS } from '../batch-scoring';
+import { DEFAULT_CHUNK_ROWS } from '../batch/batch-format';
+import { createRangeScorer } from '../batch/scorers';
 import type { Predictor } from '../model-api';
 import { readText, type ObjectStore } from '../object-store';
 import { BatchAccountingError, workKeys, type BatchPartResult, type PlanFile, type RangeItem, type ScoreBatchEvent } from './types';

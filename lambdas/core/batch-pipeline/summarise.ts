@@ -5,7 +5,8 @@
 // in the outputs depends on the execution (no names, no times): a rerun writes the same bytes.
 import { StringDecoder } from 'node:string_decoder';
 import { pMapIterable } from 'p-map';
-import { createRecordSplitter, rejectLine } from '../batch-scoring';
+import { rejectLine } from '../batch/batch-format';
+import { createRecordSplitter } from '../batch/record-splitter';
 import { readText, type ObjectStore } from '../object-store';
 import { BatchAccountingError, type BatchPartResult, type BatchPlan, type BatchSummary, type PlanFile, type RangeItem, type ScoreBatchEvent, type ScoringResult } from './types';
 

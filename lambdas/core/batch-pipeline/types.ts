@@ -9,7 +9,7 @@
 //   parts/<first row>.scored.csv and .rejects.jsonl   one pair per scored batch
 //   results/<map run id>/...   the Distributed Map's ResultWriter (manifest.json, SUCCEEDED_n, FAILED_n)
 //   transform-input/rows.jsonl, transform-output/rows.jsonl.out   SageMaker models: Batch Transform's files
-import type { BatchFormat } from '../batch-scoring';
+import type { BatchFormat } from '../batch/batch-format';
 
 export type BatchRuntime = 'lambda' | 'sagemaker';
 

@@ -10,7 +10,7 @@
 // after it as itself. So records end at the same places in the bytes as in the decoded text, and a range
 // decoded on its own gives exactly its part of the decoded file.
 
-import type { BatchFormat } from '../batch-scoring';
+import type { BatchFormat } from './batch-format';
 
 /** Rows `firstRow .. firstRow + rows - 1` of a file are its bytes `start` (inclusive) to `end` (exclusive). */
 export interface RowRange {

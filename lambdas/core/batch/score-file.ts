@@ -3,8 +3,9 @@
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { StringDecoder } from 'node:string_decoder';
-import { createBatchScorer, type BatchOutputPart, type BatchScorerOptions, type BatchSummary } from '../batch-scoring';
 import type { Predictor } from '../model-api';
+import type { BatchOutputPart, BatchScorerOptions, BatchSummary } from './batch-format';
+import { createBatchScorer } from './scorers';
 
 export interface ScoreFileOptions extends BatchScorerOptions {
   /** Where the scored rows go (CSV, header first). */

@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { BatchInputError, createRecordScorer, createRecordSplitter, scoredHeader, scoreText, type BatchFormat } from '../../../lambdas/core/batch-scoring';
+import { BatchInputError, scoredHeader, type BatchFormat } from '../../../lambdas/core/batch/batch-format';
+import { createRecordSplitter } from '../../../lambdas/core/batch/record-splitter';
+import { createRecordScorer, scoreText } from '../../../lambdas/core/batch/scorers';
 import { ServedModel } from '../../../lambdas/core/inference-session';
 import { createRandom } from '../../../lambdas/core/training/random';
 
