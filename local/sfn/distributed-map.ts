@@ -7,7 +7,7 @@
 import { availableParallelism } from 'node:os';
 import { ExecutionError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import type { Json, JsonObject } from './checks';
-import type { CompiledStateMachine } from './runner';
+import type { CompiledStateMachine } from './execution';
 
 /** The Resource of the Task a Distributed Map becomes for the engine; the adapter is its handler. */
 export const DISTRIBUTED_MAP_RESOURCE = 'arn:aws:states:::mlship:localDistributedMap';

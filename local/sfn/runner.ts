@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ExecutionError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { forEachState, isDistributedMap, unsupportedConstructs, type Json, type JsonObject, type LocalCapabilities } from './checks';
+import type { CompiledStateMachine, ExecutionResult } from './execution';
 import { DISTRIBUTED_MAP_RESOURCE, runDistributedMap, type ItemReader, type MapProgress, type ResultWriter } from './distributed-map';
 
 // aws-local-stepfunctions 3.x uses Promise.withResolvers (Node >= 22); Node 20 lacks it.
@@ -28,6 +29,7 @@ if (typeof PromiseCtor.withResolvers !== 'function') {
 }
 
 export type { Json, JsonObject } from './checks';
+export type { CompiledStateMachine, ExecutionResult } from './execution';
 export type { ChildExecutionRecord, ItemReader, ItemReaderRequest, MapProgress, ResultWriter, ResultWriterRequest } from './distributed-map';
 
 export interface TaskContext {
@@ -77,10 +79,6 @@ export interface RunOptions {
    */
   readonly executionName?: string;
 }
-
-export type ExecutionResult =
-  | { readonly status: 'SUCCEEDED'; readonly output: Json }
-  | { readonly status: 'FAILED'; readonly error: string; readonly cause: string };
 
 /** The definition uses something the local runner cannot emulate faithfully. */
 export class UnsupportedDefinitionError extends Error {
@@ -198,9 +196,6 @@ function prepare(definition: JsonObject, options: RunOptions, executionArn: () =
   });
   return { definition: copy, handlers, waits, retries };
 }
-
-/** A definition checked and prepared once, run any number of times (a Distributed Map's item processor). */
-export type CompiledStateMachine = (input: Json, executionName?: string) => Promise<ExecutionResult>;
 
 /**
  * The engine validates a definition with asl-validator, which compiles its JSON schemas on every call
