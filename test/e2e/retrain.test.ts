@@ -6,7 +6,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { stringify } from 'yaml';
-import { trainModel } from '../../lambdas/core/onboard';
+import { trainModel } from '../../lambdas/core/onboard-train';
 import { createRandom, shuffleInPlace } from '../../lambdas/core/training/random';
 import { stratifiedSplit } from '../../lambdas/core/training/split';
 import { loadManifest, loadModelFolder } from '../../lib/manifest/load';

@@ -3,7 +3,7 @@
 // evaluation.split says. The candidate (model.onnx and a model.json with evaluation, drift baseline and
 // golden cases, as `mlship train` writes them) goes to the execution's work folder, as the next version:
 // one above both the live version and the highest version already in the registry.
-import { buildTrainedArtifact } from '../onboard';
+import { buildTrainedArtifact } from '../onboard-train';
 import { modelCardSchema, type ModelCard } from '../model-card';
 import { listAll, type ObjectStore } from '../object-store';
 import { parseWithSchema } from '../schema-errors';
