@@ -3,9 +3,13 @@
 // own answer is a bare "400 Bad Request" with no body, or a closed connection. The API promises a JSON error
 // body for every refusal, so these get one too: {"error": {"code", "message"}}, then the connection closes.
 // A request read in full before the bad bytes (pipelined garbage) keeps its answer: the refusal waits until
-// it is sent. A request whose own body is bad (a malformed chunk) gets the refusal at once.
+// it is sent. A request whose own body is bad (a malformed chunk) gets the refusal at once. Either way the
+// connection then closes lingering (lingering-close.ts): what the client still sends is dropped, so that a
+// client still uploading reads the refusal rather than a reset.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { answerEarly, DEFAULT_LINGER_LIMITS, isLingering, lingeringClose, type LingerLimits } from './lingering-close';
 
 interface Refusal {
   readonly status: number;
@@ -48,14 +52,21 @@ export function refusalFor(error: NodeJS.ErrnoException & { reason?: string }): 
 function write(socket: Duplex, answer: Refusal): void {
   if (!socket.writable) return void socket.destroy();
   const body = JSON.stringify({ error: { code: answer.code, message: answer.message } });
-  socket.end(`HTTP/1.1 ${answer.status} ${answer.reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  socket.write(`HTTP/1.1 ${answer.status} ${answer.reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+}
+
+export interface ClientErrorOptions {
+  /** Bounds of the lingering close after a refusal. @default DEFAULT_LINGER_LIMITS */
+  readonly limits?: LingerLimits;
+  /** Aborted: lingering connections close as soon as their answer is written (the server is stopping). */
+  readonly signal?: AbortSignal;
 }
 
 /**
- * Installs the JSON answers on a server: for parse errors ('clientError') and CONNECT ('connect'). Call it
- * before the server handles requests.
+ * Installs the JSON answers on a server: for parse errors ('clientError'), CONNECT ('connect') and an
+ * Expect header other than 100-continue ('checkExpectation'). Call it before the server handles requests.
  */
-export function answerClientErrors(server: Server): void {
+export function answerClientErrors(server: Server, { limits = DEFAULT_LINGER_LIMITS, signal }: ClientErrorOptions = {}): void {
   // The response in progress on each connection: a refusal waits for it to be sent.
   const answering = new WeakMap<Duplex, { req: IncomingMessage; res: ServerResponse }>();
   const refused = new WeakSet<Duplex>();
@@ -68,29 +79,46 @@ export function answerClientErrors(server: Server): void {
     });
   });
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    if (error.code === 'ECONNRESET' || error.code === 'EPIPE') return void socket.destroy();
+    // Closing after an early answer, the parser no longer fed: node's request timeout (the request never
+    // completes) or the client's end; the lingering close has its own bounds.
+    if (isLingering(socket)) return;
     // Once per connection: a write that fails must not come back here.
-    if (refused.has(socket) || error.code === 'ECONNRESET' || error.code === 'EPIPE' || !socket.writable) return void socket.destroy();
+    if (refused.has(socket) || !socket.writable) return void socket.destroy();
     refused.add(socket);
     const answer = refusalFor(error);
     const pending = answering.get(socket);
+    // From here nothing more is parsed (after an error node's parser refuses every byte anyway).
+    const linger = lingeringClose(socket as Socket, limits, signal);
     // No request in progress, or the bad bytes are in its own body: it will never be complete, refuse now.
-    if (!pending || pending.res.writableFinished || (!pending.req.complete && !pending.res.headersSent)) return write(socket, answer);
-    if (!pending.req.complete) return void socket.destroy();
-    pending.res.once('finish', () => write(socket, answer));
+    if (!pending || pending.res.writableFinished || (!pending.req.complete && !pending.res.headersSent)) {
+      write(socket, answer);
+      return linger.answered();
+    }
+    // A request whose answer has begun: once it is written, the connection closes without a refusal, which
+    // would read as a second answer to it. A request read in full: its answer, then the refusal.
+    const refuseAfter = pending.req.complete;
+    // Node ends the connection itself after an answer saying `connection: close`: there, it lingers instead.
+    (socket as Socket).destroySoon = () => linger.answered();
+    pending.res.once('finish', () => {
+      if (refuseAfter && !socket.writableEnded) write(socket, answer);
+      linger.answered();
+    });
     pending.res.once('close', () => {
       if (!pending.res.writableFinished) socket.destroy();
     });
   });
-  // Expect: anything but 100-continue. Node would answer a bare 417.
+  // Expect: anything but 100-continue. Node would answer a bare 417. The body, never asked for, is not read.
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    if (isLingering(req.socket)) return void req.resume();
     const body = JSON.stringify({ error: { code: 'expectation_failed', message: "the Expect header is not supported; send 'Expect: 100-continue' or none" } });
-    req.resume();
-    res.writeHead(417, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' });
-    res.end(body);
+    answerEarly(req, res, { status: 417, headers: { 'content-type': 'application/json' }, body }, { readUpTo: 0, close: true, limits, ...(signal ? { signal } : {}) });
   });
   // CONNECT (a proxy tunnel) is not served: node would drop the connection without a word.
   server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
     socket.on('error', () => socket.destroy());
+    const linger = lingeringClose(socket as Socket, limits, signal);
     write(socket, refusal(405, 'method_not_allowed', 'CONNECT is not served; use GET or POST on the API routes'));
+    linger.answered();
   });
 }

@@ -32,6 +32,7 @@ import { ReleaseStateStore } from './release/state';
 import { TokenBucket } from './throttle';
 import { ApiKeyCheck, OPEN_PATHS } from './api-key';
 import { answerClientErrors } from './client-errors';
+import { answerEarly, DEFAULT_LINGER_LIMITS, isLingering, readBody, type LingerLimits } from './lingering-close';
 
 export interface LocalGatewayOptions {
   readonly manifest: LoadedManifest;
@@ -88,6 +89,15 @@ export interface LocalGatewayOptions {
    * admin port (127.0.0.1), where a browser needs no key. @default none - the API is open
    */
   readonly apiKey?: string;
+  /**
+   * Bounds of the lingering close after an early answer (lingering-close.ts): a 413, a 403 without the key,
+   * a 417, or a 404, 405 or 429 to a request whose body is over api.maxBodyBytes is answered at once with
+   * `connection: close`; what the client still sends is then read and dropped up to maxBytes, for at most
+   * maxMs, and idleMs without a byte, before the connection is destroyed.
+   * @default 30 s, 5 s idle, and 64 MiB or 16 times api.maxBodyBytes, whichever is larger (16 times: a client
+   * may well send ten times the limit by mistake, and still reads its 413)
+   */
+  readonly lingerLimits?: Partial<LingerLimits>;
 }
 
 interface ServedRoute {
@@ -108,6 +118,9 @@ export class LocalGateway {
   private readonly apiKey: ApiKeyCheck | undefined;
   private draining = false;
   private closed: Promise<void> | undefined;
+  private readonly linger: LingerLimits;
+  /** Aborted when closing: lingering connections close once their answer is written. */
+  private readonly stopping = new AbortController();
 
   private releases: ReleaseManager | undefined;
   /** Local SageMaker endpoints (`<model>-v<version>`) of the SageMaker models' loaded versions. */
@@ -134,6 +147,7 @@ export class LocalGateway {
     const { manifest } = options.manifest;
     this.table = new RouteTable(manifest.models.map((m) => m.name));
     this.apiKey = options.apiKey === undefined ? undefined : new ApiKeyCheck(options.apiKey);
+    this.linger = { ...DEFAULT_LINGER_LIMITS, maxBytes: Math.max(DEFAULT_LINGER_LIMITS.maxBytes, 16 * manifest.api.maxBodyBytes), ...options.lingerLimits };
     for (const entry of manifest.models) {
       const throttle = entry.throttle ?? manifest.api.throttle;
       for (const route of this.table.routes) {
@@ -149,7 +163,7 @@ export class LocalGateway {
       { keepAliveTimeout: 5000, requireHostHeader: false, requestTimeout, headersTimeout: Math.min(10_000, requestTimeout), connectionsCheckingInterval: Math.min(1000, Math.max(50, requestTimeout / 4)) },
       (req, res) => this.onRequest(req, res),
     );
-    answerClientErrors(this.server);
+    answerClientErrors(this.server, { limits: this.linger, signal: this.stopping.signal });
     const stateDir = resolve(options.stateDir ?? '.mlship');
     if (options.capture !== false) {
       this.captureSink = new FolderCaptureSink(join(stateDir, 'capture'), { onError: (error, key) => logger.warn('capture not written', { error, key }) });
@@ -279,6 +293,7 @@ export class LocalGateway {
   close(): Promise<void> {
     this.closed ??= (async () => {
       this.draining = true;
+      this.stopping.abort();
       const done = new Promise<void>((resolve) => this.server.close(() => resolve()));
       this.server.closeIdleConnections();
       const timeout = setTimeout(() => this.server.closeAllConnections(), this.options.drainTimeoutMs ?? 10_000);
@@ -295,6 +310,9 @@ export class LocalGateway {
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    // A request node parsed from the bytes that followed an early answer with `connection: close` (in the
+    // same chunk): it is not answered, and its body is dropped with the rest.
+    if (isLingering(req.socket)) return void req.resume();
     res.once('close', () => {
       // While draining, a keep-alive connection that just went idle has nothing more to wait for.
       if (this.draining) this.server.closeIdleConnections();
@@ -318,14 +336,8 @@ export class LocalGateway {
     const path = queryAt === -1 ? rawUrl : rawUrl.slice(0, queryAt);
     if (this.apiKey && !OPEN_PATHS.has(path)) {
       const forbidden = this.apiKey.check(req.headers['x-api-key']);
-      if (forbidden) {
-        // The connection closes after the 403: nothing more is read from a caller without the key. Its body,
-        // up to the API's limit, is dropped first, so the caller has finished sending and reads the 403
-        // rather than a reset in the middle of its upload (found by the fuzzer).
-        const limit = this.options.manifest.manifest.api.maxBodyBytes;
-        if (Number(req.headers['content-length'] ?? 0) > limit) return this.reject(req, res, forbidden, true);
-        return discardBody(req, limit).then(() => this.reject(req, res, forbidden, true));
-      }
+      // The connection closes after the 403: nothing a caller without the key sends is parsed or served.
+      if (forbidden) return this.reject(req, res, forbidden, true);
     }
     if (path.startsWith('/endpoints/')) return this.invokeEndpoint(req, res, method, path);
     const served = this.served.get(`${method} ${path}`);
@@ -342,11 +354,11 @@ export class LocalGateway {
       answered(429);
       return this.reject(req, res, new TooManyRequestsError(`${method} ${path}`));
     }
-    const body = await readBody(req, served.maxBodyBytes);
-    if (body === undefined) {
+    const body = await readBody(req, served.maxBodyBytes, () => {
       answered(413);
-      return this.reject(req, res, new PayloadTooLargeError(served.maxBodyBytes), true);
-    }
+      this.reject(req, res, new PayloadTooLargeError(served.maxBodyBytes), true);
+    });
+    if (body === undefined) return;
 
     // The weighted `live` alias: the release picks the version, and counts what it answered.
     const release = this.releases?.get(served.route.model);
@@ -391,8 +403,8 @@ export class LocalGateway {
 
   /** `POST /endpoints/{name}/invocations`: SageMaker runtime's InvokeEndpoint, answered by onnxruntime. */
   private async invokeEndpoint(req: IncomingMessage, res: ServerResponse, method: string, path: string): Promise<void> {
-    const body = await readBody(req, MAX_INVOCATION_BYTES);
-    if (body === undefined) return this.reject(req, res, new PayloadTooLargeError(MAX_INVOCATION_BYTES), true);
+    const body = await readBody(req, MAX_INVOCATION_BYTES, () => this.reject(req, res, new PayloadTooLargeError(MAX_INVOCATION_BYTES), true));
+    if (body === undefined) return;
     const answer = await routeInvocation(this.endpoints, method, path, body, req.headers['content-type'], this.endpointCapture);
     send(res, answer.statusCode, answer.headers, answer.body);
   }
@@ -419,13 +431,16 @@ export class LocalGateway {
     return this.reject(req, res, new NotFoundError(`no route ${method} ${path.slice(0, 200)}; see GET /v2/models/{name} for the API`));
   }
 
-  private reject(req: IncomingMessage, res: ServerResponse, error: ApiError, closeConnection = false): void {
+  /**
+   * Answers an error, before the request's body is read or after (answerEarly): with `close`, at once and
+   * closing the connection lingering; otherwise after dropping a body within the API's limit, keeping the
+   * connection, or at once and closing it for a larger body.
+   */
+  private reject(req: IncomingMessage, res: ServerResponse, error: ApiError, close = false): void {
     const headers: Record<string, string> = { ...JSON_HEADERS };
     if (error instanceof MethodNotAllowedError) headers.allow = error.allowed.join(', ');
-    // An unread request body would be parsed as the next request on this connection: close it instead.
-    if (closeConnection) headers.connection = 'close';
-    else req.resume();
-    send(res, error.status, headers, JSON.stringify(errorBody(error)));
+    const readUpTo = this.options.manifest.manifest.api.maxBodyBytes;
+    answerEarly(req, res, { status: error.status, headers, body: JSON.stringify(errorBody(error)) }, { readUpTo, close, limits: this.linger, signal: this.stopping.signal });
   }
 }
 
@@ -433,47 +448,6 @@ function send(res: ServerResponse, statusCode: number, headers: Record<string, s
   if (res.destroyed) return;
   res.writeHead(statusCode, { ...headers, 'content-length': Buffer.byteLength(body) });
   res.end(body);
-}
-
-/** Reads and drops a request's body; resolves at its end, past `limit` bytes, or when the request fails. */
-function discardBody(req: IncomingMessage, limit: number): Promise<void> {
-  if (req.complete) return Promise.resolve();
-  return new Promise((resolve) => {
-    let size = 0;
-    const done = () => {
-      req.off('data', onData);
-      resolve();
-    };
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) done();
-    };
-    req.on('data', onData);
-    req.once('end', done);
-    req.once('error', done);
-    req.once('close', done);
-  });
-}
-
-/** The body as text, or undefined when it is larger than the limit (API Gateway's 413). */
-function readBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
-  const declared = Number(req.headers['content-length']);
-  if (declared > limit) return Promise.resolve(undefined);
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= limit) return void chunks.push(chunk);
-      req.off('data', onData);
-      req.off('end', onEnd);
-      resolve(undefined);
-    };
-    const onEnd = () => resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8'));
-    req.on('data', onData);
-    req.once('end', onEnd);
-    req.once('error', reject);
-  });
 }
 
 /** The API Gateway REST proxy event for a request, as the cloud would deliver it to the function. */

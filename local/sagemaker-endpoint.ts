@@ -13,13 +13,14 @@
 // startLocalSageMakerEndpoint is a minimal server of its own (tests, trying a client by hand).
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { sageMakerCaptureLine } from '../lambdas/core/capture/capture-parse';
 import { CaptureSampler } from '../lambdas/core/capture/sampling';
 import { ModelUnavailableError } from '../lambdas/core/errors';
 import type { ServedModel } from '../lambdas/core/inference-session';
 import { tritonInputDims } from '../lambdas/core/triton-protocol';
+import { answerEarly, DEFAULT_LINGER_LIMITS, isLingering, readBody } from './lingering-close';
 
 /** What the endpoint needs of a served model (ServedModel, or a stand-in in tests). */
 export type EndpointModel = Pick<ServedModel, 'card' | 'predict'>;
@@ -253,17 +254,6 @@ export interface LocalSageMakerEndpoint {
   close(): Promise<void>;
 }
 
-async function readBody(request: IncomingMessage, limit: number): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > limit) return undefined;
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 /** A SageMaker-runtime-compatible server on 127.0.0.1 serving `models` by endpoint name (port 0: a free one). */
 export async function startLocalSageMakerEndpoint(
   models: ReadonlyMap<string, EndpointModel>,
@@ -277,16 +267,26 @@ export async function startLocalSageMakerEndpoint(
     response.end(result.body);
   };
   const server = createServer((request, response) => {
+    // A request parsed from the bytes that followed a 413 (in the same chunk) is not answered.
+    if (isLingering(request.socket)) return void request.resume();
     const path = new URL(request.url ?? '/', 'http://127.0.0.1').pathname;
     const contentType = request.headers['content-type'];
-    readBody(request, MAX_INVOCATION_BYTES)
+    const match = /^\/endpoints\/([^/]+)\/invocations$/.exec(path);
+    const record = (statusCode: number) => {
+      if (match && recordInvocations) invocations.push({ endpointName: decodeURIComponent(match[1]!), statusCode });
+    };
+    // A payload past the limit is answered before the rest of it is read, and the connection closes
+    // lingering (lingering-close.ts): a client still sending reads the 413, not a reset.
+    const tooLarge = () => {
+      const result = jsonResponse(413, { 'x-amzn-errortype': 'ValidationError' }, { message: `Request payload is larger than ${MAX_INVOCATION_BYTES} bytes.` });
+      record(413);
+      answerEarly(request, response, { status: 413, headers: result.headers, body: result.body }, { readUpTo: 0, close: true, limits: DEFAULT_LINGER_LIMITS });
+    };
+    readBody(request, MAX_INVOCATION_BYTES, tooLarge)
       .then(async (body) => {
-        const result =
-          body === undefined
-            ? jsonResponse(413, { 'x-amzn-errortype': 'ValidationError' }, { message: `Request payload is larger than ${MAX_INVOCATION_BYTES} bytes.` })
-            : await routeInvocation(models, request.method ?? 'GET', path, body, contentType, capture);
-        const match = /^\/endpoints\/([^/]+)\/invocations$/.exec(path);
-        if (match && recordInvocations) invocations.push({ endpointName: decodeURIComponent(match[1]!), statusCode: result.statusCode });
+        if (body === undefined) return;
+        const result = await routeInvocation(models, request.method ?? 'GET', path, body, contentType, capture);
+        record(result.statusCode);
         answer(response, result);
       })
       .catch(() => {

@@ -108,14 +108,14 @@ describe('local gateway with an API key', () => {
     });
   }
 
-  it('does not read a body over the API\'s limit sent without the key: 403, and that connection closes', async () => {
+  it('answers a caller without the key 403 at once, before its body, and closes the connection', async () => {
     const { status, connection, text } = await rawPost({ 'content-length': String(manifest.manifest.api.maxBodyBytes + 1) }, (req) => req.write('{"instances": ['));
     assert.equal(status, 403);
     assert.equal(connection, 'close');
     assert.match(text, /"code":"forbidden"/);
   });
 
-  it('drops a body within the limit sent without the key, then answers 403 and closes: the caller, done sending, reads it', async () => {
+  it('drops the body a caller without the key goes on sending after its 403: no write fails (EPIPE), the 403 is read', async () => {
     const instance = JSON.stringify({ instances: [manifest.models[0]!.card.golden[0]!.input] });
     for (const headers of [{ 'content-length': String(Buffer.byteLength(instance)) }, { 'transfer-encoding': 'chunked' }] as Record<string, string>[]) {
       // In pieces, as a slow client uploads: no write may fail (EPIPE) before the answer.
