@@ -2,7 +2,8 @@
 // gateway as `npm start` runs it (the esbuild bundle, a child process with --expose-gc), then a summary:
 // requests by kind, status codes, failures with their seed and bytes, memory after warm-up and after the run.
 // Exit 1 on any failure (a 5xx, an answer that is not the JSON error shape or a valid success, no answer,
-// a failed health check, a crash) or when the heap does not come back to its level after warm-up.
+// a connection reset under the client (EPIPE, ECONNRESET), a failed health check, a crash) or when the heap
+// does not come back to its level after warm-up.
 //   --requests N     requests to send (default 10000)
 //   --seed S         the generator's seed (default: from the clock, printed)
 //   --only I         send request I of the seed alone and print it with its answer (to replay a failure)

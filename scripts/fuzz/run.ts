@@ -1,7 +1,9 @@
 // Runs generated requests (./generate.ts) against a real local gateway: the `npm start` bundle as a child
 // process, with --expose-gc and a memory probe preloaded. Every request goes on its own connection, as raw
 // bytes; every answer is checked: no 5xx, a JSON error body {"error": {"code", "message"}} or a valid
-// success (SageMaker's own shapes on /endpoints/), and an answer at all unless the request never completes.
+// success (SageMaker's own shapes on /endpoints/), and an answer at all unless the request never completes;
+// never a reset (EPIPE, ECONNRESET) under the client, which writes every part of its request, as a client
+// that sends its whole request before reading does.
 // The gateway must keep answering its health check, and its heap after a forced GC must come back to the
 // level after warm-up.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -27,6 +29,12 @@ export interface Exchange {
   readonly answers?: readonly RawAnswer[];
   /** Why there is no answer: 'closed' (the gateway closed without one), 'timeout' (we gave up), or a socket error. */
   readonly none?: string;
+  /**
+   * The connection failed under the client (EPIPE, ECONNRESET: the gateway closed it on bytes it had not
+   * read, which costs a client that sends its whole request before reading, as Python's does, the answer).
+   * Always a failure, whatever was read before it.
+   */
+  readonly error?: string;
 }
 
 function parseHead(head: string): Omit<RawAnswer, 'body'> | undefined {
@@ -63,21 +71,28 @@ function dechunk(data: Buffer): Buffer | undefined {
 
 /**
  * Sends the parts on one new connection and reads one answer (skipping a 100 Continue), or one per request
- * of a pipeline, until the gateway closes the connection or says it will.
+ * of a pipeline, until the gateway closes the connection or says it will; as a client that sends its whole
+ * request before it reads, the exchange ends only once every part is written (or on a socket error).
  */
 export function exchange(port: number, request: Pick<FuzzRequest, 'parts' | 'method'> & { readonly pipeline?: FuzzRequest['pipeline'] }, timeoutMs: number): Promise<Exchange> {
   const expected = request.pipeline?.length ?? 1;
   return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
+    // Half-open, as a plain socket client (Python's): the gateway's end of its answer does not stop it sending.
+    const socket = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
     let data = Buffer.alloc(0);
     let settled = false;
+    let unwritten = request.parts.length;
+    let error: string | undefined;
+    let ready: Exchange | undefined;
     const answers: RawAnswer[] = [];
     const done = (result: Exchange) => {
       if (settled) return;
+      // Answered while parts are still to be written: the client writes them all before it is done.
+      if (unwritten > 0 && error === undefined && !socket.destroyed && result.none !== 'timeout') return void (ready ??= result);
       settled = true;
       clearTimeout(timer);
       socket.destroy();
-      resolve(result);
+      resolve(error === undefined ? result : { ...result, error });
     };
     // One answer read: the exchange ends when all came, or the gateway closes the connection after this one.
     const finish = (result: Exchange) => {
@@ -90,7 +105,7 @@ export function exchange(port: number, request: Pick<FuzzRequest, 'parts' | 'met
     const method = (i: number) => request.pipeline?.[i]?.method ?? request.method;
     const tryParse = (ended: boolean): void => {
       for (;;) {
-        if (settled) return;
+        if (settled || ready) return;
         const end = data.indexOf('\r\n\r\n');
         if (end === -1) return ended ? void finish({ none: data.length > 0 ? `garbage: ${data.subarray(0, 80).toString('latin1')}` : 'closed' }) : undefined;
         const head = parseHead(data.subarray(0, end).toString('latin1'));
@@ -129,10 +144,11 @@ export function exchange(port: number, request: Pick<FuzzRequest, 'parts' | 'met
     });
     socket.on('end', () => tryParse(true));
     socket.on('close', () => tryParse(true));
-    socket.on('error', (error: NodeJS.ErrnoException) => {
-      // A reset after the request was refused (the gateway closed a connection whose body it would not read) still may carry the answer.
+    socket.on('error', (failure: NodeJS.ErrnoException) => {
+      error = failure.code ?? failure.message;
+      if (ready) return done(ready);
       if (data.length > 0) tryParse(true);
-      else void finish({ none: `socket ${error.code ?? error.message}` });
+      void finish({ none: `socket ${error}` });
     });
     socket.once('connect', () => {
       // The pieces a few ms apart, so the gateway reads them as separate chunks, each one's timer set when
@@ -142,8 +158,16 @@ export function exchange(port: number, request: Pick<FuzzRequest, 'parts' | 'met
       // as 'not an HTTP method'. That was the 'pipelining race' of the fuzz test, about one request in
       // 10,000 under load: the client's, not the gateway's.)
       const write = (i: number): void => {
-        if (socket.destroyed || i >= request.parts.length) return;
-        socket.write(request.parts[i]!);
+        if (i >= request.parts.length) return;
+        if (socket.destroyed) {
+          unwritten = 0;
+          if (ready) done(ready);
+          return;
+        }
+        socket.write(request.parts[i]!, (failed) => {
+          if (failed || --unwritten > 0 || !ready) return;
+          done(ready);
+        });
         if (i + 1 < request.parts.length) setTimeout(() => write(i + 1), 2);
       };
       write(0);
@@ -153,6 +177,7 @@ export function exchange(port: number, request: Pick<FuzzRequest, 'parts' | 'met
 
 /** What is wrong with the answer to a request, or undefined when it is fine. */
 export function checkExchange(request: FuzzRequest, result: Exchange, apiKey?: string): string | undefined {
+  if (result.error !== undefined) return `the connection failed under the client (socket ${result.error}) after ${result.answers?.length ?? (result.answer ? 1 : 0)} answers`;
   if (request.pipeline) {
     const answers = result.answers ?? [];
     for (const [i, sub] of request.pipeline.entries()) {

@@ -1,8 +1,9 @@
 // The fuzzer in the suite (issue 7): up to 10,000 generated malformed and hostile requests (20 s at most on
 // a 2-core machine, at least 3,000) against npm start's bundle run as a child process with --expose-gc. Every
-// answer is the JSON error shape or a valid success and never a 5xx, the gateway keeps answering its health
-// check and logs no ERROR, its heap after a forced GC comes back to its level after warm-up, and it stops
-// cleanly. A failure prints the seed and the request's bytes; `npm run fuzz -- --seed S --only I` replays it.
+// answer is the JSON error shape or a valid success and never a 5xx, no connection is reset under the client
+// (EPIPE, ECONNRESET: none is tolerated), the gateway keeps answering its health check and logs no ERROR,
+// its heap after a forced GC comes back to its level after warm-up, and it stops cleanly. A failure prints
+// the seed and the request's bytes; `npm run fuzz -- --seed S --only I` replays it.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { buildLocalGateway } from '../../scripts/build-local';
