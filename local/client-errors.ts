@@ -67,13 +67,16 @@ export interface ClientErrorOptions {
  * Expect header other than 100-continue ('checkExpectation'). Call it before the server handles requests.
  */
 export function answerClientErrors(server: Server, { limits = DEFAULT_LINGER_LIMITS, signal }: ClientErrorOptions = {}): void {
-  // The response in progress on each connection: a refusal waits for it to be sent.
-  const answering = new WeakMap<Duplex, { req: IncomingMessage; res: ServerResponse }>();
+  // The response in progress on each connection: a refusal waits for it to be sent. `finished`: its 'finish'
+  // came (res.writableFinished may be true before it, when the socket took the answer at once; node closes
+  // a connection whose answer says `connection: close` only at 'finish').
+  const answering = new WeakMap<Duplex, { req: IncomingMessage; res: ServerResponse; finished: boolean }>();
   const refused = new WeakSet<Duplex>();
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const socket = req.socket;
-    const exchange = { req, res };
+    const exchange = { req, res, finished: false };
     answering.set(socket, exchange);
+    res.once('finish', () => (exchange.finished = true));
     res.once('close', () => {
       if (answering.get(socket) === exchange) answering.delete(socket);
     });
@@ -91,14 +94,16 @@ export function answerClientErrors(server: Server, { limits = DEFAULT_LINGER_LIM
     // From here nothing more is parsed (after an error node's parser refuses every byte anyway).
     const linger = lingeringClose(socket as Socket, limits, signal);
     // No request in progress, or the bad bytes are in its own body: it will never be complete, refuse now.
-    if (!pending || pending.res.writableFinished || (!pending.req.complete && !pending.res.headersSent)) {
+    if (!pending || pending.finished || (!pending.req.complete && !pending.res.headersSent)) {
       write(socket, answer);
       return linger.answered();
     }
     // A request whose answer has begun: once it is written, the connection closes without a refusal, which
-    // would read as a second answer to it. A request read in full: its answer, then the refusal.
+    // would read as a second answer to it. A request read in full: its answer, then the refusal, unless the
+    // answer said `connection: close` (node has ended the connection: bytes after that are not a request,
+    // as the bytes a client sends after its own `Connection: close`, llhttp's 'Data after Connection close').
     const refuseAfter = pending.req.complete;
-    // Node ends the connection itself after an answer saying `connection: close`: there, it lingers instead.
+    // Node ends such a connection at the answer's 'finish' with socket.destroySoon(): lingering, here too.
     (socket as Socket).destroySoon = () => linger.answered();
     pending.res.once('finish', () => {
       if (refuseAfter && !socket.writableEnded) write(socket, answer);

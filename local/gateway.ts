@@ -32,7 +32,7 @@ import { ReleaseStateStore } from './release/state';
 import { TokenBucket } from './throttle';
 import { ApiKeyCheck, OPEN_PATHS } from './api-key';
 import { answerClientErrors } from './client-errors';
-import { answerEarly, DEFAULT_LINGER_LIMITS, isLingering, readBody, type LingerLimits } from './lingering-close';
+import { answerEarly, closeConnectionsLingering, DEFAULT_LINGER_LIMITS, isLingering, readBody, type LingerLimits } from './lingering-close';
 
 export interface LocalGatewayOptions {
   readonly manifest: LoadedManifest;
@@ -164,6 +164,7 @@ export class LocalGateway {
       (req, res) => this.onRequest(req, res),
     );
     answerClientErrors(this.server, { limits: this.linger, signal: this.stopping.signal });
+    closeConnectionsLingering(this.server, this.linger, this.stopping.signal);
     const stateDir = resolve(options.stateDir ?? '.mlship');
     if (options.capture !== false) {
       this.captureSink = new FolderCaptureSink(join(stateDir, 'capture'), { onError: (error, key) => logger.warn('capture not written', { error, key }) });

@@ -17,7 +17,7 @@
 // node that changed them would fail it, not reset clients silently): it stops feeding its parser from a
 // socket that gets a 'data' listener of its own, and it closes after a `connection: close` answer by
 // calling socket.destroySoon().
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
 export interface LingerLimits {
@@ -130,6 +130,18 @@ export function lingeringClose(socket: Socket, limits: LingerLimits, signal?: Ab
     if (answered) closeWhenWritten(socket);
   });
   return handle;
+}
+
+/**
+ * Every connection of `server` that node closes after an answer saying `connection: close` (the client
+ * asked for it, or spoke HTTP/1.0, or the server is stopping) closes lingering too: a client that sent
+ * bytes after such a request (which are never parsed) reads the answer rather than a reset. Node closes
+ * such a connection with socket.destroySoon() once the answer is written.
+ */
+export function closeConnectionsLingering(server: Server, limits: LingerLimits, signal?: AbortSignal): void {
+  server.on('connection', (socket: Socket) => {
+    socket.destroySoon = () => lingeringClose(socket, limits, signal).answered();
+  });
 }
 
 function closeWhenWritten(socket: Socket): void {

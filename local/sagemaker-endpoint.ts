@@ -20,7 +20,7 @@ import { CaptureSampler } from '../lambdas/core/capture/sampling';
 import { ModelUnavailableError } from '../lambdas/core/errors';
 import type { ServedModel } from '../lambdas/core/inference-session';
 import { tritonInputDims } from '../lambdas/core/triton-protocol';
-import { answerEarly, DEFAULT_LINGER_LIMITS, isLingering, readBody } from './lingering-close';
+import { answerEarly, closeConnectionsLingering, DEFAULT_LINGER_LIMITS, isLingering, readBody } from './lingering-close';
 
 /** What the endpoint needs of a served model (ServedModel, or a stand-in in tests). */
 export type EndpointModel = Pick<ServedModel, 'card' | 'predict'>;
@@ -293,6 +293,7 @@ export async function startLocalSageMakerEndpoint(
         if (!response.headersSent) answer(response, jsonResponse(500, { 'x-amzn-errortype': 'InternalFailure' }, { message: 'the local endpoint failed to answer' }));
       });
   });
+  closeConnectionsLingering(server, DEFAULT_LINGER_LIMITS);
   server.listen(port, '127.0.0.1');
   await once(server, 'listening');
   const bound = (server.address() as AddressInfo).port;

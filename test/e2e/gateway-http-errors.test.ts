@@ -87,6 +87,29 @@ describe('local gateway, HTTP the parser refuses', () => {
     assert.match(answer.body.toString(), /^\{"predictions":\[\{"label":/);
   });
 
+  it("answers a request sent with Connection: close and nothing after it, whatever the client sends next (no 'Data after Connection close' refusal, no reset)", async () => {
+    // The client says its request is the last, then sends more anyway: a body it did not declare, 1 MiB of it.
+    const extra = Buffer.alloc(1024 * 1024, 'x');
+    for (const head of ['POST /v2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n', `POST /v1/models/breast-cancer:predict HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${predictBody.length}\r\n\r\n${predictBody}`]) {
+      const { connect } = await import('node:net');
+      const socket = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+      const errors: string[] = [];
+      socket.on('error', (e: NodeJS.ErrnoException) => errors.push(e.code ?? e.message));
+      await new Promise<void>((resolve) => socket.once('connect', resolve));
+      let text = '';
+      socket.on('data', (c: Buffer) => (text += c.toString()));
+      // All of it written before reading, as Python's http.client writes.
+      await new Promise<void>((resolve) => socket.write(Buffer.concat([Buffer.from(head), extra]), () => resolve()));
+      await new Promise<void>((resolve) => (socket.readableEnded ? resolve() : socket.once('end', resolve)));
+      socket.end();
+      const answers = text.split(/(?=HTTP\/1\.1 )/);
+      assert.deepEqual(errors, [], text);
+      assert.equal(answers.length, 1, text);
+      assert.match(answers[0]!, head.startsWith('POST /v2 ') ? /^HTTP\/1\.1 405 / : /^HTTP\/1\.1 200 /);
+      assert.match(answers[0]!, /\r\nConnection: close\r\n/i);
+    }
+  });
+
   it('answers a valid request before pipelined garbage, then refuses the garbage with JSON and closes', async () => {
     // After the body, bytes that are not a request: the answer to the request comes first (the model takes a while).
     const bytes = Buffer.from(`POST /v1/models/breast-cancer:predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${predictBody.length}\r\n\r\n${predictBody}}]}\r\n\r\n`);
