@@ -35,6 +35,11 @@ export interface Exchange {
    * Always a failure, whatever was read before it.
    */
   readonly error?: string;
+  /**
+   * Bytes that came after an answer saying `connection: close` (the start of them): nothing may follow
+   * such an answer on its connection. Always a failure.
+   */
+  readonly trailing?: string;
 }
 
 function parseHead(head: string): Omit<RawAnswer, 'body'> | undefined {
@@ -83,6 +88,7 @@ export function exchange(port: number, request: Pick<FuzzRequest, 'parts' | 'met
     let settled = false;
     let unwritten = request.parts.length;
     let error: string | undefined;
+    let trailing: string | undefined;
     let ready: Exchange | undefined;
     const answers: RawAnswer[] = [];
     const done = (result: Exchange) => {
@@ -92,7 +98,7 @@ export function exchange(port: number, request: Pick<FuzzRequest, 'parts' | 'met
       settled = true;
       clearTimeout(timer);
       socket.destroy();
-      resolve(error === undefined ? result : { ...result, error });
+      resolve({ ...result, ...(error !== undefined ? { error } : {}), ...(trailing !== undefined ? { trailing } : {}) });
     };
     // One answer read: the exchange ends when all came, or the gateway closes the connection after this one.
     const finish = (result: Exchange) => {
@@ -105,7 +111,9 @@ export function exchange(port: number, request: Pick<FuzzRequest, 'parts' | 'met
     const method = (i: number) => request.pipeline?.[i]?.method ?? request.method;
     const tryParse = (ended: boolean): void => {
       for (;;) {
-        if (settled || ready) return;
+        if (settled) return;
+        // Ready once the answer that ends the exchange came: bytes after one saying `connection: close` are wrong.
+        if (ready) return void (data.length > 0 && closedBy(ready) && (trailing ??= data.subarray(0, 80).toString('latin1')));
         const end = data.indexOf('\r\n\r\n');
         if (end === -1) return ended ? void finish({ none: data.length > 0 ? `garbage: ${data.subarray(0, 80).toString('latin1')}` : 'closed' }) : undefined;
         const head = parseHead(data.subarray(0, end).toString('latin1'));
@@ -134,8 +142,9 @@ export function exchange(port: number, request: Pick<FuzzRequest, 'parts' | 'met
           used = rest.length;
         }
         if (!body) return ended ? void finish({ none: 'closed mid-answer' }) : undefined;
-        if (finish({ answer: { ...head, body } }) !== 'more') return;
         data = rest.subarray(used);
+        if (data.length > 0 && head.headers.connection === 'close') trailing ??= data.subarray(0, 80).toString('latin1');
+        if (finish({ answer: { ...head, body } }) !== 'more') return;
       }
     };
     socket.on('data', (chunk: Buffer) => {
@@ -175,9 +184,16 @@ export function exchange(port: number, request: Pick<FuzzRequest, 'parts' | 'met
   });
 }
 
+/** Whether the exchange's last answer says the connection closes. */
+function closedBy(result: Exchange): boolean {
+  return (result.answers ?? (result.answer ? [result.answer] : [])).at(-1)?.headers.connection === 'close';
+}
+
 /** What is wrong with the answer to a request, or undefined when it is fine. */
 export function checkExchange(request: FuzzRequest, result: Exchange, apiKey?: string): string | undefined {
   if (result.error !== undefined) return `the connection failed under the client (socket ${result.error}) after ${result.answers?.length ?? (result.answer ? 1 : 0)} answers`;
+  // After an answer that closes the connection, nothing: a pipelined request behind it is not answered.
+  if (result.trailing !== undefined) return `bytes after an answer saying connection: close: ${JSON.stringify(result.trailing)}`;
   if (request.pipeline) {
     const answers = result.answers ?? [];
     for (const [i, sub] of request.pipeline.entries()) {
