@@ -7,6 +7,7 @@ import { ModelLoadError } from '../lambdas/core/inference-session';
 import { loadManifest, ManifestError, resolveManifestPath } from '../lib/manifest/load';
 import { ApiKeyError, loadApiKey, type LoadedApiKey } from './api-key';
 import { LocalGateway } from './gateway';
+import { ProcessFaultPolicy } from './process-faults';
 import { DEFAULT_MONITOR_INTERVAL_SECONDS } from './monitoring/local-monitoring';
 import { ReleaseError } from './release/manager';
 import { StateError } from './release/state';
@@ -17,6 +18,9 @@ function usageError(message: string): never {
 }
 
 async function main(): Promise<void> {
+  // Installed first: a stray rejection while models load is logged and counted like one while serving.
+  const serving: { gateway?: LocalGateway } = {};
+  const faults = new ProcessFaultPolicy({ shutdown: async () => serving.gateway?.close() }).install();
   let args;
   try {
     args = parseArgs({
@@ -64,11 +68,12 @@ async function main(): Promise<void> {
 
   const manifest = loadManifest(resolveManifestPath(args.manifest));
   const stateDir = resolve(args['state-dir'] ?? '.mlship');
-  const gateway = await LocalGateway.start({ manifest, port, host: args.host ?? '127.0.0.1', throttle: args.throttle ?? false, stateDir, timeScale, adminPort, monitorIntervalMs: monitorInterval * 1000, ...(alertWebhook ? { alertWebhook } : {}), ...(apiKey ? { apiKey: apiKey.key } : {}) });
+  const running = await LocalGateway.start({ manifest, port, host: args.host ?? '127.0.0.1', throttle: args.throttle ?? false, stateDir, timeScale, adminPort, monitorIntervalMs: monitorInterval * 1000, ...(alertWebhook ? { alertWebhook } : {}), ...(apiKey ? { apiKey: apiKey.key } : {}), processFaults: () => faults.counts });
+  serving.gateway = running;
   // Where `npx mlship canary ...` finds this gateway's admin routes.
   const pointer = join(stateDir, 'gateway.json');
-  writeFileSync(pointer, `${JSON.stringify({ url: gateway.url, adminUrl: gateway.adminUrl, pid: process.pid }, null, 2)}\n`);
-  printBanner(gateway, apiKey?.from, `monitoring: captures in ${join(stateDir, 'capture')}, drift monitor every ${monitorInterval} s, alerts on stderr, in ${join(stateDir, 'alerts.jsonl')}${alertWebhook ? ` and POSTed to ${new URL(alertWebhook).origin}` : ''}`);
+  writeFileSync(pointer, `${JSON.stringify({ url: running.url, adminUrl: running.adminUrl, pid: process.pid }, null, 2)}\n`);
+  printBanner(running, apiKey?.from, `monitoring: captures in ${join(stateDir, 'capture')}, drift monitor every ${monitorInterval} s, alerts on stderr, in ${join(stateDir, 'alerts.jsonl')}${alertWebhook ? ` and POSTed to ${new URL(alertWebhook).origin}` : ''}`);
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -78,7 +83,7 @@ async function main(): Promise<void> {
     }
     stopping = true;
     process.stderr.write(`\n${signal}: draining in-flight requests...\n`);
-    gateway.close().then(
+    running.close().then(
       () => {
         rmSync(pointer, { force: true });
         process.stderr.write('stopped cleanly\n');

@@ -9,6 +9,7 @@ import { modelAlarmSpecs, type AlarmSpec } from '../../lambdas/core/monitoring/a
 import type { AlarmEvent, ReadableAlert } from '../../lambdas/core/monitoring/contracts';
 import { readableAlert } from '../../lambdas/core/monitoring/readable-alert';
 import type { LoadedManifest } from '../../lib/manifest/load';
+import type { ProcessFaultCounts } from '../process-faults';
 import type { ReleaseManager } from '../release/manager';
 import { localEndpointName } from '../sagemaker-endpoint';
 import { AlarmEvaluator } from './alarm-evaluator';
@@ -38,6 +39,8 @@ export interface LocalMonitoringOptions {
   /** The status page's URL: the alerts' dashboard link. */
   readonly statusUrl?: string;
   readonly log?: (line: string) => void;
+  /** The process's uncaught-error counts, for the status page. @default - not shown */
+  readonly processFaults?: () => ProcessFaultCounts;
 }
 
 export class LocalMonitoring {
@@ -166,6 +169,7 @@ export class LocalMonitoring {
       timeScale: this.timeScale,
       monitor: { intervalSeconds: this.monitorIntervalMs / 1000, windowMinutes: manifest.monitoring.windowHours * 60 * this.timeScale, runs: this.monitor.completedRuns },
       models,
+      ...(this.options.processFaults ? { process: this.options.processFaults() } : {}),
       alerts: this.options.alerts
         .recent()
         .slice(0, 20)

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AlarmState } from '../../lambdas/core/monitoring/contracts';
+import type { ProcessFaultCounts } from '../process-faults';
 import type { AlarmStatus } from './alarm-evaluator';
 import type { VersionFigures } from './metrics-store';
 
@@ -64,6 +65,8 @@ export interface StatusSnapshot {
   readonly timeScale: number;
   readonly monitor: { readonly intervalSeconds: number; readonly windowMinutes: number; readonly runs: number };
   readonly models: readonly ModelStatus[];
+  /** Errors no code caught in this process (local/process-faults.ts): a rejection is survived, an exception is not. */
+  readonly process?: ProcessFaultCounts;
   /** Newest first. */
   readonly alerts: readonly AlertLine[];
 }
@@ -149,6 +152,7 @@ function render(s) {
   const open = new Set([...main.querySelectorAll('details[open]')].map((d) => d.parentElement && d.parentElement.textContent));
   main.replaceChildren(
     el('p', { class: 'meta' }, [s.project + ' · ' + s.stage + ' · updated ' + clock(s.time) + (s.timeScale !== 1 ? ' · time scale ' + s.timeScale : '') + ' · drift monitor every ' + s.monitor.intervalSeconds + ' s over ' + num(s.monitor.windowMinutes, 1) + ' min, ' + s.monitor.runs + ' runs']),
+    ...(s.process && s.process.unhandledRejections > 0 ? [el('p', { class: 'fault' }, [s.process.unhandledRejections + ' unhandled promise rejection' + (s.process.unhandledRejections === 1 ? '' : 's') + ' since start (latest ' + clock(s.process.last.at) + ': ' + s.process.last.message + '); the stack is on stderr'])] : []),
     el('h2', {}, ['Recent alerts']),
     alerts(s.alerts),
     ...s.models.map(model),
@@ -178,7 +182,7 @@ th:first-child, td:first-child { text-align: left; } th { font-weight: 600; back
 .state { font-size: .75rem; font-weight: 600; padding: .1rem .4rem; border-radius: .6rem; background: #eaeef2; vertical-align: middle; }
 .state-alarm, .state-drift { background: #ffebe9; color: #a40e26; } .state-ok, .state-no-drift { background: #dafbe1; color: #116329; }
 tr.drifting td { background: #fff8c5; } .meta, .empty { color: #57606a; } .error, #problem { color: #a40e26; }
-.alerts { padding-left: 1.2rem; } .alert { margin: .3rem 0; } .level-critical .subject { color: #a40e26; font-weight: 600; }
+.fault { color: #a40e26; } .alerts { padding-left: 1.2rem; } .alert { margin: .3rem 0; } .level-critical .subject { color: #a40e26; font-weight: 600; }
 .time { color: #57606a; font-variant-numeric: tabular-nums; } pre { background: #f6f8fa; padding: .6rem; overflow-x: auto; }
 section.model { border-top: 2px solid #d8dee4; margin-top: 1.5rem; }
 `;

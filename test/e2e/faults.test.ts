@@ -1,7 +1,8 @@
 // Faults, for real: `npm start`'s bundle on broken model folders (a clear line naming the file, exit 1, no
 // stack trace); a real ONNX graph that fails at run time (503, the other models keep serving); handlers
 // that throw, reject or never answer (500/504 JSON, the others keep answering); SIGTERM with slow
-// requests in flight (all answered, new connections refused, exit 0).
+// requests in flight (all answered, new connections refused, exit 0); an error nobody caught (a rejection:
+// logged, counted, serving goes on; an exception: logged, drained, exit 1).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -15,6 +16,7 @@ import { buildLocalGateway } from '../../scripts/build-local';
 import { loadManifest } from '../../lib/manifest/load';
 import type { InferenceHandler } from '../../lambdas/inference/handler';
 import { LocalGateway } from '../../local/gateway';
+import { errorBody, GatewayTimeoutError } from '../../lambdas/core/errors';
 import { createFixtureProject, type FixtureProject } from '../fixtures/model-folder';
 import { halfSentPost } from '../fixtures/drain';
 import { singleRowOnlyOnnx, slowOnnx, writeVersion } from '../fixtures/release-models';
@@ -258,7 +260,8 @@ describe('a model handler that throws, rejects or never answers', () => {
     assert.equal(answer.status, 504);
     assert.equal(answer.contentType, 'application/json');
     assert.equal(answer.body.error?.code, 'timeout');
-    assert.match(answer.body.error?.message ?? '', /^model hangs v1 did not answer within its timeout of 1 s \(lambda\.timeoutSeconds in the manifest\)$/);
+    // The very body of the cloud's INTEGRATION_TIMEOUT gateway response (test/lib/mlship-stack.test.ts checks that side).
+    assert.deepEqual(answer.body, errorBody(new GatewayTimeoutError()));
     // The server is still whole: health, metadata, predictions.
     assert.equal((await fetch(`${gateway.url}/v2/health/ready`)).status, 200);
     assert.equal((await fetch(`${gateway.url}/v2/models/hangs`)).status, 504, 'metadata goes through the same handler: it times out too');
@@ -328,6 +331,64 @@ describe('npm start on SIGTERM with slow requests in flight', () => {
       assert.equal(code, 0, stderr);
       assert.match(stderr, /stopped cleanly/);
       assert.doesNotMatch(stderr, STACK_LINE);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+});
+
+describe('npm start on an error nobody caught (the process fault policy)', () => {
+  let bundle: string;
+  let project: FixtureProject;
+  const preload = new URL('../fixtures/stray-faults.mjs', import.meta.url).href;
+  before(async () => {
+    bundle = await buildLocalGateway();
+    project = createFixtureProject({ models: [{ name: 'steady', features: ['a', 'b', 'c', 'd'] }] });
+  });
+  after(() => project.cleanup());
+
+  async function startWithFault(fault: 'rejection' | 'exception') {
+    const child = spawn(process.execPath, ['--import', preload, bundle, '--manifest', project.manifestPath, '--state-dir', stateDir()], { env: { ...process.env, PORT: '0', MLSHIP_STRAY_FAULT: fault }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const output = { stdout: '', stderr: '' };
+    child.stdout.on('data', (c: Buffer) => (output.stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output.stderr += c.toString()));
+    const exited = once(child, 'exit');
+    await waitFor(() => output.stdout.includes('Ctrl-C') || child.exitCode !== null, 30_000);
+    const url = /serving \d+ models? on (http:\/\/127\.0\.0\.1:\d+)/.exec(output.stdout)?.[1];
+    assert.ok(url, `banner: ${output.stdout}${output.stderr}`);
+    return { child, output, exited, url };
+  }
+  const predict = (url: string) => post(`${url}/v1/models/steady:predict`, { instances: [[1, 2, 3, 4]] });
+
+  it('a stray rejection is logged with its stack and counted, and every model keeps serving', async () => {
+    const { child, output, exited, url } = await startWithFault('rejection');
+    try {
+      assert.equal((await predict(url)).status, 200);
+      child.kill('SIGUSR2');
+      await waitFor(() => output.stderr.includes('unhandled promise rejection #1'), 10_000);
+      child.kill('SIGUSR2');
+      await waitFor(() => output.stderr.includes('unhandled promise rejection #2'), 10_000);
+      assert.match(output.stderr, /Error: a stray rejection nobody awaited\n\s+at /, 'the stack is on stderr');
+      assert.equal((await predict(url)).status, 200, 'still serving');
+      assert.equal(child.exitCode, null);
+      const status = (await (await fetch(`${url}/status.json`)).json()) as { process?: { unhandledRejections: number; uncaughtExceptions: number } };
+      assert.deepEqual(status.process && { r: status.process.unhandledRejections, e: status.process.uncaughtExceptions }, { r: 2, e: 0 }, 'counted on the status page');
+      child.kill('SIGTERM');
+      assert.equal((await exited)[0], 0, output.stderr);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+
+  it('a stray exception is logged with its stack, and the process stops and exits 1', async () => {
+    const { child, output, exited, url } = await startWithFault('exception');
+    try {
+      assert.equal((await predict(url)).status, 200);
+      child.kill('SIGUSR2');
+      const [code] = await exited;
+      assert.equal(code, 1, output.stderr);
+      assert.match(output.stderr, /uncaught exception #1: the process state may be inconsistent/);
+      assert.match(output.stderr, /Error: a stray exception from a timer\n\s+at /);
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
     }
