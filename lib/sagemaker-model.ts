@@ -19,6 +19,8 @@ import type * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import { Construct } from 'constructs';
 import { modelNameSchema } from '../lambdas/core/model-card';
+// The proxy's timeout follows from its invoke timeout (in its own config: the local gateway waits as long).
+import { PROXY_INVOKE_ATTEMPTS, PROXY_OVERHEAD_MS, proxyTimeoutSeconds } from '../lambdas/sagemaker-proxy/config';
 import { TRITON_MAX_BATCH_SIZE, type TritonDevice } from '../lambdas/core/triton-config';
 import { GPU_INSTANCE_FAMILIES, SAGEMAKER_INSTANCE_FAMILIES, sagemakerSettingsSchema } from './manifest/schema';
 import { MAX_TIMEOUT_SECONDS, METRICS_NAMESPACE, metricsServiceName } from './model-function';
@@ -40,18 +42,6 @@ export const DATA_CAPTURE_PREFIX = 'data-capture';
 
 /** Namespace of the instance metrics (CPU, memory, GPU, disk) SageMaker's agent publishes with the execution role. */
 export const ENDPOINT_INSTANCE_METRICS_NAMESPACE = '/aws/sagemaker/Endpoints';
-
-/**
- * How the proxy calls the endpoint (lambdas/sagemaker-proxy/index.ts): up to 3 attempts of
- * INVOKE_TIMEOUT_MS each (retries on throttling), and the whole call ends within 3 x it + 2 s.
- */
-export const PROXY_INVOKE_ATTEMPTS = 3;
-export const PROXY_OVERHEAD_MS = 2000;
-
-/** The proxy's timeout for an invoke timeout: the longest call it can make, plus a second. */
-export function proxyTimeoutSeconds(invokeTimeoutMs: number): number {
-  return Math.ceil((PROXY_INVOKE_ATTEMPTS * invokeTimeoutMs + PROXY_OVERHEAD_MS) / 1000) + 1;
-}
 
 /** The time SageMaker may take to provision and start the green fleet (GPU instances, the Triton image). */
 export const GREEN_FLEET_PROVISIONING_SECONDS = 3600;

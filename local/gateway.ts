@@ -9,13 +9,13 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { ServedModel } from '../lambdas/core/inference-session';
-import { errorBody, INTERNAL_ERROR_BODY, MethodNotAllowedError, ModelUnavailableError, NotFoundError, PayloadTooLargeError, TooManyRequestsError, type ApiError } from '../lambdas/core/errors';
+import { errorBody, GatewayTimeoutError, INTERNAL_ERROR_BODY, MethodNotAllowedError, ModelUnavailableError, NotFoundError, PayloadTooLargeError, TooManyRequestsError, type ApiError } from '../lambdas/core/errors';
 import { ModelApi } from '../lambdas/core/model-api';
 import type { ModelCard } from '../lambdas/core/model-card';
 import { RouteTable, type ModelRoute, type Route } from '../lambdas/core/routes';
 import { createInferenceHandler, type InferenceHandler } from '../lambdas/inference/handler';
 import { createSageMakerRuntimeClient } from '../lambdas/core/sagemaker-predictor';
-import { DEFAULT_INVOKE_TIMEOUT_MS } from '../lambdas/sagemaker-proxy/config';
+import { DEFAULT_INVOKE_TIMEOUT_MS, proxyTimeoutSeconds } from '../lambdas/sagemaker-proxy/config';
 import { createSageMakerProxyHandler } from '../lambdas/sagemaker-proxy/handler';
 import type { LoadedManifest } from '../lib/manifest/load';
 import { capturePercentOf, type ModelEntry } from '../lib/manifest/schema';
@@ -29,6 +29,7 @@ import { serveStatus } from './monitoring/status-page';
 import { LocalAlerts, type AlertSink } from './release/alerts';
 import { ReleaseManager } from './release/manager';
 import { ReleaseStateStore } from './release/state';
+import type { ProcessFaultCounts } from './process-faults';
 import { TokenBucket } from './throttle';
 import { ApiKeyCheck, OPEN_PATHS } from './api-key';
 import { answerClientErrors } from './client-errors';
@@ -98,13 +99,23 @@ export interface LocalGatewayOptions {
    * may well send ten times the limit by mistake, and still reads its 413)
    */
   readonly lingerLimits?: Partial<LingerLimits>;
+  /** The process's uncaught-error counts (local/process-faults.ts), shown on the status page. @default - not shown */
+  readonly processFaults?: () => ProcessFaultCounts;
+}
+
+/**
+ * How long the API waits for a model's handler, as in the cloud (lib/mlship-stack.ts gives each integration its
+ * function's timeout): a Lambda model's lambda.timeoutSeconds, a SageMaker model's proxy timeout.
+ */
+function apiTimeoutMs(entry: ModelEntry): number {
+  return (entry.runtime === 'sagemaker' ? proxyTimeoutSeconds(DEFAULT_INVOKE_TIMEOUT_MS) : entry.lambda.timeoutSeconds) * 1000;
 }
 
 interface ServedRoute {
   readonly route: ModelRoute;
   readonly maxBodyBytes: number;
   readonly bucket: TokenBucket | undefined;
-  /** The model's function timeout (lambda.timeoutSeconds): past it the gateway answers 504, as the cloud gives up on the function. */
+  /** The model's function timeout (apiTimeoutMs): past it the gateway answers 504, as API Gateway gives up on the function. */
   readonly timeoutMs: number;
 }
 
@@ -153,7 +164,7 @@ export class LocalGateway {
       for (const route of this.table.routes) {
         if (route.kind !== 'model' || route.model !== entry.name) continue;
         const bucket = options.throttle ? new TokenBucket(throttle) : undefined;
-        this.served.set(`${route.method} ${route.path}`, { route, maxBodyBytes: manifest.api.maxBodyBytes, bucket, timeoutMs: entry.lambda.timeoutSeconds * 1000 });
+        this.served.set(`${route.method} ${route.path}`, { route, maxBodyBytes: manifest.api.maxBodyBytes, bucket, timeoutMs: apiTimeoutMs(entry) });
       }
     }
     // No Host header required: node's refusal would be a bare 400 without the JSON body; routing answers instead.
@@ -200,6 +211,7 @@ export class LocalGateway {
         timeScale: options.timeScale,
         ...(options.monitorIntervalMs !== undefined ? { monitorIntervalMs: options.monitorIntervalMs } : {}),
         statusUrl: `${gateway.url}/`,
+        ...(options.processFaults ? { processFaults: options.processFaults } : {}),
         // A given logger hears the monitor's problems (a model without a drift baseline); else stderr.
         ...(options.logger ? { log: (line: string) => options.logger!.warn(line) } : {}),
       });
@@ -386,9 +398,9 @@ export class LocalGateway {
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<APIGatewayProxyResult>((resolveTimeout) => {
       timer = setTimeout(() => {
-        const seconds = served.timeoutMs / 1000;
-        this.logger.error('model timed out', { model, version, timeoutSeconds: seconds });
-        const error = { error: { code: 'timeout', message: `model ${model} v${version} did not answer within its timeout of ${seconds} s (lambda.timeoutSeconds in the manifest)` } };
+        // The body API Gateway's INTEGRATION_TIMEOUT response sends; the model and version are in the log line.
+        this.logger.error('model timed out', { model, version, timeoutSeconds: served.timeoutMs / 1000 });
+        const error = errorBody(new GatewayTimeoutError());
         resolveTimeout({ statusCode: 504, headers: JSON_HEADERS, body: JSON.stringify(error) });
       }, served.timeoutMs);
     });

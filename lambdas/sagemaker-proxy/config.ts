@@ -22,6 +22,18 @@ export interface ProxyConfig {
 /** @default 2000: a model on a GPU answers in tens of milliseconds; the API should fail fast, not hang. */
 export const DEFAULT_INVOKE_TIMEOUT_MS = 2000;
 
+/**
+ * How the proxy calls the endpoint (lambdas/sagemaker-proxy/index.ts): up to 3 attempts of
+ * INVOKE_TIMEOUT_MS each (retries on throttling), and the whole call ends within 3 x it + 2 s.
+ */
+export const PROXY_INVOKE_ATTEMPTS = 3;
+export const PROXY_OVERHEAD_MS = 2000;
+
+/** The proxy's timeout for an invoke timeout: the longest call it can make, plus a second. */
+export function proxyTimeoutSeconds(invokeTimeoutMs: number): number {
+  return Math.ceil((PROXY_INVOKE_ATTEMPTS * invokeTimeoutMs + PROXY_OVERHEAD_MS) / 1000) + 1;
+}
+
 function required(env: NodeJS.ProcessEnv, name: string): string {
   const value = env[name]?.trim();
   if (!value) throw new ConfigError(`${name} must be set`);

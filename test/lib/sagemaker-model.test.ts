@@ -18,7 +18,6 @@ import { TRITON_MAX_BATCH_SIZE } from '../../lambdas/core/triton-config';
 import { PROJECT_ROOT } from '../../lib/model-image';
 import {
   DATA_CAPTURE_PREFIX,
-  proxyTimeoutSeconds,
   SagemakerModel,
   sagemakerModelProblems,
   SCALABLE_DIMENSION,
@@ -27,6 +26,7 @@ import {
   type SagemakerModelSettings,
 } from '../../lib/sagemaker-model';
 import { TRITON_IMAGE_ACCOUNTS } from '../../lib/triton-image';
+import { proxyTimeoutSeconds } from '../../lambdas/sagemaker-proxy/config';
 import { stageTritonModelData } from '../../lib/triton-model-data';
 import { createTestApp } from '../fixtures/cdk-app';
 import { createFixtureProject, writeModelFolder } from '../fixtures/model-folder';
