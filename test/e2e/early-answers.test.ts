@@ -310,15 +310,14 @@ describe('the bounds of the lingering close, on the gateway', () => {
     const read: Buffer[] = [];
     socket.on('data', (chunk: Buffer) => read.push(chunk));
     const failed = once(socket, 'error').then(([error]) => (error as NodeJS.ErrnoException).code);
-    let written = 0;
     const chunk = Buffer.alloc(64 * 1024, 'x');
     const pump = () => {
-      while (!socket.destroyed && socket.write(chunk)) written += chunk.length;
+      while (!socket.destroyed && socket.write(chunk));
       if (!socket.destroyed) socket.once('drain', pump);
     };
     pump();
+    // The gateway's reset (test/local/lingering-close.test.ts checks where it falls: just past maxBytes).
     assert.match(String(await failed), /^(ECONNRESET|EPIPE)$/);
-    assert.ok(written >= maxBytes, `sent ${written} bytes before the connection was destroyed`);
     const [answer] = parseAnswers(Buffer.concat(read));
     assert.equal(answer?.status, 413, 'the answer came first');
   });
