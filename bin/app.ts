@@ -3,8 +3,8 @@
 //   -c stage=prod                       (default: the manifest's stage)
 // A bad manifest prints every problem with its manifest path and exits 1, without a stack trace.
 import { App } from 'aws-cdk-lib';
-import { loadManifest, ManifestError, resolveManifestPath } from '../lib/manifest/load';
-import { MlshipStack } from '../lib/mlship-stack';
+import { loadManifest, ManifestError, resolveManifestPath } from '../lambdas/core/manifest/load';
+import { MlshipStack } from '../lib/stack/mlship-stack';
 
 function contextString(app: App, key: string): string | undefined {
   const value: unknown = app.node.tryGetContext(key);

@@ -3,11 +3,11 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ModelLoadError } from '../lambdas/core/inference-session';
-import { loadManifest, ManifestError, resolveManifestPath } from '../lib/manifest/load';
-import { ApiKeyError, loadApiKey, type LoadedApiKey } from './api-key';
-import { LocalGateway } from './gateway';
-import { ProcessFaultPolicy } from './process-faults';
+import { ModelLoadError } from '../lambdas/core/models/inference-session';
+import { loadManifest, ManifestError, resolveManifestPath } from '../lambdas/core/manifest/load';
+import { ApiKeyError, loadApiKey, type LoadedApiKey } from './security/api-key';
+import { LocalGateway } from './serving/gateway';
+import { ProcessFaultPolicy } from './serving/process-faults';
 import { DEFAULT_MONITOR_INTERVAL_SECONDS } from './monitoring/local-monitoring';
 import { ReleaseError } from './release/manager';
 import { StateError } from './release/state';

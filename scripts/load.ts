@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { loadManifest, ManifestError, resolveManifestPath, type LoadedModel } from '../lib/manifest/load';
+import { loadManifest, ManifestError, resolveManifestPath, type LoadedModel } from '../lambdas/core/manifest/load';
 import { buildLocalGateway } from './build-local';
 
 /** Batch sizes sent to each model on each route: one instance, and a few larger batches. */

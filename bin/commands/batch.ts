@@ -5,7 +5,7 @@ import { availableParallelism } from 'node:os';
 import { SingleBar } from 'cli-progress';
 import { Command, Option } from 'commander';
 import type { LocalBatchProgress } from '../../local/batch/run-batch';
-import { loadManifest, resolveManifestPath } from '../../lib/manifest/load';
+import { loadManifest, resolveManifestPath } from '../../lambdas/core/manifest/load';
 import { action, parsePositiveInteger, USAGE_EXIT_CODE } from './common';
 
 interface BatchFlags {

@@ -3,9 +3,9 @@
 import { statSync } from 'node:fs';
 import { relative } from 'node:path';
 import { InvalidArgumentError } from 'commander';
-import { manifestSnippet } from '../../lambdas/core/model-artifact';
-import type { OnboardResult } from '../../lambdas/core/onboard';
-import { loadModelFolder } from '../../lib/manifest/load';
+import { manifestSnippet } from '../../lambdas/core/models/model-artifact';
+import type { OnboardResult } from '../../lambdas/core/models/onboard';
+import { loadModelFolder } from '../../lambdas/core/manifest/load';
 
 /** Exit status for a command line that cannot be run as written (an unknown flag, a missing value). */
 export const USAGE_EXIT_CODE = 2;

@@ -1,17 +1,17 @@
 // mlship drift: compares a CSV file's rows with a model's drift baseline (model.json) and prints the figures
 // per feature, ranked by PSI, the prediction figures and the verdict; --json for the figures as JSON,
-// --html for a page with baseline and current histograms per feature. The work is lambdas/core/drift/. The
+// --html for a page with baseline and current histograms per feature. The work is lambdas/core/monitoring/drift/. The
 // thresholds are the model's, resolved as the drift monitors resolve them (resolveDriftThresholds): a flag
 // over the manifest's monitoring.drift over the default, and every output says which each one came from.
 import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Command } from 'commander';
-import { driftOfCsvFile, type FileDrift } from '../../lambdas/core/drift/check-file';
-import type { FeatureDrift } from '../../lambdas/core/drift/drift-report';
-import { driftReportHtml, formatFigure } from '../../lambdas/core/drift/report-html';
-import { DEFAULT_DRIFT_THRESHOLDS, describeDriftThresholds, resolveDriftThresholds, type ResolvedDriftThresholds } from '../../lambdas/core/drift/thresholds';
-import { ServedModel } from '../../lambdas/core/inference-session';
-import { loadManifest, resolveManifestPath } from '../../lib/manifest/load';
+import { driftOfCsvFile, type FileDrift } from '../../lambdas/core/monitoring/drift/check-file';
+import type { FeatureDrift } from '../../lambdas/core/monitoring/drift/drift-report';
+import { driftReportHtml, formatFigure } from '../../lambdas/core/monitoring/drift/report-html';
+import { DEFAULT_DRIFT_THRESHOLDS, describeDriftThresholds, resolveDriftThresholds, type ResolvedDriftThresholds } from '../../lambdas/core/monitoring/drift/thresholds';
+import { ServedModel } from '../../lambdas/core/models/inference-session';
+import { loadManifest, resolveManifestPath } from '../../lambdas/core/manifest/load';
 import { action, parseNumber, parsePositiveInteger } from './common';
 
 interface DriftFlags {

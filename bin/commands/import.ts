@@ -1,7 +1,7 @@
 // mlship import: onboard an ONNX model made elsewhere (PyTorch, scikit-learn, ...) into models/<name>/<version>/.
 import { Command, Option } from 'commander';
-import { parseImageSize } from '../../lambdas/core/onboard';
-import { importModel, type ScoresKind } from '../../lambdas/core/onboard-import';
+import { parseImageSize } from '../../lambdas/core/models/onboard';
+import { importModel, type ScoresKind } from '../../lambdas/core/models/onboard-import';
 import { action, parseList, reportArtifact } from './common';
 
 interface ImportFlags {

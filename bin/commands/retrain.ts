@@ -1,9 +1,9 @@
 // mlship retrain: runs the retrain state machine taken from the synthesized stack, locally
-// (local/retrain.ts), over one labelled CSV file. A candidate that passes the gate is written to
+// (local/retrain/run-retrain.ts), over one labelled CSV file. A candidate that passes the gate is written to
 // models/<name>/<new version>/; the comparison with the live model is printed either way.
 import { Command } from 'commander';
-import type { LocalRetrainResult } from '../../local/retrain';
-import { loadManifest, resolveManifestPath } from '../../lib/manifest/load';
+import type { LocalRetrainResult } from '../../local/retrain/run-retrain';
+import { loadManifest, resolveManifestPath } from '../../lambdas/core/manifest/load';
 import { action, USAGE_EXIT_CODE } from './common';
 
 interface RetrainFlags {
@@ -56,7 +56,7 @@ export function retrainCommand(): Command {
       action(async (flags: RetrainFlags) => {
         const loaded = loadManifest(resolveManifestPath(flags.manifest));
         // The runner (CDK, the engine, the trainers) is loaded when a retrain runs, not with every command.
-        const { retrainLocally } = await import('../../local/retrain');
+        const { retrainLocally } = await import('../../local/retrain/run-retrain');
         const result = await retrainLocally({
           loaded,
           model: flags.model,

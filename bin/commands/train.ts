@@ -1,7 +1,7 @@
 // mlship train: fit a built-in family on a CSV and write models/<name>/<version>/.
 import { Command, Option } from 'commander';
-import { parseImageSize } from '../../lambdas/core/onboard';
-import { trainModel } from '../../lambdas/core/onboard-train';
+import { parseImageSize } from '../../lambdas/core/models/onboard';
+import { trainModel } from '../../lambdas/core/models/onboard-train';
 import { action, parseInteger, parseList, parseNumber, parsePositiveInteger, reportArtifact } from './common';
 
 interface TrainFlags {

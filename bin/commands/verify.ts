@@ -1,10 +1,10 @@
 // mlship verify: after a cloud deploy, checks that every model is really live as the stack intends (each
 // Lambda model's `live` alias on the stack's version, each SageMaker endpoint InService on the stack's
-// endpoint config). The checks are lib/verify.ts; this file parses flags, makes the clients and prints.
+// endpoint config). The checks are lib/stack/verify.ts; this file parses flags, makes the clients and prints.
 import { Command, Option } from 'commander';
-import { loadManifest, resolveManifestPath } from '../../lib/manifest/load';
-import { LIVE_ALIAS, stackName } from '../../lib/stack-names';
-import type { VerifyReport } from '../../lib/verify';
+import { loadManifest, resolveManifestPath } from '../../lambdas/core/manifest/load';
+import { LIVE_ALIAS, stackName } from '../../lib/stack/stack-names';
+import type { VerifyReport } from '../../lib/stack/verify';
 import { action, USAGE_EXIT_CODE } from './common';
 
 interface VerifyFlags {
@@ -64,7 +64,7 @@ export function verifyCommand(): Command {
         const name = flags.stack ?? stackName(manifest.project, flags.stage ?? manifest.stage);
         const config = flags.region ? { region: flags.region } : {};
         // Loaded when verify runs, not with every command.
-        const [{ CloudFormationClient }, { LambdaClient }, { SageMakerClient }, { verifyDeployment }] = await Promise.all([import('@aws-sdk/client-cloudformation'), import('@aws-sdk/client-lambda'), import('@aws-sdk/client-sagemaker'), import('../../lib/verify')]);
+        const [{ CloudFormationClient }, { LambdaClient }, { SageMakerClient }, { verifyDeployment }] = await Promise.all([import('@aws-sdk/client-cloudformation'), import('@aws-sdk/client-lambda'), import('@aws-sdk/client-sagemaker'), import('../../lib/stack/verify')]);
         const report = await verifyDeployment(
           name,
           models.map((m) => ({ name: m.entry.name, runtime: m.entry.runtime })),

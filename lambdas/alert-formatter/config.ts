@@ -1,7 +1,7 @@
 // Settings of the alert formatter, read once at start-up with zod; a missing or wrong value is named with
 // its variable.
 import { z } from 'zod';
-import { ConfigError } from '../core/config-error';
+import { ConfigError } from '../core/common/config-error';
 
 export interface AlertFormatterConfig {
   /** The notifications topic people subscribe to (e-mails). */

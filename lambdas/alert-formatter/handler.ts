@@ -7,7 +7,7 @@ import { DescribeAlarmsCommand, type CloudWatchClient, type MetricAlarm } from '
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { SNSEvent } from 'aws-lambda';
-import { alarmEventFromCloudWatch, rawAlert, readableAlert, type CloudWatchAlarmMessage } from '../core/monitoring/readable-alert';
+import { alarmEventFromCloudWatch, rawAlert, readableAlert, type CloudWatchAlarmMessage } from '../core/monitoring/alarms/readable-alert';
 import type { ReadableAlert } from '../core/monitoring/contracts';
 import type { AlertFormatterConfig } from './config';
 

@@ -6,10 +6,10 @@
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
-import { batchEnvSchemas, createCollectHandler, readBatchEnv, readBatchModels, type CollectEvent } from '../core/batch-pipeline/handlers';
-import { readModelCardFile } from '../core/model-card-file';
-import { S3ObjectStore } from '../core/s3-object-store';
-import { withoutStackTrace } from '../core/step-errors';
+import { batchEnvSchemas, createCollectHandler, readBatchEnv, readBatchModels, type CollectEvent } from '../core/batch/pipeline/handlers';
+import { readModelCardFile } from '../core/models/model-card-file';
+import { S3ObjectStore } from '../core/storage/s3-object-store';
+import { withoutStackTrace } from '../core/pipelines/step-errors';
 
 const logger = new Logger();
 const env = readBatchEnv(batchEnvSchemas.collect, process.env);

@@ -6,11 +6,11 @@
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
-import { batchEnvSchemas, createScoreHandler, readBatchEnv } from '../core/batch-pipeline/handlers';
-import type { ScoreBatchEvent } from '../core/batch-pipeline/types';
-import { ServedModel } from '../core/inference-session';
-import { S3ObjectStore } from '../core/s3-object-store';
-import { withoutStackTrace } from '../core/step-errors';
+import { batchEnvSchemas, createScoreHandler, readBatchEnv } from '../core/batch/pipeline/handlers';
+import type { ScoreBatchEvent } from '../core/batch/pipeline/types';
+import { ServedModel } from '../core/models/inference-session';
+import { S3ObjectStore } from '../core/storage/s3-object-store';
+import { withoutStackTrace } from '../core/pipelines/step-errors';
 
 const logger = new Logger();
 const env = readBatchEnv(batchEnvSchemas.score, process.env);

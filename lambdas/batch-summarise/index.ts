@@ -2,9 +2,9 @@
 // Settings: DATA_BUCKET (the stage's data bucket), STAGE (named in the notification).
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
-import { batchEnvSchemas, createSummariseHandler, readBatchEnv, type SummariseEvent } from '../core/batch-pipeline/handlers';
-import { S3ObjectStore } from '../core/s3-object-store';
-import { withoutStackTrace } from '../core/step-errors';
+import { batchEnvSchemas, createSummariseHandler, readBatchEnv, type SummariseEvent } from '../core/batch/pipeline/handlers';
+import { S3ObjectStore } from '../core/storage/s3-object-store';
+import { withoutStackTrace } from '../core/pipelines/step-errors';
 
 const logger = new Logger();
 const env = readBatchEnv(batchEnvSchemas.summarise, process.env);

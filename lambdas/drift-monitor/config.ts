@@ -1,8 +1,8 @@
-// The drift monitor's settings, from the environment the construct (lib/drift-monitor.ts) sets, checked once
+// The drift monitor's settings, from the environment the construct (lib/monitoring/drift-monitor.ts) sets, checked once
 // at start-up: a missing or wrong one stops the function at init with its name, not on the first run.
 import { z } from 'zod';
-import { ConfigError } from '../core/config-error';
-import { resolveThresholds, type DriftThresholds } from '../core/drift/thresholds';
+import { ConfigError } from '../core/common/config-error';
+import { resolveThresholds, type DriftThresholds } from '../core/monitoring/drift/thresholds';
 
 /**
  * A model's thresholds as the construct writes them: all six, already resolved from the manifest by

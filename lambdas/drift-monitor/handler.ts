@@ -1,14 +1,14 @@
-// The drift monitor's handler, thin over lambdas/core/monitor: on each scheduled event, run every model over the
+// The drift monitor's handler, thin over lambdas/core/monitoring/monitor: on each scheduled event, run every model over the
 // window ending at the event's time, put the figures with CloudWatch PutMetricData, and publish one report per
 // model going into drift to the notifications topic with SNS Publish.
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { PutMetricDataCommand, type CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
-import type { ModelCard } from '../core/model-card';
-import { cloudWatchData, type MonitoredModel } from '../core/monitor/drift-monitor';
-import { runDriftMonitor, windowEndingAt, type ModelOutcome } from '../core/monitor/monitor-run';
+import type { ModelCard } from '../core/models/model-card';
+import { cloudWatchData, type MonitoredModel } from '../core/monitoring/monitor/drift-monitor';
+import { runDriftMonitor, windowEndingAt, type ModelOutcome } from '../core/monitoring/monitor/monitor-run';
 import { DRIFT_METRICS_NAMESPACE } from '../core/monitoring/contracts';
-import type { ObjectStore } from '../core/object-store';
+import type { ObjectStore } from '../core/storage/object-store';
 import type { DriftMonitorConfig } from './config';
 
 /** Most datums PutMetricData takes in one call. */

@@ -5,8 +5,8 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
-import { readModelCardFile } from '../core/model-card-file';
-import { S3ObjectStore } from '../core/s3-object-store';
+import { readModelCardFile } from '../core/models/model-card-file';
+import { S3ObjectStore } from '../core/storage/s3-object-store';
 import { readDriftMonitorConfig } from './config';
 import { createDriftMonitorHandler } from './handler';
 

@@ -1,6 +1,6 @@
 // Settings from the environment, read once at start-up: a missing or wrong value stops the function
 // at init with a message naming the variable, instead of failing on the first request.
-import { ConfigError } from '../core/config-error';
+import { ConfigError } from '../core/common/config-error';
 
 export interface InferenceConfig {
   readonly modelDir: string;

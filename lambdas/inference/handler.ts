@@ -3,8 +3,8 @@
 // handler per model and calls it with the events it makes from HTTP requests.
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import type { RequestCapture } from '../core/capture/capture-sink';
-import type { ModelApi, RequestRecord } from '../core/model-api';
+import type { RequestCapture } from '../core/monitoring/capture/capture-sink';
+import type { ModelApi, RequestRecord } from '../core/serving/model-api';
 
 export interface InferenceHandlerDependencies {
   readonly api: ModelApi;

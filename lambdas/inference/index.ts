@@ -2,9 +2,9 @@
 // session are created once per execution environment, at module scope; each invocation reuses them.
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { RequestCapture, StdoutCaptureSink } from '../core/capture/capture-sink';
-import { ServedModel } from '../core/inference-session';
-import { ModelApi } from '../core/model-api';
+import { RequestCapture, StdoutCaptureSink } from '../core/monitoring/capture/capture-sink';
+import { ServedModel } from '../core/models/inference-session';
+import { ModelApi } from '../core/serving/model-api';
 import { readInferenceConfig } from './config';
 import { createInferenceHandler, type InferenceHandler } from './handler';
 import { apiLambdaEntry } from './lambda-entry';

@@ -4,7 +4,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { INTERNAL_ERROR_BODY } from '../core/errors';
+import { INTERNAL_ERROR_BODY } from '../core/serving/errors';
 import type { InferenceHandler } from './handler';
 import { recordServerError } from './request-metrics';
 

@@ -1,7 +1,7 @@
 // The EMF metrics of one request, shared by every function that answers the model API (the inference
 // function and the SageMaker proxy), so dashboards and release alarms read the same names.
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
-import type { RequestRecord } from '../core/model-api';
+import type { RequestRecord } from '../core/serving/model-api';
 
 export function recordRequestMetrics(metrics: Metrics, record: RequestRecord, latencyMs: number): void {
   metrics.addMetric('Requests', MetricUnit.Count, 1);

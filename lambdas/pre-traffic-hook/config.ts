@@ -1,6 +1,6 @@
 // Settings of the pre-traffic hook, read once at start-up. A missing or wrong value is named with the
 // variable (or file) at fault.
-import { ConfigError } from '../core/config-error';
+import { ConfigError } from '../core/common/config-error';
 
 export interface HookConfig {
   /** The qualified ARN of the version being deployed (arn:aws:lambda:<region>:<account>:function:<name>:<version>). */

@@ -1,14 +1,14 @@
 // The CodeDeploy pre-traffic hook as a factory: it invokes the new Lambda version with the golden cases
 // of its model card, as API Gateway would (a REST proxy event for POST /v1/models/<name>:predict),
-// checks the answer with lambdas/core/golden-check, and reports Succeeded or Failed to CodeDeploy.
+// checks the answer with lambdas/core/release/golden-check, and reports Succeeded or Failed to CodeDeploy.
 // It always reports: a hook that throws or times out before reporting leaves the deployment waiting
 // for the hook's timeout (up to an hour) instead of rolling back at once.
 import { PutLifecycleEventHookExecutionStatusCommand, type CodeDeployClient } from '@aws-sdk/client-codedeploy';
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { answersFromV1, checkGoldenCases, type GoldenCheckResult } from '../core/golden-check';
-import type { ModelCard } from '../core/model-card';
+import { answersFromV1, checkGoldenCases, type GoldenCheckResult } from '../core/release/golden-check';
+import type { ModelCard } from '../core/models/model-card';
 
 /** What CodeDeploy sends a Lambda lifecycle hook. */
 export interface LifecycleHookEvent {

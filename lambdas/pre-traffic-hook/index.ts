@@ -9,7 +9,7 @@ import { CodeDeployClient, PutLifecycleEventHookExecutionStatusCommand } from '@
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
-import { readModelCardFile } from '../core/model-card-file';
+import { readModelCardFile } from '../core/models/model-card-file';
 import { readHookConfig } from './config';
 import { createPreTrafficHook, type LifecycleHookEvent, type PreTrafficHook } from './handler';
 

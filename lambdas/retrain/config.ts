@@ -1,11 +1,11 @@
 // What the retraining functions share: settings from the environment, checked once at start-up, and the
-// live model's files (baked into the pipeline image at MODELS_DIR/<model>/, see lib/pipeline-image.ts).
+// live model's files (baked into the pipeline image at MODELS_DIR/<model>/, see lib/pipelines/pipeline-image.ts).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { ConfigError } from '../core/config-error';
-import type { ModelCard } from '../core/model-card';
-import { readModelCardFile } from '../core/model-card-file';
+import { ConfigError } from '../core/common/config-error';
+import type { ModelCard } from '../core/models/model-card';
+import { readModelCardFile } from '../core/models/model-card-file';
 
 const imageEnvSchema = z.object({
   /** Folder of the live models in the image: <MODELS_DIR>/<model>/model.onnx and model.json. */

@@ -4,9 +4,9 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
 import { evaluateEventSchema, parseEvent, type EvaluationResult } from '../core/retrain/contract';
 import { evaluateCandidate } from '../core/retrain/evaluate';
-import { S3ObjectStore } from '../core/s3-object-store';
+import { S3ObjectStore } from '../core/storage/s3-object-store';
 import { liveCard, liveOnnx, readImageConfig } from './config';
-import { withoutStackTrace } from '../core/step-errors';
+import { withoutStackTrace } from '../core/pipelines/step-errors';
 
 const logger = new Logger({ serviceName: 'retrain-evaluate' });
 const config = readImageConfig(process.env);

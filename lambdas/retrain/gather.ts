@@ -4,9 +4,9 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
 import { gatherEventSchema, parseEvent, type GatherResult } from '../core/retrain/contract';
 import { gatherTrainingData } from '../core/retrain/gather';
-import { S3ObjectStore } from '../core/s3-object-store';
+import { S3ObjectStore } from '../core/storage/s3-object-store';
 import { liveCard, readImageConfig } from './config';
-import { withoutStackTrace } from '../core/step-errors';
+import { withoutStackTrace } from '../core/pipelines/step-errors';
 
 const logger = new Logger({ serviceName: 'retrain-gather' });
 const config = readImageConfig(process.env);

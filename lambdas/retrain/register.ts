@@ -5,8 +5,8 @@ import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
 import { parseEvent, registerEventSchema, type Registered } from '../core/retrain/contract';
 import { registerCandidate, type ParameterStore } from '../core/retrain/register';
-import { S3ObjectStore } from '../core/s3-object-store';
-import { withoutStackTrace } from '../core/step-errors';
+import { S3ObjectStore } from '../core/storage/s3-object-store';
+import { withoutStackTrace } from '../core/pipelines/step-errors';
 
 const logger = new Logger({ serviceName: 'retrain-register' });
 const store = new S3ObjectStore();

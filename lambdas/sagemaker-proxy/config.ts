@@ -1,8 +1,8 @@
 // Settings of the SageMaker proxy, read once at start-up; a missing or wrong value stops the function at
 // init with a message naming the variable (or the file) at fault.
-import type { ModelCard } from '../core/model-card';
+import type { ModelCard } from '../core/models/model-card';
 import { ConfigError, readInferenceConfig } from '../inference/config';
-import { readModelCardFile } from '../core/model-card-file';
+import { readModelCardFile } from '../core/models/model-card-file';
 
 export { ConfigError };
 

@@ -3,9 +3,9 @@
 // index.ts builds it once per execution environment; tests build it the same way.
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
-import { ModelApi, type ApiLimits, type RequestRecord } from '../core/model-api';
-import type { ModelCard } from '../core/model-card';
-import { SageMakerPredictor } from '../core/sagemaker-predictor';
+import { ModelApi, type ApiLimits, type RequestRecord } from '../core/serving/model-api';
+import type { ModelCard } from '../core/models/model-card';
+import { SageMakerPredictor } from '../core/sagemaker/predictor';
 import { createInferenceHandler, type InferenceHandler } from '../inference/handler';
 
 export interface SageMakerProxyDependencies {

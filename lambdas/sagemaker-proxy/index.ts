@@ -11,7 +11,7 @@
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { createSageMakerRuntimeClient } from '../core/sagemaker-predictor';
+import { createSageMakerRuntimeClient } from '../core/sagemaker/predictor';
 import { loadProxyCard, readProxyConfig } from './config';
 import { apiLambdaEntry } from '../inference/lambda-entry';
 import { recordRequestMetrics } from '../inference/request-metrics';

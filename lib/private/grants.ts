@@ -1,6 +1,6 @@
 // Least-privilege grants with explicit actions. CDK's bucket grants (grantRead, grantPut) hand out patterns
 // such as s3:GetObject*, s3:GetBucket*, s3:List*, s3:Abort* and kms:GenerateDataKey*, kms:ReEncrypt*: more
-// than the code does. The functions here grant exactly what lambdas/core/s3-object-store.ts calls
+// than the code does. The functions here grant exactly what lambdas/core/storage/s3-object-store.ts calls
 // (ListObjectsV2, GetObject with or without a Range, PutObject), and a role per function that writes only
 // to its own log group, instead of the AWSLambdaBasicExecutionRole managed policy (logs:* on every group).
 import * as iam from 'aws-cdk-lib/aws-iam';

@@ -89,7 +89,7 @@ export function nagResource(scope: IConstruct, arn: string): string {
 export const XRAY_REASON: WildcardReason = {
   finding: 'Resource::*',
   reason:
-    'Resource "*" only for actions that support no resource-level permissions (xray:PutTraceSegments, xray:PutTelemetryRecords of active tracing; cloudwatch:PutMetricData, ecr:GetAuthorizationToken, CloudWatch Logs delivery for Step Functions where present); test/lib/security.test.ts fails on any other action with "*"',
+    'Resource "*" only for actions that support no resource-level permissions (xray:PutTraceSegments, xray:PutTelemetryRecords of active tracing; cloudwatch:PutMetricData, ecr:GetAuthorizationToken, CloudWatch Logs delivery for Step Functions where present); test/lib/security/security.test.ts fails on any other action with "*"',
 };
 
 /** LambdaInvoke tasks and CodeDeploy hooks are granted a function's versions and aliases: `<fn ARN>:*`. */

@@ -3,10 +3,10 @@
 // scorer's handler over the run's folders, reading and writing with blocking calls.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createScoreHandler } from '../../lambdas/core/batch-pipeline/score';
-import type { BatchPartResult, ScoreBatchEvent } from '../../lambdas/core/batch-pipeline/types';
-import { ServedModel } from '../../lambdas/core/inference-session';
-import type { ModelCard } from '../../lambdas/core/model-card';
+import { createScoreHandler } from '../../lambdas/core/batch/pipeline/score';
+import type { BatchPartResult, ScoreBatchEvent } from '../../lambdas/core/batch/pipeline/types';
+import { ServedModel } from '../../lambdas/core/models/inference-session';
+import type { ModelCard } from '../../lambdas/core/models/model-card';
 import { MountedObjectStore, type Mount } from '../storage/mounted-object-store';
 
 export interface ScoreWorkerData {

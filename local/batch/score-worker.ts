@@ -2,7 +2,7 @@
 // the same handler as the Lambda batch scorer, over the same local folders. The main thread has already
 // checked the model card (loadManifest): it comes in workerData, so the worker never loads zod.
 import { parentPort, workerData } from 'node:worker_threads';
-import type { ScoreBatchEvent } from '../../lambdas/core/batch-pipeline/types';
+import type { ScoreBatchEvent } from '../../lambdas/core/batch/pipeline/types';
 import { loadBatchScorer, type ScoreWorkerData } from './batch-scorer';
 
 export type ScoreWorkerRequest = { readonly id: number; readonly event: ScoreBatchEvent };

@@ -3,9 +3,9 @@
 // through the same KServe v2 code the local SageMaker endpoint answers with (Triton's JSON), and writes
 // `<input file>.out` under S3OutputPath, one answer per line in input order (AssembleWith Line). A
 // request the model refuses fails the job, as it fails the cloud's job; nothing else is emulated.
-import { parseS3Uri, type ObjectStore } from '../../lambdas/core/object-store';
-import { handleInvocation, type EndpointModel } from '../sagemaker-endpoint';
-import type { TaskHandler } from '../sfn/runner';
+import { parseS3Uri, type ObjectStore } from '../../lambdas/core/storage/object-store';
+import { handleInvocation, type EndpointModel } from '../sagemaker/endpoint';
+import type { TaskHandler } from '../pipelines/runner';
 
 class TransformJobFailed extends Error {
   // A job that ends Failed is States.TaskFailed in the cloud, with the job's description as the cause.

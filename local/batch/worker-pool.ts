@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { build } from 'esbuild';
-import type { BatchPartResult, ScoreBatchEvent } from '../../lambdas/core/batch-pipeline/types';
+import type { BatchPartResult, ScoreBatchEvent } from '../../lambdas/core/batch/pipeline/types';
 import { loadBatchScorer, type ScoreWorkerData } from './batch-scorer';
 import type { ScoreWorkerAnswer } from './score-worker';
 

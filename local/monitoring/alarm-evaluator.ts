@@ -4,7 +4,7 @@
 // the model goes into ALARM, naming the alarm that took it there with its figure, and one when it recovers.
 // The drift alarm is judged (the status page shows it) but sends nothing: drift's one message is the
 // monitor's report.
-import { compositeAlarmName, type AlarmSpec } from '../../lambdas/core/monitoring/alarm-catalog';
+import { compositeAlarmName, type AlarmSpec } from '../../lambdas/core/monitoring/alarms/alarm-catalog';
 import type { AlarmEvent, AlarmKind, AlarmState } from '../../lambdas/core/monitoring/contracts';
 import type { LocalMetrics } from './metrics-store';
 import { parseMetricMath } from './metric-math';

@@ -6,8 +6,8 @@
 // Writes happen off the request path: lines are buffered and appended a moment later, one append per file.
 import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { lambdaCaptureHourPrefix, sageMakerCaptureHourPrefix } from '../../lambdas/core/capture/capture-keys';
-import type { CaptureSink } from '../../lambdas/core/capture/capture-sink';
+import { lambdaCaptureHourPrefix, sageMakerCaptureHourPrefix } from '../../lambdas/core/monitoring/capture/capture-keys';
+import type { CaptureSink } from '../../lambdas/core/monitoring/capture/capture-sink';
 
 export interface FolderCaptureSinkOptions {
   /** Longest a captured line waits before it is appended. @default 200 */

@@ -3,15 +3,15 @@
 // over the capture folder, the alert hub (console, .mlship/alerts.jsonl, webhook, the status page's list),
 // and the status page's snapshot. The stage is 'local', so alarm names and alerts never pass for a cloud
 // stage's.
-import { resolveDriftThresholds } from '../../lambdas/core/drift/thresholds';
-import type { MonitoredModel } from '../../lambdas/core/monitor/drift-monitor';
-import { modelAlarmSpecs, type AlarmSpec } from '../../lambdas/core/monitoring/alarm-catalog';
+import { resolveDriftThresholds } from '../../lambdas/core/monitoring/drift/thresholds';
+import type { MonitoredModel } from '../../lambdas/core/monitoring/monitor/drift-monitor';
+import { modelAlarmSpecs, type AlarmSpec } from '../../lambdas/core/monitoring/alarms/alarm-catalog';
 import type { AlarmEvent, ReadableAlert } from '../../lambdas/core/monitoring/contracts';
-import { readableAlert } from '../../lambdas/core/monitoring/readable-alert';
-import type { LoadedManifest } from '../../lib/manifest/load';
-import type { ProcessFaultCounts } from '../process-faults';
+import { readableAlert } from '../../lambdas/core/monitoring/alarms/readable-alert';
+import type { LoadedManifest } from '../../lambdas/core/manifest/load';
+import type { ProcessFaultCounts } from '../serving/process-faults';
 import type { ReleaseManager } from '../release/manager';
-import { localEndpointName } from '../sagemaker-endpoint';
+import { localEndpointName } from '../sagemaker/endpoint';
 import { AlarmEvaluator } from './alarm-evaluator';
 import { monitoringAlert, type AlertHub } from './alert-sinks';
 import { LocalMetrics, type RequestFigure } from './metrics-store';
@@ -20,7 +20,7 @@ import type { DriftStatus, ModelStatus, StatusSnapshot } from './status-page';
 
 /** The stage name of a local run in alarm names and alerts. */
 export const LOCAL_STAGE = 'local';
-/** Namespace of the handler's EMF metrics, as lib/model-function.ts METRICS_NAMESPACE. */
+/** Namespace of the handler's EMF metrics, as lib/serving/model-function.ts METRICS_NAMESPACE. */
 const EMF_NAMESPACE = 'mlship';
 /** Time between drift monitor runs by default, seconds. */
 export const DEFAULT_MONITOR_INTERVAL_SECONDS = 60;
@@ -130,7 +130,7 @@ export class LocalMonitoring {
           card: handle.model.card,
           runtime: entry.runtime,
           ...(entry.runtime === 'sagemaker' ? { endpointName: localEndpointName(entry.name, handle.version) } : {}),
-          // The same resolution as the cloud monitor's construct (lib/drift-monitor.ts) and `mlship drift`.
+          // The same resolution as the cloud monitor's construct (lib/monitoring/drift-monitor.ts) and `mlship drift`.
           drift: resolveDriftThresholds(entry.monitoring.drift).thresholds,
         },
       ];

@@ -3,8 +3,8 @@
 // and the drift monitor's figures per run. The alarm evaluator asks it for the metrics the alarm catalog names
 // (AWS/ApiGateway Latency, AWS/Lambda Duration, the handler's EMF counts, ...) and gets the local figure
 // that stands for each; the status page reads its per-version summaries.
-import type { DriftDatum } from '../../lambdas/core/monitor/drift-monitor';
-import { API_LOG_METRICS_NAMESPACE, type MetricRef } from '../../lambdas/core/monitoring/alarm-catalog';
+import type { DriftDatum } from '../../lambdas/core/monitoring/monitor/drift-monitor';
+import { API_LOG_METRICS_NAMESPACE, type MetricRef } from '../../lambdas/core/monitoring/alarms/alarm-catalog';
 import { DRIFT_METRICS_NAMESPACE } from '../../lambdas/core/monitoring/contracts';
 import { percentile } from '../release/window';
 

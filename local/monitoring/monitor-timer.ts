@@ -2,8 +2,8 @@
 // reading the gateway's captures under .mlship/capture/ through a FolderObjectStore as the Lambda reads the
 // capture bucket, its state in the same folder (monitor/state/<model>.json), its figures into the local
 // metrics store, and a model going into drift reported once through the local alert sinks.
-import type { MonitoredModel } from '../../lambdas/core/monitor/drift-monitor';
-import { runDriftMonitor, windowEndingAt, type ModelOutcome } from '../../lambdas/core/monitor/monitor-run';
+import type { MonitoredModel } from '../../lambdas/core/monitoring/monitor/drift-monitor';
+import { runDriftMonitor, windowEndingAt, type ModelOutcome } from '../../lambdas/core/monitoring/monitor/monitor-run';
 import type { AlarmEvent, ReadableAlert } from '../../lambdas/core/monitoring/contracts';
 import { FolderObjectStore } from '../storage/folder-object-store';
 import type { LocalMetrics } from './metrics-store';

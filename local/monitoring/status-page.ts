@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AlarmState } from '../../lambdas/core/monitoring/contracts';
-import type { ProcessFaultCounts } from '../process-faults';
+import type { ProcessFaultCounts } from '../serving/process-faults';
 import type { AlarmStatus } from './alarm-evaluator';
 import type { VersionFigures } from './metrics-store';
 
@@ -65,7 +65,7 @@ export interface StatusSnapshot {
   readonly timeScale: number;
   readonly monitor: { readonly intervalSeconds: number; readonly windowMinutes: number; readonly runs: number };
   readonly models: readonly ModelStatus[];
-  /** Errors no code caught in this process (local/process-faults.ts): a rejection is survived, an exception is not. */
+  /** Errors no code caught in this process (local/serving/process-faults.ts): a rejection is survived, an exception is not. */
   readonly process?: ProcessFaultCounts;
   /** Newest first. */
   readonly alerts: readonly AlertLine[];

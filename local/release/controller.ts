@@ -3,9 +3,9 @@
 // manifest's share of requests, its own requests are judged against the release alarms every
 // evaluation period, and it is promoted at the end of the schedule or rolled back on the first alarm.
 import { randomUUID } from 'node:crypto';
-import type { ServedModel } from '../../lambdas/core/inference-session';
+import type { ServedModel } from '../../lambdas/core/models/inference-session';
 import type { InferenceHandler } from '../../lambdas/inference/handler';
-import type { Release } from '../../lib/manifest/schema';
+import type { Release } from '../../lambdas/core/manifest/schema';
 import type { AlertSink } from './alerts';
 import { HISTORY_LIMIT, type Deployment, type ModelReleaseState, type ReleaseOutcome } from './state';
 import { TrafficWindow, type WindowFigures } from './window';

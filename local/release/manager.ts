@@ -2,11 +2,11 @@
 // version live in .mlship/state.json, resumes a deployment left in progress, or starts a new one (golden
 // check first), and keeps the state file current.
 import { join } from 'node:path';
-import { checkGoldenCases, goldenPredictFromModel } from '../../lambdas/core/golden-check';
-import { ServedModel } from '../../lambdas/core/inference-session';
+import { checkGoldenCases, goldenPredictFromModel } from '../../lambdas/core/release/golden-check';
+import { ServedModel } from '../../lambdas/core/models/inference-session';
 import type { InferenceHandler } from '../../lambdas/inference/handler';
-import { loadModelFolder, type LoadedManifest, type LoadedModel } from '../../lib/manifest/load';
-import type { ModelEntry, Release } from '../../lib/manifest/schema';
+import { loadModelFolder, type LoadedManifest, type LoadedModel } from '../../lambdas/core/manifest/load';
+import type { ModelEntry, Release } from '../../lambdas/core/manifest/schema';
 import type { AlertSink } from './alerts';
 import { ModelRelease, newDeployment, type ReleaseStatus, type VersionHandle } from './controller';
 import { ReleaseStateStore, type ModelReleaseState, type ReleaseState } from './state';

@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { parseWithSchema } from '../../lambdas/core/schema-errors';
+import { parseWithSchema } from '../../lambdas/core/common/schema-errors';
 
 export const deploymentSchema = z.object({
   id: z.string(),

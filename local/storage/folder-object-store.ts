@@ -5,7 +5,7 @@ import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'nod
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { ObjectNotFoundError, type ByteRange, type ObjectStore, type StoredObject } from '../../lambdas/core/object-store';
+import { ObjectNotFoundError, type ByteRange, type ObjectStore, type StoredObject } from '../../lambdas/core/storage/object-store';
 
 function isMissing(error: unknown): boolean {
   return (error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT' || (error as NodeJS.ErrnoException | undefined)?.code === 'ENOTDIR';

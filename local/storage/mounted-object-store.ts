@@ -3,7 +3,7 @@
 // `_work/`, all in the one data bucket the state machine names, so the user's files are read and written
 // in place. A key under no mount is refused.
 import { sep } from 'node:path';
-import { type ByteRange, type ObjectStore, type StoredObject } from '../../lambdas/core/object-store';
+import { type ByteRange, type ObjectStore, type StoredObject } from '../../lambdas/core/storage/object-store';
 import { FolderObjectStore, type FolderObjectStoreOptions } from './folder-object-store';
 
 export interface Mount {

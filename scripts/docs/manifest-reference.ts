@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { z } from 'zod';
-import { manifestSchema } from '../../lib/manifest/schema';
+import { manifestSchema } from '../../lambdas/core/manifest/schema';
 
 /** Where the page lives, from the repository root. */
 export const MANIFEST_REFERENCE_PATH = 'docs/manifest.md';

@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { loadManifest, resolveManifestPath } from '../../lib/manifest/load';
+import { loadManifest, resolveManifestPath } from '../../lambdas/core/manifest/load';
 import { generateRequest, KINDS, type FuzzContext, type FuzzKind, type FuzzModel, type FuzzRequest } from './generate';
 
 export const PROBE = fileURLToPath(new URL('./fuzz-probe.mjs', import.meta.url));

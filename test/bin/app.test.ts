@@ -6,8 +6,8 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { loadManifest } from '../../lib/manifest/load';
-import { PROJECT_ROOT } from '../../lib/model-image';
+import { loadManifest } from '../../lambdas/core/manifest/load';
+import { PROJECT_ROOT } from '../../lib/serving/model-image';
 import { createFixtureProject } from '../fixtures/model-folder';
 import { tempDirMaker } from '../fixtures/temp-dirs';
 

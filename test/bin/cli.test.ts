@@ -6,10 +6,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { modelCardSchema } from '../../lambdas/core/model-card';
-import { loadModelFolder } from '../../lib/manifest/load';
-import { int64InputModel } from '../lambdas/core/onnx-fixtures';
-import { blobs, blobsCsv, THREE_CLASSES } from '../lambdas/core/training-fixtures';
+import { modelCardSchema } from '../../lambdas/core/models/model-card';
+import { loadModelFolder } from '../../lambdas/core/manifest/load';
+import { int64InputModel } from '../lambdas/core/models/onnx-fixtures';
+import { blobs, blobsCsv, THREE_CLASSES } from '../lambdas/core/models/training-fixtures';
 
 const MLSHIP = resolve(import.meta.dirname, '../../bin/mlship.mjs');
 

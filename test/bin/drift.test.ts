@@ -7,11 +7,11 @@ import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { driftJson, formatDriftTable } from '../../bin/commands/drift';
-import { driftOfCsvFile, NoBaselineError, type FileDrift } from '../../lambdas/core/drift/check-file';
-import { driftRowsFromCsv } from '../../lambdas/core/drift/drift-csv';
-import { driftReportHtml, formatFigure } from '../../lambdas/core/drift/report-html';
-import { parseCsv } from '../../lambdas/core/csv';
-import { ServedModel } from '../../lambdas/core/inference-session';
+import { driftOfCsvFile, NoBaselineError, type FileDrift } from '../../lambdas/core/monitoring/drift/check-file';
+import { driftRowsFromCsv } from '../../lambdas/core/monitoring/drift/drift-csv';
+import { driftReportHtml, formatFigure } from '../../lambdas/core/monitoring/drift/report-html';
+import { parseCsv } from '../../lambdas/core/common/csv';
+import { ServedModel } from '../../lambdas/core/models/inference-session';
 import { BREAST_CANCER_DIR, breastCancerHeldOut, heldOutCsv, REPO_ROOT, shiftByOneStd } from '../fixtures/breast-cancer-split';
 import { tempDirMaker } from '../fixtures/temp-dirs';
 

@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
-import { loadManifest, resolveManifestPath } from '../../lib/manifest/load';
+import { loadManifest, resolveManifestPath } from '../../lambdas/core/manifest/load';
 import { tempDirMaker } from '../fixtures/temp-dirs';
 
 const REPO_ROOT = resolve(import.meta.dirname, '../..');

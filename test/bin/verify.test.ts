@@ -1,5 +1,5 @@
 // mlship verify against RECORDED AWS answers (test/fixtures/recorded/), served on 127.0.0.1 to real SDK v3
-// clients: lib/verify.ts directly for every case, and the real executable (bin/mlship.mjs, pointed at the
+// clients: lib/stack/verify.ts directly for every case, and the real executable (bin/mlship.mjs, pointed at the
 // emulator by AWS_ENDPOINT_URL) for the matching and the failing cases, JSON and the exit codes.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -8,8 +8,8 @@ import { after, describe, it } from 'node:test';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SageMakerClient } from '@aws-sdk/client-sagemaker';
-import { pascalCase } from '../../lib/mlship-stack';
-import { describeAwsError, stackOutputKeys, verifyDeployment, type VerifyModel, type VerifyReport } from '../../lib/verify';
+import { pascalCase } from '../../lib/stack/mlship-stack';
+import { describeAwsError, stackOutputKeys, verifyDeployment, type VerifyModel, type VerifyReport } from '../../lib/stack/verify';
 import { createFixtureProject } from '../fixtures/model-folder';
 import { readRecorded, recordedClientSettings, startRecordedAws, type RecordedAws, type RecordedResponse } from '../fixtures/recorded-aws';
 
@@ -63,7 +63,7 @@ function model(report: VerifyReport, name: string) {
   return found;
 }
 
-describe('verifyDeployment (lib/verify.ts) against recorded answers', () => {
+describe('verifyDeployment (lib/stack/verify.ts) against recorded answers', () => {
   it('everything as the stack intends: ok, with what each model is on', async () => {
     const { report, aws } = await verifyWith(MATCHING);
     assert.deepEqual(report, {

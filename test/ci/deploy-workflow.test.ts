@@ -6,10 +6,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { loadManifest, resolveManifestPath } from '../../lib/manifest/load';
-import { manifestSchema } from '../../lib/manifest/schema';
-import { PROJECT_ROOT } from '../../lib/model-image';
-import { stackName } from '../../lib/mlship-stack';
+import { loadManifest, resolveManifestPath } from '../../lambdas/core/manifest/load';
+import { manifestSchema } from '../../lambdas/core/manifest/schema';
+import { PROJECT_ROOT } from '../../lib/serving/model-image';
+import { stackName } from '../../lib/stack/mlship-stack';
 
 interface Step {
   readonly uses?: string;

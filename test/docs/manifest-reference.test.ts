@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { manifestSchema } from '../../lib/manifest/schema';
+import { manifestSchema } from '../../lambdas/core/manifest/schema';
 import { EXAMPLE_MANIFEST, MANIFEST_REFERENCE_FILE, MANIFEST_REFERENCE_PATH, REGENERATE_COMMAND, renderManifestReference, undescribedFields } from '../../scripts/docs/manifest-reference';
 
 describe('the manifest reference (docs/manifest.md)', () => {

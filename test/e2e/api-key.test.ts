@@ -10,8 +10,8 @@ import { connect } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { loadManifest, resolveManifestPath, type LoadedManifest } from '../../lib/manifest/load';
-import { LocalGateway } from '../../local/gateway';
+import { loadManifest, resolveManifestPath, type LoadedManifest } from '../../lambdas/core/manifest/load';
+import { LocalGateway } from '../../local/serving/gateway';
 import { buildLocalGateway } from '../../scripts/build-local';
 import { tempDirMaker } from '../fixtures/temp-dirs';
 

@@ -7,12 +7,12 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { before, describe, it } from 'node:test';
-import { ServedModel } from '../../lambdas/core/inference-session';
-import { ModelApi } from '../../lambdas/core/model-api';
-import { createRandom } from '../../lambdas/core/training/random';
-import { loadManifest, resolveManifestPath } from '../../lib/manifest/load';
+import { ServedModel } from '../../lambdas/core/models/inference-session';
+import { ModelApi } from '../../lambdas/core/serving/model-api';
+import { createRandom } from '../../lambdas/core/models/training/random';
+import { loadManifest, resolveManifestPath } from '../../lambdas/core/manifest/load';
 import { runLocalBatch, type LocalBatchResult } from '../../local/batch/run-batch';
-import { synthesizeStackTemplate, type StackTemplate } from '../../local/sfn/stack-template';
+import { synthesizeStackTemplate, type StackTemplate } from '../../local/pipelines/stack-template';
 import { tempDirMaker } from '../fixtures/temp-dirs';
 
 const ROWS = 100_000;

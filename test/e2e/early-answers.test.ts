@@ -12,9 +12,9 @@ import { once } from 'node:events';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { loadManifest, resolveManifestPath, type LoadedManifest } from '../../lib/manifest/load';
-import { LocalGateway, type LocalGatewayOptions } from '../../local/gateway';
-import { MAX_INVOCATION_BYTES, startLocalSageMakerEndpoint } from '../../local/sagemaker-endpoint';
+import { loadManifest, resolveManifestPath, type LoadedManifest } from '../../lambdas/core/manifest/load';
+import { LocalGateway, type LocalGatewayOptions } from '../../local/serving/gateway';
+import { MAX_INVOCATION_BYTES, startLocalSageMakerEndpoint } from '../../local/sagemaker/endpoint';
 import { tempDirMaker } from '../fixtures/temp-dirs';
 
 const stateDir = tempDirMaker('mlship-early-');
@@ -316,7 +316,7 @@ describe('the bounds of the lingering close, on the gateway', () => {
       if (!socket.destroyed) socket.once('drain', pump);
     };
     pump();
-    // The gateway's reset (test/local/lingering-close.test.ts checks where it falls: just past maxBytes).
+    // The gateway's reset (test/local/serving/lingering-close.test.ts checks where it falls: just past maxBytes).
     assert.match(String(await failed), /^(ECONNRESET|EPIPE)$/);
     const [answer] = parseAnswers(Buffer.concat(read));
     assert.equal(answer?.status, 413, 'the answer came first');

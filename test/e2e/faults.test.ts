@@ -13,10 +13,10 @@ import { after, before, describe, it } from 'node:test';
 import { Logger } from '@aws-lambda-powertools/logger';
 import onnxProto from 'onnx-proto';
 import { buildLocalGateway } from '../../scripts/build-local';
-import { loadManifest } from '../../lib/manifest/load';
+import { loadManifest } from '../../lambdas/core/manifest/load';
 import type { InferenceHandler } from '../../lambdas/inference/handler';
-import { LocalGateway } from '../../local/gateway';
-import { errorBody, GatewayTimeoutError } from '../../lambdas/core/errors';
+import { LocalGateway } from '../../local/serving/gateway';
+import { errorBody, GatewayTimeoutError } from '../../lambdas/core/serving/errors';
 import { createFixtureProject, type FixtureProject } from '../fixtures/model-folder';
 import { halfSentPost } from '../fixtures/drain';
 import { singleRowOnlyOnnx, slowOnnx, writeVersion } from '../fixtures/release-models';
@@ -260,7 +260,7 @@ describe('a model handler that throws, rejects or never answers', () => {
     assert.equal(answer.status, 504);
     assert.equal(answer.contentType, 'application/json');
     assert.equal(answer.body.error?.code, 'timeout');
-    // The very body of the cloud's INTEGRATION_TIMEOUT gateway response (test/lib/mlship-stack.test.ts checks that side).
+    // The very body of the cloud's INTEGRATION_TIMEOUT gateway response (test/lib/stack/mlship-stack.test.ts checks that side).
     assert.deepEqual(answer.body, errorBody(new GatewayTimeoutError()));
     // The server is still whole: health, metadata, predictions.
     assert.equal((await fetch(`${gateway.url}/v2/health/ready`)).status, 200);

@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { loadManifest, resolveManifestPath } from '../../lib/manifest/load';
-import { LocalGateway } from '../../local/gateway';
+import { loadManifest, resolveManifestPath } from '../../lambdas/core/manifest/load';
+import { LocalGateway } from '../../local/serving/gateway';
 import { exchange, type RawAnswer } from '../../scripts/fuzz/run';
 import { tempDirMaker } from '../fixtures/temp-dirs';
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
-import { loadManifest, resolveManifestPath } from '../../lib/manifest/load';
+import { loadManifest, resolveManifestPath } from '../../lambdas/core/manifest/load';
 import { formatLoadResult, LOAD_BATCH_SIZES, loadPassed, loadRequests, runLoad } from '../../scripts/load';
 
 const run = promisify(execFile);

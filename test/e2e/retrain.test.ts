@@ -1,16 +1,16 @@
 // Retraining end to end on one machine: the retrain state machine taken from the synthesized stack and run
-// by the local runner (local/retrain.ts), with the real trainer, real ONNX sessions for the candidate and
+// by the local runner (local/retrain/run-retrain.ts), with the real trainer, real ONNX sessions for the candidate and
 // the live model, and files written as `mlship train` writes them; each test on its own copy of a project.
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { stringify } from 'yaml';
-import { trainModel } from '../../lambdas/core/onboard-train';
-import { createRandom, shuffleInPlace } from '../../lambdas/core/training/random';
-import { stratifiedSplit } from '../../lambdas/core/training/split';
-import { loadManifest, loadModelFolder } from '../../lib/manifest/load';
-import { retrainLocally } from '../../local/retrain';
+import { trainModel } from '../../lambdas/core/models/onboard-train';
+import { createRandom, shuffleInPlace } from '../../lambdas/core/models/training/random';
+import { stratifiedSplit } from '../../lambdas/core/models/training/split';
+import { loadManifest, loadModelFolder } from '../../lambdas/core/manifest/load';
+import { retrainLocally } from '../../local/retrain/run-retrain';
 import { tempDirMaker } from '../fixtures/temp-dirs';
 
 const SHIPPED = join(import.meta.dirname, '..', '..', 'models', 'breast-cancer');

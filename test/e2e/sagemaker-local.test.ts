@@ -8,9 +8,9 @@ import { after, before, describe, it } from 'node:test';
 import { InvokeEndpointCommand, ModelError, SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { stringify } from 'yaml';
-import { ServedModel } from '../../lambdas/core/inference-session';
-import { loadManifest } from '../../lib/manifest/load';
-import { LocalGateway } from '../../local/gateway';
+import { ServedModel } from '../../lambdas/core/models/inference-session';
+import { loadManifest } from '../../lambdas/core/manifest/load';
+import { LocalGateway } from '../../local/serving/gateway';
 import { postWhileClosing } from '../fixtures/drain';
 import { tempDirMaker } from '../fixtures/temp-dirs';
 

@@ -3,7 +3,7 @@
 // cannot be read at all, and the two kinds of output line besides a scored row: a reject line
 // ({row, reason, input}, one per row that is not scored) and the scored CSV's header line.
 import { csvField } from './scored-writer';
-import type { Predictor } from '../model-api';
+import type { Predictor } from '../serving/model-api';
 
 export type BatchFormat = 'csv' | 'jsonl';
 

@@ -6,8 +6,8 @@
 // The readers reach its fields directly (count, chunk, rowNumber): they fill it in their hot loops.
 import { rejectLine, scoredHeader, type BatchFormat, type BatchOutputPart, type BatchSummary } from './batch-format';
 import { ScoredLineWriter } from './scored-writer';
-import type { BatchPrediction } from '../inference-session';
-import type { Predictor } from '../model-api';
+import type { BatchPrediction } from '../models/inference-session';
+import type { Predictor } from '../serving/model-api';
 
 export class RowChunk {
   readonly width: number;

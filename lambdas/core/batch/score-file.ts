@@ -3,7 +3,7 @@
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { StringDecoder } from 'node:string_decoder';
-import type { Predictor } from '../model-api';
+import type { Predictor } from '../serving/model-api';
 import type { BatchOutputPart, BatchScorerOptions, BatchSummary } from './batch-format';
 import { createBatchScorer } from './scorers';
 

@@ -10,7 +10,7 @@ import { INCOMPLETE, LF } from './csv-fields';
 import { CsvRecordReader } from './csv-records';
 import { JsonlRecordReader } from './jsonl-records';
 import { RowChunk } from './row-chunk';
-import type { Predictor } from '../model-api';
+import type { Predictor } from '../serving/model-api';
 
 const NEW_LINE = Buffer.from('\n');
 

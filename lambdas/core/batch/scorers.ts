@@ -6,7 +6,7 @@
 import { StringDecoder } from 'node:string_decoder';
 import { checkChunkRows, type BatchOutputPart, type BatchScorer, type BatchScorerOptions, type BatchSummary } from './batch-format';
 import { Scorer } from './scorer';
-import type { Predictor } from '../model-api';
+import type { Predictor } from '../serving/model-api';
 
 /** A scorer for one input: push() its text in pieces, then end(). */
 export function createBatchScorer(predictor: Predictor, options: BatchScorerOptions): BatchScorer {

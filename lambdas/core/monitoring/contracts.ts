@@ -44,7 +44,7 @@ export const LAMBDA_CAPTURE_PREFIX = 'lambda/';
 
 /**
  * Key prefix of SageMaker endpoint captures (the endpoint's own DataCaptureConfig; SageMaker adds
- * `<endpoint>/<variant>/<yyyy>/<mm>/<dd>/<hh>/<file>.jsonl`). Equal to lib/sagemaker-model.ts DATA_CAPTURE_PREFIX.
+ * `<endpoint>/<variant>/<yyyy>/<mm>/<dd>/<hh>/<file>.jsonl`). Equal to lib/sagemaker/sagemaker-model.ts DATA_CAPTURE_PREFIX.
  */
 export const SAGEMAKER_CAPTURE_PREFIX = 'data-capture/';
 

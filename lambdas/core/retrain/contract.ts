@@ -1,14 +1,14 @@
-// What the steps of the retrain state machine pass each other. The state machine (lib/retrain-pipeline.ts)
+// What the steps of the retrain state machine pass each other. The state machine (lib/retrain/retrain-pipeline.ts)
 // puts the model's constants under `settings` (a Pass state per model, from the manifest and the live
 // model card at synth), the execution's input under `input` and each step's result under its own key
 // (`data`, `candidate`, `evaluation`, `registered`). Every handler checks its event against these schemas,
 // so a step started with the wrong shape fails at once with the field at fault.
 import { z } from 'zod';
-import { modelNameSchema } from '../model-card';
+import { modelNameSchema } from '../models/model-card';
 
 /** Prefix of the data bucket under which retraining data may be gathered (the gather function's role reads only here). */
 export const TRAINING_DATA_PREFIX = 'training-data/';
-/** Where one execution keeps its files: the data bucket's `_work/` expires them (lib/pipeline-storage.ts). */
+/** Where one execution keeps its files: the data bucket's `_work/` expires them (lib/pipelines/pipeline-storage.ts). */
 export const RETRAIN_WORK_PREFIX = '_work/retrain/';
 
 export const retrainMetricSchema = z.enum(['accuracy', 'macroF1', 'rocAuc']);

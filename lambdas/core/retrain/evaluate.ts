@@ -3,14 +3,14 @@
 // scored with the manifest's metric. The gate that follows (a Choice state) lets the candidate through
 // when candidateScore >= threshold = liveScore - tolerance. Figures are rounded to 12 decimals, so that
 // 0.95 - 0.01 compares as 0.94 and not 0.9399999999999999.
-import { modelCardSchema, type ModelCard } from '../model-card';
-import { readText, type ObjectStore } from '../object-store';
-import { runOnnxRows } from '../onnx-run';
-import { softmaxRows } from '../row-math';
-import { parseWithSchema } from '../schema-errors';
-import { selectRows, type Matrix } from '../training/matrix';
-import { accuracy, macroF1, rocAuc } from '../training/metrics';
-import { argmaxRows } from '../training/network';
+import { modelCardSchema, type ModelCard } from '../models/model-card';
+import { readText, type ObjectStore } from '../storage/object-store';
+import { runOnnxRows } from '../models/onnx-run';
+import { softmaxRows } from '../common/row-math';
+import { parseWithSchema } from '../common/schema-errors';
+import { selectRows, type Matrix } from '../models/training/matrix';
+import { accuracy, macroF1, rocAuc } from '../models/training/metrics';
+import { argmaxRows } from '../models/training/network';
 import { BadTrainingData, LiveModelMismatch, type EvaluateEvent, type EvaluationResult, type HeldOutMetrics, type RetrainMetric, workKeys } from './contract';
 import { heldOutSplit, liveSplitOf, readGatheredData } from './live-model';
 import { rejectedMessage } from './messages';

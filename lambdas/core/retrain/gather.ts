@@ -6,9 +6,9 @@
 // dropped silently. Too few accepted rows fails the step with NotEnoughData and the counts.
 import { createHash } from 'node:crypto';
 import { parse } from 'csv-parse/sync';
-import { maybeGunzip } from '../csv';
-import type { ModelCard } from '../model-card';
-import { listAll, type ObjectStore } from '../object-store';
+import { maybeGunzip } from '../common/csv';
+import type { ModelCard } from '../models/model-card';
+import { listAll, type ObjectStore } from '../storage/object-store';
 import { BadTrainingData, NotEnoughData, TRAINING_DATA_PREFIX, workKeys, type GatherEvent, type GatherResult } from './contract';
 
 /** Shown in a reject's `input`, at most. */

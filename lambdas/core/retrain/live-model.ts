@@ -1,12 +1,12 @@
 // What retraining needs of the live model and of the gathered data: the live card's split, family and
 // hyper-parameters; data.csv read back as a matrix with the class index of every row, in the card's
 // feature order; and the held-out split re-made exactly as the card's evaluation.split says.
-import { parseCsv, toNumericTable } from '../csv';
-import type { ModelCard } from '../model-card';
-import { readText, type ObjectStore } from '../object-store';
-import type { Matrix } from '../training/matrix';
-import { stratifiedSplit, type Split } from '../training/split';
-import type { Family, TrainOptions } from '../training/train';
+import { parseCsv, toNumericTable } from '../common/csv';
+import type { ModelCard } from '../models/model-card';
+import { readText, type ObjectStore } from '../storage/object-store';
+import type { Matrix } from '../models/training/matrix';
+import { stratifiedSplit, type Split } from '../models/training/split';
+import type { Family, TrainOptions } from '../models/training/train';
 import { BadTrainingData, LiveModelMismatch } from './contract';
 import { classOf, labelColumnOf } from './gather';
 

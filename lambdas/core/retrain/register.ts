@@ -2,7 +2,7 @@
 // folder to the registry at <model>/<version>/ (model.onnx, evaluation.json, then model.json, so a
 // version with a card is complete), and the parameter naming the latest candidate set. A version already
 // in the registry is never overwritten. Deploying stays a reviewed change: the message says how.
-import { ObjectNotFoundError, type ObjectStore } from '../object-store';
+import { ObjectNotFoundError, type ObjectStore } from '../storage/object-store';
 import { registryKeys, VersionExists, type RegisterEvent, type Registered } from './contract';
 import { registeredMessage } from './messages';
 

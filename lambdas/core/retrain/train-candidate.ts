@@ -3,10 +3,10 @@
 // evaluation.split says. The candidate (model.onnx and a model.json with evaluation, drift baseline and
 // golden cases, as `mlship train` writes them) goes to the execution's work folder, as the next version:
 // one above both the live version and the highest version already in the registry.
-import { buildTrainedArtifact } from '../onboard-train';
-import { modelCardSchema, type ModelCard } from '../model-card';
-import { listAll, type ObjectStore } from '../object-store';
-import { parseWithSchema } from '../schema-errors';
+import { buildTrainedArtifact } from '../models/onboard-train';
+import { modelCardSchema, type ModelCard } from '../models/model-card';
+import { listAll, type ObjectStore } from '../storage/object-store';
+import { parseWithSchema } from '../common/schema-errors';
 import { BadTrainingData, LiveModelMismatch, workKeys, type Candidate, type TrainEvent } from './contract';
 import { liveTrainingOptions, readGatheredData } from './live-model';
 

@@ -13,7 +13,7 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import type { SNSEvent } from 'aws-lambda';
 import { readAlertFormatterConfig } from '../../../lambdas/alert-formatter/config';
 import { createAlertFormatter } from '../../../lambdas/alert-formatter/handler';
-import { DEFAULT_ALERT_FORMATTER_ENTRY } from '../../../lib/alert-formatter';
+import { DEFAULT_ALERT_FORMATTER_ENTRY } from '../../../lib/monitoring/alert-formatter';
 import { bundleEntry } from '../../../lib/private/bundle';
 import { startAlarmEndpoints, type AlarmEndpoints, type EmulatedMetricAlarm } from '../../fixtures/alarm-endpoints';
 import { clientSettings } from '../../fixtures/aws-endpoints';

@@ -3,10 +3,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { parseLambdaCaptures } from '../../../lambdas/core/capture/capture-parse';
-import { RequestCapture, type CaptureSink } from '../../../lambdas/core/capture/capture-sink';
-import { ServedModel } from '../../../lambdas/core/inference-session';
-import { ModelApi } from '../../../lambdas/core/model-api';
+import { parseLambdaCaptures } from '../../../lambdas/core/monitoring/capture/capture-parse';
+import { RequestCapture, type CaptureSink } from '../../../lambdas/core/monitoring/capture/capture-sink';
+import { ServedModel } from '../../../lambdas/core/models/inference-session';
+import { ModelApi } from '../../../lambdas/core/serving/model-api';
 import { createInferenceHandler } from '../../../lambdas/inference/handler';
 import { readInferenceConfig } from '../../../lambdas/inference/config';
 import { apiEvent } from '../../fixtures/api-events';

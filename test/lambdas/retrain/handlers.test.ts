@@ -14,11 +14,11 @@ import { after, before, describe, it } from 'node:test';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
 import S3rver from 's3rver';
-import { ConfigError } from '../../../lambdas/core/config-error';
-import { loadManifest, loadModelFolder, resolveManifestPath } from '../../../lib/manifest/load';
-import { RETRAIN_STATES } from '../../../lib/retrain-pipeline';
-import { runStateMachine, type Json, type TaskHandler } from '../../../local/sfn/runner';
-import { stateMachineDefinition, synthesizeStackTemplate } from '../../../local/sfn/stack-template';
+import { ConfigError } from '../../../lambdas/core/common/config-error';
+import { loadManifest, loadModelFolder, resolveManifestPath } from '../../../lambdas/core/manifest/load';
+import { RETRAIN_STATES } from '../../../lib/retrain/retrain-pipeline';
+import { runStateMachine, type Json, type TaskHandler } from '../../../local/pipelines/runner';
+import { stateMachineDefinition, synthesizeStackTemplate } from '../../../local/pipelines/stack-template';
 import { tempDirMaker } from '../../fixtures/temp-dirs';
 
 const tempDir = tempDirMaker('mlship-retrain-handlers-');

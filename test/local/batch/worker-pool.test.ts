@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { loadManifest, resolveManifestPath } from '../../../lib/manifest/load';
+import { loadManifest, resolveManifestPath } from '../../../lambdas/core/manifest/load';
 import { BYTES_PER_WORKER, poolSizeFor, ScoreWorkerPool } from '../../../local/batch/worker-pool';
 import { tempDirMaker } from '../../fixtures/temp-dirs';
 

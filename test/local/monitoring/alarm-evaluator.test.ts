@@ -2,11 +2,11 @@
 // period by period on a clock the test moves; alerts made by the real readableAlert.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { modelAlarmSpecs, type AlarmSpec } from '../../../lambdas/core/monitoring/alarm-catalog';
+import { modelAlarmSpecs, type AlarmSpec } from '../../../lambdas/core/monitoring/alarms/alarm-catalog';
 import { DRIFT_METRICS } from '../../../lambdas/core/monitoring/contracts';
 import type { AlarmEvent } from '../../../lambdas/core/monitoring/contracts';
-import { readableAlert } from '../../../lambdas/core/monitoring/readable-alert';
-import { modelEntrySchema } from '../../../lib/manifest/schema';
+import { readableAlert } from '../../../lambdas/core/monitoring/alarms/readable-alert';
+import { modelEntrySchema } from '../../../lambdas/core/manifest/schema';
 import { AlarmEvaluator } from '../../../local/monitoring/alarm-evaluator';
 import { MetricMathError, parseMetricMath } from '../../../local/monitoring/metric-math';
 import { LocalMetrics } from '../../../local/monitoring/metrics-store';

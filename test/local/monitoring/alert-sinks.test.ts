@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { AlarmEvent } from '../../../lambdas/core/monitoring/contracts';
-import { readableAlert } from '../../../lambdas/core/monitoring/readable-alert';
+import { readableAlert } from '../../../lambdas/core/monitoring/alarms/readable-alert';
 import { AlertHub, monitoringAlert, WebhookAlertSink } from '../../../local/monitoring/alert-sinks';
 import { LocalAlerts, type Alert } from '../../../local/release/alerts';
 import { tempDirMaker } from '../../fixtures/temp-dirs';

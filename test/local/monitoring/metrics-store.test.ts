@@ -2,7 +2,7 @@
 // CloudWatch's, per-version summaries, and percentiles that stay honest past the reservoir's size.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { API_LOG_METRICS_NAMESPACE, type MetricRef } from '../../../lambdas/core/monitoring/alarm-catalog';
+import { API_LOG_METRICS_NAMESPACE, type MetricRef } from '../../../lambdas/core/monitoring/alarms/alarm-catalog';
 import { DRIFT_METRICS, DRIFT_METRICS_NAMESPACE } from '../../../lambdas/core/monitoring/contracts';
 import { LocalMetrics, MAX_SAMPLES_PER_PERIOD } from '../../../local/monitoring/metrics-store';
 

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
-import { listAll, ObjectNotFoundError, parseS3Uri, readText, type ObjectStore } from '../../../lambdas/core/object-store';
-import { S3ObjectStore } from '../../../lambdas/core/s3-object-store';
+import { listAll, ObjectNotFoundError, parseS3Uri, readText, type ObjectStore } from '../../../lambdas/core/storage/object-store';
+import { S3ObjectStore } from '../../../lambdas/core/storage/s3-object-store';
 import { FolderObjectStore } from '../../../local/storage/folder-object-store';
 import { tempDirMaker } from '../../fixtures/temp-dirs';
 

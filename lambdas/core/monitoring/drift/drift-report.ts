@@ -1,0 +1,279 @@
+// Compares a window of current rows (and the model's predictions on them) with a model's drift baseline:
+// accumulate in one pass (DriftAccumulator), then evaluateDrift gives the figures per feature, ranked by PSI,
+// the prediction figures, and the model's verdict.
+import type { DriftBaseline, FeatureBaseline } from '../../models/model-card';
+import { BinnedColumns, type ColumnCounts } from './accumulator';
+import {
+  chiSquareHomogeneity,
+  jensenShannonDistance,
+  kolmogorovSmirnovBinned,
+  populationStabilityIndex,
+  type ChiSquare,
+  type KolmogorovSmirnov,
+} from './statistics';
+import { resolveThresholds, type DriftThresholds } from './thresholds';
+
+/** Accumulates current rows and predictions against one baseline, in any number of chunks. */
+export class DriftAccumulator {
+  readonly features: BinnedColumns;
+  private readonly classCounts: Float64Array | undefined;
+  private readonly predictedValues: BinnedColumns | undefined;
+
+  constructor(readonly baseline: DriftBaseline) {
+    if (baseline.features.length === 0) throw new RangeError('the drift baseline has no features');
+    this.features = new BinnedColumns(baseline.features.map((f) => ({ name: f.name, histogram: f.histogram, percentiles: f.percentiles, center: f.mean })));
+    const p = baseline.predictions;
+    if (p.kind === 'classes') this.classCounts = new Float64Array(p.counts.length);
+    else this.predictedValues = new BinnedColumns([{ name: 'prediction', histogram: p.histogram, percentiles: p.percentiles, center: 0 }]);
+  }
+
+  /** Row-major rows of the baseline's features, in its feature order. */
+  addRows(rows: Float32Array, rowCount?: number): void {
+    this.features.add(rows, rowCount);
+  }
+
+  /** The predicted class index of rows (classification baselines). */
+  addPredictedClasses(classIndex: ArrayLike<number>): void {
+    const counts = this.classCounts;
+    if (!counts) throw new RangeError('the baseline holds predicted values (regression), not classes');
+    for (let i = 0; i < classIndex.length; i++) {
+      const c = classIndex[i]!;
+      if (!(c >= 0 && c < counts.length) || !Number.isInteger(c)) throw new RangeError(`predicted class ${c} is outside [0, ${counts.length})`);
+      counts[c]!++;
+    }
+  }
+
+  /** The predicted values of rows (regression baselines). */
+  addPredictedValues(values: Float32Array): void {
+    if (!this.predictedValues) throw new RangeError('the baseline holds predicted classes, not values');
+    this.predictedValues.add(values);
+  }
+
+  /** Rows added so far. */
+  get rows(): number {
+    return this.features.rows;
+  }
+
+  /** Predictions added so far. */
+  get predictions(): number {
+    if (this.classCounts) return this.classCounts.reduce((s, c) => s + c, 0);
+    return this.predictedValues!.rows;
+  }
+
+  /** @internal for evaluateDrift */
+  predictionCounts(): { kind: 'classes'; counts: number[] } | { kind: 'values'; counts: ColumnCounts } {
+    if (this.classCounts) return { kind: 'classes', counts: Array.from(this.classCounts) };
+    return { kind: 'values', counts: this.predictedValues!.column(0) };
+  }
+}
+
+export type Severity = 'stable' | 'moderate' | 'significant';
+
+export interface Moments {
+  readonly mean: number;
+  readonly std: number;
+  readonly min: number;
+  readonly max: number;
+}
+
+/** A histogram of both samples over the same bins (the baseline's deciles), for reports and charts. */
+export interface SideBySide {
+  /** Interior edges; bins are (-inf, e0], (e0, e1], ..., (e_last, +inf). */
+  readonly edges: number[];
+  readonly baseline: number[];
+  readonly current: number[];
+}
+
+export interface KsFigures extends KolmogorovSmirnov {
+  /** The bins the statistic was read at: the baseline's 99 percentiles, or its deciles for a card without them. */
+  readonly bins: 'percentiles' | 'deciles';
+}
+
+export interface FeatureDrift {
+  readonly name: string;
+  /** Position in the model's feature order. */
+  readonly index: number;
+  /** 1 for the largest PSI. */
+  readonly rank: number;
+  /** Finite current values; NaN and infinities are in `nonFinite`, in no bin. */
+  readonly count: number;
+  readonly nonFinite: number;
+  /** null when the feature had no finite values. */
+  readonly psi: number | null;
+  readonly jsDistance: number | null;
+  readonly ks: KsFigures | null;
+  readonly severity: Severity;
+  /** PSI at or above psiSignificant and the KS test rejecting at alpha, with enough rows. */
+  readonly drifting: boolean;
+  readonly baseline: Moments;
+  readonly current: Moments;
+  /** (current mean - baseline mean) / baseline std; null for a constant baseline. */
+  readonly meanShiftInStd: number | null;
+  readonly histogram: SideBySide;
+}
+
+export type PredictionDrift =
+  | {
+      readonly kind: 'classes';
+      readonly labels: string[];
+      readonly baseline: number[];
+      readonly current: number[];
+      readonly chiSquare: ChiSquare;
+      readonly psi: number;
+      readonly jsDistance: number;
+      /** The chi-square test rejecting at alpha and the JS distance at or above predictionJs, with enough rows. */
+      readonly drifting: boolean;
+    }
+  | {
+      readonly kind: 'values';
+      readonly histogram: SideBySide;
+      readonly ks: KsFigures;
+      readonly psi: number;
+      readonly jsDistance: number;
+      /** The KS test rejecting at alpha and the JS distance at or above predictionJs, with enough rows. */
+      readonly drifting: boolean;
+    };
+
+export type Verdict = 'drift' | 'no drift' | 'not enough data';
+
+export interface DriftReport {
+  readonly verdict: Verdict;
+  /** One line saying why, naming the drifting features. */
+  readonly summary: string;
+  readonly rows: number;
+  readonly baselineRows: number;
+  readonly thresholds: DriftThresholds;
+  /** The drifting features' names, highest PSI first. */
+  readonly driftingFeatures: string[];
+  /** Drifting features / features. */
+  readonly driftShare: number;
+  /** Every feature, highest PSI first. */
+  readonly features: FeatureDrift[];
+  /** Absent when no predictions were added. */
+  readonly predictions?: PredictionDrift;
+}
+
+export interface EvaluateOptions {
+  readonly thresholds?: Partial<DriftThresholds>;
+  /** Class labels in class-index order, for the prediction figures. @default the class indices */
+  readonly labels?: readonly string[];
+}
+
+function severityOf(psi: number, t: DriftThresholds): Severity {
+  return psi >= t.psiSignificant ? 'significant' : psi >= t.psiModerate ? 'moderate' : 'stable';
+}
+
+function ksFigures(baseline: FeatureBaseline['histogram'], percentiles: FeatureBaseline['percentiles'], current: ColumnCounts): KsFigures {
+  if (percentiles && current.percentiles) return { ...kolmogorovSmirnovBinned(percentiles.counts, current.percentiles), bins: 'percentiles' };
+  return { ...kolmogorovSmirnovBinned(baseline.counts, current.histogram), bins: 'deciles' };
+}
+
+function featureDrift(baseline: FeatureBaseline, index: number, current: ColumnCounts, enough: boolean, t: DriftThresholds): Omit<FeatureDrift, 'rank'> {
+  const has = current.count > 0;
+  const psi = has ? populationStabilityIndex(baseline.histogram.counts, current.histogram) : null;
+  const ks = has ? ksFigures(baseline.histogram, baseline.percentiles, current) : null;
+  const severity = psi === null ? 'stable' : severityOf(psi, t);
+  return {
+    name: baseline.name,
+    index,
+    count: current.count,
+    nonFinite: current.nonFinite,
+    psi,
+    jsDistance: has ? jensenShannonDistance(baseline.histogram.counts, current.histogram) : null,
+    ks,
+    severity,
+    drifting: enough && current.count >= t.minSampleSize && severity === 'significant' && ks !== null && ks.pValue < t.alpha,
+    baseline: { mean: baseline.mean, std: baseline.std, min: baseline.min, max: baseline.max },
+    current: { mean: current.mean, std: current.std, min: current.min, max: current.max },
+    meanShiftInStd: has && baseline.std > 0 ? (current.mean - baseline.mean) / baseline.std : null,
+    histogram: { edges: [...baseline.histogram.edges], baseline: [...baseline.histogram.counts], current: current.histogram },
+  };
+}
+
+function predictionDrift(baseline: DriftBaseline['predictions'], accumulator: DriftAccumulator, labels: readonly string[] | undefined, enough: boolean, t: DriftThresholds): PredictionDrift | undefined {
+  if (accumulator.predictions === 0) return undefined;
+  const current = accumulator.predictionCounts();
+  if (baseline.kind === 'classes' && current.kind === 'classes') {
+    const chiSquare = chiSquareHomogeneity(baseline.counts, current.counts);
+    const psi = populationStabilityIndex(baseline.counts, current.counts);
+    const jsDistance = jensenShannonDistance(baseline.counts, current.counts);
+    return {
+      kind: 'classes',
+      labels: baseline.counts.map((_, i) => labels?.[i] ?? String(i)),
+      baseline: [...baseline.counts],
+      current: current.counts,
+      chiSquare,
+      psi,
+      jsDistance,
+      drifting: enough && chiSquare.pValue < t.alpha && jsDistance >= t.predictionJs,
+    };
+  }
+  if (baseline.kind === 'values' && current.kind === 'values') {
+    const counts = current.counts;
+    if (counts.count === 0) return undefined;
+    const ks = ksFigures(baseline.histogram, baseline.percentiles, counts);
+    const psi = populationStabilityIndex(baseline.histogram.counts, counts.histogram);
+    const jsDistance = jensenShannonDistance(baseline.histogram.counts, counts.histogram);
+    return {
+      kind: 'values',
+      histogram: { edges: [...baseline.histogram.edges], baseline: [...baseline.histogram.counts], current: counts.histogram },
+      ks,
+      psi,
+      jsDistance,
+      drifting: enough && ks.pValue < t.alpha && jsDistance >= t.predictionJs,
+    };
+  }
+  throw new RangeError(`the baseline's predictions are ${baseline.kind} but ${current.kind} were added`);
+}
+
+/** Highest PSI first; then the larger KS statistic; then the model's feature order. A feature with no values goes last. */
+function byDrift(a: Omit<FeatureDrift, 'rank'>, b: Omit<FeatureDrift, 'rank'>): number {
+  return (b.psi ?? -1) - (a.psi ?? -1) || (b.ks?.statistic ?? -1) - (a.ks?.statistic ?? -1) || a.index - b.index;
+}
+
+const figure = (x: number) => (x === 0 ? '0' : Math.abs(x) >= 0.01 && Math.abs(x) < 1000 ? x.toFixed(3).replace(/\.?0+$/, '') : x.toExponential(1));
+
+function listNames(names: readonly string[], max = 5): string {
+  return names.length <= max ? names.join(', ') : `${names.slice(0, max).join(', ')} and ${names.length - max} more`;
+}
+
+/** The figures and the verdict for what the accumulator has seen. */
+export function evaluateDrift(accumulator: DriftAccumulator, options: EvaluateOptions = {}): DriftReport {
+  const t = resolveThresholds(options.thresholds);
+  const { baseline } = accumulator;
+  const rows = accumulator.rows;
+  const enough = rows >= t.minSampleSize;
+  const features = baseline.features
+    .map((f, i) => featureDrift(f, i, accumulator.features.column(i), enough, t))
+    .sort(byDrift)
+    .map((f, i): FeatureDrift => ({ ...f, rank: i + 1 }));
+  const predictions = predictionDrift(baseline.predictions, accumulator, options.labels, enough, t);
+  const driftingFeatures = features.filter((f) => f.drifting).map((f) => f.name);
+  const driftShare = driftingFeatures.length / features.length;
+  const shareDrifts = driftShare > t.driftShare;
+  const predictionsDrift = predictions?.drifting ?? false;
+  const verdict: Verdict = !enough ? 'not enough data' : shareDrifts || predictionsDrift ? 'drift' : 'no drift';
+
+  const featurePart = `${driftingFeatures.length} of ${features.length} features drift${driftingFeatures.length > 0 ? ` (${listNames(driftingFeatures)})` : ''}${shareDrifts ? `, more than ${figure(t.driftShare * 100)}%` : ''}`;
+  let predictionPart = '';
+  if (predictions?.kind === 'classes') {
+    predictionPart = `predictions ${predictions.drifting ? 'drift' : 'stable'} (chi-square p ${figure(predictions.chiSquare.pValue)}, JS ${figure(predictions.jsDistance)})`;
+  } else if (predictions?.kind === 'values') {
+    predictionPart = `predictions ${predictions.drifting ? 'drift' : 'stable'} (KS p ${figure(predictions.ks.pValue)}, JS ${figure(predictions.jsDistance)})`;
+  }
+  const summary = !enough
+    ? `not enough data: ${rows} rows, fewer than the ${t.minSampleSize} needed to judge drift`
+    : `${verdict}: ${[featurePart, predictionPart].filter(Boolean).join('; ')}`;
+
+  return {
+    verdict,
+    summary,
+    rows,
+    baselineRows: baseline.sampleSize,
+    thresholds: t,
+    driftingFeatures,
+    driftShare,
+    features,
+    ...(predictions ? { predictions } : {}),
+  };
+}

@@ -1,0 +1,56 @@
+// One run of the drift monitor over every model: read the window's captures, publish the figures, and send one
+// report per model going into drift. The dependencies are injected: the Lambda handler passes CloudWatch and
+// SNS clients, the local monitor timer its metrics store and alert sinks.
+import type { AlarmEvent, ReadableAlert } from '../contracts';
+import { readableAlert } from '../alarms/readable-alert';
+import type { ObjectStore } from '../../storage/object-store';
+import { driftAlarmEvent, monitorModel, type CaptureWindow, type DriftDatum, type MonitoredModel, type MonitorRun } from './drift-monitor';
+import { nextMonitorState, readMonitorState, writeMonitorState, type MonitorState } from './monitor-state';
+
+export interface DriftMonitorDependencies {
+  readonly store: ObjectStore;
+  /** The capture bucket (captures and monitor/state/). */
+  readonly bucket: string;
+  readonly project: string;
+  readonly stage: string;
+  readonly models: readonly MonitoredModel[];
+  /** Publishes one model's figures (CloudWatch PutMetricData in the cloud). */
+  putMetrics(model: string, datums: readonly DriftDatum[], time: Date): Promise<void>;
+  /** Sends the report of a model going into drift (SNS Publish to the notifications topic in the cloud). */
+  notify(alert: ReadableAlert, event: AlarmEvent): Promise<void>;
+  readonly dashboardUrl?: string;
+}
+
+export type ModelOutcome =
+  | { readonly model: string; readonly run: MonitorRun; readonly state: MonitorState; readonly reported: boolean }
+  | { readonly model: string; readonly error: Error };
+
+/** The window ending at `now`, `hours` long. */
+export function windowEndingAt(now: Date, hours: number): CaptureWindow {
+  return { from: new Date(now.getTime() - hours * 3_600_000), to: now };
+}
+
+/**
+ * Runs every model; one model failing (no baseline, unreadable bucket) does not stop the others. The state is
+ * written after the report went out, so a failed publish is retried by the next run.
+ */
+export async function runDriftMonitor(deps: DriftMonitorDependencies, window: CaptureWindow, now = new Date()): Promise<ModelOutcome[]> {
+  const outcomes: ModelOutcome[] = [];
+  for (const model of deps.models) {
+    try {
+      const run = await monitorModel(deps.store, deps.bucket, model, window);
+      await deps.putMetrics(model.name, run.datums, window.to);
+      const previous = await readMonitorState(deps.store, deps.bucket, model.name);
+      const { state, report } = nextMonitorState(previous, run, now);
+      if (report) {
+        const event = driftAlarmEvent(run, { project: deps.project, stage: deps.stage, time: now, ...(deps.dashboardUrl ? { dashboardUrl: deps.dashboardUrl } : {}), ...(previous ? { previous } : {}) });
+        await deps.notify(readableAlert(event), event);
+      }
+      await writeMonitorState(deps.store, deps.bucket, state);
+      outcomes.push({ model: model.name, run, state, reported: report });
+    } catch (error) {
+      outcomes.push({ model: model.name, error: error instanceof Error ? error : new Error(String(error)) });
+    }
+  }
+  return outcomes;
+}

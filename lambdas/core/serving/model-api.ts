@@ -1,0 +1,176 @@
+// The HTTP API of one model, independent of where it runs: the Lambda handler adapts API Gateway
+// events to it, and the local gateway runs that same handler. Bad input ends as a named 4xx error.
+import { decodeV1, decodeV2, encodeV1, encodeV2, InputLayout, modelMetadata, type DecodedBatch } from './codecs';
+import { ApiError, BadRequestError, errorBody, INTERNAL_ERROR_BODY, MethodNotAllowedError, NotFoundError, PayloadTooLargeError, UnsupportedMediaTypeError } from './errors';
+import type { BatchPrediction } from '../models/inference-session';
+import type { ModelCard } from '../models/model-card';
+import { RouteTable, type ModelOperation } from './routes';
+
+export interface ApiRequest {
+  readonly method: string;
+  /** The route path, e.g. /v2/models/digits/infer (without any stage or base path). */
+  readonly path: string;
+  readonly contentType: string | undefined;
+  readonly body: string | null | undefined;
+}
+
+export interface ApiResponse {
+  readonly statusCode: number;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+}
+
+export interface ApiLimits {
+  /** Requests with a larger body get 413. */
+  readonly maxBodyBytes: number;
+  /** Requests with more instances get 400. */
+  readonly maxBatchSize: number;
+}
+
+/** What happened to one request: for metrics, logs and (later) canary evaluation. */
+export interface RequestRecord {
+  readonly operation: ModelOperation | 'unrouted';
+  readonly statusCode: number;
+  readonly errorCode: string | undefined;
+  /** Instances scored; 0 when the request was rejected. */
+  readonly instances: number;
+  /** Time inside session.run, in milliseconds. */
+  readonly inferenceMs: number;
+  /** The error behind a 5xx, for the log; an unexpected one is never sent to the caller. */
+  readonly failure?: unknown;
+  /** What was scored (predict and infer answered 200): references to the decoded rows and the prediction, for data capture. */
+  readonly scored?: ScoredBatch;
+}
+
+/** The rows a request scored and the model's answer, as the capture path reads them (not copies). */
+export interface ScoredBatch {
+  /** Row-major raw feature values, `count` rows of the card's features. */
+  readonly rows: Float32Array;
+  readonly count: number;
+  readonly prediction: BatchPrediction;
+}
+
+export interface ApiResult {
+  readonly response: ApiResponse;
+  readonly record: RequestRecord;
+}
+
+/**
+ * What answers for the model: an onnxruntime session in this process (ServedModel), or a remote
+ * endpoint (the SageMaker proxy). The API decodes, validates and encodes the same way for both.
+ */
+export interface Predictor {
+  readonly card: ModelCard;
+  /**
+   * Runs `count` rows of `card.input.features.length` raw values. A remote predictor may report the
+   * version that actually answered (during a blue/green shift it can be the old one).
+   */
+  predict(rows: Float32Array, count: number): Promise<BatchPrediction & { readonly servedVersion?: string }>;
+}
+
+const JSON_MEDIA_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
+
+export class ModelApi {
+  private readonly routes: RouteTable;
+  private readonly layout: InputLayout;
+  private readonly baseHeaders: Record<string, string>;
+  private readonly name: string;
+  private readonly version: string;
+
+  constructor(
+    readonly model: Predictor,
+    private readonly limits: ApiLimits,
+  ) {
+    this.name = model.card.name;
+    this.version = String(model.card.version);
+    this.routes = new RouteTable([this.name]);
+    this.layout = new InputLayout(model.card);
+    this.baseHeaders = { 'content-type': 'application/json', 'x-model-name': this.name, 'x-model-version': this.version };
+  }
+
+  async handle(request: ApiRequest): Promise<ApiResult> {
+    let operation: RequestRecord['operation'] = 'unrouted';
+    try {
+      const match = this.routes.match(request.method, request.path);
+      if (match.found === 'wrong-method') throw new MethodNotAllowedError(request.method, request.path, match.allowed);
+      if (match.found === 'unknown-model') throw new NotFoundError(`model '${match.model.slice(0, 100)}' is not served here; this function serves '${this.name}'`, 'model_not_found');
+      if (match.found === 'none' || match.route.kind !== 'model') throw new NotFoundError(`no route ${request.method} ${request.path.slice(0, 200)}`);
+      operation = match.route.operation;
+      return await this.run(operation, request);
+    } catch (error) {
+      return this.failure(operation, error);
+    }
+  }
+
+  private async run(operation: ModelOperation, request: ApiRequest): Promise<ApiResult> {
+    switch (operation) {
+      case 'metadata':
+        return this.ok(operation, modelMetadata(this.model.card), 0, 0);
+      case 'ready':
+        return this.ok(operation, { name: this.name, ready: true }, 0, 0);
+      case 'status':
+        return this.ok(operation, { name: this.name, version: this.version, ready: true }, 0, 0);
+      case 'predict': {
+        const batch = decodeV1(this.readJson(request, "an 'instances' array"), this.layout, this.limits);
+        const { prediction, inferenceMs } = await this.predict(batch);
+        return this.okText(operation, encodeV1(prediction, this.model.card), batch.count, inferenceMs, prediction.servedVersion, { rows: batch.rows, count: batch.count, prediction });
+      }
+      case 'infer': {
+        const batch = decodeV2(this.readJson(request, "an 'inputs' array"), this.layout, this.limits);
+        const { prediction, inferenceMs } = await this.predict(batch);
+        const answer = encodeV2(prediction, this.model.card, batch.id);
+        const served = prediction.servedVersion;
+        return this.okText(operation, JSON.stringify(served === undefined ? answer : { ...answer, model_version: served }), batch.count, inferenceMs, served, { rows: batch.rows, count: batch.count, prediction });
+      }
+    }
+  }
+
+  private async predict(batch: DecodedBatch) {
+    const started = performance.now();
+    const prediction = await this.model.predict(batch.rows, batch.count);
+    return { prediction, inferenceMs: performance.now() - started };
+  }
+
+  private readJson(request: ApiRequest, expected: string): unknown {
+    const contentType = request.contentType;
+    if (contentType !== undefined && contentType !== '' && !JSON_MEDIA_TYPE.test(contentType)) throw new UnsupportedMediaTypeError(contentType);
+    const body = request.body;
+    if (body === null || body === undefined || body.trim() === '') throw new BadRequestError(`request body is empty; send a JSON object with ${expected}`, 'invalid_json');
+    // Length in UTF-16 units is at most the byte length, so only measure bytes near the limit.
+    if (body.length > this.limits.maxBodyBytes / 3 && Buffer.byteLength(body, 'utf8') > this.limits.maxBodyBytes) {
+      throw new PayloadTooLargeError(this.limits.maxBodyBytes);
+    }
+    try {
+      return JSON.parse(body);
+    } catch (error) {
+      throw new BadRequestError(`request body is not valid JSON: ${(error as Error).message.slice(0, 200)}`, 'invalid_json');
+    }
+  }
+
+  private ok(operation: ModelOperation, payload: unknown, instances: number, inferenceMs: number): ApiResult {
+    return this.okText(operation, JSON.stringify(payload), instances, inferenceMs);
+  }
+
+  private okText(operation: ModelOperation, body: string, instances: number, inferenceMs: number, servedVersion?: string, scored?: ScoredBatch): ApiResult {
+    const headers = servedVersion === undefined || servedVersion === this.version ? this.baseHeaders : { ...this.baseHeaders, 'x-model-version': servedVersion };
+    return {
+      response: { statusCode: 200, headers, body },
+      record: { operation, statusCode: 200, errorCode: undefined, instances, inferenceMs, ...(scored ? { scored } : {}) },
+    };
+  }
+
+  private failure(operation: RequestRecord['operation'], error: unknown): ApiResult {
+    if (error instanceof ApiError) {
+      const headers = error instanceof MethodNotAllowedError ? { ...this.baseHeaders, allow: error.allowed.join(', ') } : this.baseHeaders;
+      return {
+        response: { statusCode: error.status, headers, body: JSON.stringify(errorBody(error)) },
+        // A 5xx of our own (the model failed to run) is the operator's problem: keep the error for the log.
+        record: { operation, statusCode: error.status, errorCode: error.code, instances: 0, inferenceMs: 0, ...(error.status >= 500 ? { failure: error } : {}) },
+      };
+    }
+    return {
+      response: { statusCode: 500, headers: this.baseHeaders, body: JSON.stringify(INTERNAL_ERROR_BODY) },
+      record: { operation, statusCode: 500, errorCode: INTERNAL_ERROR_BODY.error.code, instances: 0, inferenceMs: 0, failure: error },
+    };
+  }
+}
