@@ -1,6 +1,7 @@
 // `npm run bench`: each figure next to its raw baseline, measured in the same run, as a ratio, so the
 // result holds on a noisy machine. Usage: npm run bench -- [--manifest FILE] [--model NAME] [--quick]
 // [--only handler|capture|gateway|batch|drift] (repeatable: those groups of figures alone)
+// Over 400 lines: every benchmark group beside its raw baseline, so each ratio is measured the same way.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';

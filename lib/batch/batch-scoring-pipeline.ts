@@ -5,6 +5,7 @@
 // a collect step (runtime sagemaker) -> Summarise (merges the parts, rows in = scored + rejected) -> an
 // SNS notification. Every step is caught: a failure is notified with the step and its error, then fails
 // the execution. The logic lives in lambdas/core/batch/pipeline; this construct only wires it.
+// Over 400 lines: one state machine, its functions and their least-privilege roles, which refer to each other.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Aws, Duration, Stack, Validations } from 'aws-cdk-lib';

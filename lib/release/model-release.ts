@@ -4,6 +4,7 @@
 // any traffic moves, a pre-traffic hook invokes the new version with the golden cases of its model.json;
 // while traffic moves, alarms on the new version (error rate, function errors, p99 duration,
 // throttles) watch it. A failed hook, an alarm or a failed or stopped deployment moves the alias back.
+// Over 400 lines: one construct (the alias, the deployment group, its alarms and the hook) whose parts refer to each other.
 import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as codedeploy from 'aws-cdk-lib/aws-codedeploy';

@@ -10,6 +10,7 @@
 // The steps that need the live model (its card, its ONNX file, onnxruntime) run in the stage's pipeline
 // image (lib/pipelines/pipeline-image.ts), one function per step serving every model; Register is a small zip
 // function. Each function has a role of its own limited to the prefixes, bucket and parameters it uses.
+// Over 400 lines: one state machine, its five step functions and their roles, which refer to each other.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Duration, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';

@@ -7,6 +7,7 @@
 // deployments with a canary and rollback alarms; data capture to an encrypted bucket; Application Auto
 // Scaling on the variant; and a small proxy function (lambdas/sagemaker-proxy) that API Gateway calls like
 // a Lambda model's function. No CodeDeploy on this path: SageMaker's blue/green is the release.
+// Over 400 lines: one construct whose endpoint, config, guardrail alarms, scaling and proxy refer to each other; its images and model data are in files of their own.
 import { ArnFormat, Aws, Duration, RemovalPolicy, Stack, Tags } from 'aws-cdk-lib';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';

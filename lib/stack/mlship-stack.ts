@@ -3,6 +3,7 @@
 // blue/green release, autoscaling, data capture and proxy function; and the API in front of the aliases
 // and proxies. It only wires constructs together; everything it needs comes from the loaded, validated
 // manifest.
+// Over 400 lines: the one place that composes every capability's construct; split, the wiring would be read across files.
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';

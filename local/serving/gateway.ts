@@ -1,6 +1,7 @@
 // The local gateway: API Gateway's part (routing, body limit, throttling, JSON gateway errors) on a
 // node:http server, in front of the very Lambda handler each model runs in the cloud, called with
 // API Gateway proxy events. One process serves every model in the manifest.
+// Over 400 lines: the gateway's routing, body reading, timeouts and start/stop, the one class npm start runs.
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';

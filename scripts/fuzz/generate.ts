@@ -5,6 +5,7 @@
 // chunked bodies (good and bad), unknown methods, odd paths (encoded slashes, dot segments, long URLs, query
 // strings), v1 and v2 bodies of wrong shapes, the local SageMaker endpoint, the status page, and some valid
 // requests among them, to every route of every model.
+// Over 400 lines: one generator per kind of hostile request, seeded, in one table.
 
 /** The small deterministic generator (sfc32): fast, and good enough to pick cases. */
 export class Rng {

@@ -6,6 +6,7 @@
 // that sends its whole request before reading does.
 // The gateway must keep answering its health check, and its heap after a forced GC must come back to the
 // level after warm-up.
+// Over 400 lines: the fuzzer's raw HTTP client, its checks of every answer and the target process, kept together.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { connect } from 'node:net';

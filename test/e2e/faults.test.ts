@@ -3,6 +3,7 @@
 // that throw, reject or never answer (500/504 JSON, the others keep answering); SIGTERM with slow
 // requests in flight (all answered, new connections refused, exit 0); an error nobody caught (a rejection:
 // logged, counted, serving goes on; an exception: logged, drained, exit 1).
+// Over 400 lines: each fault needs its own broken project or process, and they share their fixtures here.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';

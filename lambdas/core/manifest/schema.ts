@@ -1,4 +1,5 @@
 // The manifest schema: one file names the models and how each is served. Validated at synth and at start.
+// Over 400 lines: the whole manifest schema with every field's description (docs/manifest.md is generated from it).
 import { z } from 'zod';
 import { DEFAULT_DRIFT_THRESHOLDS } from '../monitoring/drift/thresholds';
 import { modelNameSchema, modelVersionSchema } from '../models/model-card';

@@ -3,6 +3,7 @@
 // onnxruntime. It must answer as the Lambda path does (the same ModelApi on the same model, in process),
 // refuse bad input before calling the endpoint, and turn every endpoint failure into a 400 or a prompt
 // 503 that names the endpoint.
+// Over 400 lines: one case per failure of the endpoint and per refusal, against one stub endpoint.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';

@@ -2,6 +2,7 @@
 // with the traffic config of each strategy, the alarms on the new version, the pre-traffic hook and its
 // exact permissions, and every validation branch. A plain inline function stands in for the model's
 // image function, and a stub for the hook's entry (the real hook is bundled in mlship-stack.test.ts).
+// Over 400 lines: every release strategy and validation branch of one construct.
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';

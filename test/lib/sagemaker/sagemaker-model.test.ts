@@ -3,6 +3,7 @@
 // autoscaling, the execution role's and the proxy role's exact statements, the proxy function, and every
 // validation branch. The shipped digits model is the model; a stub stands in for the proxy's entry (the
 // real proxy is bundled in mlship-stack-sagemaker.test.ts).
+// Over 400 lines: every setting and validation branch of one construct, on one synthesized stack.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';

@@ -2,6 +2,7 @@
 // `live` alias, CodeDeploy, alarms, pre-traffic hook), every route of the shared route table on the API
 // (the v1 ':predict' form included) calling the aliases, throttling, JSON gateway errors, outputs; and
 // the manifest problems that stop synth.
+// Over 400 lines: assertions on the one synthesized stack, made once and shared by every case.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
