@@ -124,6 +124,11 @@ export class FolderObjectStore implements ObjectStore {
 
   async *list(bucket: string, prefix: string): AsyncIterable<StoredObject> {
     const folder = this.path(bucket, '');
+    // Only the prefix's deepest folder is walked (an hour's captures, not the whole capture tree).
+    const slash = prefix.lastIndexOf('/');
+    const top = slash < 0 ? folder : resolve(folder, prefix.slice(0, slash));
+    // A prefix that leaves the folder names no object.
+    if (top !== folder && !top.startsWith(folder + sep)) return;
     const keys: StoredObject[] = [];
     const walk = async (dir: string): Promise<void> => {
       let entries;
@@ -143,7 +148,7 @@ export class FolderObjectStore implements ObjectStore {
         }
       }
     };
-    await walk(folder);
+    await walk(top);
     keys.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     yield* keys;
   }
@@ -175,6 +180,15 @@ export class FolderObjectStore implements ObjectStore {
       throw error;
     }
     yield* createReadStream(file, { highWaterMark: 1024 * 1024, ...(range ? { start: range.start, end: range.end } : {}) }) as AsyncIterable<Uint8Array>;
+  }
+
+  async delete(bucket: string, key: string): Promise<void> {
+    const file = this.path(bucket, key);
+    try {
+      if ((await stat(file)).isFile()) await rm(file, { force: true });
+    } catch (error) {
+      if (!isMissing(error)) throw error;
+    }
   }
 
   /** Written aside, then renamed into place: the object appears whole, or (should `body` throw) not at all. */

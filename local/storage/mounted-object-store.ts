@@ -85,6 +85,11 @@ export class MountedObjectStore implements ObjectStore {
     const { mount, rest } = this.resolve(bucket, key);
     return this.folders.writeStream(mount.prefix, rest, body);
   }
+
+  delete(bucket: string, key: string): Promise<void> {
+    const { mount, rest } = this.resolve(bucket, key);
+    return this.folders.delete(mount.prefix, rest);
+  }
 }
 
 /** A folder path as a key suffix ('a/b' on Windows too). */

@@ -29,6 +29,8 @@ export interface ObjectStore {
    * multipart upload). Should `body` throw, the error comes back and the object is as it was before.
    */
   writeStream(bucket: string, key: string, body: AsyncIterable<Uint8Array>, contentType?: string): Promise<void>;
+  /** Deletes an object; deleting one that is not there is no error (as S3 DeleteObject). */
+  delete(bucket: string, key: string): Promise<void>;
 }
 
 /** No object at that bucket and key. */
@@ -42,7 +44,7 @@ export class ObjectNotFoundError extends Error {
   }
 }
 
-/** Reads a whole object as UTF-8 text. */
+/** Reads a whole object as UTF-8 text: for small objects only (a JSON state, a plan); stream anything that grows with traffic (lambdas/core/storage/line-reader.ts). */
 export async function readText(store: ObjectStore, bucket: string, key: string): Promise<string> {
   return new TextDecoder().decode(await store.read(bucket, key));
 }

@@ -1,6 +1,6 @@
 // The ObjectStore of the cloud: S3 through the AWS SDK v3 client.
 import { Readable } from 'node:stream';
-import { GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client, paginateListObjectsV2 } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client, paginateListObjectsV2 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { ObjectNotFoundError, type ByteRange, type ObjectStore, type StoredObject } from './object-store';
 
@@ -30,8 +30,13 @@ export class S3ObjectStore implements ObjectStore {
       throw error;
     }
     if (!body) return;
-    // In Node the body is a Readable stream of Buffers.
+    // In Node the body is a Readable stream of Buffers, taken piece by piece as the socket delivers them (never
+    // transformToString, which holds the whole object); a reader that stops early destroys it.
     for await (const chunk of body as AsyncIterable<Uint8Array>) yield chunk;
+  }
+
+  async delete(bucket: string, key: string): Promise<void> {
+    await this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
   }
 
   async write(bucket: string, key: string, body: string | Uint8Array, contentType?: string): Promise<void> {

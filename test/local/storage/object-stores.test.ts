@@ -78,6 +78,17 @@ function contract(name: string, open: () => Promise<{ store: ObjectStore; close:
       assert.deepEqual((await listAll(store, BUCKET, 'big/')).map((o) => o.key), ['big/kept.txt', 'big/streamed.csv'], 'no partial object listed');
     });
 
+    it('deletes an object (one that is not there is no error), and lists by a prefix that is not a folder', async () => {
+      await store.write(BUCKET, 'gone/x.json', '{}');
+      await store.write(BUCKET, 'gone/xy.json', '{}');
+      assert.deepEqual((await listAll(store, BUCKET, 'gone/x')).map((o) => o.key), ['gone/x.json', 'gone/xy.json']);
+      await store.delete(BUCKET, 'gone/x.json');
+      await store.delete(BUCKET, 'gone/x.json');
+      await store.delete(BUCKET, 'never/was.json');
+      assert.deepEqual((await listAll(store, BUCKET, 'gone/')).map((o) => o.key), ['gone/xy.json']);
+      await assert.rejects(store.read(BUCKET, 'gone/x.json'), ObjectNotFoundError);
+    });
+
     it('says which object is missing, on read and on stream', async () => {
       await assert.rejects(store.read(BUCKET, 'incoming/none.csv'), (e: unknown) => e instanceof ObjectNotFoundError && e.message === `no object s3://${BUCKET}/incoming/none.csv`);
       await assert.rejects(collect(store.readStream(BUCKET, 'incoming/none.csv')), ObjectNotFoundError);
