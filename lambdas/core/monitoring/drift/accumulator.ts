@@ -1,7 +1,9 @@
 // One streaming pass over rows of features: per column, the counts in the baseline's bins and the moments
 // of the current values. Rows arrive as row-major Float32Array chunks (what a model gets, what the batch
 // core and the capture path produce), in any number of calls; nothing per row is kept, so 1,000,000 rows
-// cost the same memory as 10.
+// cost the same memory as 10. Passes over parts of the data (an hour each, a file each) merge exactly: the
+// counts add, and the moments are sums and sums of squares around a fixed centre (the baseline's mean), which
+// add too; `state()` writes a pass out and `mergeState` adds one back, every number as it was.
 import type { Histogram } from '../../models/model-card';
 
 /** What one column is binned against: the baseline's decile histogram and, when it has one, its percentile one. */
@@ -29,6 +31,36 @@ export interface ColumnCounts {
   readonly std: number;
   readonly min: number;
   readonly max: number;
+}
+
+/** A number as JSON holds it exactly: finite ones as numbers, the rest (and -0) as their names. */
+export type ExactNumber = number | 'NaN' | 'Infinity' | '-Infinity' | '-0';
+
+export function toExact(x: number): ExactNumber {
+  if (Number.isFinite(x)) return Object.is(x, -0) ? '-0' : x;
+  return Number.isNaN(x) ? 'NaN' : x > 0 ? 'Infinity' : '-Infinity';
+}
+
+export function fromExact(x: unknown): number {
+  if (typeof x === 'number') return x;
+  if (x === 'NaN') return NaN;
+  if (x === 'Infinity') return Infinity;
+  if (x === '-Infinity') return -Infinity;
+  if (x === '-0') return -0;
+  throw new RangeError(`${JSON.stringify(x)?.slice(0, 20)} is not a number`);
+}
+
+/** What a pass over some rows found, every number exact: what BinnedColumns.state() writes and mergeState adds. */
+export interface BinnedColumnsState {
+  /** Counts in the grid's bins (the union of both histograms' edges), column after column. */
+  readonly counts: number[];
+  /** Per column: the sum of (value - centre) and of its squares over the finite values, their min and max, how many finite and non-finite values. */
+  readonly sum: ExactNumber[];
+  readonly squares: ExactNumber[];
+  readonly min: ExactNumber[];
+  readonly max: ExactNumber[];
+  readonly finite: number[];
+  readonly nonFinite: number[];
 }
 
 /** Lookup cells per edge: a value is found in its cell, then by a short forward scan (about one step). */
@@ -111,7 +143,7 @@ export class BinnedColumns {
   /** Lookup tables: for cell t of a column, how many of its edges lie in cells before t. */
   private readonly cells: Int32Array;
 
-  constructor(private readonly columns: readonly ColumnSpec[]) {
+  constructor(readonly columns: readonly ColumnSpec[]) {
     const width = columns.length;
     if (width === 0) throw new RangeError('no columns to count');
     this.width = width;
@@ -222,6 +254,60 @@ export class BinnedColumns {
       finite[c] = finite[c]! + n;
       nonFinite[c] = nonFinite[c]! + bad;
     }
+  }
+
+  /** Everything counted so far, exactly (JSON keeps it as it is). */
+  state(): BinnedColumnsState {
+    const exact = (a: Float64Array) => Array.from(a, toExact);
+    return {
+      counts: Array.from(this.counts),
+      sum: exact(this.sum),
+      squares: exact(this.squares),
+      min: exact(this.min),
+      max: exact(this.max),
+      finite: Array.from(this.finite),
+      nonFinite: Array.from(this.nonFinite),
+    };
+  }
+
+  /** Throws, naming what is wrong, when `state` is not a state of these columns' shape. */
+  checkState(state: BinnedColumnsState): void {
+    this.parseState(state);
+  }
+
+  private parseState(state: BinnedColumnsState): Record<keyof BinnedColumnsState, number[]> {
+    const of = (name: keyof BinnedColumnsState, length: number): number[] => {
+      const got: unknown = state?.[name];
+      if (!Array.isArray(got) || got.length !== length) throw new RangeError(`the state's ${name} holds ${Array.isArray(got) ? got.length : 'no'} values, these columns need ${length}`);
+      return got.map(fromExact);
+    };
+    const width = this.width;
+    const parsed = { counts: of('counts', this.counts.length), sum: of('sum', width), squares: of('squares', width), min: of('min', width), max: of('max', width), finite: of('finite', width), nonFinite: of('nonFinite', width) };
+    const isCount = (x: number) => Number.isSafeInteger(x) && x >= 0;
+    if (![...parsed.counts, ...parsed.finite, ...parsed.nonFinite].every(isCount)) throw new RangeError("the state's counts are not all whole numbers, 0 or more");
+    return parsed;
+  }
+
+  /**
+   * Adds what another pass over the same columns counted (its `state()`): counts, sums and sums of squares add,
+   * min and max take the extremes. Throws, changing nothing, when the state is not of these columns' shape.
+   */
+  mergeState(state: BinnedColumnsState): void {
+    const { counts, sum, squares, min, max, finite, nonFinite } = this.parseState(state);
+    for (let i = 0; i < counts.length; i++) this.counts[i] = this.counts[i]! + counts[i]!;
+    for (let c = 0; c < this.width; c++) {
+      this.sum[c] = this.sum[c]! + sum[c]!;
+      this.squares[c] = this.squares[c]! + squares[c]!;
+      if (min[c]! < this.min[c]!) this.min[c] = min[c]!;
+      if (max[c]! > this.max[c]!) this.max[c] = max[c]!;
+      this.finite[c] = this.finite[c]! + finite[c]!;
+      this.nonFinite[c] = this.nonFinite[c]! + nonFinite[c]!;
+    }
+  }
+
+  /** Adds what another BinnedColumns over the same columns counted. */
+  merge(other: BinnedColumns): void {
+    this.mergeState(other.state());
   }
 
   /** Rows added so far, counted as the values seen in the first column (finite or not). */

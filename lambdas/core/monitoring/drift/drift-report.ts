@@ -2,7 +2,7 @@
 // accumulate in one pass (DriftAccumulator), then evaluateDrift gives the figures per feature, ranked by PSI,
 // the prediction figures, and the model's verdict.
 import type { DriftBaseline, FeatureBaseline } from '../../models/model-card';
-import { BinnedColumns, type ColumnCounts } from './accumulator';
+import { BinnedColumns, type BinnedColumnsState, type ColumnCounts } from './accumulator';
 import {
   chiSquareHomogeneity,
   jensenShannonDistance,
@@ -13,7 +13,21 @@ import {
 } from './statistics';
 import { resolveThresholds, type DriftThresholds } from './thresholds';
 
-/** Accumulates current rows and predictions against one baseline, in any number of chunks. */
+/** What a DriftAccumulator counted, exactly, as JSON keeps it (DriftAccumulator.state, DriftAccumulator.fromState). */
+export interface DriftAccumulatorState {
+  readonly features: BinnedColumnsState;
+  /** Predictions per class (classification baselines). */
+  readonly classes?: number[];
+  /** The predicted values' counts and moments (regression baselines). */
+  readonly values?: BinnedColumnsState;
+}
+
+/**
+ * Accumulates current rows and predictions against one baseline, in any number of chunks. Accumulators over
+ * parts of the data merge exactly (`merge`, `state` and `fromState`): every count is the sum of the parts', so
+ * every figure built on counts (PSI, KS, JS, chi-square, the verdict) equals one pass over all the data; the
+ * moments are sums around the baseline's mean, equal to one pass's up to the order of floating-point additions.
+ */
 export class DriftAccumulator {
   readonly features: BinnedColumns;
   private readonly classCounts: Float64Array | undefined;
@@ -36,11 +50,12 @@ export class DriftAccumulator {
   addPredictedClasses(classIndex: ArrayLike<number>): void {
     const counts = this.classCounts;
     if (!counts) throw new RangeError('the baseline holds predicted values (regression), not classes');
+    // Every index checked before any is counted: a bad one changes nothing.
     for (let i = 0; i < classIndex.length; i++) {
       const c = classIndex[i]!;
       if (!(c >= 0 && c < counts.length) || !Number.isInteger(c)) throw new RangeError(`predicted class ${c} is outside [0, ${counts.length})`);
-      counts[c]!++;
     }
+    for (let i = 0; i < classIndex.length; i++) counts[classIndex[i]!]!++;
   }
 
   /** The predicted values of rows (regression baselines). */
@@ -52,6 +67,46 @@ export class DriftAccumulator {
   /** Rows added so far. */
   get rows(): number {
     return this.features.rows;
+  }
+
+  /** Everything counted so far, exactly (JSON keeps it as it is). */
+  state(): DriftAccumulatorState {
+    return {
+      features: this.features.state(),
+      ...(this.classCounts ? { classes: Array.from(this.classCounts) } : {}),
+      ...(this.predictedValues ? { values: this.predictedValues.state() } : {}),
+    };
+  }
+
+  /** Adds what another accumulator over the same baseline counted (its `state()`); throws, changing nothing, on a state of another shape. */
+  mergeState(state: DriftAccumulatorState): void {
+    const counts = this.classCounts;
+    if (counts) {
+      const classes = state.classes;
+      if (!Array.isArray(classes) || classes.length !== counts.length || !classes.every((c) => Number.isSafeInteger(c) && c >= 0)) {
+        throw new RangeError(`the state's predictions are not counts of ${counts.length} classes`);
+      }
+    } else if (state.values === undefined) {
+      throw new RangeError("the state holds no predicted values (the baseline's predictions are values)");
+    }
+    // Everything checked before anything is added: a state that does not fit changes nothing.
+    this.features.checkState(state.features);
+    if (this.predictedValues) this.predictedValues.checkState(state.values!);
+    this.features.mergeState(state.features);
+    if (this.predictedValues) this.predictedValues.mergeState(state.values!);
+    if (counts) state.classes!.forEach((c, i) => (counts[i] = counts[i]! + c));
+  }
+
+  /** Adds what another accumulator over the same baseline counted. */
+  merge(other: DriftAccumulator): void {
+    this.mergeState(other.state());
+  }
+
+  /** An accumulator holding a state written by `state()`, over the same baseline. */
+  static fromState(baseline: DriftBaseline, state: DriftAccumulatorState): DriftAccumulator {
+    const accumulator = new DriftAccumulator(baseline);
+    accumulator.mergeState(state);
+    return accumulator;
   }
 
   /** Predictions added so far. */
