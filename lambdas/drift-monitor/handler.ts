@@ -1,5 +1,6 @@
-// The drift monitor's handler, thin over lambdas/core/monitoring/monitor: on each scheduled event, run every model over the
-// window ending at the event's time, put the figures with CloudWatch PutMetricData, and publish one report per
+// The drift monitor's handler, thin over lambdas/core/monitoring/monitor: on each scheduled event, run every model
+// over the window ending at the event's time (folding only the captures that arrived since the last run into
+// the window's hour summaries), put the figures with CloudWatch PutMetricData, and publish one report per
 // model going into drift to the notifications topic with SNS Publish.
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { PutMetricDataCommand, type CloudWatchClient } from '@aws-sdk/client-cloudwatch';
@@ -76,7 +77,26 @@ export function createDriftMonitorHandler(deps: DriftMonitorDependencies): (even
     const summary: MonitorSummary = { window: { from: window.from.toISOString(), to: window.to.toISOString() }, models: outcomes.map(describe) };
     for (const outcome of outcomes) {
       if ('error' in outcome) logger.error('model not judged', { model: outcome.model, error: outcome.error });
-      else logger.info('model judged', { model: outcome.model, version: outcome.run.version, summary: outcome.run.report.summary, recordsRead: outcome.run.recordsRead, recordsRejected: outcome.run.recordsRejected, problems: outcome.run.problems, reported: outcome.reported });
+      else {
+        const { run } = outcome;
+        logger.info('model judged', {
+          model: outcome.model,
+          version: run.version,
+          summary: run.report.summary,
+          // what this run read and folded, and what the window holds (a run's cost is the new bytes, not the window's)
+          objectsRead: run.objectsRead,
+          bytesRead: run.bytesRead,
+          rowsFolded: run.rowsFolded,
+          rowsInWindow: run.rowsInWindow,
+          hours: run.hours,
+          summariesWritten: run.summariesWritten,
+          summariesDeleted: run.summariesDeleted,
+          recordsRead: run.recordsRead,
+          recordsRejected: run.recordsRejected,
+          problems: run.problems,
+          reported: outcome.reported,
+        });
+      }
     }
     const failed = outcomes.filter((o) => 'error' in o);
     if (failed.length > 0) throw new DriftMonitorError(`${failed.length} of ${outcomes.length} models could not be judged: ${failed.map((o) => `${o.model} (${(o as { error: Error }).error.message})`).join('; ')}`);

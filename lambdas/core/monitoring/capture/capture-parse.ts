@@ -6,7 +6,8 @@
 //   where `data` is the body itself (encoding JSON, for content types listed as JSON in the capture config)
 //   or its base64 (encoding BASE64); the bodies are Triton v2 JSON (lambdas/core/sagemaker/triton-protocol.ts).
 // Both become CapturedBatch: rows as the model saw them and its predictions, for the drift accumulator.
-// A line that cannot be read is counted and described, never fatal: one bad line must not hide a day of traffic.
+// One line at a time (captureLineParser): the monitor reads objects as streams of lines, never whole. A line
+// that cannot be read is counted and described, never fatal: one bad line must not hide a day of traffic.
 import type { ModelCard } from '../../models/model-card';
 import { float32FromBase64 } from './capture-record';
 import { CAPTURE_MARKER, type CaptureRecord } from '../contracts';
@@ -26,6 +27,7 @@ export interface CapturedBatch {
   readonly values?: Float32Array;
 }
 
+/** Lines of text in memory, read (parseLambdaCaptures, parseSageMakerCaptures). */
 export interface ParsedCaptures {
   readonly batches: CapturedBatch[];
   /** Lines read (blank lines aside). */
@@ -100,33 +102,50 @@ export function batchOfRecord(record: CaptureRecord, card: ModelCard): CapturedB
   return { time: new Date(record.time), version: record.version, rows, count, ...(classIndex ? { classIndex } : {}), ...(values ? { values } : {}) };
 }
 
-function eachLine(text: string, read: (line: string) => void): ParsedCaptures & { batches: never[] } {
+/** Reads one capture line as a batch of a card's rows; throws naming what is wrong (a SyntaxError when it is not JSON). */
+export type CaptureLineParser = (line: string) => CapturedBatch;
+
+/** One Lambda capture line (a CaptureRecord) as a batch of `card`'s rows. */
+export function parseLambdaCaptureLine(line: string, card: ModelCard): CapturedBatch {
+  return batchOfRecord(checkCaptureRecord(JSON.parse(line)), card);
+}
+
+/** The line parser of a runtime's capture format: Lambda CaptureRecord lines, or SageMaker's own capture lines. */
+export function captureLineParser(runtime: 'lambda' | 'sagemaker', card: ModelCard): CaptureLineParser {
+  return runtime === 'sagemaker' ? (line) => parseSageMakerCaptureLine(line, card) : (line) => parseLambdaCaptureLine(line, card);
+}
+
+/** Why a line could not be read, as a problem line says it. */
+export function lineProblem(error: unknown): string {
+  return error instanceof SyntaxError ? 'not JSON' : error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Capture lines already in memory (a request's lines, a test's text) as batches; blank lines are skipped.
+ * An object in a bucket is read line by line instead (lambdas/core/storage/line-reader.ts), never whole.
+ */
+function parseLines(text: string, parse: CaptureLineParser): ParsedCaptures {
+  const batches: CapturedBatch[] = [];
   let lines = 0;
   let rejected = 0;
   const problems: string[] = [];
-  let start = 0;
-  while (start < text.length) {
-    let end = text.indexOf('\n', start);
-    if (end === -1) end = text.length;
-    const line = text.slice(start, end).trim();
-    start = end + 1;
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
     if (line === '') continue;
     lines++;
     try {
-      read(line);
+      batches.push(parse(line));
     } catch (error) {
       rejected++;
-      if (problems.length < MAX_PROBLEMS) problems.push(`line ${lines}: ${error instanceof SyntaxError ? 'not JSON' : (error as Error).message}`);
+      if (problems.length < MAX_PROBLEMS) problems.push(`line ${lines}: ${lineProblem(error)}`);
     }
   }
-  return { batches: [], lines, rejected, problems };
+  return { batches, lines, rejected, problems };
 }
 
-/** Lambda capture lines (a capture file's text) as batches of `card`'s rows. */
+/** Lambda capture lines (text in memory) as batches of `card`'s rows. */
 export function parseLambdaCaptures(text: string, card: ModelCard): ParsedCaptures {
-  const batches: CapturedBatch[] = [];
-  const counts = eachLine(text, (line) => batches.push(batchOfRecord(checkCaptureRecord(JSON.parse(line)), card)));
-  return { ...counts, batches };
+  return parseLines(text, captureLineParser('lambda', card));
 }
 
 // ---- SageMaker data capture ----
@@ -235,9 +254,12 @@ export function batchOfSageMakerLine(value: unknown, card: ModelCard): CapturedB
   return { ...base, classIndex };
 }
 
-/** SageMaker capture lines (a capture file's text) as batches of `card`'s rows. */
+/** One SageMaker capture line as a batch of `card`'s rows. */
+export function parseSageMakerCaptureLine(line: string, card: ModelCard): CapturedBatch {
+  return batchOfSageMakerLine(JSON.parse(line), card);
+}
+
+/** SageMaker capture lines (text in memory) as batches of `card`'s rows. */
 export function parseSageMakerCaptures(text: string, card: ModelCard): ParsedCaptures {
-  const batches: CapturedBatch[] = [];
-  const counts = eachLine(text, (line) => batches.push(batchOfSageMakerLine(JSON.parse(line), card)));
-  return { ...counts, batches };
+  return parseLines(text, captureLineParser('sagemaker', card));
 }

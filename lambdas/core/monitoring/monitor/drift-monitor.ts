@@ -2,16 +2,20 @@
 // an ObjectStore: S3 in the cloud, .mlship/capture/ locally) against the drift baseline of its model card,
 // with the model's drift thresholds from the manifest; the figures as metrics (DRIFT_METRICS), and the alarm
 // event a person reads when it drifts. The Lambda handler (lambdas/drift-monitor) and the local monitor timer
-// both run this, so a drift alert reads the same everywhere.
-import { lambdaCaptureHourPrefix, hoursOf, sageMakerCaptureHourPrefix } from '../capture/capture-keys';
-import { parseLambdaCaptures, parseSageMakerCaptures, type CapturedBatch, type ParsedCaptures } from '../capture/capture-parse';
+// both run this, so a drift alert reads the same everywhere. A run reads only what arrived since the last one:
+// each hour of the window has a summary that new captures are folded into (lambdas/core/monitoring/summaries/),
+// and the verdict is judged on the merge of the window's hour summaries.
+import { lambdaCaptureHourPrefix, sageMakerCaptureHourPrefix } from '../capture/capture-keys';
 import { NoBaselineError } from '../drift/check-file';
-import { DriftAccumulator, evaluateDrift, type DriftReport, type FeatureDrift } from '../drift/drift-report';
+import { evaluateDrift, type DriftReport, type FeatureDrift } from '../drift/drift-report';
 import type { DriftThresholds } from '../drift/thresholds';
 import type { ModelCard } from '../../models/model-card';
 import { DRIFT_METRICS, type AlarmEvent, type AlarmState } from '../contracts';
 import { alarmName } from '../alarms/readable-alert';
-import { readText, type ObjectStore } from '../../storage/object-store';
+import type { ObjectStore } from '../../storage/object-store';
+import { foldWindow, type HourSource } from '../summaries/window-fold';
+import { wholeHoursOf } from '../summaries/summary-keys';
+import { DRIFT_SUMMARY_KIND, driftFolder } from './drift-fold';
 
 export { NoBaselineError };
 
@@ -44,68 +48,104 @@ export interface DriftDatum {
 export interface MonitorRun {
   readonly model: string;
   readonly version: string;
+  /** The whole UTC hours judged: from the first one's start to the window's end. */
   readonly window: CaptureWindow;
   readonly report: DriftReport;
-  /** Capture lines read in the window's hours. */
+  /** Capture lines read in the window's hours (by this run and the ones before). */
   readonly recordsRead: number;
-  /** Lines that could not be read (not JSON, wrong shape, unknown label), and the first few reasons. */
+  /** Lines that could not be read (not JSON, wrong shape, unknown label, too long), and the first few reasons, newest hour first. */
   readonly recordsRejected: number;
   readonly problems: string[];
-  /** Capture files read. */
+  /** Capture objects in the window's hours. */
   readonly files: number;
+  /** This run: capture objects it read (new ones, grown ones), the bytes it read, the rows it folded. */
+  readonly objectsRead: number;
+  readonly bytesRead: number;
+  readonly rowsFolded: number;
+  /** Rows the verdict was judged on (the report's rows). */
+  readonly rowsInWindow: number;
+  /** Hours in the window, hour summaries this run wrote and deleted (past retention). */
+  readonly hours: number;
+  readonly summariesWritten: number;
+  readonly summariesDeleted: number;
   /** What to publish (DriftDetected only when the verdict is drift or no drift). */
   readonly datums: DriftDatum[];
 }
 
-/** The capture folders of a model for the window's hours. */
-export function capturePrefixes(model: MonitoredModel, window: CaptureWindow): string[] {
-  if (model.runtime === 'sagemaker') {
-    if (!model.endpointName) throw new RangeError(`${model.name} runs on SageMaker but no endpointName was given to read its captures`);
-    return hoursOf(window).map((hour) => sageMakerCaptureHourPrefix(model.endpointName!, hour));
-  }
-  return hoursOf(window).map((hour) => lambdaCaptureHourPrefix(model.name, model.version, hour));
+export interface MonitorOptions {
+  /** Longest capture line read; a longer one is rejected unread. @default DEFAULT_MAX_LINE_BYTES (1 MiB) */
+  readonly maxLineBytes?: number;
+  /**
+   * Hour summaries are kept this many hours past the window's oldest hour, then deleted by the run (in the
+   * cloud the bucket's lifecycle rule expires them too).
+   * @default 24
+   */
+  readonly summaryMarginHours?: number;
+  /** The run's time, written in the summaries. @default now */
+  readonly now?: Date;
 }
 
-/** Reads the model's captures of the window and compares them with its card's drift baseline. */
-export async function monitorModel(store: ObjectStore, bucket: string, model: MonitoredModel, window: CaptureWindow): Promise<MonitorRun> {
-  const { card } = model;
-  if (!card.driftBaseline) throw new NoBaselineError(`${model.name} v${model.version} has no drift baseline in its model.json; the monitor has nothing to compare with`);
-  const accumulator = new DriftAccumulator(card.driftBaseline);
-  const regression = card.driftBaseline.predictions.kind === 'values';
-  const parse: (text: string, card: ModelCard) => ParsedCaptures = model.runtime === 'sagemaker' ? parseSageMakerCaptures : parseLambdaCaptures;
-  const from = window.from.getTime();
-  const to = window.to.getTime();
-  let recordsRead = 0;
-  let recordsRejected = 0;
-  let files = 0;
-  const problems: string[] = [];
-  const add = (batch: CapturedBatch) => {
-    const t = batch.time.getTime();
-    // An hour's folder holds what arrived in that hour; the window's first and last hours are cut exactly.
-    if (!(t >= from && t < to)) return;
-    accumulator.addRows(batch.rows, batch.count);
-    if (!regression && batch.classIndex) accumulator.addPredictedClasses(batch.classIndex);
-    if (regression && batch.values) accumulator.addPredictedValues(batch.values);
-  };
-  for (const prefix of capturePrefixes(model, window)) {
-    for await (const object of store.list(bucket, prefix)) {
-      files++;
-      const parsed = parse(await readText(store, bucket, object.key), card);
-      recordsRead += parsed.lines;
-      recordsRejected += parsed.rejected;
-      for (const problem of parsed.problems) if (problems.length < 10) problems.push(`${object.key} ${problem}`);
-      for (const batch of parsed.batches) {
-        try {
-          add(batch);
-        } catch (error) {
-          recordsRejected++;
-          if (problems.length < 10) problems.push(`${object.key}: ${(error as Error).message}`);
-        }
-      }
-    }
+/** Hour summaries are kept a day past the window: a window widened by up to a day needs no captures read again. */
+export const DEFAULT_SUMMARY_MARGIN_HOURS = 24;
+
+const HOUR_MS = 3_600_000;
+
+/** The capture folder of one hour of a model. */
+function capturePrefix(model: MonitoredModel, hour: Date): string {
+  if (model.runtime === 'sagemaker') {
+    if (!model.endpointName) throw new RangeError(`${model.name} runs on SageMaker but no endpointName was given to read its captures`);
+    return sageMakerCaptureHourPrefix(model.endpointName, hour);
   }
-  const report = evaluateDrift(accumulator, { thresholds: model.drift, labels: card.labels });
-  return { model: model.name, version: model.version, window, report, recordsRead, recordsRejected, problems, files, datums: driftDatums(report) };
+  return lambdaCaptureHourPrefix(model.name, model.version, hour);
+}
+
+/** The capture folders of a model for the window's whole hours, oldest first. */
+export function capturePrefixes(model: MonitoredModel, window: CaptureWindow): string[] {
+  return wholeHoursOf(window).map((hour) => capturePrefix(model, hour));
+}
+
+/**
+ * Folds what arrived in the model's captures since the last run into the window's hour summaries, and
+ * compares their merge with its card's drift baseline.
+ */
+export async function monitorModel(store: ObjectStore, bucket: string, model: MonitoredModel, window: CaptureWindow, options: MonitorOptions = {}): Promise<MonitorRun> {
+  const { card } = model;
+  const folder = driftFolder(model.runtime, card);
+  const hours: HourSource[] = wholeHoursOf(window).map((hour) => ({ hour, prefix: capturePrefix(model, hour) }));
+  const margin = options.summaryMarginHours ?? DEFAULT_SUMMARY_MARGIN_HOURS;
+  if (!(Number.isInteger(margin) && margin >= 0)) throw new RangeError(`summaryMarginHours must be a whole number of hours, 0 or more, received ${margin}`);
+  const first = hours[0]!.hour;
+  const fold = await foldWindow({
+    store,
+    bucket,
+    kind: DRIFT_SUMMARY_KIND,
+    model: model.name,
+    version: model.version,
+    hours,
+    folder,
+    deleteBefore: new Date(first.getTime() - margin * HOUR_MS),
+    ...(options.maxLineBytes === undefined ? {} : { maxLineBytes: options.maxLineBytes }),
+    ...(options.now ? { now: options.now } : {}),
+  });
+  const report = evaluateDrift(fold.total, { thresholds: model.drift, labels: card.labels });
+  return {
+    model: model.name,
+    version: model.version,
+    window: { from: first, to: window.to },
+    report,
+    recordsRead: fold.lines,
+    recordsRejected: fold.rejected,
+    problems: fold.problems,
+    files: fold.objects,
+    objectsRead: fold.objectsRead,
+    bytesRead: fold.bytesRead,
+    rowsFolded: fold.rowsFolded,
+    rowsInWindow: report.rows,
+    hours: hours.length,
+    summariesWritten: fold.summariesWritten,
+    summariesDeleted: fold.summariesDeleted,
+    datums: driftDatums(report),
+  };
 }
 
 /**

@@ -1,15 +1,15 @@
-// One run of the drift monitor over every model: read the window's captures, publish the figures, and send one
-// report per model going into drift. The dependencies are injected: the Lambda handler passes CloudWatch and
+// One run of the drift monitor over every model: fold what arrived since the last run into the window's hour
+// summaries, publish the figures, and send one report per model going into drift. The dependencies are injected: the Lambda handler passes CloudWatch and
 // SNS clients, the local monitor timer its metrics store and alert sinks.
 import type { AlarmEvent, ReadableAlert } from '../contracts';
 import { readableAlert } from '../alarms/readable-alert';
 import type { ObjectStore } from '../../storage/object-store';
-import { driftAlarmEvent, monitorModel, type CaptureWindow, type DriftDatum, type MonitoredModel, type MonitorRun } from './drift-monitor';
+import { driftAlarmEvent, monitorModel, type CaptureWindow, type DriftDatum, type MonitoredModel, type MonitorOptions, type MonitorRun } from './drift-monitor';
 import { nextMonitorState, readMonitorState, writeMonitorState, type MonitorState } from './monitor-state';
 
 export interface DriftMonitorDependencies {
   readonly store: ObjectStore;
-  /** The capture bucket (captures and monitor/state/). */
+  /** The capture bucket (captures, monitor/state/ and monitor/summaries/). */
   readonly bucket: string;
   readonly project: string;
   readonly stage: string;
@@ -19,6 +19,8 @@ export interface DriftMonitorDependencies {
   /** Sends the report of a model going into drift (SNS Publish to the notifications topic in the cloud). */
   notify(alert: ReadableAlert, event: AlarmEvent): Promise<void>;
   readonly dashboardUrl?: string;
+  /** How captures are read and summaries kept. @default - monitorModel's defaults */
+  readonly monitorOptions?: MonitorOptions;
 }
 
 export type ModelOutcome =
@@ -38,7 +40,7 @@ export async function runDriftMonitor(deps: DriftMonitorDependencies, window: Ca
   const outcomes: ModelOutcome[] = [];
   for (const model of deps.models) {
     try {
-      const run = await monitorModel(deps.store, deps.bucket, model, window);
+      const run = await monitorModel(deps.store, deps.bucket, model, window, { now, ...deps.monitorOptions });
       await deps.putMetrics(model.name, run.datums, window.to);
       const previous = await readMonitorState(deps.store, deps.bucket, model.name);
       const { state, report } = nextMonitorState(previous, run, now);

@@ -129,7 +129,7 @@ describe('monitorModel on the breast-cancer model', () => {
     }
   });
 
-  it('reads only its window, its version and its own model; bad lines are counted, not fatal', async () => {
+  it('reads only its window\'s whole hours, its version and its own model; bad lines are counted, not fatal', async () => {
     const folder = tempDir();
     await captureThroughHandler(folder, heldOut.rows);
     const store = new FolderObjectStore({ [BUCKET]: folder });
@@ -138,7 +138,7 @@ describe('monitorModel on the breast-cancer model', () => {
     // shifted rows outside the window, and in another version's folder: neither may count
     await store.write(BUCKET, `${lambdaCaptureHourPrefix('breast-cancer', '1', old)}x.jsonl`, `${Array.from({ length: 500 }, () => line(old, '1')).join('\n')}\n`);
     await store.write(BUCKET, `${lambdaCaptureHourPrefix('breast-cancer', '2', now)}x.jsonl`, `${Array.from({ length: 500 }, () => line(now, '2')).join('\n')}\n`);
-    // within the hour but before the window's start
+    // a window shorter than an hour judges the whole hours it touches
     const edge = { from: new Date(now.getTime() - 1000), to: window.to };
     await store.write(BUCKET, `${lambdaCaptureHourPrefix('breast-cancer', '1', now)}y.jsonl`, `${line(new Date(now.getTime() - 5000), '1')}\nnot json\n`);
     const run = await monitorModel(store, BUCKET, model, window);
@@ -146,7 +146,8 @@ describe('monitorModel on the breast-cancer model', () => {
     assert.equal(run.recordsRejected, 1);
     assert.match(run.problems[0]!, /y\.jsonl line 2: not JSON/);
     const cut = await monitorModel(store, BUCKET, model, edge);
-    assert.ok(cut.report.rows < heldOut.rows.length + 1, `rows before the window's start left out (${cut.report.rows})`);
+    assert.equal(cut.report.rows, run.report.rows, 'the current hour, whole');
+    assert.equal(cut.objectsRead, 0, 'from the summaries the first run wrote: no capture read again');
   });
 
   it('below minSampleSize: "not enough data", no DriftDetected datum, and the state keeps what it was', async () => {
