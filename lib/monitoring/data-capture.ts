@@ -5,7 +5,8 @@
 // messages, partitions them by model and version (jq on .model and .version) and writes them under
 // lambda/model=<model>/version=<version>/<yyyy>/<MM>/<dd>/<HH>/. SageMaker models capture through their endpoint's
 // own DataCaptureConfig into the same bucket (data-capture/; pass `bucket` to SagemakerModel). The drift monitor
-// reads both. Captures expire after `retentionDays`.
+// reads both, folding them into hour summaries under monitor/summaries/. Captures and summaries expire after
+// `retentionDays`.
 import { Duration, RemovalPolicy, Size } from 'aws-cdk-lib';
 import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -16,6 +17,7 @@ import * as destinations from 'aws-cdk-lib/aws-logs-destinations';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { CAPTURE_MARKER, LAMBDA_CAPTURE_PREFIX, SAGEMAKER_CAPTURE_PREFIX } from '../../lambdas/core/monitoring/contracts';
+import { SUMMARIES_PREFIX } from '../../lambdas/core/monitoring/summaries/summary-keys';
 import { LOG_GROUP_REMOVAL_POLICY } from '../private/logs';
 import { acknowledgeWildcards, nagResource } from '../private/nag';
 
@@ -64,7 +66,7 @@ export interface DataCaptureProps {
 }
 
 export class DataCapture extends Construct {
-  /** The capture bucket: lambda/ (Firehose), data-capture/ (SageMaker endpoints), monitor/state/ (the drift monitor). */
+  /** The capture bucket: lambda/ (Firehose), data-capture/ (SageMaker endpoints), monitor/ (the drift monitor's state and hour summaries). */
   public readonly bucket: s3.Bucket;
   /** The customer managed key of the bucket (rotated yearly). */
   public readonly key: kms.Key;
@@ -97,6 +99,8 @@ export class DataCapture extends Construct {
         { id: 'expire-lambda-captures', prefix: LAMBDA_CAPTURE_PREFIX, expiration: Duration.days(retentionDays) },
         { id: 'expire-sagemaker-captures', prefix: SAGEMAKER_CAPTURE_PREFIX, expiration: Duration.days(retentionDays) },
         { id: 'expire-capture-errors', prefix: 'capture-errors/', expiration: Duration.days(retentionDays) },
+        // The drift monitor deletes its hour summaries past its window; this catches those of versions no longer watched.
+        { id: 'expire-monitor-summaries', prefix: SUMMARIES_PREFIX, expiration: Duration.days(retentionDays) },
         { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
       ],
       removalPolicy,

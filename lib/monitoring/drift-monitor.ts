@@ -1,10 +1,12 @@
 // The stage's drift monitor: a function from the pipeline image (it needs every model's card and its drift
 // baseline) on an EventBridge schedule. Each run reads the last window of captures of every model from the
-// capture bucket, puts the drift figures in CloudWatch (namespace mlship/drift) and publishes one report per
-// model going into drift to the notifications topic. Its role can do exactly that: read the capture bucket
-// (and decrypt it), write its state under monitor/state/, put metrics in its namespace, publish to the topic
-// (with its key), and write its own logs. Each model's thresholds are resolved here (resolveDriftThresholds,
-// as `mlship drift` and the local monitor do) and written out whole, so the template shows what it judges by.
+// capture bucket (only what arrived since the last run, folded into per-hour summaries under monitor/summaries/),
+// puts the drift figures in CloudWatch (namespace mlship/drift) and publishes one report per model going into
+// drift to the notifications topic. Its role can do exactly that: read the capture bucket (and decrypt it),
+// write its state and summaries under monitor/ (and delete summaries past retention there), put metrics in its
+// namespace, publish to the topic (with its key), and write its own logs. Each model's thresholds are resolved
+// here (resolveDriftThresholds, as `mlship drift` and the local monitor do) and written out whole, so the
+// template shows what it judges by.
 import { join } from 'node:path';
 import { Duration } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -17,7 +19,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { resolveDriftThresholds, type DriftThresholds } from '../../lambdas/core/monitoring/drift/thresholds';
-import { MONITOR_STATE_PREFIX } from '../../lambdas/core/monitoring/monitor/monitor-state';
+import { MONITOR_PREFIX, SUMMARIES_PREFIX } from '../../lambdas/core/monitoring/summaries/summary-keys';
 import { DRIFT_METRICS_NAMESPACE } from '../../lambdas/core/monitoring/contracts';
 import { IMAGE_MODELS_DIR, type PipelineImage } from '../pipelines/pipeline-image';
 import { PROJECT_ROOT } from '../private/bundle';
@@ -100,12 +102,13 @@ export class DriftMonitor extends Construct {
     const name = `${props.project}-${props.stage}-drift-monitor`;
 
     this.logGroup = new logs.LogGroup(this, 'Logs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: LOG_GROUP_REMOVAL_POLICY });
-    this.role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: `${name}: reads captures, writes its state, puts drift metrics, publishes drift reports` });
+    this.role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: `${name}: reads captures, writes its state and summaries, puts drift metrics, publishes drift reports` });
     const bucket = props.captureBucket;
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ListCaptures', actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }));
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadCaptures', actions: ['s3:GetObject'], resources: [bucket.arnForObjects('*')] }));
-    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'WriteState', actions: ['s3:PutObject'], resources: [bucket.arnForObjects(`${MONITOR_STATE_PREFIX}*`)] }));
-    // Decrypt to read; a data key to write its state (the bucket encrypts with the same key).
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'WriteState', actions: ['s3:PutObject'], resources: [bucket.arnForObjects(`${MONITOR_PREFIX}*`)] }));
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'DeleteOldSummaries', actions: ['s3:DeleteObject'], resources: [bucket.arnForObjects(`${SUMMARIES_PREFIX}*`)] }));
+    // Decrypt to read; a data key to write its state and summaries (the bucket encrypts with the same key).
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'UseCaptureKey', actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [props.captureKey.keyArn] }));
     this.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
@@ -121,7 +124,8 @@ export class DriftMonitor extends Construct {
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'WriteOwnLogs', actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [this.logGroup.logGroupArn] }));
     acknowledgeWildcards(this.role, [
       { finding: nagResource(this, bucket.arnForObjects('*')), reason: "Reads every model's captures in the capture bucket (lambda/ and data-capture/, partitioned by model, version and hour) and its own state; this one bucket, read only" },
-      { finding: nagResource(this, bucket.arnForObjects(`${MONITOR_STATE_PREFIX}*`)), reason: 'Writes only its own state, under monitor/state/ of the capture bucket' },
+      { finding: nagResource(this, bucket.arnForObjects(`${MONITOR_PREFIX}*`)), reason: 'Writes only its own objects, under monitor/ of the capture bucket: its state (monitor/state/) and its hour summaries (monitor/summaries/)' },
+      { finding: nagResource(this, bucket.arnForObjects(`${SUMMARIES_PREFIX}*`)), reason: 'Deletes only its own hour summaries past retention, under monitor/summaries/ of the capture bucket' },
       { finding: 'Resource::*', reason: `cloudwatch:PutMetricData supports no resource ARN; the statement is scoped by its condition to the namespace ${DRIFT_METRICS_NAMESPACE}` },
     ]);
 

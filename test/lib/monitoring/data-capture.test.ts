@@ -57,8 +57,8 @@ describe('capture bucket', () => {
     const rules = (bucket.Properties.LifecycleConfiguration as { Rules: { Id: string; Prefix?: string; ExpirationInDays?: number }[] }).Rules;
     assert.deepEqual(
       rules.filter((r) => r.ExpirationInDays !== undefined).map((r) => [r.Prefix, r.ExpirationInDays]),
-      [['lambda/', 45], ['data-capture/', 45], ['capture-errors/', 45]],
-      'captures expire; monitor/state/ does not',
+      [['lambda/', 45], ['data-capture/', 45], ['capture-errors/', 45], ['monitor/summaries/', 45]],
+      'captures and the monitor\'s hour summaries expire; monitor/state/ does not',
     );
     template.hasResourceProperties('AWS::S3::BucketPolicy', {
       Bucket: { Ref: bucketId },
@@ -173,17 +173,18 @@ describe('drift monitor', () => {
     assert.match(JSON.stringify(env.DASHBOARD_URL), /#dashboards(:name=|\/dashboard\/)shop-test/, 'the stage dashboard linked from reports');
   });
 
-  it('its role reads captures, writes monitor/state/, puts metrics in its namespace, publishes to the topic, writes its logs: nothing more', () => {
+  it('its role reads captures, writes under monitor/ and deletes only monitor/summaries/, puts metrics in its namespace, publishes to the topic, writes its logs: nothing more', () => {
     const policies = Object.values(json.Resources).filter((r) => r.Type === 'AWS::IAM::Policy' && (r.Properties.Roles as { Ref: string }[]).some((x) => x.Ref === roleId));
     assert.equal(policies.length, 1);
     const statements = (policies[0]!.Properties.PolicyDocument as { Statement: { Sid: string; Action: string | string[]; Resource: unknown; Condition?: unknown; Effect: string }[] }).Statement;
     const byId = Object.fromEntries(statements.map((s) => [s.Sid, s]));
-    assert.deepEqual(Object.keys(byId).sort(), ['ListCaptures', 'PublishReports', 'PutDriftMetrics', 'ReadCaptures', 'UseCaptureKey', 'UseTopicKey', 'WriteOwnLogs', 'WriteState']);
+    assert.deepEqual(Object.keys(byId).sort(), ['DeleteOldSummaries', 'ListCaptures', 'PublishReports', 'PutDriftMetrics', 'ReadCaptures', 'UseCaptureKey', 'UseTopicKey', 'WriteOwnLogs', 'WriteState']);
     assert.ok(statements.every((s) => s.Effect === 'Allow'), 'allows only');
     const b = { 'Fn::GetAtt': [bucketId, 'Arn'] };
     assert.deepEqual([byId.ListCaptures!.Action, byId.ListCaptures!.Resource], ['s3:ListBucket', b]);
     assert.deepEqual([byId.ReadCaptures!.Action, byId.ReadCaptures!.Resource], ['s3:GetObject', { 'Fn::Join': ['', [b, '/*']] }]);
-    assert.deepEqual([byId.WriteState!.Action, byId.WriteState!.Resource], ['s3:PutObject', { 'Fn::Join': ['', [b, '/monitor/state/*']] }]);
+    assert.deepEqual([byId.WriteState!.Action, byId.WriteState!.Resource], ['s3:PutObject', { 'Fn::Join': ['', [b, '/monitor/*']] }]);
+    assert.deepEqual([byId.DeleteOldSummaries!.Action, byId.DeleteOldSummaries!.Resource], ['s3:DeleteObject', { 'Fn::Join': ['', [b, '/monitor/summaries/*']] }]);
     assert.deepEqual([byId.UseCaptureKey!.Action, byId.UseCaptureKey!.Resource], [['kms:Decrypt', 'kms:GenerateDataKey'], { 'Fn::GetAtt': [keyId, 'Arn'] }]);
     assert.deepEqual([byId.PutDriftMetrics!.Action, byId.PutDriftMetrics!.Resource, byId.PutDriftMetrics!.Condition], ['cloudwatch:PutMetricData', '*', { StringEquals: { 'cloudwatch:namespace': DRIFT_METRICS_NAMESPACE } }]);
     assert.deepEqual([byId.PublishReports!.Action, byId.PublishReports!.Resource], ['sns:Publish', { Ref: topicId }]);
