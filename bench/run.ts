@@ -1,9 +1,9 @@
 // `npm run bench`: each figure next to its raw baseline, measured in the same run, as a ratio, so the
 // result holds on a noisy machine. Usage: npm run bench -- [--manifest FILE] [--model NAME] [--quick]
-// [--only handler|capture|gateway|batch|drift] (repeatable: those groups of figures alone)
+// [--only handler|capture|gateway|batch|drift|monitor] (repeatable: those groups of figures alone)
 // Over 400 lines: every benchmark group beside its raw baseline, so each ratio is measured the same way.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -15,6 +15,11 @@ import { build } from 'esbuild';
 import ort from 'onnxruntime-node';
 import { DEFAULT_CHUNK_ROWS } from '../lambdas/core/batch/batch-format';
 import { RequestCapture, StdoutCaptureSink } from '../lambdas/core/monitoring/capture/capture-sink';
+import { lambdaCaptureHourPrefix } from '../lambdas/core/monitoring/capture/capture-keys';
+import { captureLines } from '../lambdas/core/monitoring/capture/capture-record';
+import { resolveDriftThresholds } from '../lambdas/core/monitoring/drift/thresholds';
+import { monitorModel, type MonitoredModel } from '../lambdas/core/monitoring/monitor/drift-monitor';
+import { windowEndingAt } from '../lambdas/core/monitoring/monitor/monitor-run';
 import { DriftAccumulator, evaluateDrift } from '../lambdas/core/monitoring/drift/drift-report';
 import { scoreFile } from '../lambdas/core/batch/score-file';
 import { ServedModel } from '../lambdas/core/models/inference-session';
@@ -22,6 +27,7 @@ import { ModelApi } from '../lambdas/core/serving/model-api';
 import { createInferenceHandler } from '../lambdas/inference/handler';
 import { loadManifest, resolveManifestPath, type LoadedModel } from '../lambdas/core/manifest/load';
 import { runLocalBatch } from '../local/batch/run-batch';
+import { FolderObjectStore } from '../local/storage/folder-object-store';
 import { poolSizeFor } from '../local/batch/worker-pool';
 import { synthesizeStackTemplate } from '../local/pipelines/stack-template';
 import { buildLocalGateway } from '../scripts/build-local';
@@ -29,7 +35,7 @@ import { createRandom } from '../lambdas/core/models/training/random';
 
 const { values: args } = parseArgs({ options: { manifest: { type: 'string' }, model: { type: 'string' }, quick: { type: 'boolean' }, only: { type: 'string', multiple: true } } });
 const quick = args.quick ?? false;
-const GROUPS = ['handler', 'capture', 'gateway', 'batch', 'drift'] as const;
+const GROUPS = ['handler', 'capture', 'gateway', 'batch', 'drift', 'monitor'] as const;
 for (const group of args.only ?? []) if (!(GROUPS as readonly string[]).includes(group)) throw new Error(`--only ${group}: the groups are ${GROUPS.join(', ')}`);
 /** Whether a group of figures is measured in this run. */
 const measures = (group: (typeof GROUPS)[number]) => args.only === undefined || args.only.includes(group);
@@ -408,6 +414,88 @@ function driftComputation(model: LoadedModel): Row[] {
   ];
 }
 
+/** Rows per capture file of the monitor group: 200k rows at batch 64 (~34 MB), 40k at batch 1. */
+const MONITOR_ROWS = { 64: 200_000, 1: 40_000 } as const;
+/** Most rows one monitor run may need to fold per second on one core, for the Capacity figures in docs/monitoring.md to hold. */
+const MONITOR_TARGET_ROWS_PER_SECOND = { 64: 500_000, 1: 20_000 } as const;
+
+/**
+ * The drift monitor's fold rate on this thread: a capture file of breast-cancer requests of `batch` rows (the
+ * data set resampled with seeded noise, labels drawn 37/63), written by the capture writer (captureLines: inputs
+ * as float32 base64, labels) in the capture bucket's key layout, folded by monitorModel through a
+ * FolderObjectStore (the line reader, the capture line parser, the drift accumulator, the hour summary
+ * written), summaries removed before each round so every round folds the whole file; vs JSON.parse of the
+ * same lines, already in memory (what any reader of JSON lines pays), interleaved.
+ */
+async function monitorFold(model: LoadedModel, batch: 1 | 64): Promise<Row[]> {
+  const rowCount = quick ? MONITOR_ROWS[batch] / 4 : MONITOR_ROWS[batch];
+  const width = model.card.input.features.length;
+  const lines = readFileSync(join(model.dir, '..', 'data', 'breast_cancer.csv'), 'utf8').trim().split('\n');
+  const header = lines[0]!.split(',');
+  const columns = model.card.input.features.map((f) => header.indexOf(f));
+  const real = lines.slice(1).map((line) => {
+    const cells = line.split(',');
+    return columns.map((c) => Number(cells[c]));
+  });
+  const { next } = createRandom(13);
+  const time = new Date();
+  const captured: string[] = [];
+  for (let start = 0; start < rowCount; start += batch) {
+    const count = Math.min(batch, rowCount - start);
+    const rows = new Float32Array(count * width);
+    const classIndex = new Int32Array(count);
+    for (let i = 0; i < count; i++) {
+      const row = real[Math.floor(next() * real.length)]!;
+      for (let c = 0; c < width; c++) rows[i * width + c] = row[c]! * (1 + (next() - 0.5) * 0.04);
+      classIndex[i] = next() < 0.37 ? 0 : 1;
+    }
+    captured.push(...captureLines({ model: model.entry.name, version: String(model.entry.version), time, requestId: `bench-${start}`, capturePercent: 10, rows, count, width, classIndex, labels: model.card.labels }));
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'mlship-bench-monitor-'));
+  try {
+    const file = join(dir, lambdaCaptureHourPrefix(model.entry.name, String(model.entry.version), time), 'bench.jsonl');
+    mkdirSync(dirname(file), { recursive: true });
+    const fd = openSync(file, 'w');
+    try {
+      for (let i = 0; i < captured.length; i += 1000) writeSync(fd, `${captured.slice(i, i + 1000).join('\n')}\n`);
+    } finally {
+      closeSync(fd);
+    }
+    const store = new FolderObjectStore({ capture: dir });
+    const monitored: MonitoredModel = { name: model.entry.name, version: String(model.entry.version), card: model.card, runtime: 'lambda', drift: resolveDriftThresholds(model.entry.monitoring.drift).thresholds };
+    const foldTimes: number[] = [];
+    const parseTimes: number[] = [];
+    let checksum = 0;
+    for (let round = 0; round < (quick ? 3 : 7); round++) {
+      let started = performance.now();
+      for (const line of captured) checksum += (JSON.parse(line) as { width: number }).width;
+      parseTimes.push(performance.now() - started);
+      rmSync(join(dir, 'monitor'), { recursive: true, force: true });
+      started = performance.now();
+      const run = await monitorModel(store, 'capture', monitored, windowEndingAt(new Date(time.getTime() + 1000), 1));
+      foldTimes.push(performance.now() - started);
+      if (run.rowsFolded !== rowCount || run.recordsRejected !== 0) throw new Error(`the monitor folded ${run.rowsFolded} of ${rowCount} rows, ${run.recordsRejected} lines rejected: ${run.problems.join('; ')}`);
+    }
+    if (checksum !== captured.length * width * (quick ? 3 : 7)) throw new Error('the baseline parsed something else');
+    const fold = (rowCount / median(foldTimes)) * 1000;
+    const parse = (rowCount / median(parseTimes)) * 1000;
+    const mb = statSync(file).size / 1024 / 1024;
+    const target = MONITOR_TARGET_ROWS_PER_SECOND[batch];
+    return [
+      {
+        figure: `drift monitor fold rate, one thread, ${model.entry.name} capture file of batch-${batch} requests (${rowCount / 1000}k rows, ${captured.length} lines, ${mb.toFixed(0)} MB)`,
+        value: `${fold.toFixed(0)} rows/s (${((captured.length / median(foldTimes)) * 1000).toFixed(0)} lines/s, ${((mb / median(foldTimes)) * 1000).toFixed(0)} MB/s)`,
+        baseline: `${parse.toFixed(0)} rows/s JSON.parse of the same lines`,
+        ratio: fold / parse,
+        target: `>= ${target / 1000}k rows/s`,
+        ok: fold >= target,
+      },
+    ];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /**
  * Most a 100% capture may add to a request, in ms: 10 µs, unmeasurable next to what a Lambda invocation costs
  * around the handler (1 ms and more). A ratio target would not do: at batch 1 the handler itself takes ~10 µs.
@@ -480,6 +568,10 @@ async function main(): Promise<void> {
     if (measures('drift')) {
       process.stderr.write(`measuring the drift computation over ${DRIFT_ROWS / 1e6}M rows against summing them: ${model.entry.name}...\n`);
       rows.push(...driftComputation(model));
+    }
+    for (const batch of measures('monitor') ? ([64, 1] as const) : []) {
+      process.stderr.write(`measuring the drift monitor's fold rate (capture file of batch-${batch} requests) against JSON.parse of its lines: ${model.entry.name}...\n`);
+      rows.push(...(await monitorFold(model, batch)));
     }
   }
   for (const model of selected) {

