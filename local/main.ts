@@ -13,7 +13,7 @@ import { ReleaseError } from './release/manager';
 import { StateError } from './release/state';
 
 function usageError(message: string): never {
-  process.stderr.write(`mlship: ${message}\nusage: npm start -- [--manifest FILE] [--port N] [--host ADDRESS] [--throttle] [--state-dir DIR] [--time-scale X] [--admin-port N] [--monitor-interval SECONDS] [--alert-webhook URL] [--api-key-file FILE]\n  API key: --api-key-file FILE (the key is the file's content) or MLSHIP_API_KEY; there is no --api-key flag,\n  since a process's arguments show in ps to every user of the machine, its environment and a 0600 file do not\n`);
+  process.stderr.write(`mlship: ${message}\nusage: npm start -- [--manifest FILE] [--port N] [--host ADDRESS] [--throttle] [--state-dir DIR] [--time-scale X] [--admin-port N] [--monitor-interval SECONDS] [--state-max-mb N] [--alert-webhook URL] [--api-key-file FILE]\n  API key: --api-key-file FILE (the key is the file's content) or MLSHIP_API_KEY; there is no --api-key flag,\n  since a process's arguments show in ps to every user of the machine, its environment and a 0600 file do not\n`);
   process.exit(2);
 }
 
@@ -33,6 +33,7 @@ async function main(): Promise<void> {
         'time-scale': { type: 'string' },
         'admin-port': { type: 'string' },
         'monitor-interval': { type: 'string' },
+        'state-max-mb': { type: 'string' },
         'alert-webhook': { type: 'string' },
         'api-key-file': { type: 'string' },
       },
@@ -52,6 +53,8 @@ async function main(): Promise<void> {
 
   const monitorInterval = Number(args['monitor-interval'] ?? DEFAULT_MONITOR_INTERVAL_SECONDS);
   if (!(monitorInterval >= 1 && monitorInterval <= 86_400)) usageError(`monitor-interval must be a number of seconds from 1 to 86400, received '${args['monitor-interval']}'`);
+  const stateMaxMb = args['state-max-mb'] === undefined ? undefined : Number(args['state-max-mb']);
+  if (stateMaxMb !== undefined && !(Number.isInteger(stateMaxMb) && stateMaxMb >= 1 && stateMaxMb <= 1_048_576)) usageError(`state-max-mb must be a whole number of MiB from 1 to 1048576, received '${args['state-max-mb']}'`);
   const alertWebhook = args['alert-webhook'] ?? (process.env.MLSHIP_ALERT_WEBHOOK || undefined);
   if (alertWebhook !== undefined && !/^https?:\/\/[^\s]+$/.test(alertWebhook)) usageError(`alert-webhook must be an http or https URL (from ${args['alert-webhook'] !== undefined ? '--alert-webhook' : 'MLSHIP_ALERT_WEBHOOK'})`);
 
@@ -68,12 +71,12 @@ async function main(): Promise<void> {
 
   const manifest = loadManifest(resolveManifestPath(args.manifest));
   const stateDir = resolve(args['state-dir'] ?? '.mlship');
-  const running = await LocalGateway.start({ manifest, port, host: args.host ?? '127.0.0.1', throttle: args.throttle ?? false, stateDir, timeScale, adminPort, monitorIntervalMs: monitorInterval * 1000, ...(alertWebhook ? { alertWebhook } : {}), ...(apiKey ? { apiKey: apiKey.key } : {}), processFaults: () => faults.counts });
+  const running = await LocalGateway.start({ manifest, port, host: args.host ?? '127.0.0.1', throttle: args.throttle ?? false, stateDir, timeScale, adminPort, monitorIntervalMs: monitorInterval * 1000, ...(stateMaxMb !== undefined ? { stateMaxBytes: stateMaxMb * 1024 * 1024 } : {}), ...(alertWebhook ? { alertWebhook } : {}), ...(apiKey ? { apiKey: apiKey.key } : {}), processFaults: () => faults.counts });
   serving.gateway = running;
   // Where `npx mlship canary ...` finds this gateway's admin routes.
   const pointer = join(stateDir, 'gateway.json');
   writeFileSync(pointer, `${JSON.stringify({ url: running.url, adminUrl: running.adminUrl, pid: process.pid }, null, 2)}\n`);
-  printBanner(running, apiKey?.from, `monitoring: captures in ${join(stateDir, 'capture')}, drift monitor every ${monitorInterval} s, alerts on stderr, in ${join(stateDir, 'alerts.jsonl')}${alertWebhook ? ` and POSTed to ${new URL(alertWebhook).origin}` : ''}`);
+  printBanner(running, apiKey?.from, `monitoring: captures in ${join(stateDir, 'capture')}, drift monitor every ${monitorInterval} s, alerts on stderr, in ${join(stateDir, 'alerts.jsonl')}${alertWebhook ? ` and POSTed to ${new URL(alertWebhook).origin}` : ''}\nstate folder: ${stateDir}, capped at ${stateMaxMb ?? manifest.manifest.monitoring.localStateMaxMb} MiB (oldest captures dropped first)`);
 
   let stopping = false;
   const stop = (signal: string) => {

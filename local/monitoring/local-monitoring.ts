@@ -1,6 +1,6 @@
 // Monitoring of a local run, in one place for the gateway: the metrics store the gateway feeds with every
 // answer, the alarm evaluator over the alarm catalog's specs of every model, the drift monitor on a timer
-// over the capture folder, the alert hub (console, .mlship/alerts.jsonl, webhook, the status page's list),
+// over the capture folder (in its own thread), the state folder's bounds (retention and size cap), the alert hub (console, .mlship/alerts.jsonl, webhook, the status page's list),
 // and the status page's snapshot. The stage is 'local', so alarm names and alerts never pass for a cloud
 // stage's.
 import { resolveDriftThresholds } from '../../lambdas/core/monitoring/drift/thresholds';
@@ -15,7 +15,10 @@ import { localEndpointName } from '../sagemaker/endpoint';
 import { AlarmEvaluator } from './alarm-evaluator';
 import { monitoringAlert, type AlertHub } from './alert-sinks';
 import { LocalMetrics, type RequestFigure } from './metrics-store';
+import type { FolderCaptureSink } from './capture-files';
 import { LocalDriftMonitor } from './monitor-timer';
+import type { MonitorThreadOptions } from './monitor-thread';
+import { StateFolderBounds } from './state-bounds';
 import type { DriftStatus, ModelStatus, StatusSnapshot } from './status-page';
 
 /** The stage name of a local run in alarm names and alerts. */
@@ -41,6 +44,19 @@ export interface LocalMonitoringOptions {
   readonly log?: (line: string) => void;
   /** The process's uncaught-error counts, for the status page. @default - not shown */
   readonly processFaults?: () => ProcessFaultCounts;
+  /** The gateway's capture writer: its counts on the status page, its open files dropped last. @default - none */
+  readonly captureSink?: FolderCaptureSink;
+  /**
+   * The state folder (.mlship) whose captures are kept within monitoring.captureRetentionDays (scaled by the
+   * time scale) and whose size within stateMaxBytes, oldest captures first. @default - no bounds kept
+   */
+  readonly stateDir?: string;
+  /** The state folder's cap, bytes (npm start --state-max-mb). @default monitoring.localStateMaxMb MiB */
+  readonly stateMaxBytes?: number;
+  /** Time between checks of the state folder's bounds, ms. @default 10 s */
+  readonly stateCheckIntervalMs?: number;
+  /** The drift monitor thread's options (tests give their own module). @default monitor-worker */
+  readonly monitorThread?: MonitorThreadOptions;
 }
 
 export class LocalMonitoring {
@@ -48,6 +64,8 @@ export class LocalMonitoring {
   readonly evaluator: AlarmEvaluator;
   readonly monitor: LocalDriftMonitor;
   readonly specs: readonly AlarmSpec[];
+  /** The state folder's retention and size cap; undefined without a stateDir. */
+  readonly bounds: StateFolderBounds | undefined;
   private readonly timeScale: number;
   private readonly monitorIntervalMs: number;
 
@@ -93,18 +111,35 @@ export class LocalMonitoring {
       intervalMs: this.monitorIntervalMs,
       metrics: this.metrics,
       report: send,
+      alert: (alert) => options.alerts.emit(alert),
+      ...(options.monitorThread ? { thread: options.monitorThread } : {}),
       ...(options.statusUrl ? { dashboardUrl: options.statusUrl } : {}),
       ...(options.log ? { log: options.log } : {}),
     });
+    const sink = options.captureSink;
+    this.bounds = options.stateDir
+      ? new StateFolderBounds({
+          stateDir: options.stateDir,
+          captureFolder: options.captureFolder,
+          maxBytes: options.stateMaxBytes ?? manifest.monitoring.localStateMaxMb * 1024 * 1024,
+          retentionMs: manifest.monitoring.captureRetentionDays * 86_400_000 * this.timeScale,
+          ...(sink ? { inUse: () => sink.currentFiles() } : {}),
+          ...(options.stateCheckIntervalMs !== undefined ? { intervalMs: options.stateCheckIntervalMs } : {}),
+          ...(options.log ? { log: options.log } : {}),
+        })
+      : undefined;
   }
 
   start(): void {
     this.evaluator.start();
     this.monitor.start();
+    this.bounds?.start();
+    void this.bounds?.check();
   }
 
   async close(): Promise<void> {
     this.evaluator.stop();
+    await this.bounds?.stop();
     await this.monitor.stop();
     await this.options.alerts.flush();
   }
@@ -167,7 +202,14 @@ export class LocalMonitoring {
       stage: LOCAL_STAGE,
       time: new Date(now).toISOString(),
       timeScale: this.timeScale,
-      monitor: { intervalSeconds: this.monitorIntervalMs / 1000, windowMinutes: manifest.monitoring.windowHours * 60 * this.timeScale, runs: this.monitor.completedRuns },
+      monitor: {
+        intervalSeconds: this.monitorIntervalMs / 1000,
+        windowMinutes: manifest.monitoring.windowHours * 60 * this.timeScale,
+        runs: this.monitor.completedRuns,
+        ...this.monitor.health(),
+        ...(this.bounds ? { storage: this.bounds.status() } : {}),
+        ...(this.options.captureSink ? { capture: this.options.captureSink.stats() } : {}),
+      },
       models,
       ...(this.options.processFaults ? { process: this.options.processFaults() } : {}),
       alerts: this.options.alerts

@@ -24,6 +24,12 @@ export interface RequestFigure {
   readonly time?: number;
 }
 
+/** Namespace of the local drift monitor's own run counts (local only: the alarm catalog has no spec on them yet). */
+export const MONITOR_RUNS_NAMESPACE = 'mlship/local-monitor';
+export type MonitorRunStatus = 'succeeded' | 'failed' | 'skipped';
+/** The metric of each run status, Sum per period: MonitorRunsFailed > 0 is a monitor that failed in that period. */
+export const MONITOR_RUN_METRICS: Readonly<Record<MonitorRunStatus, string>> = { succeeded: 'MonitorRunsSucceeded', failed: 'MonitorRunsFailed', skipped: 'MonitorRunsSkipped' };
+
 /** Latency samples kept per version, route and period; past it, reservoir sampling keeps percentiles honest. */
 export const MAX_SAMPLES_PER_PERIOD = 4096;
 
@@ -129,6 +135,7 @@ export interface LocalMetricsOptions {
 
 export class LocalMetrics {
   private readonly models = new Map<string, ModelSeries>();
+  private monitorRuns: { readonly time: number; readonly status: MonitorRunStatus }[] = [];
   private readonly keepPeriods: number;
   private readonly now: () => number;
 
@@ -186,6 +193,13 @@ export class LocalMetrics {
     if (series.drift.length > keep) series.drift = series.drift.slice(-keep);
   }
 
+  /** Counts one drift monitor run (or a tick skipped because a run was still going). */
+  recordMonitorRun(status: MonitorRunStatus, time: Date): void {
+    this.monitorRuns.push({ time: time.getTime(), status });
+    const keep = 10 * (this.options.keepDriftRuns ?? 100);
+    if (this.monitorRuns.length > keep) this.monitorRuns = this.monitorRuns.slice(-keep);
+  }
+
   /** The latest drift run's figures of a model, with its time. */
   latestDrift(model: string): DriftPoint | undefined {
     const runs = this.models.get(model)?.drift;
@@ -212,6 +226,7 @@ export class LocalMetrics {
    */
   metric(model: string, ref: MetricRef, from: number, to: number): number | undefined {
     if (ref.namespace === DRIFT_METRICS_NAMESPACE) return this.driftMetric(model, ref, from, to);
+    if (ref.namespace === MONITOR_RUNS_NAMESPACE) return this.monitorRunMetric(ref, from, to);
     const source =
       ref.namespace === this.options.emfNamespace
         ? EMF_SOURCES[ref.metricName]
@@ -252,6 +267,14 @@ export class LocalMetrics {
       .filter((run) => run.time >= from && run.time < to)
       .flatMap((run) => run.datums.filter((d) => d.metric === ref.metricName && d.feature === ref.dimensions.feature).map((d) => d.value));
     return values.length === 0 ? undefined : sampleStatistic(ref.statistic, Float64Array.from(values));
+  }
+
+  /** Runs of a status in [from, to) (Sum, SampleCount); undefined when no run ended then. */
+  private monitorRunMetric(ref: MetricRef, from: number, to: number): number | undefined {
+    const status = (Object.keys(MONITOR_RUN_METRICS) as MonitorRunStatus[]).find((s) => MONITOR_RUN_METRICS[s] === ref.metricName);
+    const runs = this.monitorRuns.filter((r) => r.time >= from && r.time < to);
+    if (!status || runs.length === 0) return undefined;
+    return countStatistic(ref.statistic, runs.filter((r) => r.status === status).length, runs.length);
   }
 
   /** Per version (and '-' for answers given before a version was picked): counts and latency percentiles over [from, to). */

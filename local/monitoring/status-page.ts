@@ -7,6 +7,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AlarmState } from '../../lambdas/core/monitoring/contracts';
 import type { ProcessFaultCounts } from '../serving/process-faults';
 import type { AlarmStatus } from './alarm-evaluator';
+import type { CaptureFileStats } from './capture-files';
+import type { MonitorHealth } from './monitor-timer';
+import type { StateBoundsStatus } from './state-bounds';
 import type { VersionFigures } from './metrics-store';
 
 export interface FeatureStatus {
@@ -63,7 +66,14 @@ export interface StatusSnapshot {
   readonly stage: string;
   readonly time: string;
   readonly timeScale: number;
-  readonly monitor: { readonly intervalSeconds: number; readonly windowMinutes: number; readonly runs: number };
+  /**
+   * The drift monitor: its schedule, its own health (runs succeeded, failed and skipped, the latest error,
+   * the recent runs), the state folder's bounds (size, cap, what was dropped) and the capture writer's counts.
+   */
+  readonly monitor: { readonly intervalSeconds: number; readonly windowMinutes: number; readonly runs: number } & Partial<MonitorHealth> & {
+      readonly storage?: StateBoundsStatus;
+      readonly capture?: CaptureFileStats;
+    };
   readonly models: readonly ModelStatus[];
   /** Errors no code caught in this process (local/serving/process-faults.ts): a rejection is survived, an exception is not. */
   readonly process?: ProcessFaultCounts;
@@ -147,11 +157,25 @@ function alerts(list) {
     a.body ? el('details', {}, [el('summary', {}, ['details']), el('pre', {}, [a.body])]) : '',
   ])));
 }
+function mib(bytes) { return bytes === null || bytes === undefined ? '-' : (bytes / 1048576).toFixed(bytes < 10485760 ? 1 : 0) + ' MiB'; }
+function monitorLines(m) {
+  const lines = [];
+  if (m.state === 'failing') lines.push(el('p', { class: 'fault monitor-failing' }, ['drift monitor failing: ' + m.consecutiveFailures + ' failed run' + (m.consecutiveFailures === 1 ? '' : 's') + ' in a row (latest ' + clock(m.lastError && m.lastError.at) + ': ' + (m.lastError ? m.lastError.message : '') + '); drift is not watched until a run succeeds']));
+  if (m.succeeded !== undefined) lines.push(el('p', { class: 'meta monitor-runs' }, ['monitor runs: ' + m.succeeded + ' succeeded, ' + m.failed + ' failed, ' + m.skipped + ' skipped (a run still going)' + (m.running ? ' · running now' : '')]));
+  const st = m.storage;
+  if (st) {
+    const dropped = st.dropped.byCap.files + st.dropped.byAge.files === 0 ? 'nothing dropped' : 'dropped since start: ' + st.dropped.byCap.files + ' capture files (' + mib(st.dropped.byCap.bytes) + ') over the cap, ' + st.dropped.byAge.files + ' (' + mib(st.dropped.byAge.bytes) + ') past ' + num(st.retentionDays, 2) + ' days';
+    lines.push(el('p', { class: (st.overCap ? 'fault' : 'meta') + ' state-folder' }, ['state folder ' + mib(st.stateBytes) + ' of its ' + mib(st.capBytes) + ' cap' + (st.overCap ? ' (over it: nothing left to drop but files that are not captures)' : '') + ' · ' + dropped]));
+  }
+  if (m.capture && m.capture.linesDropped > 0) lines.push(el('p', { class: 'fault' }, ['capture: ' + m.capture.linesDropped + ' lines dropped (the disk did not keep up, or an append failed)']));
+  return lines;
+}
 function render(s) {
   const main = document.getElementById('status');
   const open = new Set([...main.querySelectorAll('details[open]')].map((d) => d.parentElement && d.parentElement.textContent));
   main.replaceChildren(
     el('p', { class: 'meta' }, [s.project + ' · ' + s.stage + ' · updated ' + clock(s.time) + (s.timeScale !== 1 ? ' · time scale ' + s.timeScale : '') + ' · drift monitor every ' + s.monitor.intervalSeconds + ' s over ' + num(s.monitor.windowMinutes, 1) + ' min, ' + s.monitor.runs + ' runs']),
+    ...monitorLines(s.monitor),
     ...(s.process && s.process.unhandledRejections > 0 ? [el('p', { class: 'fault' }, [s.process.unhandledRejections + ' unhandled promise rejection' + (s.process.unhandledRejections === 1 ? '' : 's') + ' since start (latest ' + clock(s.process.last.at) + ': ' + s.process.last.message + '); the stack is on stderr'])] : []),
     el('h2', {}, ['Recent alerts']),
     alerts(s.alerts),

@@ -25,7 +25,7 @@ import { startAdminServer, type AdminServer } from '../release/admin-server';
 import { EndpointCapture, localEndpointName, MAX_INVOCATION_BYTES, routeInvocation, startLocalSageMakerEndpoint, type LocalSageMakerEndpoint } from '../sagemaker/endpoint';
 import { FolderCaptureSink } from '../monitoring/capture-files';
 import { AlertHub, WebhookAlertSink } from '../monitoring/alert-sinks';
-import { LocalMonitoring } from '../monitoring/local-monitoring';
+import { LocalMonitoring, type LocalMonitoringOptions } from '../monitoring/local-monitoring';
 import { serveStatus } from '../monitoring/status-page';
 import { LocalAlerts, type AlertSink } from '../release/alerts';
 import { ReleaseManager } from '../release/manager';
@@ -80,6 +80,12 @@ export interface LocalGatewayOptions {
   readonly capture?: boolean;
   /** Overrides every model's capture share, percent (100 for demos and tests). @default - the manifest's */
   readonly capturePercent?: number;
+  /** A capture file past this size rolls to the next. @default 64 MiB */
+  readonly captureFileMaxBytes?: number;
+  /** The state folder's size cap, bytes (npm start --state-max-mb). @default the manifest's monitoring.localStateMaxMb */
+  readonly stateMaxBytes?: number;
+  /** The drift monitor's thread (tests give their own module), and the state folder's check interval. @default - as LocalMonitoring */
+  readonly monitorTuning?: Pick<LocalMonitoringOptions, 'monitorThread' | 'stateCheckIntervalMs'>;
   /**
    * Wraps each model version's handler as the gateway builds it (tracing, or faults injected by tests).
    * @default - the handlers as built
@@ -179,7 +185,7 @@ export class LocalGateway {
     closeConnectionsLingering(this.server, this.linger, this.stopping.signal);
     const stateDir = resolve(options.stateDir ?? '.mlship');
     if (options.capture !== false) {
-      this.captureSink = new FolderCaptureSink(join(stateDir, 'capture'), { onError: (error, key) => logger.warn('capture not written', { error, key }) });
+      this.captureSink = new FolderCaptureSink(join(stateDir, 'capture'), { onError: (error, key) => logger.warn('capture not written', { error, key }), ...(options.captureFileMaxBytes ? { maxFileBytes: options.captureFileMaxBytes } : {}) });
       this.endpointCapture = new EndpointCapture(this.captureSink);
     }
     this.alerts = new AlertHub([options.alerts ?? new LocalAlerts(stateDir), ...(options.alertWebhook ? [new WebhookAlertSink(options.alertWebhook)] : [])]);
@@ -213,6 +219,10 @@ export class LocalGateway {
         ...(options.monitorIntervalMs !== undefined ? { monitorIntervalMs: options.monitorIntervalMs } : {}),
         statusUrl: `${gateway.url}/`,
         ...(options.processFaults ? { processFaults: options.processFaults } : {}),
+        ...(gateway.captureSink ? { captureSink: gateway.captureSink } : {}),
+        stateDir,
+        ...(options.stateMaxBytes !== undefined ? { stateMaxBytes: options.stateMaxBytes } : {}),
+        ...options.monitorTuning,
         // A given logger hears the monitor's problems (a model without a drift baseline); else stderr.
         ...(options.logger ? { log: (line: string) => options.logger!.warn(line) } : {}),
       });

@@ -381,7 +381,22 @@ export const monitorSettingsSchema = z.strictObject({
     .default('rate(1 hour)')
     .describe("The drift monitor's EventBridge schedule expression, e.g. 'rate(1 hour)' or 'cron(0 * * * ? *)'."),
   windowHours: z.number().int().min(1).max(168).default(24).describe('Hours of captured traffic each run reads and compares with the baseline.'),
-  captureRetentionDays: z.number().int().min(1).max(3650).default(30).describe('Days captured requests are kept in the capture bucket.'),
+  captureRetentionDays: z
+    .number()
+    .int()
+    .min(1)
+    .max(3650)
+    .default(30)
+    .describe('Days captured requests are kept in the capture bucket, and by `npm start` under its state folder (.mlship/capture/).'),
+  localStateMaxMb: z
+    .number()
+    .int()
+    .min(1)
+    .max(1_048_576)
+    .default(2048)
+    .describe(
+      "Largest size of `npm start`'s state folder (.mlship/), MiB: past it the oldest captures are deleted first, and counted on the status page (`npm start -- --state-max-mb N` overrides it). The cloud's capture bucket has no cap; captureRetentionDays bounds it.",
+    ),
 });
 export type MonitorSettings = z.infer<typeof monitorSettingsSchema>;
 

@@ -2,7 +2,7 @@
 // requests as CaptureRecord lines under lambda/model=<m>/version=<v>/<yyyy>/<MM>/<dd>/<HH>/, a SageMaker model's
 // as SageMaker capture lines under data-capture/<endpoint>/AllTraffic/...; the drift monitor reads both back.
 import assert from 'node:assert/strict';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -36,8 +36,45 @@ describe('FolderCaptureSink', () => {
     await sink.close();
     const keys = [];
     for await (const o of store.list('c', '')) keys.push(o.key);
-    assert.deepEqual(keys, [`data-capture/mlship-dev-digits/AllTraffic/2026/11/22/07/local-${process.pid}.jsonl`, `lambda/model=m/version=3/2026/11/22/07/local-${process.pid}.jsonl`]);
+    assert.deepEqual(keys, [`data-capture/mlship-dev-digits/AllTraffic/2026/11/22/07/local-${process.pid}-0000.jsonl`, `lambda/model=m/version=3/2026/11/22/07/local-${process.pid}-0000.jsonl`]);
     assert.equal(await readText(store, 'c', keys[1]!), '{"a":1}\n{"a":2}\n{"a":3}\n');
+  });
+
+  it('rolls a file past maxFileBytes to the next number, in order, and never appends to a file it did not begin', async () => {
+    const folder = tempDir();
+    const prefix = 'lambda/model=m/version=3/2026/11/22/07/';
+    // A file an earlier process with the same pid left behind.
+    mkdirSync(join(folder, prefix), { recursive: true });
+    writeFileSync(join(folder, prefix, FolderCaptureSink.fileName(0)), 'earlier\n');
+    const sink = new FolderCaptureSink(folder, { flushMs: 10_000, maxFileBytes: 100 });
+    const lines = Array.from({ length: 12 }, (_, i) => JSON.stringify({ i, pad: 'x'.repeat(20) }));
+    const t = new Date('2026-11-22T07:05:00Z');
+    sink.writeLambda('m', '3', t, lines.slice(0, 5));
+    await sink.flush();
+    for (const line of lines.slice(5)) sink.writeLambda('m', '3', t, [line]);
+    await sink.close();
+    const store = new FolderObjectStore({ c: folder });
+    const files = [];
+    for await (const o of store.list('c', prefix)) files.push(o);
+    assert.equal(readFileSync(join(folder, files[0]!.key), 'utf8'), 'earlier\n', 'the earlier file is left as it was');
+    const written = files.slice(1);
+    assert.deepEqual(written.map((o) => o.key), written.map((_, i) => `${prefix}${FolderCaptureSink.fileName(i + 1)}`), 'numbered in order after the earlier file');
+    assert.ok(written.length >= 4, `${written.length} files for ${lines.length} lines of ~${lines[0]!.length} bytes`);
+    assert.ok(written.every((o) => o.size <= 100), `no file past 100 bytes: ${written.map((o) => o.size).join(', ')}`);
+    const text = (await Promise.all(written.map((o) => readText(store, 'c', o.key)))).join('');
+    assert.equal(text, lines.map((l) => `${l}\n`).join(''), 'every line once, in the order captured');
+    assert.deepEqual([sink.stats().filesStarted, sink.stats().linesWritten, sink.stats().linesDropped], [written.length, 12, 0]);
+    assert.deepEqual(sink.currentFiles(), new Set([join(folder, written.at(-1)!.key)]), 'the file being written');
+  });
+
+  it('drops and counts lines past maxPendingBytes rather than holding them', async () => {
+    const folder = tempDir();
+    const sink = new FolderCaptureSink(folder, { flushMs: 10_000, maxPendingBytes: 50 });
+    const t = new Date('2026-11-22T07:05:00Z');
+    sink.writeLambda('m', '3', t, ['x'.repeat(30)]);
+    sink.writeLambda('m', '3', t, ['y'.repeat(30)]);
+    await sink.close();
+    assert.deepEqual(sink.stats(), { linesWritten: 1, bytesWritten: 31, filesStarted: 1, linesDropped: 1, bytesDropped: 31 });
   });
 
   it('a failed append is reported, never thrown', async () => {
@@ -48,6 +85,7 @@ describe('FolderCaptureSink', () => {
     sink.writeLambda('m', '1', new Date(0), ['{}']);
     await sink.close();
     assert.equal(errors.length, 1);
+    assert.equal(sink.stats().linesDropped, 1, 'the lost line is counted');
   });
 });
 
@@ -84,8 +122,8 @@ describe('local gateway capture', () => {
     for await (const o of store.list('capture', '')) keys.push(o.key);
     const lambdaKey = keys.find((k) => k.startsWith('lambda/'));
     const sageMakerKey = keys.find((k) => k.startsWith('data-capture/'));
-    assert.match(lambdaKey ?? '', /^lambda\/model=breast-cancer\/version=1\/\d{4}\/\d\d\/\d\d\/\d\d\/local-\d+\.jsonl$/, keys.join(', '));
-    assert.match(sageMakerKey ?? '', /^data-capture\/digits-v1\/AllTraffic\/\d{4}\/\d\d\/\d\d\/\d\d\/local-\d+\.jsonl$/, keys.join(', '));
+    assert.match(lambdaKey ?? '', /^lambda\/model=breast-cancer\/version=1\/\d{4}\/\d\d\/\d\d\/\d\d\/local-\d+-\d{4}\.jsonl$/, keys.join(', '));
+    assert.match(sageMakerKey ?? '', /^data-capture\/digits-v1\/AllTraffic\/\d{4}\/\d\d\/\d\d\/\d\d\/local-\d+-\d{4}\.jsonl$/, keys.join(', '));
 
     const lambda = parseLambdaCaptures(await readText(store, 'capture', lambdaKey!), heldOut.card);
     assert.equal(lambda.batches.reduce((s, b) => s + b.count, 0), 112, 'every request captured at 100%');

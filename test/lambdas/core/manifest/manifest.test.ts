@@ -63,7 +63,7 @@ describe('manifest schema', () => {
       },
     });
     assert.deepEqual(manifest.notifications, { emails: [] });
-    assert.deepEqual(manifest.monitoring, { schedule: 'rate(1 hour)', windowHours: 24, captureRetentionDays: 30 });
+    assert.deepEqual(manifest.monitoring, { schedule: 'rate(1 hour)', windowHours: 24, captureRetentionDays: 30, localStateMaxMb: 2048 });
     assert.equal(capturePercentOf(manifest.models[0]!), 10, 'a Lambda model captures 10% by default');
     assert.deepEqual(
       models.map((m) => [m.index, m.entry.name, relative(root, m.dir)]),

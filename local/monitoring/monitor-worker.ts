@@ -1,0 +1,126 @@
+// The drift monitor's thread (node:worker_threads): runs the monitor core (runDriftMonitor, the same as the
+// cloud's Lambda handler) over the capture folder for the main thread, so a run never holds up a request. The
+// figures and reports go back to the main thread, which puts them in its metrics store and alert hub and
+// answers each, so the core's order holds: a report is out before the state that remembers it is written.
+// npm start runs the esbuild bundle of this file (dist/local/monitor-worker.mjs, scripts/build-local.ts);
+// under tsx (tests) the TypeScript itself (monitor-thread.ts starts either).
+import { setPriority } from 'node:os';
+import { parentPort, workerData } from 'node:worker_threads';
+import type { AlarmEvent, ReadableAlert } from '../../lambdas/core/monitoring/contracts';
+import type { DriftDatum, MonitoredModel } from '../../lambdas/core/monitoring/monitor/drift-monitor';
+import { runDriftMonitor, type ModelOutcome } from '../../lambdas/core/monitoring/monitor/monitor-run';
+import type { ObjectStore } from '../../lambdas/core/storage/object-store';
+import { FolderObjectStore } from '../storage/folder-object-store';
+
+/** One run, as the main thread asks for it. */
+export interface MonitorJob {
+  /** The capture folder, read as `bucket`. */
+  readonly folder: string;
+  readonly bucket: string;
+  readonly project: string;
+  readonly stage: string;
+  readonly models: readonly MonitoredModel[];
+  /** The window, epoch ms. */
+  readonly from: number;
+  readonly to: number;
+  readonly now: number;
+  readonly dashboardUrl?: string;
+}
+
+export interface WireError {
+  readonly name: string;
+  readonly message: string;
+  readonly stack?: string;
+}
+
+export type WireOutcome = Exclude<ModelOutcome, { error: Error }> | { readonly model: string; readonly error: WireError };
+
+export type ToWorker = { readonly type: 'run'; readonly id: number; readonly job: MonitorJob } | { readonly type: 'answer'; readonly call: number; readonly error?: string };
+
+/** What a run asks of the main thread: publish a model's figures, or send a report. */
+export type MonitorCall =
+  | { readonly what: 'metrics'; readonly model: string; readonly datums: readonly DriftDatum[]; readonly time: number }
+  | { readonly what: 'notify'; readonly alert: ReadableAlert; readonly event: AlarmEvent };
+
+export type FromWorker =
+  | { readonly type: 'ready' }
+  | { readonly type: 'call'; readonly id: number; readonly call: number; readonly payload: MonitorCall }
+  | { readonly type: 'done'; readonly id: number; readonly outcomes: readonly WireOutcome[] }
+  | { readonly type: 'failed'; readonly id: number; readonly error: WireError };
+
+/** What the thread is started with. */
+export interface MonitorWorkerData {
+  /** The thread's nice value (Linux: per thread), so serving keeps the CPU when both want it. @default 10 */
+  readonly nice?: number;
+}
+
+export function wireError(error: unknown): WireError {
+  const e = error instanceof Error ? error : new Error(String(error));
+  return { name: e.name, message: e.message, ...(e.stack ? { stack: e.stack } : {}) };
+}
+
+export interface ServeOptions {
+  /** The store a job reads (tests wrap it). @default a FolderObjectStore over the job's folder */
+  readonly store?: (job: MonitorJob) => ObjectStore;
+}
+
+/** Answers the main thread's jobs on `port`, one at a time. */
+export function serveMonitorJobs(port: NonNullable<typeof parentPort>, options: ServeOptions = {}): void {
+  const answers = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
+  let nextCall = 0;
+  const call = (id: number, payload: MonitorCall) =>
+    new Promise<void>((resolve, reject) => {
+      const n = nextCall++;
+      answers.set(n, { resolve, reject });
+      port.postMessage({ type: 'call', id, call: n, payload } satisfies FromWorker);
+    });
+  const stores = new Map<string, ObjectStore>();
+  port.on('message', (message: ToWorker) => {
+    if (message.type === 'answer') {
+      const waiting = answers.get(message.call);
+      answers.delete(message.call);
+      if (message.error === undefined) waiting?.resolve();
+      else waiting?.reject(new Error(message.error));
+      return;
+    }
+    const { id, job } = message;
+    const key = `${job.bucket}\u0000${job.folder}`;
+    let store = stores.get(key);
+    if (!store) {
+      store = options.store?.(job) ?? new FolderObjectStore({ [job.bucket]: job.folder });
+      stores.set(key, store);
+    }
+    runDriftMonitor(
+      {
+        store,
+        bucket: job.bucket,
+        project: job.project,
+        stage: job.stage,
+        models: job.models,
+        putMetrics: (model, datums, time) => call(id, { what: 'metrics', model, datums, time: time.getTime() }),
+        notify: (alert, event) => call(id, { what: 'notify', alert, event }),
+        ...(job.dashboardUrl ? { dashboardUrl: job.dashboardUrl } : {}),
+      },
+      { from: new Date(job.from), to: new Date(job.to) },
+      new Date(job.now),
+    ).then(
+      (outcomes) => port.postMessage({ type: 'done', id, outcomes: outcomes.map((o) => ('error' in o ? { model: o.model, error: wireError(o.error) } : o)) } satisfies FromWorker),
+      (error: unknown) => port.postMessage({ type: 'failed', id, error: wireError(error) } satisfies FromWorker),
+    );
+  });
+  port.postMessage({ type: 'ready' } satisfies FromWorker);
+}
+
+/** Lowers this thread's priority (Linux applies setpriority to the calling thread only); elsewhere a no-op. */
+export function lowerPriority(nice: number): void {
+  try {
+    setPriority(nice);
+  } catch {
+    // Not allowed or not supported: the run still happens, at the same priority as serving.
+  }
+}
+
+if (parentPort && (workerData as { monitorWorker?: MonitorWorkerData } | undefined)?.monitorWorker) {
+  lowerPriority((workerData as { monitorWorker: MonitorWorkerData }).monitorWorker.nice ?? 10);
+  serveMonitorJobs(parentPort);
+}
