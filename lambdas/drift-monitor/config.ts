@@ -53,6 +53,40 @@ const envSchema = z.object({
   DASHBOARD_URL: z.string().url().optional(),
 });
 
+/**
+ * The settings of the fan-out's plan and fold functions (lib/monitoring/drift-monitor.ts): the monitor's
+ * bucket, window and models, and for the plan when to fan out and how big a share is.
+ */
+const stepEnvSchema = envSchema.pick({ CAPTURE_BUCKET: true, WINDOW_HOURS: true, MONITORED_MODELS: true, MODELS_DIR: true }).extend({
+  /** New bytes above which a run fans out. */
+  FAN_OUT_ABOVE_BYTES: z.coerce.number().int().min(0).optional(),
+  /** Most bytes one child folds. */
+  SHARE_BYTES: z.coerce.number().int().min(1).optional(),
+});
+
+export interface DriftMonitorStepConfig {
+  readonly bucket: string;
+  readonly windowHours: number;
+  readonly models: readonly MonitoredEntry[];
+  readonly modelsDir: string;
+  readonly fanOutAboveBytes?: number;
+  readonly shareBytes?: number;
+}
+
+export function readDriftMonitorStepConfig(env: NodeJS.ProcessEnv): DriftMonitorStepConfig {
+  const parsed = stepEnvSchema.safeParse(env);
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; '));
+  const e = parsed.data;
+  return {
+    bucket: e.CAPTURE_BUCKET,
+    windowHours: e.WINDOW_HOURS,
+    models: e.MONITORED_MODELS,
+    modelsDir: e.MODELS_DIR,
+    ...(e.FAN_OUT_ABOVE_BYTES === undefined ? {} : { fanOutAboveBytes: e.FAN_OUT_ABOVE_BYTES }),
+    ...(e.SHARE_BYTES === undefined ? {} : { shareBytes: e.SHARE_BYTES }),
+  };
+}
+
 export interface DriftMonitorConfig {
   readonly bucket: string;
   readonly topicArn: string;

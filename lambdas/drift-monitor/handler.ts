@@ -1,12 +1,16 @@
 // The drift monitor's handler, thin over lambdas/core/monitoring/monitor: on each scheduled event, run every model
 // over the window ending at the event's time (folding only the captures that arrived since the last run into
 // the window's hour summaries), put the figures with CloudWatch PutMetricData, and publish one report per
-// model going into drift to the notifications topic with SNS Publish.
+// model going into drift to the notifications topic with SNS Publish. As the fan-out's merge step (an event
+// with the plan), the hours are folded from the children's partials (lambdas/core/monitoring/pipeline/merge.ts)
+// and the rest is the same.
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { PutMetricDataCommand, type CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import type { ModelCard } from '../core/models/model-card';
-import { cloudWatchData, type MonitoredModel } from '../core/monitoring/monitor/drift-monitor';
+import { cloudWatchData, type MonitoredModel, type MonitorRun } from '../core/monitoring/monitor/drift-monitor';
+import { createMergeJudge } from '../core/monitoring/pipeline/merge';
+import type { MonitorPlan } from '../core/monitoring/pipeline/types';
 import { runDriftMonitor, windowEndingAt, type ModelOutcome } from '../core/monitoring/monitor/monitor-run';
 import { DRIFT_METRICS_NAMESPACE } from '../core/monitoring/contracts';
 import type { ObjectStore } from '../core/storage/object-store';
@@ -25,9 +29,14 @@ export interface DriftMonitorDependencies {
   readonly card: (model: string) => ModelCard;
 }
 
-/** The EventBridge scheduled event: only its time is read (the window ends there). */
+/**
+ * The EventBridge scheduled event, or the state machine's single-function path: only its time is read (the
+ * window ends there). From the state machine's merge step: `plan`, the fan-out's plan, whose children's partials
+ * are merged into the hour summaries instead of the run folding the captures itself.
+ */
 export interface ScheduledEvent {
   readonly time?: string;
+  readonly plan?: MonitorPlan;
 }
 
 export interface MonitorSummary {
@@ -51,8 +60,14 @@ export function createDriftMonitorHandler(deps: DriftMonitorDependencies): (even
     card: deps.card(m.name),
   }));
   return async (event) => {
-    const at = event.time && !Number.isNaN(Date.parse(event.time)) ? new Date(event.time) : new Date();
-    const window = windowEndingAt(at, config.windowHours);
+    let at = event?.time && !Number.isNaN(Date.parse(event.time)) ? new Date(event.time) : new Date();
+    let window = windowEndingAt(at, config.windowHours);
+    let judge: ((model: MonitoredModel) => Promise<MonitorRun>) | undefined;
+    if (event?.plan !== undefined) {
+      const merge = await createMergeJudge({ store: deps.store, bucket: config.bucket, plan: event.plan });
+      ({ window, judge } = merge);
+      at = merge.time;
+    }
     const outcomes = await runDriftMonitor(
       {
         store: deps.store,
@@ -73,6 +88,7 @@ export function createDriftMonitorHandler(deps: DriftMonitorDependencies): (even
       },
       window,
       at,
+      judge,
     );
     const summary: MonitorSummary = { window: { from: window.from.toISOString(), to: window.to.toISOString() }, models: outcomes.map(describe) };
     for (const outcome of outcomes) {

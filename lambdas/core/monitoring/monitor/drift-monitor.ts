@@ -13,9 +13,9 @@ import type { ModelCard } from '../../models/model-card';
 import { DRIFT_METRICS, type AlarmEvent, type AlarmState } from '../contracts';
 import { alarmName } from '../alarms/readable-alert';
 import type { ObjectStore } from '../../storage/object-store';
-import { foldWindow, type HourSource } from '../summaries/window-fold';
+import { foldWindow, type HourSource, type WindowFold } from '../summaries/window-fold';
 import { wholeHoursOf } from '../summaries/summary-keys';
-import { DRIFT_SUMMARY_KIND, driftFolder } from './drift-fold';
+import { DRIFT_SUMMARY_KIND, driftFolder, type DriftFold } from './drift-fold';
 
 export { NoBaselineError };
 
@@ -109,8 +109,7 @@ export function capturePrefixes(model: MonitoredModel, window: CaptureWindow): s
  * compares their merge with its card's drift baseline.
  */
 export async function monitorModel(store: ObjectStore, bucket: string, model: MonitoredModel, window: CaptureWindow, options: MonitorOptions = {}): Promise<MonitorRun> {
-  const { card } = model;
-  const folder = driftFolder(model.runtime, card);
+  const folder = driftFolder(model.runtime, model.card);
   const hours: HourSource[] = wholeHoursOf(window).map((hour) => ({ hour, prefix: capturePrefix(model, hour) }));
   const margin = options.summaryMarginHours ?? DEFAULT_SUMMARY_MARGIN_HOURS;
   if (!(Number.isInteger(margin) && margin >= 0)) throw new RangeError(`summaryMarginHours must be a whole number of hours, 0 or more, received ${margin}`);
@@ -127,11 +126,19 @@ export async function monitorModel(store: ObjectStore, bucket: string, model: Mo
     ...(options.maxLineBytes === undefined ? {} : { maxLineBytes: options.maxLineBytes }),
     ...(options.now ? { now: options.now } : {}),
   });
-  const report = evaluateDrift(fold.total.accumulator, { thresholds: model.drift, labels: card.labels });
+  return monitorRunOf(model, { from: first, to: window.to }, hours.length, fold);
+}
+
+/**
+ * A run's figures and verdict from the window's hours folded (by foldWindow here, or by the fan-out's merge of
+ * its children's partial summaries: lambdas/core/monitoring/pipeline/).
+ */
+export function monitorRunOf(model: MonitoredModel, window: CaptureWindow, hours: number, fold: WindowFold<DriftFold>): MonitorRun {
+  const report = evaluateDrift(fold.total.accumulator, { thresholds: model.drift, labels: model.card.labels });
   return {
     model: model.name,
     version: model.version,
-    window: { from: first, to: window.to },
+    window,
     report,
     recordsRead: fold.lines,
     recordsRejected: fold.rejected,
@@ -141,7 +148,7 @@ export async function monitorModel(store: ObjectStore, bucket: string, model: Mo
     bytesRead: fold.bytesRead,
     rowsFolded: fold.rowsFolded,
     rowsInWindow: report.rows,
-    hours: hours.length,
+    hours,
     summariesWritten: fold.summariesWritten,
     summariesDeleted: fold.summariesDeleted,
     datums: driftDatums(report),

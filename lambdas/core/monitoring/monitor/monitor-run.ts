@@ -34,13 +34,15 @@ export function windowEndingAt(now: Date, hours: number): CaptureWindow {
 
 /**
  * Runs every model; one model failing (no baseline, unreadable bucket) does not stop the others. The state is
- * written after the report went out, so a failed publish is retried by the next run.
+ * written after the report went out, so a failed publish is retried by the next run. `judge` folds and judges
+ * a model another way (the fan-out's merge of its children's partial summaries); without it, monitorModel
+ * folds the new captures in this run.
  */
-export async function runDriftMonitor(deps: DriftMonitorDependencies, window: CaptureWindow, now = new Date()): Promise<ModelOutcome[]> {
+export async function runDriftMonitor(deps: DriftMonitorDependencies, window: CaptureWindow, now = new Date(), judge?: (model: MonitoredModel) => Promise<MonitorRun>): Promise<ModelOutcome[]> {
   const outcomes: ModelOutcome[] = [];
   for (const model of deps.models) {
     try {
-      const run = await monitorModel(deps.store, deps.bucket, model, window, { now, ...deps.monitorOptions });
+      const run = judge ? await judge(model) : await monitorModel(deps.store, deps.bucket, model, window, { now, ...deps.monitorOptions });
       await deps.putMetrics(model.name, run.datums, window.to);
       const previous = await readMonitorState(deps.store, deps.bucket, model.name);
       const { state, report } = nextMonitorState(previous, run, now);

@@ -88,9 +88,10 @@ export interface WindowFold<A> {
 }
 
 /** A summary that cannot be a real one (its objects map is bounded by the hour's objects): read no further. */
-const MAX_SUMMARY_BYTES = 64 * 1024 * 1024;
+export const MAX_SUMMARY_BYTES = 64 * 1024 * 1024;
 
-interface HourState<A> {
+/** An hour's summary while a run (or the fan-out's merge) folds into it. */
+export interface HourState<A> {
   accumulator: A;
   objects: Record<string, FoldedObject>;
   lines: number;
@@ -198,12 +199,12 @@ export async function foldWindow<A>(request: WindowFoldRequest<A>): Promise<Wind
   };
 }
 
-function addProblem(state: HourState<unknown>, problem: string): void {
+export function addProblem(state: HourState<unknown>, problem: string): void {
   if (state.problems.length < MAX_SUMMARY_PROBLEMS) state.problems.push(problem);
 }
 
 /** The hour's summary as the run starts from: the stored one, or an empty one (first run, or a stored one that does not fit, said in `notes`). */
-async function startingPoint<A>(store: ObjectStore, bucket: string, stored: StoredObject | undefined, folder: LineFolder<A>, prefix: string): Promise<{ state: HourState<A>; notes: string[] }> {
+export async function startingPoint<A>(store: ObjectStore, bucket: string, stored: StoredObject | undefined, folder: LineFolder<A>, prefix: string): Promise<{ state: HourState<A>; notes: string[] }> {
   const empty = (): HourState<A> => ({ accumulator: folder.empty(), objects: {}, lines: 0, rows: 0, rejected: 0, problems: [] });
   if (!stored) return { state: empty(), notes: [] };
   let why: string;
@@ -228,7 +229,7 @@ async function startingPoint<A>(store: ObjectStore, bucket: string, stored: Stor
 }
 
 /** Folds the complete lines of `object` from byte `from` into the hour's state. */
-async function foldObject<A>(
+export async function foldObject<A>(
   store: ObjectStore,
   bucket: string,
   object: StoredObject,
