@@ -18,8 +18,12 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { CAPTURE_MARKER, LAMBDA_CAPTURE_PREFIX, SAGEMAKER_CAPTURE_PREFIX } from '../../lambdas/core/monitoring/contracts';
 import { SUMMARIES_PREFIX } from '../../lambdas/core/monitoring/summaries/summary-keys';
+import { RUNS_PREFIX } from '../../lambdas/core/monitoring/pipeline/types';
 import { LOG_GROUP_REMOVAL_POLICY } from '../private/logs';
 import { acknowledgeWildcards, nagResource } from '../private/nag';
+
+/** Days the drift monitor's run files (monitor/runs/) are kept: long enough to look at a run that failed. */
+export const MONITOR_RUN_FILES_DAYS = 3;
 
 /** The subscription filter pattern that picks the capture lines out of a function's logs. */
 export const CAPTURE_FILTER_PATTERN = `{ $.${CAPTURE_MARKER} = 1 }`;
@@ -101,6 +105,8 @@ export class DataCapture extends Construct {
         { id: 'expire-capture-errors', prefix: 'capture-errors/', expiration: Duration.days(retentionDays) },
         // The drift monitor deletes its hour summaries past its window; this catches those of versions no longer watched.
         { id: 'expire-monitor-summaries', prefix: SUMMARIES_PREFIX, expiration: Duration.days(retentionDays) },
+        // The fan-out's run files (plan, items, partials, map results): nothing reads them after their run.
+        { id: 'expire-monitor-runs', prefix: RUNS_PREFIX, expiration: Duration.days(MONITOR_RUN_FILES_DAYS) },
         { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
       ],
       removalPolicy,

@@ -57,8 +57,8 @@ describe('capture bucket', () => {
     const rules = (bucket.Properties.LifecycleConfiguration as { Rules: { Id: string; Prefix?: string; ExpirationInDays?: number }[] }).Rules;
     assert.deepEqual(
       rules.filter((r) => r.ExpirationInDays !== undefined).map((r) => [r.Prefix, r.ExpirationInDays]),
-      [['lambda/', 45], ['data-capture/', 45], ['capture-errors/', 45], ['monitor/summaries/', 45]],
-      'captures and the monitor\'s hour summaries expire; monitor/state/ does not',
+      [['lambda/', 45], ['data-capture/', 45], ['capture-errors/', 45], ['monitor/summaries/', 45], ['monitor/runs/', 3]],
+      'captures and the monitor\'s hour summaries expire, its fan-out\'s run files after 3 days; monitor/state/ does not',
     );
     template.hasResourceProperties('AWS::S3::BucketPolicy', {
       Bucket: { Ref: bucketId },
@@ -146,12 +146,12 @@ describe('drift monitor', () => {
   const topicId = id(stack.pipelineStorage.topic as never);
   const topicKeyId = id(stack.pipelineStorage.topicKey as never);
 
-  it("runs on the manifest's schedule", () => {
+  it("runs on the manifest's schedule, through its state machine (which runs the function, or fans out)", () => {
     template.hasResourceProperties('AWS::Events::Rule', {
       Name: 'shop-test-drift-monitor',
       ScheduleExpression: 'cron(15 * * * ? *)',
       State: 'ENABLED',
-      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [fnId, 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 3600 } })],
+      Targets: [Match.objectLike({ Arn: { Ref: id(monitor.stateMachine as never) }, RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 3600 } })],
     });
   });
 

@@ -55,7 +55,8 @@ let stacks = 0;
 function monitorStack(models: readonly MonitoredModelProps[] = loaded.models.map((m) => ({ name: m.entry.name, version: m.entry.version, runtime: m.entry.runtime, ...(m.entry.runtime === 'sagemaker' ? { endpointName: `mlship-dev-${m.entry.name}` } : {}), drift: m.entry.monitoring.drift }))): { stack: Stack; monitor: DriftMonitor } {
   const stack = new Stack(testApp.app, `Monitor${++stacks}`);
   // the pipeline image's code is beside the point here: an image from a repository, not a Docker build
-  const image = { handlers: Object.keys(DRIFT_MONITOR_IMAGE_HANDLERS), code: () => lambda.DockerImageCode.fromEcr(ecr.Repository.fromRepositoryName(stack, 'Repo', 'pipeline')) } as unknown as PipelineImage;
+  const repository = ecr.Repository.fromRepositoryName(stack, 'Repo', 'pipeline');
+  const image = { handlers: Object.keys(DRIFT_MONITOR_IMAGE_HANDLERS), code: () => lambda.DockerImageCode.fromEcr(repository) } as unknown as PipelineImage;
   const monitor = new DriftMonitor(stack, 'DriftMonitor', { project: 'mlship', stage: 'dev', image, captureBucket: new s3.Bucket(stack, 'Captures'), captureKey: new kms.Key(stack, 'CaptureKey'), topic: new sns.Topic(stack, 'Topic'), topicKey: new kms.Key(stack, 'TopicKey'), models });
   return { stack, monitor };
 }
