@@ -1,7 +1,8 @@
 // Bounds of the local state folder (.mlship/): captures older than monitoring.captureRetentionDays go, as the
 // capture bucket's lifecycle rules expire them in the cloud (lib/monitoring/data-capture.ts), and past the
 // size cap (monitoring.localStateMaxMb, or npm start --state-max-mb) the oldest captures go first, the files
-// being written last. Nothing goes silently: each drop is counted (files, bytes, by age or by the cap), shown on
+// being written last, leaving room for what arrives until the next check (as much as arrived since the last, at
+// most a quarter of the cap). Nothing goes silently: each drop is counted (files, bytes, by age or by the cap), shown on
 // the status page and told on the log. Checked on its own timer, off the request path, from the folders'
 // listings and file sizes only (no file is read). Only captures are dropped: release state, alerts, the
 // monitor's state and summaries are counted in the folder's size but kept.
@@ -171,12 +172,16 @@ export class StateFolderBounds {
       }
     }
     const cap = { files: 0, bytes: 0 };
-    if (total > this.options.maxBytes) {
+    // Room for what arrives before the next check (as much as arrived since the last), so the folder stays
+    // within the cap between checks too, not only at them.
+    const growth = this.last.stateBytes === null ? 0 : Math.max(0, total + age.bytes - this.last.stateBytes);
+    const target = Math.max(0, this.options.maxBytes - Math.min(growth, this.options.maxBytes / 4));
+    if (total > target) {
       const inUse = this.options.inUse?.() ?? new Set<string>();
       // Oldest first; the files being written only once nothing else is left.
       const candidates = [...kept].filter((f) => f.capture).sort((a, b) => Number(inUse.has(a.path)) - Number(inUse.has(b.path)) || a.mtimeMs - b.mtimeMs || (a.path < b.path ? -1 : 1));
       for (const file of candidates) {
-        if (total <= this.options.maxBytes) break;
+        if (total <= target) break;
         if (await this.drop(file)) {
           cap.files++;
           cap.bytes += file.size;

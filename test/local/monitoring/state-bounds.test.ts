@@ -57,6 +57,19 @@ describe('StateFolderBounds', () => {
     assert.equal(next.overCap, true, 'still over: the rest is not captures, and says so');
   });
 
+  it('leaves room for what arrives before the next check: as much as arrived since the last, at most a quarter of the cap', async () => {
+    const root = tempDir();
+    const first = file(root, hour(10), 500, 3 * 3_600_000);
+    file(root, hour(11), 500, 2 * 3_600_000);
+    const bounds = new StateFolderBounds({ stateDir: root, captureFolder: join(root, 'capture'), maxBytes: 2000, retentionMs: 30 * DAY, now: () => NOW, log: () => undefined });
+    assert.deepEqual((await bounds.check()).dropped.byCap, { files: 0, bytes: 0 }, '1000 of 2000: nothing to drop');
+    file(root, hour(12), 600, 3_600_000);
+    // 1600 is within the cap, but 600 arrived since the last check: room for 500 (a quarter of the cap) is kept.
+    const status = await bounds.check();
+    assert.ok(!existsSync(first), 'the oldest capture went to make room');
+    assert.deepEqual([status.dropped.byCap, status.stateBytes, status.overCap], [{ files: 1, bytes: 500 }, 1100, false]);
+  });
+
   it('captures past the retention go, counted by age; newer ones stay', async () => {
     const root = tempDir();
     const old = file(root, hour(1), 50, 31 * DAY);
