@@ -17,7 +17,7 @@
 // written out whole, so the template shows what it judges by. The logic lives in lambdas/core/monitoring/.
 // Over 300 lines: one state machine, its functions and their least-privilege roles, which refer to each other.
 import { join } from 'node:path';
-import { Aws, Duration, Validations } from 'aws-cdk-lib';
+import { Duration, Validations } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -50,6 +50,34 @@ export const DRIFT_MONITOR_IMAGE_HANDLERS: Readonly<Record<string, string>> = {
 /** The monitor's state machine (and its function's) name for a project and stage. */
 export function driftMonitorName(project: string, stage: string): string {
   return `${project}-${stage}-drift-monitor`;
+}
+
+/** The map's item reader with CDK's statement (GetObject on every object of the bucket) narrowed to the run files. */
+class RunFilesItemReader extends sfn.S3JsonLItemReader {
+  constructor(
+    props: sfn.S3FileItemReaderProps,
+    private readonly runObjects: string,
+  ) {
+    super(props);
+  }
+
+  override providePolicyStatements(): iam.PolicyStatement[] {
+    return [new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [this.runObjects] })];
+  }
+}
+
+/** The map's result writer with CDK's statement (every object of the bucket) narrowed to the run files. */
+class RunFilesResultWriter extends sfn.ResultWriterV2 {
+  constructor(
+    props: sfn.ResultWriterV2Props,
+    private readonly runObjects: string,
+  ) {
+    super(props);
+  }
+
+  override providePolicyStatements(): iam.PolicyStatement[] {
+    return [new iam.PolicyStatement({ actions: ['s3:PutObject', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:AbortMultipartUpload'], resources: [this.runObjects] })];
+  }
 }
 
 export interface MonitoredModelProps {
@@ -288,7 +316,7 @@ export class DriftMonitor extends Construct {
     const foldShare = invoke('FoldShareTask', 'Fold share', this.foldFunction, undefined, '$');
     const map = new sfn.DistributedMap(this, 'FoldMap', {
       stateName: 'Fold shares',
-      itemReader: new sfn.S3JsonLItemReader({ bucket, key: sfn.JsonPath.stringAt('$.plan.itemsKey') }),
+      itemReader: new RunFilesItemReader({ bucket, key: sfn.JsonPath.stringAt('$.plan.itemsKey') }, runObjects),
       itemSelector: {
         'model.$': '$$.Map.Item.Value.model',
         'version.$': '$$.Map.Item.Value.version',
@@ -302,11 +330,14 @@ export class DriftMonitor extends Construct {
       maxConcurrency,
       // A share that fails for good fails the run (notified); the next run folds its bytes, as nothing of them was recorded.
       toleratedFailurePercentage: 0,
-      resultWriterV2: new sfn.ResultWriterV2({
-        bucket,
-        prefix: sfn.JsonPath.stringAt('$.plan.resultsPrefix'),
-        writerConfig: new sfn.WriterConfig({ outputType: sfn.OutputType.JSONL, transformation: sfn.Transformation.NONE }),
-      }),
+      resultWriterV2: new RunFilesResultWriter(
+        {
+          bucket,
+          prefix: sfn.JsonPath.stringAt('$.plan.resultsPrefix'),
+          writerConfig: new sfn.WriterConfig({ outputType: sfn.OutputType.JSONL, transformation: sfn.Transformation.NONE }),
+        },
+        runObjects,
+      ),
       resultPath: '$.folded',
     });
     map.itemProcessor(foldShare);
@@ -328,7 +359,7 @@ export class DriftMonitor extends Construct {
     acknowledgeWildcards(this.stateMachine.role, [
       XRAY_REASON,
       ...invokeQualifiersReason(this, [this.planFunction.functionArn, this.foldFunction.functionArn, this.function.functionArn]),
-      { finding: nagResource(this, `arn:${Aws.PARTITION}:s3:::${bucket.bucketName}/*`), reason: "The Distributed Map reads its items from and writes its results to the capture bucket only, at keys the plan chooses under monitor/runs/ (CDK's statements name the bucket's objects)" },
+      { finding: nagResource(this, runObjects), reason: "The Distributed Map reads its items from and writes its results to the drift monitor's run files only, under monitor/runs/ of the capture bucket (keys the plan chooses per execution)" },
     ]);
     const mapPolicy = this.stateMachine.node.tryFindChild('DistributedMapPolicy');
     if (mapPolicy) {

@@ -116,7 +116,7 @@ describe('the drift monitor state machine', () => {
     assert.equal(isValid, true, errorsText('\n'));
   });
 
-  it('limits the plan to reading captures and summaries, a child to reading captures, both to writing monitor/runs/; no role has more than it uses', () => {
+  it('limits the plan to reading captures and summaries, a child to reading captures, both and the map to writing monitor/runs/; no role has more than it uses', () => {
     for (const prefix of ['DriftMonitorPlan', 'DriftMonitorFold', 'DriftMonitorStateMachine']) assertScoped(prefix);
     const bucket = idOf('AWS::S3::Bucket', (r) => JSON.stringify(r.Properties.LifecycleConfiguration ?? '').includes('monitor/runs/'));
     assert.deepEqual(objectsGranted('DriftMonitorPlanRole', 's3:GetObject'), [`${bucket}/data-capture/*`, `${bucket}/lambda/*`, `${bucket}/monitor/summaries/*`]);
@@ -124,6 +124,9 @@ describe('the drift monitor state machine', () => {
     for (const role of ['DriftMonitorPlanRole', 'DriftMonitorFoldRole']) {
       assert.deepEqual(objectsGranted(role, 's3:PutObject'), [`${bucket}/monitor/runs/*`], `${role} writes only run files`);
       assert.ok(!statementsOf(role).some((s) => actions(s).some((a) => /^s3:Delete/.test(a))), `${role} deletes nothing`);
+    }
+    for (const action of ['s3:GetObject', 's3:PutObject']) {
+      assert.deepEqual(objectsGranted('DriftMonitorStateMachineRole', action), [`${bucket}/monitor/runs/*`], `the map's reader and writer: run files only (${action})`);
     }
     const keys = statementsOf('DriftMonitorStateMachineRole').filter((s) => actions(s).includes('kms:Decrypt'));
     assert.ok(keys.some((s) => /CaptureKey/.test(JSON.stringify(s.Resource))), 'the map reads its items in the encrypted capture bucket');
