@@ -47,8 +47,10 @@ describe('npx cdk synth', () => {
       ['AWS::SageMaker::Model', 'AWS::SageMaker::EndpointConfig', 'AWS::SageMaker::Endpoint', 'AWS::ApplicationAutoScaling::ScalableTarget'].map(count),
       [1, 1, 1, 1],
     );
-    // The pipelines: batch scoring for both models, retraining for breast-cancer (its manifest retrain block).
-    assert.ok(count('AWS::StepFunctions::StateMachine') === 2, 'the batch and the retrain state machines');
+    // The pipelines: batch scoring for both models, retraining for breast-cancer (its manifest retrain block), and
+    // the drift monitor's run (plan, fan-out, merge).
+    const machines = Object.values(template.Resources).filter((r) => r.Type === 'AWS::StepFunctions::StateMachine') as unknown as { Properties: { StateMachineName?: string } }[];
+    assert.deepEqual(machines.map((m) => m.Properties.StateMachineName).sort(), ['mlship-ci-batch', 'mlship-ci-drift-monitor', 'mlship-ci-retrain']);
     // Monitoring: one composite (serving health) alarm per model, and the stage's dashboard.
     assert.deepEqual([count('AWS::CloudWatch::CompositeAlarm'), count('AWS::CloudWatch::Dashboard')], [2, 1]);
     // Data capture: the breast-cancer function's logs through Firehose; the drift monitor on its schedule.
