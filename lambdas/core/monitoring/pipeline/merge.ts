@@ -7,9 +7,9 @@
 // added (its partial missing, or its object folded elsewhere meanwhile) is said; its bytes stay unrecorded, and
 // the next run folds them from its summary's offsets.
 import { listAll, ObjectNotFoundError, readText, type ObjectStore, type StoredObject } from '../../storage/object-store';
-import { HOUR_SUMMARY_FORMAT, MAX_SUMMARY_PROBLEMS, writeHourSummary, type HourSummary } from '../summaries/hour-summary';
+import { MAX_SUMMARY_PROBLEMS, writeHourSummary } from '../summaries/hour-summary';
 import { hourOfSummaryKey, hourSummaryKey, summaryModelPrefix } from '../summaries/summary-keys';
-import { addProblem, startingPoint, type HourFigures, type WindowFold } from '../summaries/window-fold';
+import { addProblem, hourSummaryOf, startingPoint, type HourFigures, type WindowFold } from '../summaries/window-fold';
 import { DEFAULT_SUMMARY_MARGIN_HOURS, monitorRunOf, type CaptureWindow, type MonitoredModel, type MonitorRun } from '../monitor/drift-monitor';
 import { DRIFT_SUMMARY_KIND, driftFolder, type DriftFold } from '../monitor/drift-fold';
 import { MonitorPipelineError, PARTIAL_FORMAT, runKeys, type MonitorPlan, type PlanFile, type RangeItem, type RangePartial } from './types';
@@ -130,23 +130,7 @@ export async function createMergeJudge(request: MergeRequest): Promise<MergeJudg
           }
         }
         if (changed) {
-          const summary: HourSummary = {
-            format: HOUR_SUMMARY_FORMAT,
-            kind: DRIFT_SUMMARY_KIND,
-            model: model.name,
-            version: model.version,
-            hour: hour.toISOString(),
-            source: plannedHour.prefix,
-            fingerprint: folder.fingerprint,
-            objects: state.objects,
-            lines: state.lines,
-            rows: state.rows,
-            rejected: state.rejected,
-            problems: state.problems,
-            state: folder.save(state.accumulator),
-            updated: now.toISOString(),
-          };
-          await writeHourSummary(store, bucket, key, summary);
+          await writeHourSummary(store, bucket, key, hourSummaryOf(folder, state, { kind: DRIFT_SUMMARY_KIND, model: model.name, version: model.version, hour, source: plannedHour.prefix }, now));
           run.summariesWritten++;
         }
         folder.merge(total, state.accumulator);

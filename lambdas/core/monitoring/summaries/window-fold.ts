@@ -161,23 +161,7 @@ export async function foldWindow<A>(request: WindowFoldRequest<A>): Promise<Wind
       }
     }
     if (changed) {
-      const summary: HourSummary = {
-        format: HOUR_SUMMARY_FORMAT,
-        kind,
-        model,
-        version,
-        hour: hour.toISOString(),
-        source: prefix,
-        fingerprint: folder.fingerprint,
-        objects: state.objects,
-        lines: state.lines,
-        rows: state.rows,
-        rejected: state.rejected,
-        problems: state.problems,
-        state: folder.save(state.accumulator),
-        updated: now.toISOString(),
-      };
-      await writeHourSummary(store, bucket, key, summary);
+      await writeHourSummary(store, bucket, key, hourSummaryOf(folder, state, { kind, model, version, hour, source: prefix }, now));
       run.summariesWritten++;
     }
     folder.merge(total, state.accumulator);
@@ -196,6 +180,26 @@ export async function foldWindow<A>(request: WindowFoldRequest<A>): Promise<Wind
     rows: hours.reduce((s, h) => s + h.rows, 0),
     rejected: hours.reduce((s, h) => s + h.rejected, 0),
     problems,
+  };
+}
+
+/** The summary that records an hour's state: its accumulator and what it has folded of each object. */
+export function hourSummaryOf<A>(folder: LineFolder<A>, state: HourState<A>, hour: { readonly kind: string; readonly model: string; readonly version: string; readonly hour: Date; readonly source: string }, now: Date): HourSummary {
+  return {
+    format: HOUR_SUMMARY_FORMAT,
+    kind: hour.kind,
+    model: hour.model,
+    version: hour.version,
+    hour: hour.hour.toISOString(),
+    source: hour.source,
+    fingerprint: folder.fingerprint,
+    objects: state.objects,
+    lines: state.lines,
+    rows: state.rows,
+    rejected: state.rejected,
+    problems: state.problems,
+    state: folder.save(state.accumulator),
+    updated: now.toISOString(),
   };
 }
 
