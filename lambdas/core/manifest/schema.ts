@@ -257,6 +257,7 @@ export const retrainSettingsSchema = z.strictObject({
     .optional()
     .describe("An EventBridge schedule expression, e.g. 'rate(7 days)' or 'cron(0 3 ? * MON *)'; left out, no scheduled retraining."),
   onDrift: z.boolean().default(true).describe("Also retrain when this model's drift alarm goes into ALARM (an EventBridge rule on the alarm's state change)."),
+  onQualityAlarm: z.boolean().default(true).describe("Also retrain when one of this model's quality alarms goes into ALARM (an EventBridge rule on the alarm's state change)."),
   metric: z.enum(['accuracy', 'macroF1', 'rocAuc']).default('accuracy').describe('The held-out metric the gate compares: accuracy or macroF1; rocAuc for binary models.'),
   tolerance: z.number().min(0).max(1).default(0.01).describe('How much worse than the live model, on the same held-out rows, the candidate may be (absolute).'),
   minRows: z.number().int().min(10).default(100).describe('Fewest usable labelled rows the gathered data must have; fewer fails the run with that reason.'),
@@ -348,6 +349,38 @@ export const driftSettingsSchema = z
   });
 export type DriftSettings = z.infer<typeof driftSettingsSchema>;
 
+/**
+ * The quality monitor of one model (issue 17): labels sent to the feedback API are joined to the recorded
+ * predictions over a window, per version; the alarms fire on the figures of the window.
+ */
+export const qualityAlarmsSchema = z.strictObject({
+  accuracyBelow: z.number().gt(0).lt(1).optional().describe('Classifiers: alarm when the accuracy of the window is below this (0 .. 1). Left out: no such alarm.'),
+  macroF1Below: z.number().gt(0).lt(1).optional().describe('Classifiers: alarm when the macro-averaged F1 of the window is below this. Left out: no such alarm.'),
+  rocAucBelow: z.number().gt(0).lt(1).optional().describe('Classifiers with probabilities: alarm when the ROC AUC (one-vs-rest, macro, for more than two classes) is below this. Left out: no such alarm.'),
+  maeAbove: z.number().positive().optional().describe('Regressors: alarm when the mean absolute error of the window is above this. Left out: no such alarm.'),
+  r2Below: z.number().lt(1).optional().describe('Regressors: alarm when R² of the window is below this. Left out: no such alarm.'),
+  dropFromBaselineAbove: z
+    .number()
+    .gt(0)
+    .lt(1)
+    .optional()
+    .describe("Alarm when accuracy (R² for regressors) is this much below the model card's own evaluation on its held-out split (absolute). Left out: no such alarm."),
+});
+export type QualityAlarms = z.infer<typeof qualityAlarmsSchema>;
+
+export const qualitySettingsSchema = z.strictObject({
+  windowHours: z
+    .number()
+    .int()
+    .min(1)
+    .max(720)
+    .default(24)
+    .describe('Hours of predictions, by the time they were made, whose labels are judged together; a label that comes later than this after its prediction is not counted.'),
+  minLabels: z.number().int().min(1).default(100).describe('Fewest labelled predictions of a version in the window to judge by; fewer is "not enough labels", never an alarm.'),
+  alarms: qualityAlarmsSchema.default({}).describe('Thresholds of the quality alarms; each breach goes to the stage composite alarm and an e-mail naming the metric, its interval and the most confused classes.'),
+});
+export type QualitySettings = z.infer<typeof qualitySettingsSchema>;
+
 /** The default capture share of a Lambda model, percent. */
 export const DEFAULT_CAPTURE_PERCENT = 10;
 
@@ -365,6 +398,9 @@ export const modelMonitoringSchema = z.strictObject({
     .default(monitoringAlarmsSchema.parse({}))
     .describe('Thresholds of the monitoring alarms (not the release rollback alarms). An alarm fires when every one of `evaluationPeriods` periods of `periodMinutes` breaches, so one bad minute pages nobody.'),
   drift: driftSettingsSchema.default({}).describe('When the drift monitor (and `mlship drift`) calls this model drifting.'),
+  quality: qualitySettingsSchema
+    .default(qualitySettingsSchema.parse({}))
+    .describe('The quality monitor: labels from the feedback API joined to the recorded predictions, accuracy and the like per version, and their alarms.'),
 });
 export type ModelMonitoring = z.infer<typeof modelMonitoringSchema>;
 

@@ -60,6 +60,7 @@ describe('manifest schema', () => {
         alarms: { p99LatencyMs: 1000, errorRatePercent: 1, throttles: 10, minRequests: 20, gpuUtilizationPercent: 90, periodMinutes: 5, evaluationPeriods: 3 },
         // as written: the thresholds left out take their defaults in resolveDriftThresholds, which says so
         drift: {},
+        quality: { windowHours: 24, minLabels: 100, alarms: {} },
       },
     });
     assert.deepEqual(manifest.notifications, { emails: [] });
@@ -152,7 +153,7 @@ describe('manifest schema', () => {
 
   it('accepts rate and cron schedules and fills the retrain defaults', () => {
     const { manifest } = load(withModel({ retrain: { schedule: 'cron(0 3 ? * MON *)' } }, 0));
-    assert.deepEqual(manifest.models[0]!.retrain, { schedule: 'cron(0 3 ? * MON *)', onDrift: true, metric: 'accuracy', tolerance: 0.01, minRows: 100 });
+    assert.deepEqual(manifest.models[0]!.retrain, { schedule: 'cron(0 3 ? * MON *)', onDrift: true, onQualityAlarm: true, metric: 'accuracy', tolerance: 0.01, minRows: 100 });
     assert.equal(load(withModel({ retrain: { schedule: 'rate(7 days)' } }, 0)).manifest.models[0]!.retrain!.schedule, 'rate(7 days)');
   });
 
