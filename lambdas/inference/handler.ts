@@ -4,6 +4,9 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { RequestCapture } from '../core/monitoring/capture/capture-sink';
+import { INFERENCE_ID_HEADER } from '../core/quality/contracts';
+import { predictionLines } from '../core/quality/predictions/prediction-record';
+import type { PredictionSink } from '../core/quality/predictions/prediction-sink';
 import type { ModelApi, RequestRecord } from '../core/serving/model-api';
 
 export interface InferenceHandlerDependencies {
@@ -17,6 +20,15 @@ export interface InferenceHandlerDependencies {
    * @default - nothing captured
    */
   readonly capture?: RequestCapture;
+  /**
+   * Where every answered prediction is recorded (not sampled: the quality monitor joins each label to its
+   * prediction), after the answer is built; a captured request's capture lines go with them when `capture`
+   * writes to this same sink.
+   * @default - no prediction recorded
+   */
+  readonly predictions?: PredictionSink;
+  /** Told when recording a request (its prediction or capture lines) failed; the caller still got its answer. @default - logged only */
+  readonly onRecordingFailure?: (what: 'predictions' | 'capture', error: unknown) => void;
 }
 
 export type InferenceHandler = (event: APIGatewayProxyEvent, context?: Context) => Promise<APIGatewayProxyResult>;
@@ -38,12 +50,18 @@ function routePath(event: APIGatewayProxyEvent): string {
   return event.resource && !event.resource.includes('{') ? event.resource : event.path;
 }
 
-export function createInferenceHandler({ api, logger, onRecord, capture }: InferenceHandlerDependencies): InferenceHandler {
+export function createInferenceHandler({ api, logger, onRecord, capture, predictions, onRecordingFailure }: InferenceHandlerDependencies): InferenceHandler {
   const card = api.model.card;
   const model = card.name;
   const version = String(card.version);
   const width = card.input.features.length;
   const regression = card.task === 'regression';
+  const classes = regression ? undefined : card.labels;
+  const failed = (what: 'predictions' | 'capture', error: unknown) => {
+    // Recording must never cost the caller the answer.
+    logger.warn(`${what === 'capture' ? 'capture' : 'prediction record'} failed`, { error: error as Error });
+    onRecordingFailure?.(what, error);
+  };
   return async (event) => {
     const started = performance.now();
     const body = event.isBase64Encoded && event.body ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
@@ -52,6 +70,7 @@ export function createInferenceHandler({ api, logger, onRecord, capture }: Infer
       path: routePath(event),
       contentType: header(event.headers, 'content-type'),
       body,
+      inferenceId: header(event.headers, INFERENCE_ID_HEADER),
     });
     if (record.failure !== undefined) {
       logger.error('request failed', { error: record.failure as Error, path: event.path, requestId: event.requestContext?.requestId });
@@ -59,23 +78,54 @@ export function createInferenceHandler({ api, logger, onRecord, capture }: Infer
       logger.debug('request rejected', { statusCode: record.statusCode, code: record.errorCode, path: event.path });
     }
     const scored = record.scored;
-    if (capture && scored) {
+    if (scored && (capture || predictions)) {
+      const { prediction } = scored;
+      const id = record.inferenceId;
+      // During a SageMaker blue/green shift the endpoint names the version that answered.
+      const answered = prediction.servedVersion ?? version;
+      const time = new Date();
+      let lines: string[] | undefined;
+      if (predictions && id !== undefined) {
+        try {
+          lines = predictionLines({
+            model,
+            version: answered,
+            id,
+            time,
+            count: scored.count,
+            ...(classes
+              ? { classes, predicted: prediction.classIndex, ...(prediction.width === classes.length && prediction.scores.length >= scored.count * classes.length ? { probabilities: prediction.scores } : {}) }
+              : { values: prediction.scores }),
+          });
+        } catch (error) {
+          failed('predictions', error);
+        }
+      }
+      let captured: string[] | undefined;
       try {
-        const { prediction } = scored;
-        capture.offer({
+        captured = capture?.sample({
           model,
-          // During a SageMaker blue/green shift the answering version may differ; the Lambda handler serves one version.
-          version,
-          time: new Date(),
+          version: answered,
+          time,
           requestId: event.requestContext?.requestId,
+          ...(id === undefined ? {} : { id }),
           rows: scored.rows,
           count: scored.count,
           width,
           ...(regression ? { values: prediction.scores } : { classIndex: prediction.classIndex, labels: card.labels }),
         });
       } catch (error) {
-        // Capture must never cost the caller the answer.
-        logger.warn('capture failed', { error: error as Error });
+        failed('capture', error);
+      }
+      try {
+        // One hand-over per request when both go to the same sink (stdout: one write).
+        if (lines && captured && (capture!.sink as unknown) === predictions) predictions!.writePredictions(model, answered, time, lines, captured);
+        else {
+          if (lines) predictions!.writePredictions(model, answered, time, lines);
+          if (captured) capture!.sink.writeLambda(model, answered, time, captured);
+        }
+      } catch (error) {
+        failed(lines ? 'predictions' : 'capture', error);
       }
     }
     onRecord?.(record, performance.now() - started);

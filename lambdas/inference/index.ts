@@ -1,7 +1,7 @@
 // Lambda entry point (bundled by esbuild into the container image). Logger, metrics and the model
 // session are created once per execution environment, at module scope; each invocation reuses them.
 import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics } from '@aws-lambda-powertools/metrics';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { RequestCapture, StdoutCaptureSink } from '../core/monitoring/capture/capture-sink';
 import { ServedModel } from '../core/models/inference-session';
 import { ModelApi } from '../core/serving/model-api';
@@ -31,13 +31,17 @@ const ready: Promise<InferenceHandler> = ServedModel.load(config.modelDir).then(
     metrics.setDefaultDimensions({ model: model.name, version: String(model.version) });
     logger.appendKeys({ model: model.name, modelVersion: model.version });
     logger.info('model loaded', { features: model.featureCount, task: model.card.task });
-    // Captured requests go to stdout as JSON lines; the log group's subscription filter sends them to the capture bucket.
-    const capture = config.capturePercent > 0 ? new RequestCapture(config.capturePercent, new StdoutCaptureSink()) : undefined;
+    // Every prediction, and the sampled captured requests, go to stdout as JSON lines (one write per request);
+    // the log group's subscription filter sends them to the capture bucket.
+    const sink = new StdoutCaptureSink();
+    const capture = config.capturePercent > 0 ? new RequestCapture(config.capturePercent, sink) : undefined;
     return createInferenceHandler({
       api: new ModelApi(model, config),
       logger,
       onRecord: (record, latencyMs) => recordRequestMetrics(metrics, record, latencyMs),
       ...(capture ? { capture } : {}),
+      predictions: sink,
+      onRecordingFailure: (what) => metrics.addMetric(what === 'capture' ? 'CaptureFailures' : 'PredictionRecordFailures', MetricUnit.Count, 1),
     });
   },
   (error: unknown) => {

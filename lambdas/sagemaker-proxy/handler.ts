@@ -5,6 +5,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import { ModelApi, type ApiLimits, type RequestRecord } from '../core/serving/model-api';
 import type { ModelCard } from '../core/models/model-card';
+import type { PredictionSink } from '../core/quality/predictions/prediction-sink';
 import { SageMakerPredictor } from '../core/sagemaker/predictor';
 import { createInferenceHandler, type InferenceHandler } from '../inference/handler';
 
@@ -18,9 +19,23 @@ export interface SageMakerProxyDependencies {
   readonly limits: ApiLimits;
   readonly logger: Logger;
   readonly onRecord?: (record: RequestRecord, latencyMs: number) => void;
+  /**
+   * Where every answered prediction is recorded, under the version the endpoint says answered (the endpoint
+   * captures the inputs itself, with its DataCaptureConfig).
+   * @default - no prediction recorded
+   */
+  readonly predictions?: PredictionSink;
+  /** Told when a prediction record failed (the caller still got its answer). @default - logged only */
+  readonly onRecordingFailure?: (what: 'predictions' | 'capture', error: unknown) => void;
 }
 
-export function createSageMakerProxyHandler({ client, endpointName, card, timeoutMs, limits, logger, onRecord }: SageMakerProxyDependencies): InferenceHandler {
+export function createSageMakerProxyHandler({ client, endpointName, card, timeoutMs, limits, logger, onRecord, predictions, onRecordingFailure }: SageMakerProxyDependencies): InferenceHandler {
   const predictor = new SageMakerPredictor({ client, endpointName, card, timeoutMs });
-  return createInferenceHandler({ api: new ModelApi(predictor, limits), logger, ...(onRecord ? { onRecord } : {}) });
+  return createInferenceHandler({
+    api: new ModelApi(predictor, limits),
+    logger,
+    ...(onRecord ? { onRecord } : {}),
+    ...(predictions ? { predictions } : {}),
+    ...(onRecordingFailure ? { onRecordingFailure } : {}),
+  });
 }

@@ -10,7 +10,8 @@
 //   AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME or AWS_ENDPOINT_URL   optional: another runtime endpoint (local)
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics } from '@aws-lambda-powertools/metrics';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { StdoutCaptureSink } from '../core/monitoring/capture/capture-sink';
 import { createSageMakerRuntimeClient } from '../core/sagemaker/predictor';
 import { loadProxyCard, readProxyConfig } from './config';
 import { apiLambdaEntry } from '../inference/lambda-entry';
@@ -34,6 +35,9 @@ const proxy = createSageMakerProxyHandler({
   limits: config,
   logger,
   onRecord: (record, latencyMs) => recordRequestMetrics(metrics, record, latencyMs),
+  // Every prediction on stdout; the log group's subscription filter sends it to the capture bucket's predictions/.
+  predictions: new StdoutCaptureSink(),
+  onRecordingFailure: () => metrics.addMetric('PredictionRecordFailures', MetricUnit.Count, 1),
 });
 logger.info('sagemaker proxy ready', { timeoutMs: config.invokeTimeoutMs, features: card.input.features.length });
 

@@ -1,12 +1,14 @@
-// The stage's data capture: one encrypted capture bucket for every model, and the path that fills it for
-// Lambda models. The inference function writes each sampled request as a CaptureRecord JSON line on stdout (no
-// network call on the request path); a subscription filter on the function's log group (`{ $.mlshipCapture = 1 }`)
-// sends those lines to a Firehose delivery stream that decompresses the CloudWatch Logs records, extracts the
-// messages, partitions them by model and version (jq on .model and .version) and writes them under
-// lambda/model=<model>/version=<version>/<yyyy>/<MM>/<dd>/<HH>/. SageMaker models capture through their endpoint's
-// own DataCaptureConfig into the same bucket (data-capture/; pass `bucket` to SagemakerModel). The drift monitor
-// reads both, folding them into hour summaries under monitor/summaries/. Captures and summaries expire after
-// `retentionDays`.
+// The stage's data capture: one encrypted capture bucket for every model, and the path that fills it from the
+// functions' logs. The inference function writes every answered prediction as a PredictionRecord line, and each
+// sampled request as a CaptureRecord line, on stdout (no network call on the request path); the SageMaker proxy
+// writes the prediction lines. A subscription filter on each function's log group (either marker) sends those
+// lines to a Firehose delivery stream that decompresses the CloudWatch Logs records, extracts the messages,
+// partitions them by kind, model and version (jq) and writes capture lines under
+// lambda/model=<model>/version=<version>/<yyyy>/<MM>/<dd>/<HH>/ and prediction lines under
+// predictions/model=<model>/version=<version>/<yyyy>/<MM>/<dd>/<HH>/. SageMaker models capture their inputs through
+// their endpoint's own DataCaptureConfig into the same bucket (data-capture/; pass `bucket` to SagemakerModel). The
+// drift monitor reads the captures, folding them into hour summaries under monitor/summaries/; the quality monitor
+// reads the predictions. Captures, predictions and summaries expire after `retentionDays`.
 import { Duration, RemovalPolicy, Size } from 'aws-cdk-lib';
 import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -17,6 +19,7 @@ import * as destinations from 'aws-cdk-lib/aws-logs-destinations';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { CAPTURE_MARKER, LAMBDA_CAPTURE_PREFIX, SAGEMAKER_CAPTURE_PREFIX } from '../../lambdas/core/monitoring/contracts';
+import { PREDICTION_MARKER, PREDICTIONS_PREFIX } from '../../lambdas/core/quality/contracts';
 import { SUMMARIES_PREFIX } from '../../lambdas/core/monitoring/summaries/summary-keys';
 import { RUNS_PREFIX } from '../../lambdas/core/monitoring/pipeline/types';
 import { LOG_GROUP_REMOVAL_POLICY } from '../private/logs';
@@ -25,11 +28,24 @@ import { acknowledgeWildcards, nagResource } from '../private/nag';
 /** Days the drift monitor's run files (monitor/runs/) are kept: long enough to look at a run that failed. */
 export const MONITOR_RUN_FILES_DAYS = 3;
 
-/** The subscription filter pattern that picks the capture lines out of a function's logs. */
-export const CAPTURE_FILTER_PATTERN = `{ $.${CAPTURE_MARKER} = 1 }`;
+/** The subscription filter pattern that picks the capture and prediction lines out of a function's logs. */
+export const CAPTURE_FILTER_PATTERN = `{ ($.${CAPTURE_MARKER} = 1) || ($.${PREDICTION_MARKER} = 1) }`;
 
-/** Firehose's key prefix of the captures: the monitor's LAMBDA_CAPTURE_PREFIX layout, partitioned per UTC hour of arrival. */
-export const CAPTURE_OUTPUT_PREFIX = `${LAMBDA_CAPTURE_PREFIX}model=!{partitionKeyFromQuery:model}/version=!{partitionKeyFromQuery:version}/!{timestamp:yyyy/MM/dd/HH}/`;
+/**
+ * The jq queries of the dynamic partitioning keys: `kind` is the top folder, `predictions` for a prediction line and
+ * `lambda` for a capture line (LAMBDA_CAPTURE_PREFIX and PREDICTIONS_PREFIX without their slash).
+ */
+export const CAPTURE_PARTITION_QUERIES = {
+  kind: `(if .${PREDICTION_MARKER} == 1 then "${PREDICTIONS_PREFIX.slice(0, -1)}" else "${LAMBDA_CAPTURE_PREFIX.slice(0, -1)}" end)`,
+  model: '.model',
+  version: '.version',
+} as const;
+
+/**
+ * Firehose's key prefix: capture lines in the drift monitor's LAMBDA_CAPTURE_PREFIX layout, prediction lines in the
+ * quality monitor's PREDICTIONS_PREFIX layout, partitioned per UTC hour of arrival.
+ */
+export const CAPTURE_OUTPUT_PREFIX = '!{partitionKeyFromQuery:kind}/model=!{partitionKeyFromQuery:model}/version=!{partitionKeyFromQuery:version}/!{timestamp:yyyy/MM/dd/HH}/';
 
 /** Where records Firehose could not deliver or partition go, by error type and hour. */
 export const CAPTURE_ERROR_PREFIX = 'capture-errors/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd/HH}/';
@@ -70,11 +86,11 @@ export interface DataCaptureProps {
 }
 
 export class DataCapture extends Construct {
-  /** The capture bucket: lambda/ (Firehose), data-capture/ (SageMaker endpoints), monitor/ (the drift monitor's state and hour summaries). */
+  /** The capture bucket: lambda/ and predictions/ (Firehose), data-capture/ (SageMaker endpoints), monitor/ (the drift monitor's state and hour summaries). */
   public readonly bucket: s3.Bucket;
   /** The customer managed key of the bucket (rotated yearly). */
   public readonly key: kms.Key;
-  /** The delivery stream carrying Lambda models' capture lines from their logs to the bucket. */
+  /** The delivery stream carrying the functions' capture and prediction lines from their logs to the bucket. */
   public readonly deliveryStream: firehose.DeliveryStream;
   /** Firehose's own delivery errors (a partition it could not write, a record it could not read). */
   public readonly errorLogGroup: logs.LogGroup;
@@ -102,6 +118,7 @@ export class DataCapture extends Construct {
       lifecycleRules: [
         { id: 'expire-lambda-captures', prefix: LAMBDA_CAPTURE_PREFIX, expiration: Duration.days(retentionDays) },
         { id: 'expire-sagemaker-captures', prefix: SAGEMAKER_CAPTURE_PREFIX, expiration: Duration.days(retentionDays) },
+        { id: 'expire-predictions', prefix: PREDICTIONS_PREFIX, expiration: Duration.days(retentionDays) },
         { id: 'expire-capture-errors', prefix: 'capture-errors/', expiration: Duration.days(retentionDays) },
         // The drift monitor deletes its hour summaries past its window; this catches those of versions no longer watched.
         { id: 'expire-monitor-summaries', prefix: SUMMARIES_PREFIX, expiration: Duration.days(retentionDays) },
@@ -130,11 +147,11 @@ export class DataCapture extends Construct {
         dynamicPartitioning: { enabled: true },
         loggingConfig: new firehose.EnableLogging(this.errorLogGroup),
         processors: [
-          // CloudWatch Logs sends gzipped batches of log events: unzip, keep each event's message (the
-          // CaptureRecord line), take model and version from it for the prefix, and end each with a newline.
+          // CloudWatch Logs sends gzipped batches of log events: unzip, keep each event's message (a CaptureRecord
+          // or PredictionRecord line), take its kind, model and version for the prefix, and end each with a newline.
           new firehose.DecompressionProcessor({ compressionFormat: firehose.DecompressionProcessorCompressionFormat.GZIP }),
           new firehose.CloudWatchLogProcessor({ dataMessageExtraction: true }),
-          firehose.MetadataExtractionProcessor.jq16({ model: '.model', version: '.version' }),
+          firehose.MetadataExtractionProcessor.jq16({ ...CAPTURE_PARTITION_QUERIES }),
           new firehose.AppendDelimiterToRecordProcessor(),
         ],
       }),
@@ -164,15 +181,25 @@ export class DataCapture extends Construct {
     for (const f of props.functions ?? []) this.addFunction(f);
   }
 
-  /** Captures a Lambda model's requests: sets its CAPTURE_PERCENT and subscribes its log group to the stream. */
+  /**
+   * Captures a Lambda model's requests and records its predictions: sets its CAPTURE_PERCENT and subscribes its
+   * log group to the stream (always: every prediction is recorded, whatever the capture share).
+   */
   addFunction(captured: CapturedFunction): void {
     if (!(captured.capturePercent >= 0 && captured.capturePercent <= 100)) {
       throw new Error(`capturePercent of ${captured.modelName} must be between 0 and 100, received ${captured.capturePercent}`);
     }
     captured.function.addEnvironment('CAPTURE_PERCENT', String(captured.capturePercent));
-    if (captured.capturePercent === 0) return;
-    new logs.SubscriptionFilter(this, `Subscription${captured.modelName.replace(/[^A-Za-z0-9]/g, '')}`, {
-      logGroup: captured.logGroup,
+    this.addLogGroup(captured.modelName, captured.logGroup);
+  }
+
+  /**
+   * Sends a function's capture and prediction lines to the bucket: for a function that only records predictions,
+   * such as a SageMaker model's proxy (its endpoint captures the inputs itself).
+   */
+  addLogGroup(modelName: string, logGroup: logs.ILogGroup): void {
+    new logs.SubscriptionFilter(this, `Subscription${modelName.replace(/[^A-Za-z0-9]/g, '')}`, {
+      logGroup,
       filterName: 'mlship-capture',
       filterPattern: logs.FilterPattern.literal(CAPTURE_FILTER_PATTERN),
       destination: new destinations.FirehoseDestination(this.deliveryStream, { role: this.logsRole }),

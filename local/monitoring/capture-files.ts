@@ -3,6 +3,7 @@
 // through a FolderObjectStore exactly as it reads the bucket:
 //   lambda/model=<model>/version=<version>/<yyyy>/<MM>/<dd>/<HH>/local-<pid>-<seq>.jsonl   (CaptureRecord lines)
 //   data-capture/<endpoint>/AllTraffic/<yyyy>/<mm>/<dd>/<hh>/local-<pid>-<seq>.jsonl      (SageMaker capture lines)
+//   predictions/model=<model>/version=<version>/<yyyy>/<MM>/<dd>/<HH>/local-<pid>-<seq>.jsonl (PredictionRecord lines, every answer)
 // A file rolls by the hour (its folder) and by size: past maxFileBytes the next lines go to the next <seq>, as
 // Firehose's buffering hints bound each object in the cloud. Writes happen off the request path: lines are
 // buffered and appended a moment later, one append per file; lines that cannot be kept (more waiting than
@@ -11,6 +12,7 @@ import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { lambdaCaptureHourPrefix, sageMakerCaptureHourPrefix } from '../../lambdas/core/monitoring/capture/capture-keys';
 import type { CaptureSink } from '../../lambdas/core/monitoring/capture/capture-sink';
+import { predictionsHourPrefix, type PredictionSink } from '../../lambdas/core/quality/predictions/prediction-sink';
 
 /** Largest capture file before the next one begins, bytes (Firehose's largest buffer is 128 MiB; the stack sets 64). */
 export const DEFAULT_CAPTURE_FILE_BYTES = 64 * 1024 * 1024;
@@ -52,7 +54,7 @@ interface OpenFile {
   lastUsed: number;
 }
 
-export class FolderCaptureSink implements CaptureSink {
+export class FolderCaptureSink implements CaptureSink, PredictionSink {
   readonly folder: string;
   private readonly pending = new Map<string, string[]>();
   private pendingBytes = 0;
@@ -75,6 +77,12 @@ export class FolderCaptureSink implements CaptureSink {
 
   writeLambda(model: string, version: string, time: Date, lines: readonly string[]): void {
     this.queue(lambdaCaptureHourPrefix(model, version, time), lines);
+  }
+
+  /** The prediction lines of one answered request (and its capture lines, when it was captured). */
+  writePredictions(model: string, version: string, time: Date, lines: readonly string[], captureLines?: readonly string[]): void {
+    this.queue(predictionsHourPrefix(model, version, time), lines);
+    if (captureLines && captureLines.length > 0) this.writeLambda(model, version, time, captureLines);
   }
 
   /** One SageMaker data capture line of an endpoint (the local SageMaker endpoint writes these). */

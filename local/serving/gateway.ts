@@ -74,7 +74,8 @@ export interface LocalGatewayOptions {
   readonly monitorIntervalMs?: number;
   /**
    * Capture a share of each model's requests to <stateDir>/capture/ in the capture bucket's key layout, as the
-   * cloud does (a Lambda model at monitoring.capturePercent, a SageMaker one at sagemaker.dataCapturePercent).
+   * cloud does (a Lambda model at monitoring.capturePercent, a SageMaker one at sagemaker.dataCapturePercent), and
+   * every answered prediction under <stateDir>/capture/predictions/ (whatever the share); false writes nothing.
    * @default true
    */
   readonly capture?: boolean;
@@ -153,7 +154,7 @@ export class LocalGateway {
   private readonly alerts: AlertHub;
   /** Metrics, alarms, the drift monitor and the status page of this run. */
   private monitoring: LocalMonitoring | undefined;
-  /** Where captured requests go (<stateDir>/capture/); undefined when capture is off. */
+  /** Where captured requests and every prediction go (<stateDir>/capture/); undefined when capture is off. */
   readonly captureSink: FolderCaptureSink | undefined;
   /** The local endpoints' own data capture (SageMaker models), into the same sink. */
   private readonly endpointCapture: EndpointCapture | undefined;
@@ -259,9 +260,11 @@ export class LocalGateway {
     const { api } = this.options.manifest.manifest;
     const limits = { maxBodyBytes: api.maxBodyBytes, maxBatchSize: entry.maxBatchSize };
     const capturePercent = this.options.capturePercent ?? capturePercentOf(entry);
+    // Every answered prediction is recorded whatever the capture share (quality joins each label to one), unless capture is off.
+    const predictions = this.captureSink ? { predictions: this.captureSink } : {};
     if (entry.runtime !== 'sagemaker') {
       const capture = this.captureSink && capturePercent > 0 ? new RequestCapture(capturePercent, this.captureSink) : undefined;
-      return createInferenceHandler({ api: new ModelApi(model, limits), logger: this.logger, ...(capture ? { capture } : {}) });
+      return createInferenceHandler({ api: new ModelApi(model, limits), logger: this.logger, ...(capture ? { capture } : {}), ...predictions });
     }
     const endpointName = localEndpointName(entry.name, model.card.version);
     this.endpoints.set(endpointName, model);
@@ -273,7 +276,7 @@ export class LocalGateway {
       region: 'local',
       credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     });
-    return createSageMakerProxyHandler({ client: this.sagemakerClient, endpointName, card: model.card, timeoutMs: DEFAULT_INVOKE_TIMEOUT_MS, limits, logger: this.logger });
+    return createSageMakerProxyHandler({ client: this.sagemakerClient, endpointName, card: model.card, timeoutMs: DEFAULT_INVOKE_TIMEOUT_MS, limits, logger: this.logger, ...predictions });
   }
 
   get url(): string {

@@ -19,6 +19,10 @@ export interface CaptureRecord {
   /** ISO 8601 time the request was answered. */
   readonly time: string;
   readonly requestId?: string;
+  /** The request's inference id (x-inference-id), to join a captured instance to its label; absent in older lines. */
+  readonly id?: string;
+  /** Index in the request of this line's first instance (with `id`; a request may be split over lines). */
+  readonly first?: number;
   /** The share of requests captured when this one was, percent (to scale counts back to traffic). */
   readonly capturePercent: number;
   /**
@@ -70,7 +74,7 @@ export const DRIFT_METRICS = {
 } as const;
 
 /** What an alarm watches, for the subject line and the runbook. */
-export type AlarmKind = 'api-p99-latency' | 'function-p99-latency' | 'endpoint-p99-latency' | 'error-rate' | 'throttles' | 'endpoint-5xx' | 'gpu-utilization' | 'drift' | 'health';
+export type AlarmKind = 'api-p99-latency' | 'function-p99-latency' | 'endpoint-p99-latency' | 'error-rate' | 'throttles' | 'endpoint-5xx' | 'gpu-utilization' | 'drift' | 'health' | 'quality';
 
 export type AlarmState = 'ALARM' | 'OK' | 'INSUFFICIENT_DATA';
 
@@ -87,6 +91,8 @@ export interface AlarmEvent {
   readonly stage: string;
   readonly model: string;
   readonly version: string;
+  /** The figure's name when the kind watches several (quality: 'accuracy', 'macro-F1', 'MAE'): the subject names it instead of the kind. */
+  readonly metric?: string;
   /** The figure that crossed the threshold, in `unit` (e.g. 812 for 812 ms); undefined when unknown. */
   readonly value?: number;
   readonly threshold?: number;

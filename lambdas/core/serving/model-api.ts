@@ -5,6 +5,8 @@ import { ApiError, BadRequestError, errorBody, INTERNAL_ERROR_BODY, MethodNotAll
 import type { BatchPrediction } from '../models/inference-session';
 import type { ModelCard } from '../models/model-card';
 import { RouteTable, type ModelOperation } from './routes';
+import { checkInferenceId, INFERENCE_ID_FIELDS, newInferenceId } from '../quality/predictions/inference-id';
+import { INFERENCE_ID_HEADER } from '../quality/contracts';
 
 export interface ApiRequest {
   readonly method: string;
@@ -12,6 +14,8 @@ export interface ApiRequest {
   readonly path: string;
   readonly contentType: string | undefined;
   readonly body: string | null | undefined;
+  /** The request's x-inference-id header, when it has one: the caller's name for this prediction. */
+  readonly inferenceId?: string | undefined;
 }
 
 export interface ApiResponse {
@@ -38,6 +42,11 @@ export interface RequestRecord {
   readonly inferenceMs: number;
   /** The error behind a 5xx, for the log; an unexpected one is never sent to the caller. */
   readonly failure?: unknown;
+  /**
+   * The inference id of a predict or infer request (the caller's, or one made here), also in the answer's
+   * x-inference-id header; undefined for the other routes.
+   */
+  readonly inferenceId?: string;
   /** What was scored (predict and infer answered 200): references to the decoded rows and the prediction, for data capture. */
   readonly scored?: ScoredBatch;
 }
@@ -47,7 +56,8 @@ export interface ScoredBatch {
   /** Row-major raw feature values, `count` rows of the card's features. */
   readonly rows: Float32Array;
   readonly count: number;
-  readonly prediction: BatchPrediction;
+  /** The answer, with the version that gave it when a remote predictor names it. */
+  readonly prediction: BatchPrediction & { readonly servedVersion?: string };
 }
 
 export interface ApiResult {
@@ -90,19 +100,22 @@ export class ModelApi {
 
   async handle(request: ApiRequest): Promise<ApiResult> {
     let operation: RequestRecord['operation'] = 'unrouted';
+    // A scoring request's id, once known: its answer names it, an error answer too (the caller can quote it).
+    const naming: { id?: string } = {};
     try {
       const match = this.routes.match(request.method, request.path);
       if (match.found === 'wrong-method') throw new MethodNotAllowedError(request.method, request.path, match.allowed);
       if (match.found === 'unknown-model') throw new NotFoundError(`model '${match.model.slice(0, 100)}' is not served here; this function serves '${this.name}'`, 'model_not_found');
       if (match.found === 'none' || match.route.kind !== 'model') throw new NotFoundError(`no route ${request.method} ${request.path.slice(0, 200)}`);
       operation = match.route.operation;
-      return await this.run(operation, request);
+      return await this.run(operation, request, naming);
     } catch (error) {
-      return this.failure(operation, error);
+      const scoring = operation === 'predict' || operation === 'infer';
+      return this.failure(operation, error, scoring ? (naming.id ?? newInferenceId()) : undefined);
     }
   }
 
-  private async run(operation: ModelOperation, request: ApiRequest): Promise<ApiResult> {
+  private async run(operation: ModelOperation, request: ApiRequest, naming: { id?: string }): Promise<ApiResult> {
     switch (operation) {
       case 'metadata':
         return this.ok(operation, modelMetadata(this.model.card), 0, 0);
@@ -111,18 +124,34 @@ export class ModelApi {
       case 'status':
         return this.ok(operation, { name: this.name, version: this.version, ready: true }, 0, 0);
       case 'predict': {
+        const id = (naming.id = this.headerId(request) ?? newInferenceId());
         const batch = decodeV1(this.readJson(request, "an 'instances' array"), this.layout, this.limits);
         const { prediction, inferenceMs } = await this.predict(batch);
-        return this.okText(operation, encodeV1(prediction, this.model.card), batch.count, inferenceMs, prediction.servedVersion, { rows: batch.rows, count: batch.count, prediction });
+        return this.okText(operation, encodeV1(prediction, this.model.card), batch.count, inferenceMs, prediction.servedVersion, { rows: batch.rows, count: batch.count, prediction }, id);
       }
       case 'infer': {
-        const batch = decodeV2(this.readJson(request, "an 'inputs' array"), this.layout, this.limits);
+        const fromHeader = this.headerId(request);
+        naming.id = fromHeader;
+        const body = this.readJson(request, "an 'inputs' array");
+        // The header wins; else the body's `id` (checked the same way), known before the inputs are, so an
+        // answer to a request with bad inputs still names the caller's id.
+        const bodyId = fromHeader === undefined ? (body as { id?: unknown } | null)?.id : undefined;
+        if (typeof bodyId === 'string') naming.id = checkInferenceId(bodyId, INFERENCE_ID_FIELDS.body);
+        else if (bodyId !== undefined) throw new BadRequestError(`${INFERENCE_ID_FIELDS.body} must be a string, received ${bodyId === null ? 'null' : typeof bodyId}`, 'invalid_inference_id');
+        const batch = decodeV2(body, this.layout, this.limits);
+        const id = (naming.id ??= newInferenceId());
         const { prediction, inferenceMs } = await this.predict(batch);
-        const answer = encodeV2(prediction, this.model.card, batch.id);
+        const answer = encodeV2(prediction, this.model.card, id);
         const served = prediction.servedVersion;
-        return this.okText(operation, JSON.stringify(served === undefined ? answer : { ...answer, model_version: served }), batch.count, inferenceMs, served, { rows: batch.rows, count: batch.count, prediction });
+        return this.okText(operation, JSON.stringify(served === undefined ? answer : { ...answer, model_version: served }), batch.count, inferenceMs, served, { rows: batch.rows, count: batch.count, prediction }, id);
       }
     }
+  }
+
+  /** The caller's id from the x-inference-id header, checked; undefined without the header. */
+  private headerId(request: ApiRequest): string | undefined {
+    const value = request.inferenceId;
+    return value === undefined ? undefined : checkInferenceId(value, INFERENCE_ID_FIELDS.header);
   }
 
   private async predict(batch: DecodedBatch) {
@@ -151,26 +180,29 @@ export class ModelApi {
     return this.okText(operation, JSON.stringify(payload), instances, inferenceMs);
   }
 
-  private okText(operation: ModelOperation, body: string, instances: number, inferenceMs: number, servedVersion?: string, scored?: ScoredBatch): ApiResult {
-    const headers = servedVersion === undefined || servedVersion === this.version ? this.baseHeaders : { ...this.baseHeaders, 'x-model-version': servedVersion };
+  private okText(operation: ModelOperation, body: string, instances: number, inferenceMs: number, servedVersion?: string, scored?: ScoredBatch, inferenceId?: string): ApiResult {
+    let headers = servedVersion === undefined || servedVersion === this.version ? this.baseHeaders : { ...this.baseHeaders, 'x-model-version': servedVersion };
+    if (inferenceId !== undefined) headers = { ...headers, [INFERENCE_ID_HEADER]: inferenceId };
     return {
       response: { statusCode: 200, headers, body },
-      record: { operation, statusCode: 200, errorCode: undefined, instances, inferenceMs, ...(scored ? { scored } : {}) },
+      record: { operation, statusCode: 200, errorCode: undefined, instances, inferenceMs, ...(inferenceId === undefined ? {} : { inferenceId }), ...(scored ? { scored } : {}) },
     };
   }
 
-  private failure(operation: RequestRecord['operation'], error: unknown): ApiResult {
+  private failure(operation: RequestRecord['operation'], error: unknown, inferenceId: string | undefined): ApiResult {
+    const named = inferenceId === undefined ? {} : { inferenceId };
+    const baseHeaders = inferenceId === undefined ? this.baseHeaders : { ...this.baseHeaders, [INFERENCE_ID_HEADER]: inferenceId };
     if (error instanceof ApiError) {
-      const headers = error instanceof MethodNotAllowedError ? { ...this.baseHeaders, allow: error.allowed.join(', ') } : this.baseHeaders;
+      const headers = error instanceof MethodNotAllowedError ? { ...baseHeaders, allow: error.allowed.join(', ') } : baseHeaders;
       return {
         response: { statusCode: error.status, headers, body: JSON.stringify(errorBody(error)) },
         // A 5xx of our own (the model failed to run) is the operator's problem: keep the error for the log.
-        record: { operation, statusCode: error.status, errorCode: error.code, instances: 0, inferenceMs: 0, ...(error.status >= 500 ? { failure: error } : {}) },
+        record: { operation, statusCode: error.status, errorCode: error.code, instances: 0, inferenceMs: 0, ...named, ...(error.status >= 500 ? { failure: error } : {}) },
       };
     }
     return {
-      response: { statusCode: 500, headers: this.baseHeaders, body: JSON.stringify(INTERNAL_ERROR_BODY) },
-      record: { operation, statusCode: 500, errorCode: INTERNAL_ERROR_BODY.error.code, instances: 0, inferenceMs: 0, failure: error },
+      response: { statusCode: 500, headers: baseHeaders, body: JSON.stringify(INTERNAL_ERROR_BODY) },
+      record: { operation, statusCode: 500, errorCode: INTERNAL_ERROR_BODY.error.code, instances: 0, inferenceMs: 0, ...named, failure: error },
     };
   }
 }

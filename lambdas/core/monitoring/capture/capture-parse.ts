@@ -18,6 +18,9 @@ export interface CapturedBatch {
   readonly time: Date;
   /** The model version that answered, when the capture says. */
   readonly version?: string;
+  /** The request's inference id and the index of this batch's first instance in it, when the capture says (Lambda lines since issue 17). */
+  readonly id?: string;
+  readonly first?: number;
   /** Row-major rows of the card's features, `count` of them. */
   readonly rows: Float32Array;
   readonly count: number;
@@ -56,6 +59,8 @@ export function checkCaptureRecord(value: unknown): CaptureRecord {
   for (const key of ['model', 'version', 'time'] as const) if (typeof value[key] !== 'string') fail(`"${key}" is not a string`);
   if (Number.isNaN(Date.parse(value.time as string))) fail(`"time" is not a date: ${String(value.time).slice(0, 40)}`);
   if (typeof value.capturePercent !== 'number') fail('"capturePercent" is not a number');
+  if (value.id !== undefined && typeof value.id !== 'string') fail('"id" is not a string');
+  if (value.first !== undefined && !(Number.isSafeInteger(value.first) && (value.first as number) >= 0)) fail('"first" is not a whole number, 0 or more');
   if (value.inputsFloat32 !== undefined) {
     if (typeof value.inputsFloat32 !== 'string') fail('"inputsFloat32" is not a string');
     if (!(Number.isSafeInteger(value.width) && (value.width as number) > 0)) fail('"width" is not a positive whole number');
@@ -99,7 +104,8 @@ export function batchOfRecord(record: CaptureRecord, card: ModelCard): CapturedB
   }
   const values = record.valuesFloat32 !== undefined ? float32FromBase64(record.valuesFloat32) : record.values ? Float32Array.from(record.values) : undefined;
   if (values && values.length !== count) fail(`${values.length} values for ${count} instances`);
-  return { time: new Date(record.time), version: record.version, rows, count, ...(classIndex ? { classIndex } : {}), ...(values ? { values } : {}) };
+  const named = record.id === undefined ? {} : { id: record.id, first: record.first ?? 0 };
+  return { time: new Date(record.time), version: record.version, ...named, rows, count, ...(classIndex ? { classIndex } : {}), ...(values ? { values } : {}) };
 }
 
 /** Reads one capture line as a batch of a card's rows; throws naming what is wrong (a SyntaxError when it is not JSON). */

@@ -12,6 +12,8 @@ export interface CapturedRequest {
   readonly version: string;
   readonly time: Date;
   readonly requestId?: string;
+  /** The request's inference id: each line then names it and its first instance's index, to join labels to the features. */
+  readonly id?: string;
   readonly capturePercent: number;
   /** Row-major rows of `width` values, `count` of them. */
   readonly rows: Float32Array;
@@ -63,19 +65,25 @@ const base64Length = (bytes: number) => Math.ceil(bytes / 3) * 4;
  * The request as CaptureRecord lines (no newline), each at most `maxBytes` bytes: instances in order, as many
  * per line as fit. Inputs (and regression values) go as float32 base64: the request pays for no number
  * formatting (a 64-row request of 30 features would spend longer printing its numbers than being scored).
- * Every line repeats the model, version, time, requestId and share.
+ * Every line repeats the model, version, time, requestId, inference id and share; a named request's lines also
+ * say the index of their first instance.
  */
 export function captureLines(request: CapturedRequest, maxBytes = MAX_CAPTURE_LINE_BYTES): string[] {
   const { rows, count, width, classIndex, labels, values } = request;
   if (rows.length < count * width) throw new RangeError(`${rows.length} values do not hold ${count} rows of ${width}`);
-  const head =
+  const named = request.id !== undefined;
+  // A named request's lines say which instances they hold: `"first":<index>,` between the two halves of the head.
+  const headStart =
     `{"${CAPTURE_MARKER}":1,"model":${JSON.stringify(request.model)},"version":${JSON.stringify(request.version)},` +
     `"time":"${request.time.toISOString()}"${request.requestId === undefined ? '' : `,"requestId":${JSON.stringify(request.requestId)}`},` +
-    `"capturePercent":${request.capturePercent},"width":${width},"inputsFloat32":"`;
+    `${named ? `"id":${JSON.stringify(request.id)},` : ''}`;
+  const headEnd = `"capturePercent":${request.capturePercent},"width":${width},"inputsFloat32":"`;
+  const head = headStart + headEnd;
+  const firstBytes = named ? '"first":,'.length + 16 : 0;
   const q = classIndex && labels ? quote(labels) : undefined;
   const quoted = q?.quoted;
   const labelOf = (i: number) => quoted![classIndex![i]!] ?? JSON.stringify(String(classIndex![i]));
-  const fixed = Buffer.byteLength(head) + (q ? '","labels":[]}'.length : values ? '","valuesFloat32":""}'.length : '"}'.length);
+  const fixed = Buffer.byteLength(head) + firstBytes + (q ? '","labels":[]}'.length : values ? '","valuesFloat32":""}'.length : '"}'.length);
   // Instances per line: the base64 of n rows plus their labels must fit; labels are measured, rows computed.
   const lines: string[] = [];
   let first = 0;
@@ -92,7 +100,7 @@ export function captureLines(request: CapturedRequest, maxBytes = MAX_CAPTURE_LI
       n++;
     }
     if (n === 0) throw new RangeError(`one instance takes more than a capture line may (${maxBytes} bytes)`);
-    let line = `${head}${float32Base64(rows, first * width, n * width)}"`;
+    let line = `${named ? `${headStart}"first":${first},${headEnd}` : head}${float32Base64(rows, first * width, n * width)}"`;
     if (quoted) {
       let list = '';
       for (let i = first; i < first + n; i++) list += i === first ? labelOf(i) : `,${labelOf(i)}`;
