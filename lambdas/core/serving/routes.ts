@@ -20,7 +20,18 @@ export interface ModelRoute {
   readonly model: string;
 }
 
-export type Route = ServerRoute | ModelRoute;
+/**
+ * A model's feedback route (issue 17.2): ground-truth labels for its predictions. Served by the feedback function
+ * in the cloud and the label store locally, never by the model's own function (whose ModelApi answers 404 to it).
+ */
+export interface FeedbackRoute {
+  readonly kind: 'feedback';
+  readonly method: 'POST';
+  readonly path: string;
+  readonly model: string;
+}
+
+export type Route = ServerRoute | ModelRoute | FeedbackRoute;
 
 export const SERVER_ROUTES: readonly ServerRoute[] = [
   { kind: 'server', method: 'GET', path: '/v2', operation: 'server-metadata' },
@@ -39,6 +50,11 @@ export function modelRoutes(model: string): ModelRoute[] {
   ];
 }
 
+/** The feedback route of one model: `POST /v1/models/<name>/feedback`. */
+export function feedbackRoute(model: string): FeedbackRoute {
+  return { kind: 'feedback', model, method: 'POST', path: `/v1/models/${model}/feedback` };
+}
+
 export type RouteMatch =
   | { readonly found: 'route'; readonly route: Route }
   | { readonly found: 'wrong-method'; readonly allowed: readonly string[] }
@@ -46,14 +62,14 @@ export type RouteMatch =
   | { readonly found: 'none' };
 
 // Paths shaped like a model route; the cloud answers the same shapes with 404 model_not_found.
-const MODEL_PATH = /^\/v2\/models\/([^/]+)(?:\/(?:ready|infer))?$|^\/v1\/models\/([^/]+?)(?::predict)?$/;
+const MODEL_PATH = /^\/v2\/models\/([^/]+)(?:\/(?:ready|infer))?$|^\/v1\/models\/([^/]+?)(?::predict|\/feedback)?$/;
 
 /** A router over a fixed set of models: exact path lookups, no regex on the hot path. */
 export class RouteTable {
   private readonly byPath = new Map<string, Route[]>();
 
   constructor(models: readonly string[]) {
-    for (const route of [...SERVER_ROUTES, ...models.flatMap(modelRoutes)]) {
+    for (const route of [...SERVER_ROUTES, ...models.flatMap((model) => [...modelRoutes(model), feedbackRoute(model)])]) {
       const list = this.byPath.get(route.path) ?? [];
       list.push(route);
       this.byPath.set(route.path, list);
