@@ -3,7 +3,8 @@
 // evaluation periods and runbook line as its description, and one composite alarm of the model's serving
 // health (any serving alarm in ALARM). Only the composite notifies, on ALARM and on OK, so one incident is
 // one message; the drift alarm stays out of it and has no action: its one message is the drift monitor's
-// report, and it drives the retrain rule and the dashboard.
+// report, and it drives the retrain rule and the dashboard. The model's quality alarms (lib/quality/), made by the
+// quality monitor, join the composite when given (compositeAlsoOf): a model that answers wrongly is unhealthy.
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -33,6 +34,11 @@ export interface ModelAlarmsProps {
   readonly alarmTopic: sns.ITopic;
   /** The API's JSON access log: metrics no service publishes (API 429s) are counted from it by metric filters. */
   readonly apiAccessLogs?: logs.ILogGroup;
+  /**
+   * Alarms made elsewhere that join the composite too: the model's quality alarms (lib/quality/quality-monitor.ts).
+   * @default - none
+   */
+  readonly compositeAlsoOf?: readonly cloudwatch.IAlarm[];
 }
 
 /** The CloudWatch metric (or metric math) a spec watches, with the spec's period. */
@@ -96,10 +102,11 @@ export class ModelAlarms extends Construct {
 
     const serving = props.specs.filter((s) => s.inComposite).map((s) => alarms.get(s.kind)!);
     if (serving.length === 0) throw new Error(`model ${props.modelName} has no serving alarm to compose`);
+    const also = props.compositeAlsoOf ?? [];
     this.composite = new cloudwatch.CompositeAlarm(this, 'HealthAlarm', {
       compositeAlarmName: props.compositeName,
-      alarmDescription: `${props.modelName} is unhealthy: one of its serving alarms (${props.specs.filter((s) => s.inComposite).map((s) => s.kind).join(', ')}) is in ALARM. The alert names the one that fired, with its figure and what to do first.`,
-      alarmRule: cloudwatch.AlarmRule.anyOf(...serving.map((a) => cloudwatch.AlarmRule.fromAlarm(a, cloudwatch.AlarmState.ALARM))),
+      alarmDescription: `${props.modelName} is unhealthy: one of its serving alarms (${props.specs.filter((s) => s.inComposite).map((s) => s.kind).join(', ')})${also.length > 0 ? ` or one of its ${also.length} quality alarms` : ''} is in ALARM. The alert names the one that fired, with its figure and what to do first.`,
+      alarmRule: cloudwatch.AlarmRule.anyOf(...[...serving, ...also].map((a) => cloudwatch.AlarmRule.fromAlarm(a, cloudwatch.AlarmState.ALARM))),
     });
     const action = new actions.SnsAction(props.alarmTopic);
     this.composite.addAlarmAction(action);

@@ -1,12 +1,16 @@
 // The stage's CloudWatch dashboard `<project>-<stage>`: per model a row of traffic by version, latency
 // percentiles, errors (4xx and 5xx), throttles and drift per feature, and the status of the model's alarms.
 // Figures by version use SEARCH over the handler's EMF metrics, so a new version shows up without a deploy
-// of the dashboard.
+// of the dashboard. With the quality monitor (issue 17), addQuality adds a row per model: accuracy (MAE and R² for
+// regressors) and macro-F1 / ROC AUC by version with the alarms' threshold lines, the labelled predictions and the
+// label coverage, and the label delay p50 / p95.
 import { Aws, Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
 import { API_LOG_METRICS_NAMESPACE, apiThrottlesMetricName, type AlarmTargets } from '../../lambdas/core/monitoring/alarms/alarm-catalog';
 import { DRIFT_METRICS, DRIFT_METRICS_NAMESPACE } from '../../lambdas/core/monitoring/contracts';
+import type { QualityAlarms } from '../../lambdas/core/manifest/schema';
+import { QUALITY_METRICS, QUALITY_METRICS_NAMESPACE } from '../../lambdas/core/quality/contracts';
 
 /** The console link of a dashboard. */
 export function dashboardUrl(name: string, region: string = Aws.REGION): string {
@@ -21,6 +25,19 @@ export interface DashboardModel {
   readonly targets: AlarmTargets;
   /** The model's composite alarm first, then every alarm of the model. */
   readonly alarms: readonly cloudwatch.IAlarm[];
+}
+
+/** A model's quality row. */
+export interface DashboardQualityModel {
+  readonly name: string;
+  readonly task: 'classification' | 'regression';
+  /** The model's monitoring.quality.alarms: each threshold set is a line on its graph. */
+  readonly thresholds: QualityAlarms;
+  /**
+   * Period of the graphs: the quality monitor's schedule interval (one figure a run).
+   * @default Duration.hours(1)
+   */
+  readonly period?: Duration;
 }
 
 export interface MonitoringDashboardProps {
@@ -127,5 +144,55 @@ export class MonitoringDashboard extends Construct {
       }),
       new cloudwatch.AlarmStatusWidget({ title: `${model.name}: alarms`, alarms: [...model.alarms], width: WIDTH, height: HEIGHT }),
     );
+  }
+  /**
+   * A title row and a row of quality widgets for one model, every version of it (SEARCH over the quality monitor's
+   * metrics, dimensions stage, model and version), with the alarms' thresholds as horizontal lines.
+   */
+  public addQuality(model: DashboardQualityModel): void {
+    const period = model.period ?? Duration.hours(1);
+    const seconds = period.toSeconds();
+    const byVersion = (metricName: string, statistic: string, label: string) =>
+      new cloudwatch.MathExpression({
+        expression: `SEARCH('{${QUALITY_METRICS_NAMESPACE},model,stage,version} MetricName=${quote(metricName)} stage=${quote(this.stage)} model=${quote(model.name)}', '${statistic}', ${seconds})`,
+        usingMetrics: {},
+        label,
+        period,
+      });
+    const line = (value: number | undefined, label: string): cloudwatch.HorizontalAnnotation[] => (value === undefined ? [] : [{ value, label, color: cloudwatch.Color.RED }]);
+    const t = model.thresholds;
+    const graph = (title: string, left: cloudwatch.IMetric[], props: Partial<cloudwatch.GraphWidgetProps> = {}) =>
+      new cloudwatch.GraphWidget({ title: `${model.name}: ${title}`, left, width: 6, height: HEIGHT, period, ...props });
+    const widgets: cloudwatch.IWidget[] =
+      model.task === 'classification'
+        ? [
+            graph('accuracy by version', [byVersion(QUALITY_METRICS.accuracy, 'Minimum', 'accuracy')], {
+              leftAnnotations: line(t.accuracyBelow, `alarm below ${t.accuracyBelow}`),
+              right: [byVersion(QUALITY_METRICS.dropFromBaseline, 'Maximum', 'drop from held-out')],
+              rightAnnotations: line(t.dropFromBaselineAbove, `alarm: drop above ${t.dropFromBaselineAbove}`),
+              leftYAxis: { min: 0, max: 1 },
+            }),
+            graph('macro-F1 and ROC AUC by version', [byVersion(QUALITY_METRICS.macroF1, 'Minimum', 'macro-F1'), byVersion(QUALITY_METRICS.rocAuc, 'Minimum', 'ROC AUC')], {
+              leftAnnotations: [...line(t.macroF1Below, `macro-F1 alarm below ${t.macroF1Below}`), ...line(t.rocAucBelow, `ROC AUC alarm below ${t.rocAucBelow}`)],
+              leftYAxis: { min: 0, max: 1 },
+            }),
+          ]
+        : [
+            graph('MAE by version', [byVersion(QUALITY_METRICS.mae, 'Maximum', 'MAE'), byVersion(QUALITY_METRICS.rmse, 'Maximum', 'RMSE')], { leftAnnotations: line(t.maeAbove, `MAE alarm above ${t.maeAbove}`) }),
+            graph('R² by version', [byVersion(QUALITY_METRICS.r2, 'Minimum', 'R²')], {
+              leftAnnotations: line(t.r2Below, `alarm below ${t.r2Below}`),
+              right: [byVersion(QUALITY_METRICS.dropFromBaseline, 'Maximum', 'drop from held-out')],
+              rightAnnotations: line(t.dropFromBaselineAbove, `alarm: drop above ${t.dropFromBaselineAbove}`),
+            }),
+          ];
+    widgets.push(
+      graph('labelled predictions and label coverage', [byVersion(QUALITY_METRICS.labelled, 'Maximum', 'labelled')], {
+        right: [byVersion(QUALITY_METRICS.coverage, 'Maximum', 'coverage')],
+        rightYAxis: { min: 0, max: 1 },
+      }),
+      graph('label delay p50 / p95 (s)', [byVersion(QUALITY_METRICS.delayP50, 'Maximum', 'p50'), byVersion(QUALITY_METRICS.delayP95, 'Maximum', 'p95')]),
+    );
+    this.dashboard.addWidgets(new cloudwatch.TextWidget({ markdown: `### ${model.name}: quality (labels joined to predictions)`, width: 24, height: 1 }));
+    this.dashboard.addWidgets(...widgets);
   }
 }

@@ -4,8 +4,8 @@
 // same held-out rows, gate (candidate >= live - tolerance), register the candidate in a versioned,
 // KMS-encrypted registry bucket with a parameter naming it, and notify through the pipelines' topic, on
 // success, rejection and failure alike. Deploying a candidate stays a reviewed `cdk deploy`; the
-// notification says how. Started by the manifest's schedule, by the model's drift alarm going into ALARM,
-// or by hand (start-execution with `{"model": "<name>"}`).
+// notification says how. Started by the manifest's schedule, by the model's drift alarm or one of its quality
+// alarms going into ALARM, or by hand (start-execution with `{"model": "<name>"}`).
 //
 // The steps that need the live model (its card, its ONNX file, onnxruntime) run in the stage's pipeline
 // image (lib/pipelines/pipeline-image.ts), one function per step serving every model; Register is a small zip
@@ -120,6 +120,12 @@ export interface RetrainModel {
   readonly card: ModelCard;
   /** The manifest's retrain block. */
   readonly retrain: RetrainSettings;
+  /**
+   * The model's quality alarms (lib/quality/quality-monitor.ts): with retrain.onQualityAlarm, any of them going
+   * into ALARM starts a run.
+   * @default - none
+   */
+  readonly qualityAlarmNames?: readonly string[];
 }
 
 export interface RetrainPipelineProps {
@@ -173,7 +179,7 @@ export class RetrainPipeline extends Construct {
   readonly trainFunction: lambda.Function;
   readonly evaluateFunction: lambda.Function;
   readonly registerFunction: lambda.Function;
-  /** Schedule and drift-alarm rules, by model name. */
+  /** Schedule, drift-alarm and quality-alarm rules, by model name. */
   readonly rules: ReadonlyMap<string, events.Rule[]>;
   /** Trigger events EventBridge could not deliver (an alarm goes off when one arrives); undefined without rules. */
   readonly triggerDeadLetters?: sqs.Queue;
@@ -446,9 +452,10 @@ export class RetrainPipeline extends Construct {
     if (props.topicKey) grantKey(this.stateMachine, props.topicKey, ['kms:Decrypt', 'kms:GenerateDataKey']);
     acknowledgeWildcards(this.stateMachine.role, [XRAY_REASON, ...invokeQualifiersReason(this, [gather.fn, train.fn, evaluate.fn, register.fn].map((f) => f.functionArn))]);
 
-    // Triggers: the manifest's schedule, and the model's drift alarm going into ALARM.
+    // Triggers: the manifest's schedule, and the model's drift alarm or quality alarms going into ALARM.
     const rules = new Map<string, events.Rule[]>();
-    const triggered = models.filter((m) => m.retrain.schedule !== undefined || m.retrain.onDrift);
+    const onQuality = (m: RetrainModel) => m.retrain.onQualityAlarm && (m.qualityAlarmNames ?? []).length > 0;
+    const triggered = models.filter((m) => m.retrain.schedule !== undefined || m.retrain.onDrift || onQuality(m));
     if (triggered.length > 0) {
       // A customer managed key: EventBridge can only write to a queue encrypted with a key whose policy lets it.
       const deadLetterKey = new kms.Key(this, 'TriggerDeadLettersKey', {
@@ -475,7 +482,7 @@ export class RetrainPipeline extends Construct {
         reason: "This queue is itself the dead-letter queue of the retrain rules' targets (EventBridge deadLetterConfig, which cdk-nag does not follow); a dead-letter queue of a dead-letter queue would hold nothing",
       });
       new cloudwatch.Alarm(this, 'TriggerDeadLettersAlarm', {
-        alarmDescription: `${machineName}: a schedule or drift trigger could not start the state machine (the event is in the dead-letter queue; start it by hand)`,
+        alarmDescription: `${machineName}: a schedule, drift or quality trigger could not start the state machine (the event is in the dead-letter queue; start it by hand)`,
         metric: this.triggerDeadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
         threshold: 0,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -509,6 +516,20 @@ export class RetrainPipeline extends Construct {
               source: ['aws.cloudwatch'],
               detailType: ['CloudWatch Alarm State Change'],
               detail: { alarmName: [alarmName], state: { value: ['ALARM'] } },
+            },
+            targets: [target],
+          }),
+        );
+      }
+      if (onQuality(model)) {
+        const names = [...model.qualityAlarmNames!];
+        list.push(
+          new events.Rule(this, `${pascalCase(model.name)}OnQualityAlarm`, {
+            description: `Retrains ${model.name} when one of its quality alarms (${names.length}) goes into ALARM`,
+            eventPattern: {
+              source: ['aws.cloudwatch'],
+              detailType: ['CloudWatch Alarm State Change'],
+              detail: { alarmName: names, state: { value: ['ALARM'] } },
             },
             targets: [target],
           }),

@@ -22,6 +22,7 @@ import { METRICS_NAMESPACE, metricsServiceName, ModelFunction } from '../serving
 import { ModelAlarms } from '../monitoring/model-alarms';
 import { ModelRelease, releaseProblems } from '../release/model-release';
 import { PipelineImage } from '../pipelines/pipeline-image';
+import { QUALITY_MONITOR_IMAGE_HANDLERS, QualityMonitor } from '../quality/quality-monitor';
 import { PipelineStorage } from '../pipelines/pipeline-storage';
 import { RETRAIN_IMAGE_HANDLERS, RetrainPipeline, retrainProblems } from '../retrain/retrain-pipeline';
 import { MonitoringDashboard } from '../monitoring/monitoring-dashboard';
@@ -123,8 +124,8 @@ export class MlshipStack extends Stack {
   public readonly sagemakerModels: ReadonlyMap<string, SagemakerModel>;
   /** The pipelines' data bucket and notification topic. */
   public readonly pipelineStorage: PipelineStorage;
-  /** The stage's one pipeline image (every model, the pipeline handlers); undefined when no pipeline needs it. */
-  public readonly pipelineImage?: PipelineImage;
+  /** The stage's one pipeline image (every model, the pipeline and monitor handlers). */
+  public readonly pipelineImage: PipelineImage;
   /** The batch scoring state machine (`<project>-<stage>-batch`) and its functions. */
   public readonly batchScoring: BatchScoring;
   /** The retrain state machine, its registry and triggers; undefined when no model has a retrain block. */
@@ -139,6 +140,8 @@ export class MlshipStack extends Stack {
   public readonly dataCapture: DataCapture;
   /** The scheduled drift monitor over the captures. */
   public readonly driftMonitor: DriftMonitor;
+  /** The scheduled quality monitor (labels joined to predictions) and each model's quality alarms. */
+  public readonly qualityMonitor: QualityMonitor;
   public readonly stage: string;
 
   constructor(scope: Construct, id: string | undefined, props: MlshipStackProps) {
@@ -268,6 +271,16 @@ export class MlshipStack extends Stack {
       });
     }
 
+    // The one pipeline image: every model, and the handlers of the pipelines and monitors that run in it (made
+    // before the monitoring: the quality monitor runs in it, and its alarms join the composite alarms).
+    const retrainModels = loaded.models.filter((m) => m.entry.retrain !== undefined);
+    const pipelineHandlers: Record<string, string> = { ...BATCH_IMAGE_HANDLERS, ...DRIFT_MONITOR_IMAGE_HANDLERS, ...QUALITY_MONITOR_IMAGE_HANDLERS, ...(retrainModels.length > 0 ? RETRAIN_IMAGE_HANDLERS : {}) };
+    this.pipelineImage = new PipelineImage({
+      handlers: pipelineHandlers,
+      models: Object.fromEntries(loaded.models.map((m) => [m.entry.name, m.dir])),
+      architecture: lambda.Architecture.ARM_64,
+    });
+
     // Monitoring: each model's alarms from the alarm catalog (the specs the local runtime evaluates too), a
     // composite alarm per model notifying the alarm topic, the formatter that mails readable alerts from it,
     // and the stage's dashboard.
@@ -280,6 +293,20 @@ export class MlshipStack extends Stack {
       notificationTopic: this.pipelineStorage.topic,
       notificationKey: this.pipelineStorage.topicKey,
       dashboardUrl: this.dashboard.url,
+    });
+    // The quality monitor (issue 17): labels joined to predictions, per model and version, on the drift monitor's
+    // schedule; its alarms join each model's composite alarm and, with retrain.onQualityAlarm, start retraining.
+    this.qualityMonitor = new QualityMonitor(this, 'QualityMonitor', {
+      project: manifest.project,
+      stage,
+      image: this.pipelineImage,
+      captureBucket: this.dataCapture.bucket,
+      captureKey: this.dataCapture.key,
+      topic: this.pipelineStorage.topic,
+      topicKey: this.pipelineStorage.topicKey,
+      schedule: manifest.monitoring.schedule,
+      dashboardUrl: this.dashboard.url,
+      models: loaded.models.map((m) => ({ name: m.entry.name, version: m.entry.version, task: m.card.task, quality: m.entry.monitoring.quality })),
     });
     const modelAlarms = new Map<string, ModelAlarms>();
     for (const { entry } of loaded.models) {
@@ -300,9 +327,12 @@ export class MlshipStack extends Stack {
         compositeName: compositeAlarmName(manifest.project, stage, entry.name),
         alarmTopic: this.alertFormatter.alarmTopic,
         apiAccessLogs: this.api.accessLogGroup,
+        compositeAlsoOf: this.qualityMonitor.alarmsOf(entry.name),
       });
       modelAlarms.set(entry.name, alarms);
-      this.dashboard.addModel({ name: entry.name, version: entry.version, runtime: entry.runtime, targets, alarms: [alarms.composite, ...alarms.alarms.values()] });
+      const quality = this.qualityMonitor.modelAlarms.get(entry.name)!;
+      this.dashboard.addModel({ name: entry.name, version: entry.version, runtime: entry.runtime, targets, alarms: [alarms.composite, ...alarms.alarms.values(), ...this.qualityMonitor.alarmsOf(entry.name)] });
+      this.dashboard.addQuality({ name: entry.name, task: quality.task, thresholds: quality.settings.alarms, period: this.qualityMonitor.period });
     }
     this.modelAlarms = modelAlarms;
 
@@ -318,23 +348,13 @@ export class MlshipStack extends Stack {
       value: this.pipelineStorage.dataBucket.bucketName,
       description: 'Bucket of batch inputs and outputs and of training data (training-data/<model>/)',
     });
-    new CfnOutput(this, 'DashboardUrl', { value: this.dashboard.url, description: `CloudWatch dashboard ${name}: traffic, latency, errors, throttles, drift and alarms per model` });
+    new CfnOutput(this, 'DashboardUrl', { value: this.dashboard.url, description: `CloudWatch dashboard ${name}: traffic, latency, errors, throttles, drift, quality and alarms per model` });
     new CfnOutput(this, 'NotificationTopicArn', { value: this.pipelineStorage.topic.topicArn, description: 'SNS topic of pipeline results (subscribe on-call here)' });
     // Pipeline constructs (batch scoring, retraining) are added here, after the models they use.
-    const retrainModels = loaded.models.filter((m) => m.entry.retrain !== undefined);
-    // The one pipeline image: every model, and the handlers of the pipelines that run in it.
-    const pipelineHandlers: Record<string, string> = { ...BATCH_IMAGE_HANDLERS, ...DRIFT_MONITOR_IMAGE_HANDLERS, ...(retrainModels.length > 0 ? RETRAIN_IMAGE_HANDLERS : {}) };
-    if (Object.keys(pipelineHandlers).length > 0) {
-      this.pipelineImage = new PipelineImage({
-        handlers: pipelineHandlers,
-        models: Object.fromEntries(loaded.models.map((m) => [m.entry.name, m.dir])),
-        architecture: lambda.Architecture.ARM_64,
-      });
-    }
     this.batchScoring = new BatchScoring(this, 'Batch', {
       namePrefix: name,
       stage,
-      image: this.pipelineImage!,
+      image: this.pipelineImage,
       architecture: lambda.Architecture.ARM_64,
       dataBucket: this.pipelineStorage.dataBucket,
       topic: this.pipelineStorage.topic,
@@ -350,7 +370,7 @@ export class MlshipStack extends Stack {
     this.driftMonitor = new DriftMonitor(this, 'DriftMonitor', {
       project: manifest.project,
       stage,
-      image: this.pipelineImage!,
+      image: this.pipelineImage,
       captureBucket: this.dataCapture.bucket,
       captureKey: this.dataCapture.key,
       topic: this.pipelineStorage.topic,
@@ -378,8 +398,13 @@ export class MlshipStack extends Stack {
       this.retrainPipeline = new RetrainPipeline(this, 'Retrain', {
         project: manifest.project,
         stage,
-        models: retrainModels.map((m) => ({ name: m.entry.name, card: m.card, retrain: m.entry.retrain! })),
-        image: this.pipelineImage!,
+        models: retrainModels.map((m) => ({
+          name: m.entry.name,
+          card: m.card,
+          retrain: m.entry.retrain!,
+          qualityAlarmNames: this.qualityMonitor.modelAlarms.get(m.entry.name)!.alarms.map((a) => a.alarm.alarmName),
+        })),
+        image: this.pipelineImage,
         dataBucket: this.pipelineStorage.dataBucket,
         topic: this.pipelineStorage.topic,
         topicKey: this.pipelineStorage.topicKey,
