@@ -17,6 +17,7 @@ const WHAT: Record<AlarmKind, string> = {
   'gpu-utilization': 'GPU utilization',
   drift: 'drift',
   health: 'health',
+  quality: 'quality',
 };
 
 /** What each alarm kind watches, as the subject names it. */
@@ -37,7 +38,7 @@ function clip(subject: string): string {
 
 function subjectOf(event: AlarmEvent): string {
   const who = `${event.model} v${event.version}`;
-  const what = alarmKindLabel(event.kind);
+  const what = event.metric ?? alarmKindLabel(event.kind);
   const hasFigure = event.value !== undefined && event.threshold !== undefined;
   const figure = hasFigure ? formatFigure(event.value!, event.unit) : undefined;
   const threshold = hasFigure ? formatFigure(event.threshold!, event.unit) : undefined;
@@ -54,7 +55,7 @@ export function readableAlert(event: AlarmEvent): ReadableAlert {
     `Model:      ${event.model}`,
     `Version:    ${event.version}`,
     `Stage:      ${event.stage} (${event.project})`,
-    `What:       ${alarmKindLabel(event.kind)} is ${event.state}${event.previousState ? ` (was ${event.previousState})` : ''}`,
+    `What:       ${event.metric ? `${alarmKindLabel(event.kind)}: ${event.metric}` : alarmKindLabel(event.kind)} is ${event.state}${event.previousState ? ` (was ${event.previousState})` : ''}`,
   ];
   if (event.value !== undefined) lines.push(`Figure:     ${formatFigure(event.value, event.unit)}`);
   if (event.threshold !== undefined) lines.push(`Threshold:  ${event.comparison ?? '>'} ${formatFigure(event.threshold, event.unit)}`);
@@ -95,7 +96,7 @@ const COMPARISONS: Record<string, string> = {
 };
 
 /** Alarm names end in these kinds (`<project>-<stage>-<model>-<kind>`; see alarmName). */
-const KIND_SUFFIXES: readonly AlarmKind[] = ['api-p99-latency', 'function-p99-latency', 'endpoint-p99-latency', 'error-rate', 'throttles', 'endpoint-5xx', 'gpu-utilization', 'drift', 'health'];
+const KIND_SUFFIXES: readonly AlarmKind[] = ['api-p99-latency', 'function-p99-latency', 'endpoint-p99-latency', 'error-rate', 'throttles', 'endpoint-5xx', 'gpu-utilization', 'drift', 'health', 'quality'];
 
 /** The name of a model's alarm of one kind: `<project>-<stage>-<model>-<kind>`. */
 export function alarmName(project: string, stage: string, model: string, kind: AlarmKind): string {
@@ -123,6 +124,7 @@ const UNITS: Record<AlarmKind, string> = {
   'gpu-utilization': '%',
   drift: '',
   health: '',
+  quality: '',
 };
 
 function state(value: unknown): AlarmState | undefined {

@@ -1,0 +1,381 @@
+// The quality monitor's join: labels (ground truth, by the hour they were received) against the prediction
+// records of the window (by the hour they were made), per model version, into a QualityAccumulator each.
+//
+// How: first every label received from an hour before the window's first hour up to now is read into a table
+// keyed by (id, index): the first label of a key wins, later ones are counted as duplicates, a label whose
+// class the model does not know (or whose value is not a finite number) is rejected with its reason. Then each
+// window hour's prediction records of every version are streamed, and each instance that has a label is added
+// to its version's accumulator (delay = label time - prediction time, 0 when the label came first).
+//
+// Memory: bounded by the labels of the window, never by the objects or the predictions. Every object is read as
+// a stream of lines (readLines). Per label the table holds its Map entry (the key string: the id, plus `\n`
+// and the index when it is not 0, about 40-60 bytes for a 22-character id, and the entry itself, about 30
+// bytes) and 17 bytes in typed arrays (truth, time, joined): about 100-130 bytes per label, measured by the
+// bench (bench/quality/quality-join.ts). A million labels take about 120 MB.
+//
+// Cost: each run re-joins the whole window: it reads the window's predictions plus its labels. Joins do not
+// merge hour by hour the way drift summaries do (a label arriving late changes an hour already judged), so no
+// hour summary is written: see docs/quality.md for the rate measured.
+import { hourPath } from '../../monitoring/capture/capture-keys';
+import { float32FromBase64 } from '../../monitoring/capture/capture-record';
+import { hourStart, wholeHoursOf } from '../../monitoring/summaries/summary-keys';
+import { readLines } from '../../storage/line-reader';
+import type { ObjectStore } from '../../storage/object-store';
+import { GROUND_TRUTH_PREFIX, PREDICTIONS_PREFIX, type PredictionRecord } from '../contracts';
+import { QualityAccumulator } from '../metrics/quality-accumulator';
+import { parseLabelCsv, parseLabelJson, parsePredictionLine, type ParsedLabel } from './quality-lines';
+
+const HOUR_MS = 3_600_000;
+/** Most problems (rejected lines with their reasons) kept per run. */
+export const MAX_JOIN_PROBLEMS = 20;
+
+/** `predictions/model=<model>/version=<version>/<yyyy>/<MM>/<dd>/<HH>/`: one hour of a version's prediction records. */
+export function predictionHourPrefix(model: string, version: string, hour: Date): string {
+  return `${PREDICTIONS_PREFIX}model=${model}/version=${version}/${hourPath(hour)}/`;
+}
+
+/** `ground-truth/<model>/<yyyy>/<MM>/<dd>/<HH>/`: the labels of a model received in one hour. */
+export function labelHourPrefix(model: string, hour: Date): string {
+  return `${GROUND_TRUTH_PREFIX}${model}/${hourPath(hour)}/`;
+}
+
+/** What the join needs of a model. */
+export interface JoinModel {
+  readonly name: string;
+  /** 'regression', or the class labels every label is checked against (the live card's). */
+  readonly task: 'classification' | 'regression';
+  readonly labels: readonly string[];
+  /** The versions whose predictions are read. */
+  readonly versions: readonly string[];
+}
+
+export interface JoinWindow {
+  readonly from: Date;
+  readonly to: Date;
+}
+
+/** One hour of a version: predictions made in it, how many were labelled, and what the hour's figure needs. */
+export interface HourQuality {
+  /** ISO time of the hour's start. */
+  readonly hour: string;
+  predictions: number;
+  labelled: number;
+  /** Classifiers: labelled predictions that were right. */
+  correct: number;
+  /** Regressors: sums of |error| and error². */
+  absError: number;
+  squaredError: number;
+}
+
+export interface JoinedVersion {
+  readonly version: string;
+  readonly accumulator: QualityAccumulator;
+  /** Predictions (instances) made in the window. */
+  predictions: number;
+  /** Predictions joined with a label (accumulator.count). */
+  labelled: number;
+  /** Instances whose (id, index) a prediction earlier in the window already took (a caller reusing its id). */
+  duplicatePredictions: number;
+  /** Prediction record lines that could not be read. */
+  rejectedLines: number;
+  /** Labels whose class this version's records do not have. */
+  unknownClasses: number;
+  /** The window's hours, oldest first. */
+  readonly hours: HourQuality[];
+}
+
+export interface LabelCounts {
+  /** Label lines read (header lines of .csv files not counted). */
+  readonly read: number;
+  /** Distinct (id, index) kept. */
+  readonly kept: number;
+  /** Labels for an (id, index) already labelled: the first one counts. */
+  readonly duplicates: number;
+  /** Lines that were no label (bad JSON, unknown class, a value that is not a number, a bad id). */
+  readonly rejected: number;
+  /** Kept labels joined with a prediction of the window. */
+  readonly joined: number;
+  /** Kept labels with no prediction in the window: their prediction is older, not recorded, or still to come. */
+  readonly withoutPrediction: number;
+  /** Label objects and the hours they were read from. */
+  readonly objects: number;
+  readonly hours: number;
+}
+
+export interface QualityJoin {
+  readonly model: string;
+  /** The whole UTC hours of predictions judged: from the first one's start to the window's end. */
+  readonly window: JoinWindow;
+  readonly task: 'classification' | 'regression';
+  readonly labels: LabelCounts;
+  readonly versions: readonly JoinedVersion[];
+  /** Prediction objects read, bytes read (labels and predictions). */
+  readonly predictionObjects: number;
+  readonly bytesRead: number;
+  /** The first problems, `<key> line <n>: <why>`. */
+  readonly problems: readonly string[];
+}
+
+export interface JoinOptions {
+  /** Longest line read; a longer one is rejected unread. @default DEFAULT_MAX_LINE_BYTES (1 MiB) */
+  readonly maxLineBytes?: number;
+}
+
+/**
+ * The labels of a window, keyed by (id, index): the key is the id for index 0 and `id\nindex` otherwise (ids
+ * are visible ASCII, so no id holds a newline). Typed arrays grow by doubling; the Map holds the slot.
+ */
+class LabelTable {
+  readonly slots = new Map<string, number>();
+  truth = new Float64Array(1024);
+  time = new Float64Array(1024);
+  joined = new Uint8Array(1024);
+  size = 0;
+
+  /** Adds a label; false when its key already has one. */
+  add(key: string, truth: number, time: number): boolean {
+    if (this.slots.has(key)) return false;
+    if (this.size === this.truth.length) this.grow();
+    this.slots.set(key, this.size);
+    this.truth[this.size] = truth;
+    this.time[this.size] = time;
+    this.size++;
+    return true;
+  }
+
+  private grow(): void {
+    const n = this.truth.length * 2;
+    const truth = new Float64Array(n);
+    truth.set(this.truth);
+    const time = new Float64Array(n);
+    time.set(this.time);
+    const joined = new Uint8Array(n);
+    joined.set(this.joined);
+    this.truth = truth;
+    this.time = time;
+    this.joined = joined;
+  }
+}
+
+const labelKey = (id: string, index: number) => (index === 0 ? id : `${id}\n${index}`);
+
+/** The hours whose labels a window reads: from an hour before its first hour up to the hour of its end. */
+export function labelHoursOf(window: JoinWindow): Date[] {
+  const hours = wholeHoursOf(window);
+  const hours0 = hours[0]!.getTime() - HOUR_MS;
+  const last = hourStart(new Date(window.to.getTime() - 1)).getTime();
+  const out: Date[] = [];
+  for (let t = hours0; t <= last; t += HOUR_MS) out.push(new Date(t));
+  return out;
+}
+
+/** Whether two class lists are the same, in the same order. */
+function sameClasses(a: readonly string[], b: readonly string[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * Joins the labels of a model with its versions' predictions made in the window's whole UTC hours. Streams
+ * every object; holds the window's labels (about 100-130 bytes each) and one accumulator per version.
+ */
+export async function joinQualityWindow(store: ObjectStore, bucket: string, model: JoinModel, window: JoinWindow, options: JoinOptions = {}): Promise<QualityJoin> {
+  const regression = model.task === 'regression';
+  const classIndex = new Map(model.labels.map((l, i) => [l, i]));
+  const problems: string[] = [];
+  const problem = (key: string, line: number, why: string) => {
+    if (problems.length < MAX_JOIN_PROBLEMS) problems.push(`${key} line ${line}: ${why}`);
+  };
+  const readOptions = options.maxLineBytes === undefined ? {} : { maxLineBytes: options.maxLineBytes };
+  let bytesRead = 0;
+
+  // 1. The labels.
+  const table = new LabelTable();
+  let read = 0;
+  let duplicates = 0;
+  let rejected = 0;
+  let labelObjects = 0;
+  const labelHours = labelHoursOf(window);
+  for (const hour of labelHours) {
+    for await (const object of store.list(bucket, labelHourPrefix(model.name, hour))) {
+      const csv = object.key.endsWith('.csv');
+      if (!csv && !object.key.endsWith('.jsonl') && !object.key.endsWith('.json')) continue;
+      labelObjects++;
+      let n = 0;
+      const result = await readLines(
+        store,
+        bucket,
+        object.key,
+        {
+          line: (text) => {
+            n++;
+            if (text.trim() === '') return;
+            let label: ParsedLabel | undefined;
+            try {
+              label = csv ? parseLabelCsv(text, hour.getTime(), regression) : parseLabelJson(text);
+              if (!label) return;
+              read++;
+              let truth: number;
+              if (regression) {
+                if (label.value === undefined) throw new Error('a regressor needs a value, not a label');
+                truth = label.value;
+              } else {
+                if (label.label === undefined) throw new Error('a classifier needs a label, not a value');
+                const i = classIndex.get(label.label);
+                if (i === undefined) throw new Error(`label ${JSON.stringify(label.label)} is not one of the model's classes (${model.labels.join(', ')})`);
+                truth = i;
+              }
+              if (!table.add(labelKey(label.id, label.index), truth, label.time)) duplicates++;
+            } catch (error) {
+              if (label === undefined) read++;
+              rejected++;
+              problem(object.key, n, (error as Error).message);
+            }
+          },
+          tooLong: (bytes) => {
+            n++;
+            read++;
+            rejected++;
+            problem(object.key, n, `line of ${bytes} bytes is too long`);
+          },
+        },
+        readOptions,
+      );
+      bytesRead += result.bytesRead;
+    }
+  }
+
+  // 2. The predictions of every version, hour by hour, joined as they stream by.
+  const hours = wholeHoursOf(window);
+  const versions: JoinedVersion[] = [];
+  let predictionObjects = 0;
+  let joined = 0;
+  for (const version of model.versions) {
+    const v: JoinedVersion = {
+      version,
+      accumulator: regression ? QualityAccumulator.forRegressor() : QualityAccumulator.forClassifier(model.labels),
+      predictions: 0,
+      labelled: 0,
+      duplicatePredictions: 0,
+      rejectedLines: 0,
+      unknownClasses: 0,
+      hours: hours.map((h) => ({ hour: h.toISOString(), predictions: 0, labelled: 0, correct: 0, absError: 0, squaredError: 0 })),
+    };
+    versions.push(v);
+    for (let h = 0; h < hours.length; h++) {
+      const hourFigures = v.hours[h]!;
+      for await (const object of store.list(bucket, predictionHourPrefix(model.name, version, hours[h]!))) {
+        predictionObjects++;
+        let n = 0;
+        const result = await readLines(
+          store,
+          bucket,
+          object.key,
+          {
+            line: (text) => {
+              n++;
+              if (text.trim() === '') return;
+              let record: PredictionRecord;
+              let time: number;
+              try {
+                record = parsePredictionLine(text);
+                time = Date.parse(record.time);
+                if (Number.isNaN(time)) throw new Error('time must be an ISO 8601 time');
+                if (record.version !== version) throw new Error(`version ${record.version} under version=${version}`);
+                if (regression ? record.valuesFloat32 === undefined : record.predicted === undefined) throw new Error(regression ? 'a regressor record needs valuesFloat32' : 'a classifier record needs predicted');
+              } catch (error) {
+                v.rejectedLines++;
+                problem(object.key, n, (error as Error).message);
+                return;
+              }
+              joined += joinRecord(record, time, v, hourFigures, table, model.labels, regression);
+            },
+            tooLong: (bytes) => {
+              n++;
+              v.rejectedLines++;
+              problem(object.key, n, `line of ${bytes} bytes is too long`);
+            },
+          },
+          readOptions,
+        );
+        bytesRead += result.bytesRead;
+      }
+    }
+  }
+  const first = hours[0]!;
+  return {
+    model: model.name,
+    window: { from: first, to: window.to },
+    task: model.task,
+    labels: { read, kept: table.size, duplicates, rejected, joined, withoutPrediction: table.size - joined, objects: labelObjects, hours: labelHours.length },
+    versions,
+    predictionObjects,
+    bytesRead,
+    problems,
+  };
+}
+
+/** Joins one record's instances with their labels; returns how many labels it took. */
+function joinRecord(record: PredictionRecord, time: number, v: JoinedVersion, hour: HourQuality, table: LabelTable, labels: readonly string[], regression: boolean): number {
+  const { id, first, count } = record;
+  v.predictions += count;
+  hour.predictions += count;
+  let taken = 0;
+  let values: Float32Array | undefined;
+  let probabilities: Float32Array | undefined;
+  let width = 0;
+  let toLive: Int32Array | undefined;
+  for (let k = 0; k < count; k++) {
+    const slot = table.slots.get(labelKey(id, first + k));
+    if (slot === undefined) continue;
+    if (table.joined[slot] === 1) {
+      v.duplicatePredictions++;
+      continue;
+    }
+    const delaySeconds = Math.max(0, (table.time[slot]! - time) / 1000);
+    const truth = table.truth[slot]!;
+    if (regression) {
+      values ??= float32FromBase64(record.valuesFloat32!);
+      const predicted = values[k];
+      if (predicted === undefined) continue;
+      v.accumulator.addRegressed(truth, predicted, delaySeconds);
+      const error = predicted - truth;
+      hour.absError += Math.abs(error);
+      hour.squaredError += error * error;
+    } else {
+      const classes = record.classes!;
+      if (toLive === undefined) {
+        // The record's class order against the model's (the same, but for a version that reordered them).
+        toLive = new Int32Array(classes.length);
+        const same = sameClasses(classes, labels);
+        for (let c = 0; c < classes.length; c++) toLive[c] = same ? c : labels.indexOf(classes[c]!);
+        width = classes.length;
+        if (record.probabilitiesFloat32 !== undefined) {
+          const raw = float32FromBase64(record.probabilitiesFloat32);
+          if (raw.length === count * width) {
+            if (same) probabilities = raw;
+            else {
+              probabilities = new Float32Array(count * labels.length);
+              for (let i = 0; i < count; i++) for (let c = 0; c < width; c++) if (toLive[c]! >= 0) probabilities[i * labels.length + toLive[c]!] = raw[i * width + c]!;
+            }
+          }
+        }
+      }
+      const predicted = toLive[record.predicted![k]!];
+      if (predicted === undefined || predicted < 0) {
+        v.unknownClasses++;
+        continue;
+      }
+      const p = probabilities?.subarray(k * labels.length, (k + 1) * labels.length);
+      v.accumulator.addClassified(truth, predicted, p, delaySeconds);
+      if (truth === predicted) hour.correct++;
+    }
+    table.joined[slot] = 1;
+    taken++;
+    v.labelled++;
+    hour.labelled++;
+  }
+  return taken;
+}
