@@ -22,6 +22,8 @@ import { ModelApi, type ApiLimits } from '../../../lambdas/core/serving/model-ap
 import { modelCardSchema, type ModelCard } from '../../../lambdas/core/models/model-card';
 import { createSageMakerRuntimeClient } from '../../../lambdas/core/sagemaker/predictor';
 import { createInferenceHandler, type InferenceHandler } from '../../../lambdas/inference/handler';
+import { parsePredictionLine } from '../../../lambdas/core/quality/predictions/prediction-record';
+import type { PredictionSink } from '../../../lambdas/core/quality/predictions/prediction-sink';
 import { createSageMakerProxyHandler } from '../../../lambdas/sagemaker-proxy/handler';
 import { handleInvocation, localEndpointName, startLocalSageMakerEndpoint, type EndpointModel, type LocalSageMakerEndpoint } from '../../../local/sagemaker/endpoint';
 import { apiEvent } from '../../fixtures/api-events';
@@ -51,7 +53,7 @@ interface V2Answer {
 }
 
 /** A proxy handler built as index.ts builds it, against `url` and `endpointName`. */
-function proxyFor(url: string, endpointName: string, options: { card?: ModelCard; timeoutMs?: number } = {}): InferenceHandler {
+function proxyFor(url: string, endpointName: string, options: { card?: ModelCard; timeoutMs?: number; predictions?: PredictionSink } = {}): InferenceHandler {
   const timeoutMs = options.timeoutMs ?? TIMEOUT_MS;
   return createSageMakerProxyHandler({
     client: createSageMakerRuntimeClient({ endpoint: url, region: 'us-east-1', credentials, timeoutMs }),
@@ -60,8 +62,12 @@ function proxyFor(url: string, endpointName: string, options: { card?: ModelCard
     timeoutMs,
     limits,
     logger: silent,
+    ...(options.predictions ? { predictions: options.predictions } : {}),
   });
 }
+
+/** A v2 answer without its `id`: each request gets its own inference id, the rest is the same on both paths. */
+const withoutId = (body: string) => body.replace(/"id":"[^"]*",/, '');
 
 async function timed(run: () => Promise<APIGatewayProxyResult>): Promise<{ result: APIGatewayProxyResult; ms: number }> {
   const started = performance.now();
@@ -157,18 +163,28 @@ describe('SageMaker proxy -> real SDK client -> local endpoint -> digits on onnx
       const probabilities = answer.outputs[1]!;
       assert.deepEqual(probabilities.shape, [5, 10]);
       probabilities.data.forEach((p, k) => assert.ok(Math.abs((p as number) - expected.scores[k]!) < 1e-6, `probability ${k}`));
-      assert.equal(result.body, (await lambda(event('POST', '/v2/models/digits/infer', body))).body);
+      // The answer's id is the inference id: the caller's v2 `id` when it sent one, else a new one, also in the header.
+      assert.equal((JSON.parse(result.body) as { id: string }).id, body === flat ? 'r1' : result.headers?.['x-inference-id']);
+      assert.equal(result.headers?.['x-inference-id'], (JSON.parse(result.body) as { id: string }).id);
+      assert.equal(withoutId(result.body), withoutId((await lambda(event('POST', '/v2/models/digits/infer', body))).body));
     }
   });
 
-  it('takes x-model-version and model_version from the version the endpoint says answered', async () => {
-    const shifted = proxyFor(endpoint.url, 'digits-v2');
+  it('takes x-model-version and model_version from the version the endpoint says answered, and records the predictions under it', async () => {
+    const recorded: { version: string; lines: readonly string[] }[] = [];
+    const shifted = proxyFor(endpoint.url, 'digits-v2', { predictions: { writePredictions: (_model, version, _time, lines) => void recorded.push({ version, lines }) } });
     const v1 = await shifted(event('POST', '/v1/models/digits:predict', { instances: [images[3]] }));
     assert.equal(v1.statusCode, 200);
     assert.equal(v1.headers?.['x-model-version'], '2', 'the card bundled with the proxy says 1; the endpoint answered with 2');
     const v2 = await shifted(event('POST', '/v2/models/digits/infer', { inputs: [{ name: 'input', shape: [1, 64], datatype: 'FP32', data: images[3] }] }));
     assert.equal(v2.headers?.['x-model-version'], '2');
     assert.equal((JSON.parse(v2.body) as V2Answer).model_version, '2');
+    const records = recorded.map((r) => ({ version: r.version, lines: r.lines.map(parsePredictionLine) }));
+    assert.deepEqual(records.map((r) => r.version), ['2', '2']);
+    assert.deepEqual(records.map((r) => r.lines.map((l) => [l.version, l.id, l.first, l.count, l.classes?.[l.predicted![0]!]])), [
+      [['2', v1.headers?.['x-inference-id'], 0, 1, '3']],
+      [['2', v2.headers?.['x-inference-id'], 0, 1, '3']],
+    ]);
   });
 
   it('answers metadata and readiness from the card, without calling the endpoint', async () => {
