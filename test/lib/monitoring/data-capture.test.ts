@@ -57,8 +57,8 @@ describe('capture bucket', () => {
     const rules = (bucket.Properties.LifecycleConfiguration as { Rules: { Id: string; Prefix?: string; ExpirationInDays?: number }[] }).Rules;
     assert.deepEqual(
       rules.filter((r) => r.ExpirationInDays !== undefined).map((r) => [r.Prefix, r.ExpirationInDays]),
-      [['lambda/', 45], ['data-capture/', 45], ['capture-errors/', 45], ['monitor/summaries/', 45], ['monitor/runs/', 3]],
-      'captures and the monitor\'s hour summaries expire, its fan-out\'s run files after 3 days; monitor/state/ does not',
+      [['lambda/', 45], ['data-capture/', 45], ['predictions/', 45], ['capture-errors/', 45], ['monitor/summaries/', 45], ['monitor/runs/', 3]],
+      'captures, predictions and the monitor\'s hour summaries expire, its fan-out\'s run files after 3 days; monitor/state/ does not',
     );
     template.hasResourceProperties('AWS::S3::BucketPolicy', {
       Bucket: { Ref: bucketId },
@@ -78,15 +78,14 @@ describe('Lambda capture path', () => {
     assert.equal(env.CAPTURE_PERCENT, '25');
   });
 
-  it("a subscription filter on the model's log group sends the capture lines to the delivery stream", () => {
-    template.resourceCountIs('AWS::Logs::SubscriptionFilter', 1);
+  it("a subscription filter on the model's log group sends the capture and prediction lines to the delivery stream", () => {
     template.hasResourceProperties('AWS::Logs::SubscriptionFilter', {
       LogGroupName: { Ref: logGroupId },
-      FilterPattern: '{ $.mlshipCapture = 1 }',
+      FilterPattern: '{ ($.mlshipCapture = 1) || ($.mlshipPrediction = 1) }',
       DestinationArn: { 'Fn::GetAtt': [streamId, 'Arn'] },
       RoleArn: Match.anyValue(),
     });
-    assert.equal(CAPTURE_FILTER_PATTERN, '{ $.mlshipCapture = 1 }');
+    assert.equal(CAPTURE_FILTER_PATTERN, '{ ($.mlshipCapture = 1) || ($.mlshipPrediction = 1) }');
   });
 
   it('the delivery stream unzips, extracts the messages, partitions by model, version and hour into the encrypted bucket', () => {
@@ -95,7 +94,7 @@ describe('Lambda capture path', () => {
     assert.deepEqual(stream.DeliveryStreamEncryptionConfigurationInput, { KeyType: 'AWS_OWNED_CMK' });
     const s3 = stream.ExtendedS3DestinationConfiguration as Record<string, unknown>;
     assert.deepEqual(s3.BucketARN, { 'Fn::GetAtt': [bucketId, 'Arn'] });
-    assert.equal(s3.Prefix, 'lambda/model=!{partitionKeyFromQuery:model}/version=!{partitionKeyFromQuery:version}/!{timestamp:yyyy/MM/dd/HH}/');
+    assert.equal(s3.Prefix, '!{partitionKeyFromQuery:kind}/model=!{partitionKeyFromQuery:model}/version=!{partitionKeyFromQuery:version}/!{timestamp:yyyy/MM/dd/HH}/');
     assert.equal(s3.Prefix, CAPTURE_OUTPUT_PREFIX);
     assert.equal(s3.ErrorOutputPrefix, CAPTURE_ERROR_PREFIX);
     assert.match(String(s3.ErrorOutputPrefix), /^capture-errors\/!\{firehose:error-output-type\}\//);
@@ -109,20 +108,38 @@ describe('Lambda capture path', () => {
     const param = (type: string, name: string) => processors.find((p) => p.Type === type)?.Parameters?.find((x) => x.ParameterName === name)?.ParameterValue;
     assert.equal(param('Decompression', 'CompressionFormat'), 'GZIP');
     assert.equal(param('CloudWatchLogProcessing', 'DataMessageExtraction'), 'true');
-    assert.equal(param('MetadataExtraction', 'MetadataExtractionQuery'), '{"model":.model,"version":.version}');
+    // kind: predictions/ for a prediction line, lambda/ for a capture line (the drift monitor's layout, unchanged).
+    assert.equal(param('MetadataExtraction', 'MetadataExtractionQuery'), '{"kind":(if .mlshipPrediction == 1 then "predictions" else "lambda" end),"model":.model,"version":.version}');
     assert.equal(param('MetadataExtraction', 'JsonParsingEngine'), 'JQ-1.6');
   });
 
-  it('a model at capturePercent 0 gets no subscription; a bad share is refused at synth', () => {
+  it('a model at capturePercent 0 is still subscribed (every prediction is recorded); a bad share is refused at synth', () => {
     const s = new Stack(new App(), 'S');
     const capture = new DataCapture(s, 'C', { namePrefix: 'x-y' });
     const fn = new lambda.Function(s, 'F', { runtime: lambda.Runtime.NODEJS_22_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler=async()=>1') });
     const logGroup = new logs.LogGroup(s, 'L');
     capture.addFunction({ modelName: 'm', function: fn, logGroup, capturePercent: 0 });
-    Template.fromStack(s).resourceCountIs('AWS::Logs::SubscriptionFilter', 0);
+    Template.fromStack(s).resourceCountIs('AWS::Logs::SubscriptionFilter', 1);
+    Template.fromStack(s).hasResourceProperties('AWS::Logs::SubscriptionFilter', { FilterPattern: CAPTURE_FILTER_PATTERN });
     Template.fromStack(s).hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: { CAPTURE_PERCENT: '0' } } });
     assert.throws(() => capture.addFunction({ modelName: 'm', function: fn, logGroup, capturePercent: 101 }), /capturePercent of m must be between 0 and 100, received 101/);
     assert.throws(() => new DataCapture(s, 'D', { namePrefix: 'x-y', retentionDays: 0 }), /retentionDays must be a whole number of days, 1 or more, received 0/);
+  });
+});
+
+describe('prediction records of a function that only records predictions (a SageMaker model\'s proxy)', () => {
+  it('addLogGroup subscribes its log group with the same filter, into the same stream', () => {
+    const s = new Stack(new App(), 'P');
+    const capture = new DataCapture(s, 'C', { namePrefix: 'x-y' });
+    const logGroup = new logs.LogGroup(s, 'ProxyLogs');
+    capture.addLogGroup('digits', logGroup);
+    const t = Template.fromStack(s);
+    t.resourceCountIs('AWS::Logs::SubscriptionFilter', 1);
+    t.hasResourceProperties('AWS::Logs::SubscriptionFilter', {
+      LogGroupName: { Ref: s.getLogicalId(logGroup.node.defaultChild as never) },
+      FilterPattern: CAPTURE_FILTER_PATTERN,
+      DestinationArn: { 'Fn::GetAtt': [s.getLogicalId(capture.deliveryStream.node.defaultChild as never), 'Arn'] },
+    });
   });
 });
 
