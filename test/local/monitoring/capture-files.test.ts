@@ -67,6 +67,23 @@ describe('FolderCaptureSink', () => {
     assert.deepEqual(sink.currentFiles(), new Set([join(folder, written.at(-1)!.key)]), 'the file being written');
   });
 
+  it('writes prediction lines under predictions/model=<m>/version=<v>/<hour>/, and a request\'s capture lines beside them under lambda/', async () => {
+    const folder = tempDir();
+    const sink = new FolderCaptureSink(folder, { flushMs: 10_000, maxFileBytes: 40 });
+    const t = new Date('2026-11-22T07:05:00Z');
+    sink.writePredictions('m', '3', t, ['{"p":1,"pad":"xxxxxxxxxxxx"}'], ['{"c":1}']);
+    sink.writePredictions('m', '3', t, ['{"p":2,"pad":"xxxxxxxxxxxx"}']);
+    sink.writePredictions('m', '3', new Date('2026-11-22T08:00:00Z'), ['{"p":3}']);
+    await sink.close();
+    const store = new FolderObjectStore({ c: folder });
+    const keys = [];
+    for await (const o of store.list('c', '')) keys.push(o.key);
+    const file = (hour: string, seq: number) => `predictions/model=m/version=3/2026/11/22/${hour}/${FolderCaptureSink.fileName(seq)}`;
+    assert.deepEqual(keys, [`lambda/model=m/version=3/2026/11/22/07/${FolderCaptureSink.fileName(0)}`, file('07', 0), file('07', 1), file('08', 0)], 'rolled by size and by hour, as captures are');
+    assert.equal(await readText(store, 'c', file('07', 1)), '{"p":2,"pad":"xxxxxxxxxxxx"}\n');
+    assert.equal(sink.stats().linesWritten, 4);
+  });
+
   it('drops and counts lines past maxPendingBytes rather than holding them', async () => {
     const folder = tempDir();
     const sink = new FolderCaptureSink(folder, { flushMs: 10_000, maxPendingBytes: 50 });

@@ -126,7 +126,37 @@ describe('capture lines', () => {
     assert.deepEqual(Array.from(read.values!), [7, 8]);
   });
 
-  it('StdoutCaptureSink writes a request in one write, a line per record', () => {
+  it('a named request: every line says its inference id and first instance, split or not; older lines without them still read', () => {
+    const rows = Float32Array.from({ length: 7 * 30 }, (_, k) => k / 7);
+    const classIndex = Int32Array.from({ length: 7 }, (_, i) => i % 2);
+    const request = { model: 'breast-cancer', version: '1', time: new Date(0), id: 'order-9', capturePercent: 10, rows, count: 7, width: 30, classIndex, labels: card.labels };
+    const one = captureLines(request);
+    assert.equal(one.length, 1);
+    const oneInstance = Buffer.byteLength(captureLines({ ...request, count: 1 })[0]!);
+    const split = captureLines(request, oneInstance + 200);
+    assert.ok(split.length >= 3, `${split.length} lines`);
+    for (const line of split) assert.ok(Buffer.byteLength(line) <= oneInstance + 200);
+    const batches = parseLambdaCaptures(split.join('\n'), card).batches;
+    assert.deepEqual(batches.map((b) => b.id), batches.map(() => 'order-9'));
+    let next = 0;
+    for (const b of batches) {
+      assert.equal(b.first, next, 'each line starts where the last ended');
+      next += b.count;
+    }
+    assert.equal(next, 7);
+    assert.deepEqual(Float32Array.from(batches.flatMap((b) => [...b.rows])), rows);
+    const unnamed = parseLambdaCaptures(captureLines({ ...request, id: undefined }).join('\n'), card).batches[0]!;
+    assert.deepEqual([unnamed.id, unnamed.first, unnamed.count], [undefined, undefined, 7], 'no id, no first: as before issue 17');
+    const bad = parseLambdaCaptures(one[0]!.replace('"first":0', '"first":-2'), card);
+    assert.deepEqual([bad.rejected, bad.problems[0]], [1, 'line 1: "first" is not a whole number, 0 or more']);
+  });
+
+  it('StdoutCaptureSink writes a request in one write, a line per record, prediction lines before capture lines', () => {
+    const both: string[] = [];
+    const sink = new StdoutCaptureSink({ write: (text: string) => both.push(text) });
+    sink.writePredictions('m', '1', new Date(), ['{"p":1}'], ['{"c":1}', '{"c":2}']);
+    sink.writePredictions('m', '1', new Date(), ['{"p":2}']);
+    assert.deepEqual(both, ['{"p":1}\n{"c":1}\n{"c":2}\n', '{"p":2}\n']);
     const writes: string[] = [];
     new StdoutCaptureSink({ write: (text: string) => writes.push(text) }).writeLambda('m', '1', new Date(), ['{"a":1}', '{"a":2}']);
     assert.deepEqual(writes, ['{"a":1}\n{"a":2}\n']);
