@@ -81,7 +81,7 @@ export function judgeQuality(figures: QualityFigures, alarms: QualityAlarms, bas
 
 /** What a quality alarm means and what to do, in order (the quality alarm's description in the cloud says the same). */
 export const QUALITY_RUNBOOK =
-  'The model answers worse than it did on its held-out split. 1. Check the label feed first: a broken or shifted feedback source (late, partial, mislabelled, an id that no longer matches) looks exactly like a bad model; read the coverage and the confusion below. 2. Then check drift (npx mlship drift, the drift alert of the same model): a change in the inputs explains most real drops. 3. Then retrain on the labelled window (npx mlship retrain; retrain.onQualityAlarm starts it in the cloud) or roll back to the version before.';
+  'The model answers worse than it did on its held-out split. 1. Check the label feed first: a broken or shifted feedback source (late, partial, mislabelled, an id that no longer matches) looks exactly like a bad model; read the coverage and the confusion above. 2. Then check drift (npx mlship drift, the drift alert of the same model): a change in the inputs explains most real drops. 3. Then retrain on the labelled window (npx mlship retrain; retrain.onQualityAlarm starts it in the cloud) or roll back to the version before.';
 
 const round = (x: number) => (Math.abs(x) >= 100 ? String(Math.round(x)) : Math.abs(x) >= 0.001 || x === 0 ? String(Math.round(x * 1000) / 1000) : x.toExponential(2));
 const percent = (x: number) => `${Math.round(x * 1000) / 10}%`;
@@ -106,9 +106,9 @@ export function qualityDetails(figures: QualityFigures, context: { readonly wind
     const interval = b.setting === 'accuracyBelow' && m?.task === 'classification' ? ` (95% interval ${round(m.accuracy.low)} to ${round(m.accuracy.high)})` : '';
     lines.push(`Metric:     ${b.metric} ${round(b.value)}${interval}, threshold ${b.comparison} ${round(b.threshold)}`);
   }
-  const hours = Math.round((context.window.to.getTime() - context.window.from.getTime()) / 360_000) / 10;
+  const hours = Math.ceil((context.window.to.getTime() - context.window.from.getTime()) / 3_600_000);
   lines.push(
-    `Window:     ${hours} h of predictions, ${context.window.from.toISOString()} to ${context.window.to.toISOString()}`,
+    `Window:     ${hours} h of predictions (whole UTC hours), ${context.window.from.toISOString()} to ${context.window.to.toISOString()}`,
     `Labels:     ${figures.labelled} labelled of ${figures.predictions} predictions (coverage ${percent(figures.coverage)}; at least ${figures.minLabels} to judge)${figures.delaySeconds ? `; label delay p50 ${durationText(figures.delaySeconds.p50)}, p95 ${durationText(figures.delaySeconds.p95)}` : ''}`,
   );
   if (m?.task === 'classification') {

@@ -16,12 +16,13 @@
 // Cost: each run re-joins the whole window: it reads the window's predictions plus its labels. Joins do not
 // merge hour by hour the way drift summaries do (a label arriving late changes an hour already judged), so no
 // hour summary is written: see docs/quality.md for the rate measured.
-import { hourPath } from '../../monitoring/capture/capture-keys';
 import { float32FromBase64 } from '../../monitoring/capture/capture-record';
 import { hourStart, wholeHoursOf } from '../../monitoring/summaries/summary-keys';
 import { readLines } from '../../storage/line-reader';
 import type { ObjectStore } from '../../storage/object-store';
-import { GROUND_TRUTH_PREFIX, PREDICTIONS_PREFIX, type PredictionRecord } from '../contracts';
+import type { PredictionRecord } from '../contracts';
+import { groundTruthHourPrefix } from '../feedback/label-keys';
+import { predictionsHourPrefix } from '../predictions/prediction-sink';
 import { QualityAccumulator } from '../metrics/quality-accumulator';
 import { parseLabelCsv, parseLabelJson, parsePredictionLine, type ParsedLabel } from './quality-lines';
 
@@ -29,15 +30,6 @@ const HOUR_MS = 3_600_000;
 /** Most problems (rejected lines with their reasons) kept per run. */
 export const MAX_JOIN_PROBLEMS = 20;
 
-/** `predictions/model=<model>/version=<version>/<yyyy>/<MM>/<dd>/<HH>/`: one hour of a version's prediction records. */
-export function predictionHourPrefix(model: string, version: string, hour: Date): string {
-  return `${PREDICTIONS_PREFIX}model=${model}/version=${version}/${hourPath(hour)}/`;
-}
-
-/** `ground-truth/<model>/<yyyy>/<MM>/<dd>/<HH>/`: the labels of a model received in one hour. */
-export function labelHourPrefix(model: string, hour: Date): string {
-  return `${GROUND_TRUTH_PREFIX}${model}/${hourPath(hour)}/`;
-}
 
 /** What the join needs of a model. */
 export interface JoinModel {
@@ -199,7 +191,7 @@ export async function joinQualityWindow(store: ObjectStore, bucket: string, mode
   let labelObjects = 0;
   const labelHours = labelHoursOf(window);
   for (const hour of labelHours) {
-    for await (const object of store.list(bucket, labelHourPrefix(model.name, hour))) {
+    for await (const object of store.list(bucket, groundTruthHourPrefix(model.name, hour))) {
       const csv = object.key.endsWith('.csv');
       if (!csv && !object.key.endsWith('.jsonl') && !object.key.endsWith('.json')) continue;
       labelObjects++;
@@ -266,7 +258,7 @@ export async function joinQualityWindow(store: ObjectStore, bucket: string, mode
     versions.push(v);
     for (let h = 0; h < hours.length; h++) {
       const hourFigures = v.hours[h]!;
-      for await (const object of store.list(bucket, predictionHourPrefix(model.name, version, hours[h]!))) {
+      for await (const object of store.list(bucket, predictionsHourPrefix(model.name, version, hours[h]!))) {
         predictionObjects++;
         let n = 0;
         const result = await readLines(
