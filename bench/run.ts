@@ -1,6 +1,6 @@
 // `npm run bench`: each figure next to its raw baseline, measured in the same run, as a ratio, so the
 // result holds on a noisy machine. Usage: npm run bench -- [--manifest FILE] [--model NAME] [--quick]
-// [--only handler|capture|gateway|batch|drift|monitor] (repeatable: those groups of figures alone)
+// [--only handler|capture|predictions|gateway|batch|drift|monitor] (repeatable: those groups of figures alone)
 // Over 400 lines: every benchmark group beside its raw baseline, so each ratio is measured the same way.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
@@ -35,7 +35,7 @@ import { createRandom } from '../lambdas/core/models/training/random';
 
 const { values: args } = parseArgs({ options: { manifest: { type: 'string' }, model: { type: 'string' }, quick: { type: 'boolean' }, only: { type: 'string', multiple: true } } });
 const quick = args.quick ?? false;
-const GROUPS = ['handler', 'capture', 'gateway', 'batch', 'drift', 'monitor'] as const;
+const GROUPS = ['handler', 'capture', 'predictions', 'gateway', 'batch', 'drift', 'monitor'] as const;
 for (const group of args.only ?? []) if (!(GROUPS as readonly string[]).includes(group)) throw new Error(`--only ${group}: the groups are ${GROUPS.join(', ')}`);
 /** Whether a group of figures is measured in this run. */
 const measures = (group: (typeof GROUPS)[number]) => args.only === undefined || args.only.includes(group);
@@ -545,6 +545,55 @@ async function captureOverhead(model: LoadedModel, batch: number): Promise<Row[]
   ];
 }
 
+/**
+ * Most recording every prediction may add to a request, in ms: the same 10 µs as capture (issue 17: within the
+ * noise of a Lambda invocation, 1 ms and more around the handler).
+ */
+const PREDICTIONS_TARGET_ADDED_MS = 0.01;
+
+/**
+ * The cost of recording every prediction (issue 17): the same handler over the same requests, with the prediction
+ * lines written as the function writes them (one synchronous write per request, here to /dev/null, in Lambda to
+ * stdout) against without, both at capture 0%, interleaved. Both make the inference id (the answer's header).
+ */
+async function predictionsOverhead(model: LoadedModel, batch: number): Promise<Row[]> {
+  const served = await ServedModel.load(model.dir);
+  const fd = openSync('/dev/null', 'w');
+  const sink = new StdoutCaptureSink({ write: (text: string) => writeSync(fd, text) });
+  const make = (record: boolean) =>
+    createInferenceHandler({
+      api: new ModelApi(served, { maxBodyBytes: 6 * 1024 * 1024, maxBatchSize: 10_000 }),
+      logger: new Logger({ logLevel: 'ERROR' }),
+      ...(record ? { predictions: sink } : {}),
+    });
+  const recording = make(true);
+  const bare = make(false);
+  const body = JSON.stringify({ instances: instances(model, batch) });
+  const event = { httpMethod: 'POST', resource: `/v1/models/${model.entry.name}:predict`, path: `/v1/models/${model.entry.name}:predict`, headers: { 'content-type': 'application/json' }, body, isBase64Encoded: false, requestContext: { requestId: 'bench' } } as unknown as APIGatewayProxyEvent;
+  for (const h of [recording, bare]) if ((await h(event)).statusCode !== 200) throw new Error('the handler did not answer 200');
+  const iterations = quick ? 300 : batch === 1 ? 3000 : 1000;
+  const withTimes: number[] = [];
+  const withoutTimes: number[] = [];
+  for (let round = 0; round < (quick ? 3 : 9); round++) {
+    withoutTimes.push(await timePerCall(() => bare(event), iterations));
+    withTimes.push(await timePerCall(() => recording(event), iterations));
+  }
+  closeSync(fd);
+  await served.release();
+  const w = median(withTimes);
+  const n = median(withoutTimes);
+  return [
+    {
+      figure: `handler recording every prediction, ${model.entry.name}, batch ${batch}`,
+      value: `${micros(w)} (${w >= n ? '+' : ''}${micros(w - n)})`,
+      baseline: `${micros(n)} same handler without`,
+      ratio: w / n,
+      target: `adds <= ${micros(PREDICTIONS_TARGET_ADDED_MS)}`,
+      ok: w - n <= PREDICTIONS_TARGET_ADDED_MS,
+    },
+  ];
+}
+
 function printTable(rows: readonly Row[]): void {
   const header: Row = { figure: 'figure', value: 'value', baseline: 'raw baseline', ratio: NaN, target: 'target', ok: true };
   const cells = [header, ...rows].map((r, i) => [r.figure, r.value, r.baseline, i === 0 ? 'ratio' : `${r.ratio.toFixed(2)}x`, r.target, i === 0 ? 'met' : r.ok === undefined ? '-' : r.ok ? 'yes' : 'NO']);
@@ -582,6 +631,10 @@ async function main(): Promise<void> {
     for (const batch of measures('capture') ? [1, 64] : []) {
       process.stderr.write(`measuring data capture at 100% against 0%: ${model.entry.name}, batch ${batch}...\n`);
       rows.push(...(await captureOverhead(model, batch)));
+    }
+    for (const batch of measures('predictions') ? [1, 64] : []) {
+      process.stderr.write(`measuring the handler recording every prediction against without: ${model.entry.name}, batch ${batch}...\n`);
+      rows.push(...(await predictionsOverhead(model, batch)));
     }
   }
   if (measures('gateway')) {

@@ -72,8 +72,10 @@ export function predictionLines(request: AnsweredRequest, maxBytes = MAX_CAPTURE
   const indexBytes = classifier ? String(Math.max(0, classes.length - 1)).length + 1 : 0;
   const numberBytes = classifier ? (probabilities ? classes.length * 4 : 0) : 4;
   const perInstance = indexBytes + (numberBytes * 4) / 3;
-  const fixed = Buffer.byteLength(head) + Buffer.byteLength(classList) + 48 + '],"probabilitiesFloat32":""}'.length + 4;
-  const perLine = Math.floor((maxBytes - fixed) / perInstance);
+  const tail = 48 + '],"probabilitiesFloat32":""}'.length + 4;
+  // A UTF-16 unit is at most 3 bytes of UTF-8: the usual request fits one line without measuring its text.
+  const fits = (head.length + classList.length) * 3 + tail + count * perInstance <= maxBytes;
+  const perLine = fits ? count : Math.floor((maxBytes - Buffer.byteLength(head) - Buffer.byteLength(classList) - tail) / perInstance);
   if (perLine < 1) throw new RangeError(`one instance takes more than a prediction line may (${maxBytes} bytes)`);
   const lines: string[] = [];
   for (let first = 0; first < count; first += perLine) {
