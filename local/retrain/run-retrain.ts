@@ -1,12 +1,13 @@
 // Retraining on one machine: the retrain state machine taken from the synthesized stack (the very
 // definition `cdk deploy` deploys) and run by the local runner, its Task states calling the same cores as
-// the Lambda functions over local folders. The data bucket is a temporary folder holding the data file
-// under training-data/<model>/; the registry is the models folder, so a candidate that passes the gate
+// the Lambda functions over local folders. The data bucket is a temporary folder holding, under
+// training-data/<model>/, the data file given and the labelled production rows the local quality monitor left
+// in <stateDir>/retrain-data/training-data/<model>/ (issue 17.4); the registry is the models folder, so a candidate that passes the gate
 // lands in models/<model>/<version>/ as `mlship train` would write it, and nothing is written otherwise.
 // SNS publishes become alerts (.mlship/alerts.jsonl) and are handed to the caller to print; the candidate
 // parameter goes to .mlship/parameters.json; the execution's work files (data.csv, rejects.jsonl,
 // evaluation.json, the candidate) are kept in .mlship/retrain/<execution>/.
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { ManifestError, type LoadedManifest } from '../../lambdas/core/manifest/load';
@@ -34,12 +35,17 @@ import { LocalAlerts, type AlertLevel } from '../release/alerts';
 import { runStateMachine, type Json, type JsonObject, type TaskContext, type TaskHandler } from '../pipelines/runner';
 import { stateMachineDefinition, synthesizeStackTemplate, type StackTemplate } from '../pipelines/stack-template';
 import { FolderObjectStore } from '../storage/folder-object-store';
+import { localRetrainDataDir } from './production-rows';
 
 export interface LocalRetrainOptions {
   readonly loaded: LoadedManifest;
   readonly model: string;
-  /** The labelled CSV file (or .csv.gz) to retrain on. */
-  readonly dataFile: string;
+  /**
+   * The labelled CSV file (or .csv.gz) to retrain on, besides the labelled production rows in
+   * <stateDir>/retrain-data/training-data/<model>/.
+   * @default - the labelled production rows alone
+   */
+  readonly dataFile?: string;
   /**
    * The registry: a passing candidate is written to <modelsDir>/<model>/<version>/.
    * @default - the manifest's folder (where its model folders are)
@@ -121,10 +127,19 @@ export async function retrainLocally(options: LocalRetrainOptions): Promise<Loca
       `models[${entry.index}] (${model}) has no retrain block, so it is never retrained; add one, e.g. "retrain: { schedule: 'rate(7 days)', tolerance: 0.01 }"`,
     ]);
   }
-  const dataFile = resolve(options.dataFile);
-  if (!existsSync(dataFile) || !statSync(dataFile).isFile()) throw new Error(`data file ${options.dataFile} not found`);
+  const dataFile = options.dataFile === undefined ? undefined : resolve(options.dataFile);
+  if (dataFile !== undefined && (!existsSync(dataFile) || !statSync(dataFile).isFile())) throw new Error(`data file ${options.dataFile} not found`);
   const modelsDir = resolve(options.modelsDir ?? loaded.root);
   const stateDir = resolve(options.stateDir ?? '.mlship');
+  const productionDir = join(localRetrainDataDir(stateDir), defaultDataPrefix(model));
+  const productionFiles = existsSync(productionDir) ? readdirSync(productionDir).filter((name) => /\.csv(\.gz)?$/i.test(name)).sort() : [];
+  if (dataFile === undefined && productionFiles.length === 0) {
+    throw new Error(`no data to retrain ${model} on: give a labelled CSV file, or let the quality monitor write labelled production rows to ${shown(productionDir)}`);
+  }
+  const source = [
+    ...(dataFile !== undefined ? [shown(dataFile)] : []),
+    ...(productionFiles.length > 0 ? [`${productionFiles.length} labelled production file${productionFiles.length === 1 ? '' : 's'} in ${shown(productionDir)}`] : []),
+  ].join(' and ');
   const execution = options.executionName ?? localExecutionName();
 
   const template = options.template ?? synthesizeStackTemplate(loaded, options.stage !== undefined ? { stage: options.stage } : {}).template;
@@ -136,9 +151,9 @@ export async function retrainLocally(options: LocalRetrainOptions): Promise<Loca
   const workDir = join(stateDir, 'retrain', execution);
   const notifications: LocalNotification[] = [];
   try {
-    const dataKey = `${defaultDataPrefix(model)}${basename(dataFile)}`;
-    mkdirSync(dirname(join(bucketDir, dataKey)), { recursive: true });
-    copyFileSync(dataFile, join(bucketDir, dataKey));
+    mkdirSync(join(bucketDir, defaultDataPrefix(model)), { recursive: true });
+    if (dataFile !== undefined) copyFileSync(dataFile, join(bucketDir, defaultDataPrefix(model), basename(dataFile)));
+    for (const name of productionFiles) copyFileSync(join(productionDir, name), join(bucketDir, defaultDataPrefix(model), name));
     const store = new FolderObjectStore({ [settings.dataBucket]: bucketDir, [settings.registryBucket]: modelsDir });
     const liveCard = entry.card;
     const alerts = new LocalAlerts(stateDir, () => undefined);
@@ -152,7 +167,7 @@ export async function retrainLocally(options: LocalRetrainOptions): Promise<Loca
     };
     const S = RETRAIN_STATES;
     const taskHandlers: Record<string, TaskHandler> = {
-      [S.gather]: (event) => gatherTrainingData(parseEvent(gatherEventSchema, event, S.gather), { store, liveCard, describeSource: () => shown(dataFile) }),
+      [S.gather]: (event) => gatherTrainingData(parseEvent(gatherEventSchema, event, S.gather), { store, liveCard, describeSource: () => source }),
       [S.train]: (event) => trainCandidate(parseEvent(trainEventSchema, event, S.train), { store, liveCard }),
       [S.evaluate]: (event) => evaluateCandidate(parseEvent(evaluateEventSchema, event, S.evaluate), { store, liveCard, liveOnnx: readFileSync(entry.onnxPath) }),
       [S.register]: (event) =>

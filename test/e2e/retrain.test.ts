@@ -11,6 +11,9 @@ import { createRandom, shuffleInPlace } from '../../lambdas/core/models/training
 import { stratifiedSplit } from '../../lambdas/core/models/training/split';
 import { loadManifest, loadModelFolder } from '../../lambdas/core/manifest/load';
 import { retrainLocally } from '../../local/retrain/run-retrain';
+import { writeLocalLabelledTrainingRows } from '../../local/retrain/production-rows';
+import { captureLines } from '../../lambdas/core/monitoring/capture/capture-record';
+import { lambdaCaptureHourPrefix } from '../../lambdas/core/monitoring/capture/capture-keys';
 import { tempDirMaker } from '../fixtures/temp-dirs';
 
 const SHIPPED = join(import.meta.dirname, '..', '..', 'models', 'breast-cancer');
@@ -79,7 +82,69 @@ function alerts(stateDir: string): { level: string; event: string; message: stri
   return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { level: string; event: string; message: string }) : [];
 }
 
+/**
+ * Production traffic in the state folder as the gateway and the feedback route leave it: `requests` requests
+ * of 4 rows of the data set each, all captured (capturePercent 100) on 2026-12-07 at 05:00, and the true
+ * labels of every instance but the last of each request, received at 06:00.
+ */
+function production(stateDir: string, requests: number): void {
+  const card = JSON.parse(readFileSync(join(SHIPPED, '1', 'model.json'), 'utf8')) as { labels: string[] };
+  const [header, ...lines] = readFileSync(DATA, 'utf8').trim().split('\n');
+  const column = header!.split(',').indexOf(LABEL);
+  const captures: string[] = [];
+  const labels: string[] = [];
+  for (let r = 0; r < requests; r++) {
+    const rows = lines.slice(r * 4, r * 4 + 4).map((line) => line.split(',').map(Number));
+    const x = Float32Array.from(rows.flatMap((cells) => cells.filter((_, c) => c !== column)));
+    captures.push(...captureLines({ model: 'breast-cancer', version: '1', time: new Date('2026-12-07T05:10:00Z'), id: `req-${r}`, capturePercent: 100, rows: x, count: 4, width: 30 }));
+    rows.slice(0, 3).forEach((cells, index) => labels.push(JSON.stringify({ id: `req-${r}`, index, label: card.labels[cells[column]!], time: '2026-12-07T06:00:00.000Z' })));
+  }
+  const captureDir = join(stateDir, 'capture', lambdaCaptureHourPrefix('breast-cancer', '1', new Date('2026-12-07T05:00:00Z')));
+  mkdirSync(captureDir, { recursive: true });
+  writeFileSync(join(captureDir, 'capture-1.jsonl'), `${captures.join('\n')}\n`);
+  const labelDir = join(stateDir, 'capture', 'ground-truth', 'breast-cancer', '2026', '12', '07', '06');
+  mkdirSync(labelDir, { recursive: true });
+  writeFileSync(join(labelDir, 'feedback-1.jsonl'), `${labels.join('\n')}\n`);
+}
+
 describe('mlship retrain, locally, from the synthesized state machine', () => {
+  it('learns from labelled production rows: the quality loop writes them, the next retrain gathers them and the gate scores both models on them', async () => {
+    const { manifest, stateDir } = await project();
+    production(stateDir, 50);
+    const loaded = loadManifest(manifest);
+    const card = loaded.models[0]!.card;
+    const written = await writeLocalLabelledTrainingRows(stateDir, { card, window: { from: new Date('2026-12-07T00:00:00Z'), to: new Date('2026-12-08T00:00:00Z') }, labelsUntil: new Date('2026-12-07T07:00:00Z') });
+    assert.equal(written.rowsWritten, 150, '3 labelled instances of each of 50 requests');
+    assert.equal(written.captures.rowsUnlabelled, 50);
+    const productionKey = 'training-data/breast-cancer/production-20261207T00Z-20261208T00Z-labelled.csv';
+    assert.equal(written.key, productionKey);
+    assert.ok(existsSync(join(stateDir, 'retrain-data', productionKey)));
+
+    const result = await retrainLocally({ loaded, model: 'breast-cancer', dataFile: DATA, stateDir });
+    assert.notEqual(result.status, 'failed', JSON.stringify(result.notifications));
+    if (result.status === 'failed') return;
+    assert.equal(result.data!.rowsAccepted, 569 + 150, 'the data file and the production rows');
+    assert.deepEqual(result.data!.files.map((f) => [f.key, f.accepted]), [['training-data/breast-cancer/breast_cancer.csv', 569], [productionKey, 150]]);
+    assert.match(result.data!.source, /breast_cancer\.csv and 1 labelled production file in /);
+    const p = result.evaluation.production!;
+    assert.deepEqual([p.key, p.from, p.to, p.rows], [productionKey, '2026-12-07T00:00:00.000Z', '2026-12-08T00:00:00.000Z', 150]);
+    assert.ok(p.trainedOn > 100 && p.trainedOn < 150, `the candidate trained on the training split's share of them: ${p.trainedOn}`);
+    const message = result.notifications[0]!.message;
+    const shown = (x: number) => String(Number(x.toFixed(4)));
+    assert.ok(
+      message.includes(`Latest labelled production window (2026-12-07 00:00 to 2026-12-08 00:00 UTC, 150 rows from ${productionKey}; the candidate trained on ${p.trainedOn} of them): candidate v2 accuracy ${shown(p.candidate.accuracy)}`),
+      message,
+    );
+    assert.ok(message.includes(`live v1 accuracy ${shown(p.live.accuracy)}`), message);
+    assert.ok(message.includes(`Held out (${result.evaluation.heldOutRows} rows): candidate v2 accuracy ${shown(result.evaluation.candidate.accuracy)}`), message);
+
+    // The production rows alone are data enough.
+    const alone = await retrainLocally({ loaded, model: 'breast-cancer', stateDir, executionName: 'production-only' });
+    assert.notEqual(alone.status, 'failed', JSON.stringify(alone.notifications));
+    assert.equal(alone.data!.rowsAccepted, 150);
+  });
+
+
   it('registers a new version when the data makes a better model', async () => {
     // The live model learnt from 150 rows with 40% of their labels wrong; the new data is clean.
     const scratch = tempDir();

@@ -90,6 +90,25 @@ export type EvaluateEvent = z.infer<typeof evaluateEventSchema>;
 export const metricsSchema = z.object({ accuracy: z.number(), macroF1: z.number(), rocAuc: z.number().optional() });
 export type HeldOutMetrics = z.infer<typeof metricsSchema>;
 
+/**
+ * Both models on the newest labelled production window under the data prefix (a file written by
+ * lambdas/core/quality/training-rows/), as the gate's second figure. Its rows are part of the gathered data, so
+ * the candidate trained on the share of them in the training split (`trainedOn`): the gate decides on the
+ * held-out rows, which neither model saw; this figure says how both do on what production asked lately.
+ */
+export const productionEvaluationSchema = z.object({
+  key: z.string(),
+  /** The window of prediction time the file covers, ISO 8601. */
+  from: z.string(),
+  to: z.string(),
+  rows: z.number().int(),
+  /** Of `rows`, those in the candidate's training split. */
+  trainedOn: z.number().int(),
+  candidate: metricsSchema,
+  live: metricsSchema,
+});
+export type ProductionEvaluation = z.infer<typeof productionEvaluationSchema>;
+
 export const evaluationResultSchema = z.object({
   metric: retrainMetricSchema,
   /** The candidate's metric on the held-out rows (rounded to 12 decimals, as is everything the gate compares). */
@@ -104,6 +123,8 @@ export const evaluationResultSchema = z.object({
   candidate: metricsSchema,
   live: metricsSchema,
   evaluationKey: z.string(),
+  /** Both models on the newest labelled production window; null when the data holds no labelled production rows. */
+  production: productionEvaluationSchema.nullable().default(null),
   /** The notification sent when the gate rejects the candidate. */
   rejectedMessage: z.string(),
 });

@@ -3,6 +3,10 @@
 // scored with the manifest's metric. The gate that follows (a Choice state) lets the candidate through
 // when candidateScore >= threshold = liveScore - tolerance. Figures are rounded to 12 decimals, so that
 // 0.95 - 0.01 compares as 0.94 and not 0.9399999999999999.
+// Both models are also scored on the newest labelled production window among the gathered files (issue 17.4):
+// its rows, as they stand in data.csv, so they are exactly the rows the gather step accepted from that file.
+// The gate still decides on the held-out rows: the candidate trained on part of the window's rows, so there it
+// would be judged partly on what it learnt; the notification gives both figures for both models.
 import { modelCardSchema, type ModelCard } from '../models/model-card';
 import { readText, type ObjectStore } from '../storage/object-store';
 import { runOnnxRows } from '../models/onnx-run';
@@ -11,7 +15,8 @@ import { parseWithSchema } from '../common/schema-errors';
 import { selectRows, type Matrix } from '../models/training/matrix';
 import { accuracy, macroF1, rocAuc } from '../models/training/metrics';
 import { argmaxRows } from '../models/training/network';
-import { BadTrainingData, LiveModelMismatch, type EvaluateEvent, type EvaluationResult, type HeldOutMetrics, type RetrainMetric, workKeys } from './contract';
+import { BadTrainingData, LiveModelMismatch, type EvaluateEvent, type EvaluationResult, type GatherResult, type HeldOutMetrics, type ProductionEvaluation, type RetrainMetric, workKeys } from './contract';
+import { newestProductionRowsKey } from './production-rows';
 import { heldOutSplit, liveSplitOf, readGatheredData } from './live-model';
 import { rejectedMessage } from './messages';
 
@@ -52,6 +57,18 @@ function pick(metrics: HeldOutMetrics, metric: RetrainMetric, who: string): numb
   return round12(value);
 }
 
+/** The rows of data.csv that came from the newest production rows file among the gathered files: [start, end). */
+export function productionRowsOf(data: Pick<GatherResult, 'files'>): { key: string; window: { from: Date; to: Date }; start: number; end: number } | undefined {
+  const newest = newestProductionRowsKey(data.files.map((f) => f.key));
+  if (!newest) return undefined;
+  let start = 0;
+  for (const file of data.files) {
+    if (file.key === newest.key) return { ...newest, start, end: start + file.accepted };
+    start += file.accepted;
+  }
+  return undefined;
+}
+
 export async function evaluateCandidate(event: EvaluateEvent, deps: EvaluateDependencies): Promise<EvaluationResult> {
   const { settings, execution, data, candidate } = event;
   const { store, liveCard } = deps;
@@ -75,6 +92,24 @@ export async function evaluateCandidate(event: EvaluateEvent, deps: EvaluateDepe
   const liveScore = pick(liveMetrics, settings.metric, 'live model');
   const threshold = round12(liveScore - settings.tolerance);
 
+  let production: ProductionEvaluation | null = null;
+  const window = productionRowsOf(data);
+  if (window && window.end > window.start) {
+    const rows = Array.from({ length: window.end - window.start }, (_, i) => window.start + i);
+    const px = selectRows(gathered.x, rows);
+    const ptruth = rows.map((r) => gathered.classIndex[r]!);
+    const trained = new Set(split.train);
+    production = {
+      key: window.key,
+      from: window.window.from.toISOString(),
+      to: window.window.to.toISOString(),
+      rows: rows.length,
+      trainedOn: rows.filter((r) => trained.has(r)).length,
+      candidate: heldOutMetrics(await probabilities(candidateOnnx, candidateCard, px), ptruth),
+      live: heldOutMetrics(await probabilities(deps.liveOnnx, liveCard, px), ptruth),
+    };
+  }
+
   const evaluationKey = workKeys(execution).evaluation;
   const result: Omit<EvaluationResult, 'rejectedMessage'> = {
     metric: settings.metric,
@@ -88,6 +123,7 @@ export async function evaluateCandidate(event: EvaluateEvent, deps: EvaluateDepe
     candidate: candidateMetrics,
     live: liveMetrics,
     evaluationKey,
+    production,
   };
   const record = {
     model: settings.model,
@@ -99,6 +135,7 @@ export async function evaluateCandidate(event: EvaluateEvent, deps: EvaluateDepe
     heldOut: { rows: split.test.length, split: { strategy: 'stratified', ...liveSplitOf(liveCard) } },
     candidate: { version: candidate.version, score: candidateScore, ...candidateMetrics },
     live: { version: liveCard.version, score: liveScore, ...liveMetrics },
+    production,
     data: { source: data.source, rowsRead: data.rowsRead, rowsAccepted: data.rowsAccepted, rowsRejected: data.rowsRejected, sha256: data.sha256, trainRows: candidate.trainSize },
   };
   await store.write(bucket, evaluationKey, `${JSON.stringify(record, null, 2)}\n`, 'application/json');

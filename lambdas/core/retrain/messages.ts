@@ -35,10 +35,24 @@ export function dataLines(data: GatherResult, trainRows: number, heldOutRows: nu
   return lines;
 }
 
-function otherMetrics(e: EvaluationResult): string {
-  const show = (m: EvaluationResult['candidate']) =>
-    [`accuracy ${figure(m.accuracy)}`, `macro F1 ${figure(m.macroF1)}`, ...(m.rocAuc !== undefined ? [`ROC AUC ${figure(m.rocAuc)}`] : [])].join(', ');
-  return `Candidate v${e.candidateVersion}: ${show(e.candidate)}. Live v${e.liveVersion}: ${show(e.live)}.`;
+const showMetrics = (m: EvaluationResult['candidate']) =>
+  [`accuracy ${figure(m.accuracy)}`, `macro F1 ${figure(m.macroF1)}`, ...(m.rocAuc !== undefined ? [`ROC AUC ${figure(m.rocAuc)}`] : [])].join(', ');
+
+function otherMetrics(e: Pick<EvaluationResult, 'candidate' | 'live' | 'candidateVersion' | 'liveVersion' | 'heldOutRows'>): string {
+  return `Held out (${e.heldOutRows} rows): candidate v${e.candidateVersion} ${showMetrics(e.candidate)}; live v${e.liveVersion} ${showMetrics(e.live)}.`;
+}
+
+/** 2026-12-07T05:00:00.000Z -> '2026-12-07 05:00'. */
+const hour = (iso: string) => iso.slice(0, 16).replace('T', ' ');
+
+/** Both models on the newest labelled production window, or that there was none. */
+export function productionLine(e: Pick<EvaluationResult, 'production' | 'candidateVersion' | 'liveVersion'>): string {
+  const p = e.production;
+  if (!p) return 'Production: no labelled production rows among the gathered files, so the gate judged on the held-out rows alone.';
+  return (
+    `Latest labelled production window (${hour(p.from)} to ${hour(p.to)} UTC, ${p.rows} rows from ${p.key}; the candidate trained on ${p.trainedOn} of them): ` +
+    `candidate v${e.candidateVersion} ${showMetrics(p.candidate)}; live v${e.liveVersion} ${showMetrics(p.live)}. The gate decides on the held-out rows, which neither model trained on.`
+  );
 }
 
 export interface RejectedMessageInput {
@@ -56,7 +70,8 @@ export function rejectedMessage(input: RejectedMessageInput): string {
     `${settings.model}: candidate v${e.candidateVersion} not registered: ${comparison(e, false)}.`,
     '',
     `The gate lets a candidate through when its held-out ${metricName(e.metric)} is at least the live model's minus retrain.tolerance (${figure(e.tolerance)}), both measured on the same held-out rows of the new data. The live model v${e.liveVersion} stays as it is; nothing was registered.`,
-    otherMetrics({ ...e, rejectedMessage: '' }),
+    otherMetrics(e),
+    productionLine(e),
     ...dataLines(input.data, input.trainRows, e.heldOutRows),
     `Evaluation: ${e.evaluationKey} in the data bucket (kept with the execution's work files).`,
     `Execution: ${input.execution} (${settings.project}-${settings.stage}-retrain).`,
@@ -95,6 +110,7 @@ export function registeredMessage(input: RegisteredMessageInput): string {
     `Files: ${input.location} (model.onnx, model.json, evaluation.json).`,
     `Parameter: ${settings.candidateParameter} names v${v}.`,
     otherMetrics(e),
+    productionLine(e),
     ...dataLines(input.data, input.trainRows, e.heldOutRows),
     '',
     `Nothing is deployed yet; the live model is still v${e.liveVersion}. To deploy v${v}:`,
