@@ -150,7 +150,7 @@ export interface QualityModelAlarms {
   readonly model: string;
   readonly task: 'classification' | 'regression';
   readonly settings: QualitySettings;
-  readonly alarms: readonly { readonly spec: QualityAlarmSpec; readonly alarm: cloudwatch.Alarm }[];
+  readonly alarms: readonly { readonly spec: QualityAlarmSpec; readonly alarmName: string; readonly alarm: cloudwatch.Alarm }[];
 }
 
 export class QualityMonitor extends Construct {
@@ -254,8 +254,9 @@ export class QualityMonitor extends Construct {
     const byModel = new Map<string, QualityModelAlarms>();
     for (const model of models) {
       const alarms = model.specs.map((spec) => {
+        const alarmName = qualityAlarmName(props.project, props.stage, model.name, spec.metric);
         const alarm = new cloudwatch.Alarm(this, `${pascalCase(model.name)}${pascalCase(spec.metric)}Alarm`, {
-          alarmName: qualityAlarmName(props.project, props.stage, model.name, spec.metric),
+          alarmName,
           alarmDescription: spec.runbook,
           metric: new cloudwatch.Metric({
             namespace: QUALITY_METRICS_NAMESPACE,
@@ -264,7 +265,6 @@ export class QualityMonitor extends Construct {
             // The worst figure of the period (the monitor publishes one per run).
             statistic: spec.comparison === '<' ? 'Minimum' : 'Maximum',
             period: this.period,
-            label: `${model.name} v${model.version} ${spec.metricName}`,
           }),
           threshold: spec.value,
           comparisonOperator: COMPARISON[spec.comparison],
@@ -273,7 +273,7 @@ export class QualityMonitor extends Construct {
           // Below minLabels the monitor publishes no figure: not enough labels is no breach.
           treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
         });
-        return { spec, alarm };
+        return { spec, alarmName, alarm };
       });
       byModel.set(model.name, { model: model.name, task: model.task, settings: model.settings, alarms });
     }

@@ -402,7 +402,7 @@ export class MlshipStack extends Stack {
           name: m.entry.name,
           card: m.card,
           retrain: m.entry.retrain!,
-          qualityAlarmNames: this.qualityMonitor.modelAlarms.get(m.entry.name)!.alarms.map((a) => a.alarm.alarmName),
+          qualityAlarmNames: this.qualityMonitor.modelAlarms.get(m.entry.name)!.alarms.map((a) => a.alarmName),
         })),
         image: this.pipelineImage,
         dataBucket: this.pipelineStorage.dataBucket,
