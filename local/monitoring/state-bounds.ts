@@ -4,11 +4,13 @@
 // being written last, leaving room for what arrives until the next check (as much as arrived since the last, at
 // most a quarter of the cap). Nothing goes silently: each drop is counted (files, bytes, by age or by the cap), shown on
 // the status page and told on the log. Checked on its own timer, off the request path, from the folders'
-// listings and file sizes only (no file is read). Only captures are dropped: release state, alerts, the
+// listings and file sizes only (no file is read). Only traffic's files are dropped (captures, prediction records
+// and labels: what the capture bucket's lifecycle expires in the cloud): release state, alerts, the
 // monitor's state and summaries are counted in the folder's size but kept.
 import { readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { LAMBDA_CAPTURE_PREFIX, SAGEMAKER_CAPTURE_PREFIX } from '../../lambdas/core/monitoring/contracts';
+import { GROUND_TRUTH_PREFIX, PREDICTIONS_PREFIX } from '../../lambdas/core/quality/contracts';
 
 /** Default of monitoring.localStateMaxMb. */
 export const DEFAULT_STATE_MAX_MB = 2048;
@@ -77,7 +79,8 @@ export class StateFolderBounds {
     if (!(options.maxBytes > 0)) throw new RangeError(`the state folder's cap must be above 0 bytes, received ${options.maxBytes}`);
     this.stateDir = resolve(options.stateDir);
     const capture = resolve(options.captureFolder);
-    this.captureRoots = [LAMBDA_CAPTURE_PREFIX, SAGEMAKER_CAPTURE_PREFIX].map((prefix) => join(capture, prefix));
+    // Everything traffic writes: captures, the prediction records of every answer, and the labels sent back.
+    this.captureRoots = [LAMBDA_CAPTURE_PREFIX, SAGEMAKER_CAPTURE_PREFIX, PREDICTIONS_PREFIX, GROUND_TRUTH_PREFIX].map((prefix) => join(capture, prefix));
     this.now = options.now ?? Date.now;
   }
 

@@ -70,6 +70,18 @@ describe('StateFolderBounds', () => {
     assert.deepEqual([status.dropped.byCap, status.stateBytes, status.overCap], [{ files: 1, bytes: 500 }, 1100, false]);
   });
 
+  it('prediction records and labels are traffic too: past the retention they go like captures; the monitor state stays', async () => {
+    const root = tempDir();
+    const oldPredictions = file(root, 'capture/predictions/model=m/version=1/2026/11/01/10/local-1-0000.jsonl', 50, 31 * DAY);
+    const oldLabels = file(root, 'capture/ground-truth/m/2026/11/01/10/local-1-0000.jsonl', 50, 31 * DAY);
+    const youngLabels = file(root, 'capture/ground-truth/m/2026/12/07/10/local-1-0000.jsonl', 50, DAY);
+    const monitorState = file(root, 'capture/monitor/state/quality-m.json', 50, 31 * DAY);
+    const bounds = new StateFolderBounds({ stateDir: root, captureFolder: join(root, 'capture'), maxBytes: 1 << 30, retentionMs: 30 * DAY, now: () => NOW, log: () => undefined });
+    const status = await bounds.check();
+    assert.deepEqual([oldPredictions, oldLabels, youngLabels, monitorState].map(existsSync), [false, false, true, true]);
+    assert.deepEqual(status.dropped.byAge, { files: 2, bytes: 100 });
+  });
+
   it('captures past the retention go, counted by age; newer ones stay', async () => {
     const root = tempDir();
     const old = file(root, hour(1), 50, 31 * DAY);
