@@ -20,7 +20,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { GATEWAY_TIMEOUT_MESSAGE } from '../../lambdas/core/serving/errors';
 import { modelNameSchema } from '../../lambdas/core/models/model-card';
-import { modelRoutes, SERVER_ROUTES, type ModelRoute, type ServerOperation } from '../../lambdas/core/serving/routes';
+import { feedbackRoute, modelRoutes, SERVER_ROUTES, type ModelRoute, type ServerOperation } from '../../lambdas/core/serving/routes';
 import { PROJECT_ROOT } from './model-image';
 
 export interface ThrottleSettings {
@@ -133,6 +133,12 @@ export interface InferenceApiProps {
    * @default false
    */
   readonly webAclAssociated?: boolean;
+  /**
+   * What answers every model's feedback route, POST /v1/models/{name}/feedback (FeedbackApi.function, Lambda
+   * proxy integration), with the same authorization and throttling as the model's routes.
+   * @default - no feedback routes
+   */
+  readonly feedbackHandler?: lambda.IFunction;
 }
 
 export const SERVER_NAME = 'mlship';
@@ -277,6 +283,10 @@ export class InferenceApi extends Construct {
           dataTraceEnabled: false,
         };
       }
+      if (props.feedbackHandler) {
+        const route = feedbackRoute(model.name);
+        methodOptions[`${route.path}/${route.method}`] = { throttlingRateLimit: throttle.rateLimit, throttlingBurstLimit: throttle.burstLimit, metricsEnabled: true, loggingLevel: apigateway.MethodLoggingLevel.ERROR, dataTraceEnabled: false };
+      }
     }
 
     this.api = new apigateway.RestApi(this, 'Api', {
@@ -312,7 +322,8 @@ export class InferenceApi extends Construct {
 
     this.addServerRoutes(props.serverVersion ?? packageVersion());
     for (const model of props.models) this.addModelRoutes(model);
-    this.addUnknownModelRoutes(props.models.map((m) => m.name));
+    if (props.feedbackHandler) this.addFeedbackRoutes(props.feedbackHandler, props.models.map((m) => m.name));
+    this.addUnknownModelRoutes(props.models.map((m) => m.name), props.feedbackHandler !== undefined);
     this.addGatewayResponses();
     this.apiKeys = this.addApiKeys(props.apiKeys ?? [], props.restApiName ?? `mlship-${stageName}`);
   }
@@ -421,6 +432,17 @@ export class InferenceApi extends Construct {
     }
   }
 
+  /** Every model's feedback route, answered by the one feedback function (it tells the models by the resource path). */
+  private addFeedbackRoutes(handler: lambda.IFunction, models: readonly string[]): void {
+    const integration = new apigateway.LambdaIntegration(handler, { proxy: true, allowTestInvoke: false });
+    for (const model of models) {
+      const route = feedbackRoute(model);
+      const resource = this.api.root.resourceForPath(route.path);
+      this.addMethod(resource, route.path, route.method, integration);
+      this.addMethodNotAllowed(resource, route.path, [route.method]);
+    }
+  }
+
   /**
    * ANY catches every method the resource does not declare (API Gateway matches explicit methods first),
    * so a wrong method on a known path gets 405 with an Allow header, as the local gateway answers.
@@ -435,9 +457,10 @@ export class InferenceApi extends Construct {
    * Model-shaped paths naming a model that is not served get 404 model_not_found rather than
    * route_not_found. Static resources (the served models) take precedence over `{model}`.
    */
-  private addUnknownModelRoutes(served: readonly string[]): void {
+  private addUnknownModelRoutes(served: readonly string[], feedback: boolean): void {
     const message = `no such model; the models served are ${served.join(', ')}`;
-    for (const path of ['/v2/models/{model}', '/v2/models/{model}/ready', '/v2/models/{model}/infer', '/v1/models/{model}']) {
+    const paths = ['/v2/models/{model}', '/v2/models/{model}/ready', '/v2/models/{model}/infer', '/v1/models/{model}', ...(feedback ? ['/v1/models/{model}/feedback'] : [])];
+    for (const path of paths) {
       // Behind authentication too: the message names every model served.
       const { integration, options } = mockMethod(404, errorTemplate('model_not_found', message));
       this.addMethod(this.api.root.resourceForPath(path), path, 'ANY', integration, options);
