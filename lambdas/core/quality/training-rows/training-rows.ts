@@ -98,13 +98,21 @@ export interface TrainingRowsResult {
   readonly problems: readonly string[];
 }
 
-/** A float32 in the fewest digits that read back as the same float32 (what the model saw, and no more). */
+/**
+ * A float32 in the fewest digits that read back as the same float32 (what the model saw, and no more). Nine
+ * significant digits always do; more digits never read back worse (the p-digit rounding is itself a
+ * (p+1)-digit number), so the fewest are found by bisection: 3 or 4 tries instead of up to 9.
+ */
 export function float32Text(value: number): string {
-  for (let digits = 1; digits < 9; digits++) {
-    const text = String(Number(value.toPrecision(digits)));
-    if (Math.fround(Number(text)) === value) return text;
+  if (!Number.isFinite(value) || value === 0) return String(value);
+  let lo = 1;
+  let hi = 9;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (Math.fround(Number(value.toPrecision(mid))) === value) hi = mid;
+    else lo = mid + 1;
   }
-  return String(Number(value.toPrecision(9)));
+  return String(Number(value.toPrecision(lo)));
 }
 
 /** Ranges of an object read line by line; yields after each range, returns the bytes of an unfinished last line. */
