@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { batchCommand } from './commands/batch';
 import { canaryCommand } from './commands/canary';
 import { driftCommand } from './commands/drift';
+import { feedbackCommand } from './commands/feedback';
 import { importCommand } from './commands/import';
 import { retrainCommand } from './commands/retrain';
 import { trainCommand } from './commands/train';
@@ -20,7 +21,8 @@ export function buildProgram(): Command {
     .addCommand(verifyCommand())
     .addCommand(driftCommand())
     .addCommand(batchCommand())
-    .addCommand(retrainCommand());
+    .addCommand(retrainCommand())
+    .addCommand(feedbackCommand());
 }
 
 await buildProgram().parseAsync(process.argv);
