@@ -117,7 +117,7 @@ export interface JoinOptions {
  * The labels of a window, keyed by (id, index): the key is the id for index 0 and `id\nindex` otherwise (ids
  * are visible ASCII, so no id holds a newline). Typed arrays grow by doubling; the Map holds the slot.
  */
-class LabelTable {
+export class LabelTable {
   readonly slots = new Map<string, number>();
   truth = new Float64Array(1024);
   time = new Float64Array(1024);
@@ -147,6 +147,20 @@ class LabelTable {
     this.time = time;
     this.joined = joined;
   }
+}
+
+/** Scratch for decoding a line's float32 base64 without an allocation per line (the join reads millions). */
+let scratch = Buffer.alloc(64 * 1024);
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
+/** A line's float32 values, valid until the next call (a view of the scratch). */
+function floatsOf(base64: string): Float32Array {
+  if (!LITTLE_ENDIAN) return float32FromBase64(base64);
+  const most = Math.ceil((base64.length * 3) / 4);
+  if (most > scratch.length) scratch = Buffer.alloc(2 ** Math.ceil(Math.log2(most)));
+  const bytes = scratch.write(base64, 0, 'base64');
+  if (bytes % 4 !== 0) throw new RangeError(`${bytes} bytes are not whole float32 values`);
+  return new Float32Array(scratch.buffer, scratch.byteOffset, bytes / 4);
 }
 
 const labelKey = (id: string, index: number) => (index === 0 ? id : `${id}\n${index}`);
@@ -329,7 +343,7 @@ function joinRecord(record: PredictionRecord, time: number, v: JoinedVersion, ho
     const delaySeconds = Math.max(0, (table.time[slot]! - time) / 1000);
     const truth = table.truth[slot]!;
     if (regression) {
-      values ??= float32FromBase64(record.valuesFloat32!);
+      values ??= floatsOf(record.valuesFloat32!);
       const predicted = values[k];
       if (predicted === undefined) continue;
       v.accumulator.addRegressed(truth, predicted, delaySeconds);
@@ -345,7 +359,7 @@ function joinRecord(record: PredictionRecord, time: number, v: JoinedVersion, ho
         for (let c = 0; c < classes.length; c++) toLive[c] = same ? c : labels.indexOf(classes[c]!);
         width = classes.length;
         if (record.probabilitiesFloat32 !== undefined) {
-          const raw = float32FromBase64(record.probabilitiesFloat32);
+          const raw = floatsOf(record.probabilitiesFloat32);
           if (raw.length === count * width) {
             if (same) probabilities = raw;
             else {
