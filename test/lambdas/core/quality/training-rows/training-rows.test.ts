@@ -250,5 +250,13 @@ describe('production rows file names and windows', () => {
       assert.equal(Math.fround(Number(text)), f, `${text} reads back as ${f}`);
     }
     assert.equal(float32Text(Math.fround(17.99)), '17.99');
+    // the fewest digits: no shorter rounding reads back as the same float32 (checked one length at a time)
+    const digits = (text: string) => text.replace(/^-|e.*$/g, '').replace('.', '').replace(/^0+|0+$/g, '').length;
+    for (let i = 1; i <= 5000; i++) {
+      const f = Math.fround(Math.sin(i) * 10 ** ((i % 13) - 6));
+      const shortest = [1, 2, 3, 4, 5, 6, 7, 8, 9].find((p) => Math.fround(Number(f.toPrecision(p))) === f)!;
+      assert.ok(digits(float32Text(f)) <= shortest, `${f}: ${float32Text(f)} has more than ${shortest} digits`);
+      assert.equal(Math.fround(Number(float32Text(f))), f);
+    }
   });
 });
