@@ -60,8 +60,9 @@ const json = template.toJSON() as JsonObject & { Resources: Record<string, { Typ
 const definition = stateMachineDefinition(json, 'shop-test-retrain');
 
 function rulesOf(): { Properties: Record<string, unknown> }[] {
-  // The retrain rules (the drift monitor's schedule is a rule of its own, tested in test/lib/monitoring/data-capture.test.ts).
-  return Object.values(json.Resources).filter((r) => r.Type === 'AWS::Events::Rule' && !String(r.Properties.Name).endsWith('-drift-monitor'));
+  // The retrain rules (the drift and quality monitors' schedules are rules of their own, tested in
+  // test/lib/monitoring/data-capture.test.ts and test/lib/quality/quality-monitor.test.ts).
+  return Object.values(json.Resources).filter((r) => r.Type === 'AWS::Events::Rule' && !/-(drift|quality)-monitor$/.test(String(r.Properties.Name)));
 }
 
 describe('RetrainPipeline from the manifest retrain blocks', () => {
@@ -269,7 +270,7 @@ describe('retrain blocks that stop synth', () => {
     const t = Template.fromStack(plain);
     t.resourcePropertiesCountIs('AWS::StepFunctions::StateMachine', { StateMachineName: 'shop-test-retrain' }, 0);
     const rules = Object.values((t.toJSON() as { Resources: Record<string, { Type: string; Properties: { Name?: string } }> }).Resources).filter((r) => r.Type === 'AWS::Events::Rule');
-    assert.deepEqual(rules.map((r) => r.Properties.Name), ['shop-test-drift-monitor'], 'the drift monitor\'s schedule only: no retrain trigger');
+    assert.deepEqual(rules.map((r) => r.Properties.Name).sort(), ['shop-test-drift-monitor', 'shop-test-quality-monitor'], 'the drift and quality monitors\' schedules only: no retrain trigger');
     assert.ok(!('RetrainStateMachineArn' in (t.toJSON() as { Outputs: Record<string, unknown> }).Outputs), 'no retrain output');
   });
 });
