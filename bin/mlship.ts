@@ -6,6 +6,7 @@ import { canaryCommand } from './commands/canary';
 import { driftCommand } from './commands/drift';
 import { feedbackCommand } from './commands/feedback';
 import { importCommand } from './commands/import';
+import { qualityCommand } from './commands/quality';
 import { retrainCommand } from './commands/retrain';
 import { trainCommand } from './commands/train';
 import { verifyCommand } from './commands/verify';
@@ -22,7 +23,8 @@ export function buildProgram(): Command {
     .addCommand(driftCommand())
     .addCommand(batchCommand())
     .addCommand(retrainCommand())
-    .addCommand(feedbackCommand());
+    .addCommand(feedbackCommand())
+    .addCommand(qualityCommand());
 }
 
 await buildProgram().parseAsync(process.argv);
