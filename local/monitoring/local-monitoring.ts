@@ -5,6 +5,8 @@
 // stage's.
 import { resolveDriftThresholds } from '../../lambdas/core/monitoring/drift/thresholds';
 import type { MonitoredModel } from '../../lambdas/core/monitoring/monitor/drift-monitor';
+import type { QualityMonitoredModel } from '../../lambdas/core/quality/monitor/run-quality-monitor';
+import type { ModelCard } from '../../lambdas/core/models/model-card';
 import { modelAlarmSpecs, type AlarmSpec } from '../../lambdas/core/monitoring/alarms/alarm-catalog';
 import type { AlarmEvent, ReadableAlert } from '../../lambdas/core/monitoring/contracts';
 import { readableAlert } from '../../lambdas/core/monitoring/alarms/readable-alert';
@@ -107,6 +109,7 @@ export class LocalMonitoring {
       project,
       stage: LOCAL_STAGE,
       models: () => this.monitoredModels(),
+      qualityModels: () => this.qualityModels(),
       windowMs: manifest.monitoring.windowHours * 3_600_000 * this.timeScale,
       intervalMs: this.monitorIntervalMs,
       metrics: this.metrics,
@@ -169,6 +172,24 @@ export class LocalMonitoring {
           drift: resolveDriftThresholds(entry.monitoring.drift).thresholds,
         },
       ];
+    });
+  }
+
+  /**
+   * Every model as the quality monitor judges it: the live version's card, the other loaded versions' cards
+   * (a canary's predictions are judged too), and its monitoring.quality with the window scaled by --time-scale.
+   */
+  qualityModels(): QualityMonitoredModel[] {
+    const releases = this.options.releases();
+    if (!releases) return [];
+    return this.options.manifest.models.flatMap(({ entry }) => {
+      const release = releases.get(entry.name);
+      if (!release) return [];
+      const live = release.status().live;
+      const handle = release.versions.find((v) => v.version === live) ?? release.versions[0]!;
+      const cards = new Map<string, ModelCard>(release.versions.filter((v) => v !== handle).map((v) => [String(v.version), v.model.card]));
+      const quality = { ...entry.monitoring.quality, windowHours: entry.monitoring.quality.windowHours * this.timeScale };
+      return [{ name: entry.name, card: handle.model.card, cards, quality }];
     });
   }
 

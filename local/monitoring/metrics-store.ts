@@ -6,6 +6,8 @@
 import type { DriftDatum } from '../../lambdas/core/monitoring/monitor/drift-monitor';
 import { API_LOG_METRICS_NAMESPACE, type MetricRef } from '../../lambdas/core/monitoring/alarms/alarm-catalog';
 import { DRIFT_METRICS_NAMESPACE } from '../../lambdas/core/monitoring/contracts';
+import { QUALITY_METRICS_NAMESPACE } from '../../lambdas/core/quality/contracts';
+import type { QualityDatum } from '../../lambdas/core/quality/monitor/run-quality-monitor';
 import { percentile } from '../release/window';
 
 /** One answer of a model route. */
@@ -94,8 +96,16 @@ interface DriftPoint {
   readonly datums: readonly DriftDatum[];
 }
 
+/** One quality monitor run's figures of a version (namespace mlship/quality). */
+export interface QualityPoint {
+  readonly time: number;
+  readonly version: string;
+  readonly datums: readonly QualityDatum[];
+}
+
 interface ModelSeries {
   readonly periodMs: number;
+  quality: QualityPoint[];
   readonly periods: Map<number, Map<string, Cell>>;
   /** Per version since the store began (the status page's "since start"). */
   readonly totals: Map<string, Cell>;
@@ -149,7 +159,7 @@ export class LocalMetrics {
     if (!series) {
       const periodMs = this.options.periodMs(model);
       if (!(periodMs > 0)) throw new RangeError(`period of ${model} must be above 0 ms, received ${periodMs}`);
-      series = { periodMs, periods: new Map(), totals: new Map(), drift: [] };
+      series = { periodMs, periods: new Map(), totals: new Map(), drift: [], quality: [] };
       this.models.set(model, series);
     }
     return series;
@@ -193,6 +203,21 @@ export class LocalMetrics {
     if (series.drift.length > keep) series.drift = series.drift.slice(-keep);
   }
 
+  /** Keeps one quality monitor run's figures of a version (what the cloud monitor puts to CloudWatch under mlship/quality). */
+  recordQuality(model: string, version: string, datums: readonly QualityDatum[], time: Date): void {
+    const series = this.series(model);
+    series.quality.push({ time: time.getTime(), version, datums: [...datums] });
+    const keep = 4 * (this.options.keepDriftRuns ?? 100);
+    if (series.quality.length > keep) series.quality = series.quality.slice(-keep);
+  }
+
+  /** The latest quality run's figures of each version of a model, newest version run first. */
+  latestQuality(model: string): QualityPoint[] {
+    const latest = new Map<string, QualityPoint>();
+    for (const point of this.models.get(model)?.quality ?? []) latest.set(point.version, point);
+    return [...latest.values()].sort((a, b) => b.time - a.time);
+  }
+
   /** Counts one drift monitor run (or a tick skipped because a run was still going). */
   recordMonitorRun(status: MonitorRunStatus, time: Date): void {
     this.monitorRuns.push({ time: time.getTime(), status });
@@ -226,6 +251,7 @@ export class LocalMetrics {
    */
   metric(model: string, ref: MetricRef, from: number, to: number): number | undefined {
     if (ref.namespace === DRIFT_METRICS_NAMESPACE) return this.driftMetric(model, ref, from, to);
+    if (ref.namespace === QUALITY_METRICS_NAMESPACE) return this.qualityMetric(model, ref, from, to);
     if (ref.namespace === MONITOR_RUNS_NAMESPACE) return this.monitorRunMetric(ref, from, to);
     const source =
       ref.namespace === this.options.emfNamespace
@@ -266,6 +292,14 @@ export class LocalMetrics {
     const values = runs
       .filter((run) => run.time >= from && run.time < to)
       .flatMap((run) => run.datums.filter((d) => d.metric === ref.metricName && d.feature === ref.dimensions.feature).map((d) => d.value));
+    return values.length === 0 ? undefined : sampleStatistic(ref.statistic, Float64Array.from(values));
+  }
+
+  /** A quality figure of the version the dimensions name (any version without one) over the runs in [from, to). */
+  private qualityMetric(model: string, ref: MetricRef, from: number, to: number): number | undefined {
+    const values = (this.models.get(model)?.quality ?? [])
+      .filter((run) => run.time >= from && run.time < to && (ref.dimensions.version === undefined || run.version === ref.dimensions.version))
+      .flatMap((run) => run.datums.filter((d) => d.metric === ref.metricName).map((d) => d.value));
     return values.length === 0 ? undefined : sampleStatistic(ref.statistic, Float64Array.from(values));
   }
 

@@ -11,6 +11,7 @@ import { Worker } from 'node:worker_threads';
 import type { AlarmEvent, ReadableAlert } from '../../lambdas/core/monitoring/contracts';
 import type { DriftDatum } from '../../lambdas/core/monitoring/monitor/drift-monitor';
 import type { ModelOutcome } from '../../lambdas/core/monitoring/monitor/monitor-run';
+import type { QualityDatum, QualityOutcome } from '../../lambdas/core/quality/monitor/run-quality-monitor';
 import type { FromWorker, MonitorJob, MonitorWorkerData, ToWorker, WireError } from './monitor-worker';
 
 export interface MonitorThreadOptions {
@@ -30,6 +31,10 @@ export interface MonitorThreadOptions {
 export interface MonitorCalls {
   putMetrics(model: string, datums: readonly DriftDatum[], time: Date): void;
   notify(alert: ReadableAlert, event: AlarmEvent): void;
+  /** One version's quality figures (a job with `quality`). */
+  putQualityMetrics?(model: string, version: string, datums: readonly QualityDatum[], time: Date): void;
+  /** The quality monitor's outcomes of the run, before the run resolves. */
+  qualityOutcomes?(outcomes: QualityOutcome[]): void;
 }
 
 /** The run failed as a whole: it threw, or its thread died. */
@@ -87,6 +92,7 @@ export class MonitorThread {
       try {
         const { payload } = message;
         if (payload.what === 'metrics') running.calls.putMetrics(payload.model, payload.datums, new Date(payload.time));
+        else if (payload.what === 'quality-metrics') running.calls.putQualityMetrics?.(payload.model, payload.version, payload.datums, new Date(payload.time));
         else running.calls.notify(payload.alert, payload.event);
       } catch (e) {
         error = (e as Error).message;
@@ -97,6 +103,7 @@ export class MonitorThread {
     this.running = undefined;
     // Idle, the thread keeps no process alive; during a run it does (the run's caller waits for it).
     worker.unref();
+    if (message.type === 'done' && message.quality) running.calls.qualityOutcomes?.(message.quality.map((o) => ('error' in o ? { model: o.model, error: fromWire(o.error) } : o)));
     if (message.type === 'done') running.resolve(message.outcomes.map((o) => ('error' in o ? { model: o.model, error: fromWire(o.error) } : o)));
     else running.reject(new MonitorRunError(`the monitor run failed: ${message.error.name}: ${message.error.message}`));
   }

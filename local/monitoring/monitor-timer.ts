@@ -9,6 +9,7 @@
 import type { MonitoredModel } from '../../lambdas/core/monitoring/monitor/drift-monitor';
 import { windowEndingAt, type ModelOutcome } from '../../lambdas/core/monitoring/monitor/monitor-run';
 import type { AlarmEvent, ReadableAlert } from '../../lambdas/core/monitoring/contracts';
+import type { QualityMonitoredModel, QualityOutcome } from '../../lambdas/core/quality/monitor/run-quality-monitor';
 import type { Alert } from '../release/alerts';
 import type { LocalMetrics, MonitorRunStatus } from './metrics-store';
 import { MonitorThread, type MonitorThreadOptions } from './monitor-thread';
@@ -31,7 +32,13 @@ export interface LocalDriftMonitorOptions {
   readonly windowMs: number;
   /** Time between runs, ms. */
   readonly intervalMs: number;
-  readonly metrics: Pick<LocalMetrics, 'recordDrift' | 'recordMonitorRun'>;
+  readonly metrics: Pick<LocalMetrics, 'recordDrift' | 'recordMonitorRun'> & Partial<Pick<LocalMetrics, 'recordQuality'>>;
+  /**
+   * The models the quality monitor judges after each drift run, in the same thread (issue 17): labels under
+   * ground-truth/ joined with predictions/ of the same folder; its alerts go to `report`, its figures to
+   * metrics.recordQuality; a model it fails on fails the run like a drift failure. @default - none
+   */
+  readonly qualityModels?: () => readonly QualityMonitoredModel[];
   /** A model went into drift: its one report. */
   readonly report: (alert: ReadableAlert, event: AlarmEvent) => void;
   /** The monitor itself went from working to failing, or back. @default - not sent */
@@ -81,6 +88,7 @@ export class LocalDriftMonitor {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<ModelOutcome[]> | undefined;
   private readonly latest = new Map<string, MonitorResult>();
+  private readonly latestQuality = new Map<string, { readonly time: string; readonly outcome: QualityOutcome }>();
   private readonly told = new Set<string>();
   private readonly thread: MonitorThread;
   private counts = { succeeded: 0, failed: 0, skipped: 0, consecutiveFailures: 0 };
@@ -145,19 +153,41 @@ export class LocalDriftMonitor {
     if (this.recent.length > RECENT_RUNS) this.recent.length = RECENT_RUNS;
     const models = options.models();
     const window = windowEndingAt(now, options.windowMs / 3_600_000);
+    const qualityModels = options.qualityModels?.() ?? [];
     let outcomes: ModelOutcome[];
+    let qualityOutcomes: QualityOutcome[] = [];
     let failure: string | undefined;
     try {
       outcomes = await this.thread.run(
-        { folder: options.folder, bucket: LOCAL_CAPTURE_BUCKET, project: options.project, stage: options.stage, models, from: window.from.getTime(), to: window.to.getTime(), now: now.getTime(), ...(options.dashboardUrl ? { dashboardUrl: options.dashboardUrl } : {}) },
-        { putMetrics: (model, datums, time) => options.metrics.recordDrift(model, datums, time), notify: (alert, event) => options.report(alert, event) },
+        {
+          folder: options.folder,
+          bucket: LOCAL_CAPTURE_BUCKET,
+          project: options.project,
+          stage: options.stage,
+          models,
+          from: window.from.getTime(),
+          to: window.to.getTime(),
+          now: now.getTime(),
+          ...(options.dashboardUrl ? { dashboardUrl: options.dashboardUrl } : {}),
+          ...(qualityModels.length > 0 ? { quality: { models: qualityModels } } : {}),
+        },
+        {
+          putMetrics: (model, datums, time) => options.metrics.recordDrift(model, datums, time),
+          notify: (alert, event) => options.report(alert, event),
+          putQualityMetrics: (model, version, datums, time) => options.metrics.recordQuality?.(model, version, datums, time),
+          qualityOutcomes: (list) => (qualityOutcomes = list),
+        },
       );
       for (const outcome of outcomes) {
         this.latest.set(outcome.model, { time: now.toISOString(), outcome });
         if ('error' in outcome) this.log(`drift monitor: ${outcome.model}: ${outcome.error.message}`);
       }
-      const failed = outcomes.filter(isFailure);
-      if (failed.length > 0) failure = failed.map((o) => `${o.model}: ${o.error.message}`).join('; ');
+      for (const outcome of qualityOutcomes) {
+        this.latestQuality.set(outcome.model, { time: now.toISOString(), outcome });
+        if ('error' in outcome) this.log(`quality monitor: ${outcome.model}: ${outcome.error.message}`);
+      }
+      const failed = [...outcomes.filter(isFailure).map((o) => `${o.model}: ${o.error.message}`), ...qualityOutcomes.flatMap((o) => ('error' in o ? [`quality of ${o.model}: ${o.error.message}`] : []))];
+      if (failed.length > 0) failure = failed.join('; ');
     } catch (error) {
       outcomes = [];
       if (this.stopped) {
@@ -224,6 +254,11 @@ export class LocalDriftMonitor {
       ...(this.lastError ? { lastError: this.lastError } : {}),
       recentRuns: this.recent.map((r) => ({ ...r })),
     };
+  }
+
+  /** The last quality run's outcome of a model. */
+  lastQualityResult(model: string): { readonly time: string; readonly outcome: QualityOutcome } | undefined {
+    return this.latestQuality.get(model);
   }
 
   /** The last run's outcome of a model. */

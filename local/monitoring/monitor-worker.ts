@@ -10,6 +10,7 @@ import type { AlarmEvent, ReadableAlert } from '../../lambdas/core/monitoring/co
 import type { DriftDatum, MonitoredModel } from '../../lambdas/core/monitoring/monitor/drift-monitor';
 import { runDriftMonitor, type ModelOutcome } from '../../lambdas/core/monitoring/monitor/monitor-run';
 import type { ObjectStore } from '../../lambdas/core/storage/object-store';
+import { runQualityMonitor, type QualityDatum, type QualityMonitoredModel, type QualityOutcome } from '../../lambdas/core/quality/monitor/run-quality-monitor';
 import { FolderObjectStore } from '../storage/folder-object-store';
 
 /** One run, as the main thread asks for it. */
@@ -25,6 +26,8 @@ export interface MonitorJob {
   readonly to: number;
   readonly now: number;
   readonly dashboardUrl?: string;
+  /** The quality monitor, run after the drift monitor on the same store: its models (their windows are their own). @default - not run */
+  readonly quality?: { readonly models: readonly QualityMonitoredModel[] };
 }
 
 export interface WireError {
@@ -34,18 +37,20 @@ export interface WireError {
 }
 
 export type WireOutcome = Exclude<ModelOutcome, { error: Error }> | { readonly model: string; readonly error: WireError };
+export type WireQualityOutcome = Exclude<QualityOutcome, { error: Error }> | { readonly model: string; readonly error: WireError };
 
 export type ToWorker = { readonly type: 'run'; readonly id: number; readonly job: MonitorJob } | { readonly type: 'answer'; readonly call: number; readonly error?: string };
 
 /** What a run asks of the main thread: publish a model's figures, or send a report. */
 export type MonitorCall =
   | { readonly what: 'metrics'; readonly model: string; readonly datums: readonly DriftDatum[]; readonly time: number }
-  | { readonly what: 'notify'; readonly alert: ReadableAlert; readonly event: AlarmEvent };
+  | { readonly what: 'notify'; readonly alert: ReadableAlert; readonly event: AlarmEvent }
+  | { readonly what: 'quality-metrics'; readonly model: string; readonly version: string; readonly datums: readonly QualityDatum[]; readonly time: number };
 
 export type FromWorker =
   | { readonly type: 'ready' }
   | { readonly type: 'call'; readonly id: number; readonly call: number; readonly payload: MonitorCall }
-  | { readonly type: 'done'; readonly id: number; readonly outcomes: readonly WireOutcome[] }
+  | { readonly type: 'done'; readonly id: number; readonly outcomes: readonly WireOutcome[]; readonly quality?: readonly WireQualityOutcome[] }
   | { readonly type: 'failed'; readonly id: number; readonly error: WireError };
 
 /** What the thread is started with. */
@@ -90,7 +95,8 @@ export function serveMonitorJobs(port: NonNullable<typeof parentPort>, options: 
       store = options.store?.(job) ?? new FolderObjectStore({ [job.bucket]: job.folder });
       stores.set(key, store);
     }
-    runDriftMonitor(
+    const notify = (alert: ReadableAlert, event: AlarmEvent) => call(id, { what: 'notify', alert, event });
+    const drift = runDriftMonitor(
       {
         store,
         bucket: job.bucket,
@@ -98,15 +104,41 @@ export function serveMonitorJobs(port: NonNullable<typeof parentPort>, options: 
         stage: job.stage,
         models: job.models,
         putMetrics: (model, datums, time) => call(id, { what: 'metrics', model, datums, time: time.getTime() }),
-        notify: (alert, event) => call(id, { what: 'notify', alert, event }),
+        notify,
         ...(job.dashboardUrl ? { dashboardUrl: job.dashboardUrl } : {}),
       },
       { from: new Date(job.from), to: new Date(job.to) },
       new Date(job.now),
-    ).then(
-      (outcomes) => port.postMessage({ type: 'done', id, outcomes: outcomes.map((o) => ('error' in o ? { model: o.model, error: wireError(o.error) } : o)) } satisfies FromWorker),
-      (error: unknown) => port.postMessage({ type: 'failed', id, error: wireError(error) } satisfies FromWorker),
     );
+    // The quality monitor after the drift run, in the same thread (off the request path); its failures are per model, in its outcomes.
+    const quality = (): Promise<QualityOutcome[] | undefined> =>
+      job.quality && job.quality.models.length > 0
+        ? runQualityMonitor(
+            {
+              store: store!,
+              bucket: job.bucket,
+              project: job.project,
+              stage: job.stage,
+              models: job.quality.models,
+              putMetrics: (model, version, datums, time) => call(id, { what: 'quality-metrics', model, version, datums, time: time.getTime() }),
+              notify,
+              ...(job.dashboardUrl ? { dashboardUrl: job.dashboardUrl } : {}),
+            },
+            new Date(job.now),
+          )
+        : Promise.resolve(undefined);
+    drift
+      .then(async (outcomes) => ({ outcomes, qualityOutcomes: await quality() }))
+      .then(
+        ({ outcomes, qualityOutcomes }) =>
+          port.postMessage({
+            type: 'done',
+            id,
+            outcomes: outcomes.map((o) => ('error' in o ? { model: o.model, error: wireError(o.error) } : o)),
+            ...(qualityOutcomes ? { quality: qualityOutcomes.map((o) => ('error' in o ? { model: o.model, error: wireError(o.error) } : o)) } : {}),
+          } satisfies FromWorker),
+        (error: unknown) => port.postMessage({ type: 'failed', id, error: wireError(error) } satisfies FromWorker),
+      );
   });
   port.postMessage({ type: 'ready' } satisfies FromWorker);
 }
