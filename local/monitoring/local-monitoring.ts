@@ -21,7 +21,8 @@ import type { FolderCaptureSink } from './capture-files';
 import { LocalDriftMonitor } from './monitor-timer';
 import type { MonitorThreadOptions } from './monitor-thread';
 import { StateFolderBounds } from './state-bounds';
-import type { DriftStatus, ModelStatus, StatusSnapshot } from './status-page';
+import type { DriftStatus, ModelStatus, QualityStatus, StatusSnapshot } from './status-page';
+import type { QualitySettings } from '../../lambdas/core/manifest/schema';
 
 /** The stage name of a local run in alarm names and alerts. */
 export const LOCAL_STAGE = 'local';
@@ -216,6 +217,7 @@ export class LocalMonitoring {
         recent: { minutes: (periods * periodMs) / 60_000, versions: this.metrics.versionFigures(entry.name, (current - periods + 1) * periodMs, (current + 1) * periodMs) },
         sinceStart: this.metrics.totalFigures(entry.name),
         drift: this.driftStatus(entry.name, resolveDriftThresholds(entry.monitoring.drift).thresholds.minSampleSize),
+        quality: this.qualityStatus(entry.name, entry.monitoring.quality),
       };
     });
     return {
@@ -238,6 +240,32 @@ export class LocalMonitoring {
         .slice(0, 20)
         .map((a) => ({ time: a.time, level: a.level, model: a.model, event: a.event, message: a.message, ...(a.body ? { body: a.body } : {}) })),
     };
+  }
+
+  private qualityStatus(model: string, settings: QualitySettings): QualityStatus {
+    const base = { windowHours: settings.windowHours * this.timeScale, thresholds: { ...settings.alarms } as Record<string, number> };
+    const result = this.monitor.lastQualityResult(model);
+    if (!result) return { ...base, state: 'not run yet', versions: [] };
+    const { outcome } = result;
+    if ('error' in outcome) return { ...base, state: 'error', lastRun: result.time, error: outcome.error.message, versions: [] };
+    const versions = outcome.run.versions
+      .filter((v) => v.figures.predictions > 0 || v.figures.labelled > 0)
+      .map((v) => {
+        const m = v.figures.metrics;
+        return {
+          version: v.version,
+          labelled: v.figures.labelled,
+          predictions: v.figures.predictions,
+          coverage: v.figures.coverage,
+          verdict: v.figures.verdict,
+          minLabels: v.figures.minLabels,
+          ...(m?.task === 'classification' ? { accuracy: m.accuracy, macroF1: m.macroF1, ...(m.rocAuc !== undefined ? { rocAuc: m.rocAuc } : {}) } : {}),
+          ...(m?.task === 'regression' ? { mae: m.mae, ...(m.r2 !== undefined ? { r2: m.r2 } : {}) } : {}),
+          breaches: v.breaches.map((b) => `${b.metric} ${Math.round(b.value * 1000) / 1000} ${b.comparison} ${b.threshold}`),
+        };
+      });
+    const state = versions.some((v) => v.breaches.length > 0) ? 'alarm' : versions.some((v) => v.verdict === 'judged') ? 'ok' : 'not enough labels';
+    return { ...base, state, lastRun: result.time, labelsWithoutPrediction: outcome.run.labels.withoutPrediction, versions };
   }
 
   private driftStatus(model: string, minSampleSize: number): DriftStatus {

@@ -36,6 +36,34 @@ export interface DriftStatus {
   readonly predictions?: { readonly drifting: boolean; readonly jsDistance: number };
 }
 
+/** One version's quality over the quality monitor's window (issue 17). */
+export interface QualityVersionStatus {
+  readonly version: string;
+  readonly labelled: number;
+  readonly predictions: number;
+  readonly coverage: number;
+  readonly verdict: 'judged' | 'not enough labels';
+  readonly minLabels: number;
+  readonly accuracy?: { readonly value: number; readonly low: number; readonly high: number };
+  readonly macroF1?: number;
+  readonly rocAuc?: number;
+  readonly mae?: number;
+  readonly r2?: number;
+  /** The alarms breached, as read: 'accuracy 0.52 < 0.9'. */
+  readonly breaches: readonly string[];
+}
+
+export interface QualityStatus {
+  readonly state: 'not run yet' | 'ok' | 'alarm' | 'not enough labels' | 'error';
+  readonly lastRun?: string;
+  readonly error?: string;
+  readonly windowHours: number;
+  /** The manifest's monitoring.quality.alarms: the threshold lines. */
+  readonly thresholds: Readonly<Record<string, number>>;
+  readonly labelsWithoutPrediction?: number;
+  readonly versions: readonly QualityVersionStatus[];
+}
+
 export interface ModelStatus {
   readonly name: string;
   readonly runtime: 'lambda' | 'sagemaker';
@@ -50,6 +78,8 @@ export interface ModelStatus {
   /** Per version since the gateway started. */
   readonly sinceStart: readonly VersionFigures[];
   readonly drift: DriftStatus;
+  /** The quality monitor's figures per version. @default - not shown */
+  readonly quality?: QualityStatus;
 }
 
 export interface AlertLine {
@@ -133,8 +163,27 @@ function model(m) {
     table(['alarm', 'state', 'figure', 'threshold'],
       m.alarms.map((a) => ({ attrs: { 'data-alarm': a.kind }, cells: [a.kind + (a.inComposite ? '' : ' (not in health)'), state(a.state), figure(a.value, a.unit), a.comparison + ' ' + figure(a.threshold, a.unit)] })), 'alarms'),
     drift(m.drift),
+    quality(m.quality),
   ]);
   return section;
+}
+function quality(q) {
+  if (!q) return '';
+  const head = el('h3', {}, ['Quality ', state(q.state)]);
+  const parts = [head];
+  const limits = Object.entries(q.thresholds || {}).map(([k, v]) => k + ' ' + v).join(', ');
+  parts.push(el('p', { class: 'meta' }, ['labels joined with the predictions of the last ' + num(q.windowHours, 1) + ' h' + (q.lastRun ? ', last run ' + clock(q.lastRun) : '') + (limits ? ' · alarms: ' + limits : ' · no quality alarm set') + (q.labelsWithoutPrediction ? ' · ' + q.labelsWithoutPrediction + ' labels without a prediction in the window' : '')]));
+  if (q.error) parts.push(el('p', { class: 'error' }, [q.error]));
+  if (q.versions.length > 0) {
+    parts.push(table(['version', 'labelled', 'coverage', 'accuracy (95% interval)', 'macro-F1', 'ROC AUC', 'MAE', 'R²', 'verdict'],
+      q.versions.map((v) => ({ attrs: { 'data-quality-version': v.version, class: v.breaches.length > 0 ? 'quality-alarm' : '' }, cells: [
+        'v' + v.version, v.labelled + ' of ' + v.predictions, num(v.coverage * 100, 1) + '%',
+        v.accuracy ? num(v.accuracy.value, 3) + ' (' + num(v.accuracy.low, 3) + ' to ' + num(v.accuracy.high, 3) + ')' : '-',
+        num(v.macroF1, 3), num(v.rocAuc, 3), num(v.mae, 3), num(v.r2, 3),
+        v.verdict === 'judged' ? (v.breaches.length > 0 ? 'ALARM: ' + v.breaches.join('; ') : 'ok') : 'not enough labels (' + v.labelled + ' of at least ' + v.minLabels + ')',
+      ] })), 'quality'));
+  }
+  return el('div', { class: 'quality' }, parts);
 }
 function drift(d) {
   const head = el('h3', {}, ['Drift ', state(d.state)]);
@@ -205,7 +254,7 @@ table { border-collapse: collapse; margin: .2rem 0; } th, td { padding: .2rem .6
 th:first-child, td:first-child { text-align: left; } th { font-weight: 600; background: #f6f8fa; }
 .state { font-size: .75rem; font-weight: 600; padding: .1rem .4rem; border-radius: .6rem; background: #eaeef2; vertical-align: middle; }
 .state-alarm, .state-drift { background: #ffebe9; color: #a40e26; } .state-ok, .state-no-drift { background: #dafbe1; color: #116329; }
-tr.drifting td { background: #fff8c5; } .meta, .empty { color: #57606a; } .error, #problem { color: #a40e26; }
+tr.drifting td, tr.quality-alarm td { background: #fff8c5; } .state-not-enough-labels { background: #eaeef2; } .meta, .empty { color: #57606a; } .error, #problem { color: #a40e26; }
 .fault { color: #a40e26; } .alerts { padding-left: 1.2rem; } .alert { margin: .3rem 0; } .level-critical .subject { color: #a40e26; font-weight: 600; }
 .time { color: #57606a; font-variant-numeric: tabular-nums; } pre { background: #f6f8fa; padding: .6rem; overflow-x: auto; }
 section.model { border-top: 2px solid #d8dee4; margin-top: 1.5rem; }

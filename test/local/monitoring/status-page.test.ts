@@ -62,6 +62,17 @@ function snapshot(alertCount: number): StatusSnapshot {
           ],
           predictions: { drifting: false, jsDistance: 0.02 },
         },
+        quality: {
+          state: 'alarm',
+          lastRun: '2026-11-22T09:59:00.000Z',
+          windowHours: 24,
+          thresholds: { accuracyBelow: 0.9, dropFromBaselineAbove: 0.05 },
+          labelsWithoutPrediction: 4,
+          versions: [
+            { version: '1', labelled: 412, predictions: 1000, coverage: 0.412, verdict: 'judged', minLabels: 100, accuracy: { value: 0.52, low: 0.4719, high: 0.5677 }, macroF1: 0.51, rocAuc: 0.6, breaches: ['accuracy 0.52 < 0.9'] },
+            { version: '2', labelled: 12, predictions: 100, coverage: 0.12, verdict: 'not enough labels', minLabels: 100, breaches: [] },
+          ],
+        },
       },
     ],
     alerts: Array.from({ length: alertCount }, (_, i) => ({
@@ -107,7 +118,7 @@ describe('status page in headless Chromium', () => {
     assert.match(response?.headers()['content-security-policy'] ?? '', /script-src 'sha256-/, 'only the hashed script may run');
     await page.waitForSelector('body[data-loaded="true"]', { timeout: 10_000 });
     const text = await page.innerText('#status');
-    for (const expected of ['breast-cancer', 'v1 90% + v2 10%', 'deploying v1 → v2 (canary, 10%)', 'Last 15 min', 'Since start', '52345', 'before routing', '640 ms', '812 ms', '9.8 ms', 'api-p99-latency', 'ALARM', '> 300 ms', 'drift (not in health)', '450 captured rows', 'mean texture', '0.910', 'alert 0']) {
+    for (const expected of ['breast-cancer', 'v1 90% + v2 10%', 'deploying v1 → v2 (canary, 10%)', 'Last 15 min', 'Since start', '52345', 'before routing', '640 ms', '812 ms', '9.8 ms', 'api-p99-latency', 'ALARM', '> 300 ms', 'drift (not in health)', '450 captured rows', 'mean texture', '0.910', 'alert 0', 'Quality', 'alarms: accuracyBelow 0.9, dropFromBaselineAbove 0.05', '412 of 1000', '41.2%', '0.520 (0.472 to 0.568)', 'ALARM: accuracy 0.52 < 0.9', 'not enough labels (12 of at least 100)', '4 labels without a prediction']) {
       assert.ok(text.includes(expected), `page shows '${expected}':\n${text}`);
     }
     assert.ok(text.includes(HOSTILE), 'the hostile feature name and alert text are shown literally');
@@ -115,6 +126,7 @@ describe('status page in headless Chromium', () => {
     assert.equal(await page.evaluate(() => (globalThis as { __pwned?: number }).__pwned), undefined, 'no injected handler ran');
     assert.equal(await page.locator('#status img').count(), 0, 'no element was made from the texts');
     assert.equal(await page.locator('tr.drifting').count(), 1, 'the drifting feature is marked');
+    assert.equal(await page.locator('tr.quality-alarm').count(), 1, 'the version in quality ALARM is marked');
     assert.deepEqual(problems, [], 'no script error and no CSP violation');
     const shot = join(tempDir(), 'status.png');
     await page.screenshot({ path: shot, fullPage: true });
