@@ -19,7 +19,7 @@ import * as destinations from 'aws-cdk-lib/aws-logs-destinations';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { CAPTURE_MARKER, LAMBDA_CAPTURE_PREFIX, SAGEMAKER_CAPTURE_PREFIX } from '../../lambdas/core/monitoring/contracts';
-import { PREDICTION_MARKER, PREDICTIONS_PREFIX } from '../../lambdas/core/quality/contracts';
+import { PREDICTION_MARKER, GROUND_TRUTH_PREFIX, PREDICTIONS_PREFIX } from '../../lambdas/core/quality/contracts';
 import { SUMMARIES_PREFIX } from '../../lambdas/core/monitoring/summaries/summary-keys';
 import { RUNS_PREFIX } from '../../lambdas/core/monitoring/pipeline/types';
 import { LOG_GROUP_REMOVAL_POLICY } from '../private/logs';
@@ -119,6 +119,8 @@ export class DataCapture extends Construct {
         { id: 'expire-lambda-captures', prefix: LAMBDA_CAPTURE_PREFIX, expiration: Duration.days(retentionDays) },
         { id: 'expire-sagemaker-captures', prefix: SAGEMAKER_CAPTURE_PREFIX, expiration: Duration.days(retentionDays) },
         { id: 'expire-predictions', prefix: PREDICTIONS_PREFIX, expiration: Duration.days(retentionDays) },
+        // Labels sent back (the feedback function, or dropped by other systems): kept as long as their predictions.
+        { id: 'expire-ground-truth', prefix: GROUND_TRUTH_PREFIX, expiration: Duration.days(retentionDays) },
         { id: 'expire-capture-errors', prefix: 'capture-errors/', expiration: Duration.days(retentionDays) },
         // The drift monitor deletes its hour summaries past its window; this catches those of versions no longer watched.
         { id: 'expire-monitor-summaries', prefix: SUMMARIES_PREFIX, expiration: Duration.days(retentionDays) },

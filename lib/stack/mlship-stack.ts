@@ -23,6 +23,8 @@ import { ModelAlarms } from '../monitoring/model-alarms';
 import { ModelRelease, releaseProblems } from '../release/model-release';
 import { PipelineImage } from '../pipelines/pipeline-image';
 import { QUALITY_MONITOR_IMAGE_HANDLERS, QualityMonitor } from '../quality/quality-monitor';
+import { FeedbackApi } from '../quality/feedback-api';
+import { feedbackTargetOf } from '../../lambdas/core/quality/feedback/validate';
 import { PipelineStorage } from '../pipelines/pipeline-storage';
 import { RETRAIN_IMAGE_HANDLERS, RetrainPipeline, retrainProblems } from '../retrain/retrain-pipeline';
 import { MonitoringDashboard } from '../monitoring/monitoring-dashboard';
@@ -142,6 +144,8 @@ export class MlshipStack extends Stack {
   public readonly driftMonitor: DriftMonitor;
   /** The scheduled quality monitor (labels joined to predictions) and each model's quality alarms. */
   public readonly qualityMonitor: QualityMonitor;
+  /** The feedback function behind every model's feedback route, and its ledger of labels seen. */
+  public readonly feedback: FeedbackApi;
   public readonly stage: string;
 
   constructor(scope: Construct, id: string | undefined, props: MlshipStackProps) {
@@ -203,6 +207,8 @@ export class MlshipStack extends Stack {
             metricsServiceName: serviceName,
           }),
         );
+        // The proxy records every prediction on its log (the endpoint captures the inputs itself).
+        this.dataCapture.addLogGroup(entry.name, endpoints.get(entry.name)!.proxyLogGroup);
         continue;
       }
       const fn = new ModelFunction(this, `${id}Model`, {
@@ -244,7 +250,18 @@ export class MlshipStack extends Stack {
 
     this.pipelineStorage = new PipelineStorage(this, 'Pipelines', { namePrefix: name, emails: manifest.notifications.emails, serverAccessLogsBucket: this.accessLogs.bucket });
 
+    // Labels for earlier predictions (POST /v1/models/<name>/feedback), kept in the capture bucket beside them.
+    this.feedback = new FeedbackApi(this, 'Feedback', {
+      namePrefix: name,
+      bucket: this.dataCapture.bucket,
+      bucketKey: this.dataCapture.key,
+      models: loaded.models.map((m) => feedbackTargetOf(m.card, m.entry.maxBatchSize)),
+      retentionDays: manifest.monitoring.captureRetentionDays,
+      maxBodyBytes: manifest.api.maxBodyBytes,
+    });
+
     this.api = new InferenceApi(this, 'Api', {
+      feedbackHandler: this.feedback.function,
       stageName: stage,
       restApiName: name,
       defaultThrottle: manifest.api.throttle,

@@ -32,6 +32,9 @@ import { ReleaseManager } from '../release/manager';
 import { ReleaseStateStore } from '../release/state';
 import type { ProcessFaultCounts } from './process-faults';
 import { TokenBucket } from './throttle';
+import { handleFeedback, openLabelStore } from '../quality/feedback-route';
+import type { LabelStore } from '../quality/label-store';
+import { feedbackTargetOf, type FeedbackTarget } from '../../lambdas/core/quality/feedback/validate';
 import { ApiKeyCheck, OPEN_PATHS } from '../security/api-key';
 import { answerClientErrors } from './client-errors';
 import { answerEarly, closeConnectionsLingering, DEFAULT_LINGER_LIMITS, isLingering, readBody, type LingerLimits } from './lingering-close';
@@ -133,6 +136,10 @@ export class LocalGateway {
   private readonly server: Server;
   private readonly table: RouteTable;
   private readonly served = new Map<string, ServedRoute>();
+  /** `POST /v1/models/<name>/feedback` per model: its feedback target (classes, maxBatchSize) and throttle. */
+  private readonly feedback = new Map<string, { readonly model: string; readonly target: FeedbackTarget; readonly bucket: TokenBucket | undefined }>();
+  /** Labels sent to the feedback routes (<stateDir>/capture/ground-truth/); open once started. */
+  private labels: LabelStore | undefined;
   private admin: AdminServer | undefined;
   private readonly apiKey: ApiKeyCheck | undefined;
   private draining = false;
@@ -175,6 +182,13 @@ export class LocalGateway {
         this.served.set(`${route.method} ${route.path}`, { route, maxBodyBytes: manifest.api.maxBodyBytes, bucket, timeoutMs: apiTimeoutMs(entry) });
       }
     }
+    for (const loaded of options.manifest.models) {
+      const route = this.table.routes.find((r) => r.kind === 'feedback' && r.model === loaded.entry.name);
+      if (!route) continue;
+      // Throttled like the model's other routes, as API Gateway's method throttling does.
+      const bucket = options.throttle ? new TokenBucket(loaded.entry.throttle ?? manifest.api.throttle) : undefined;
+      this.feedback.set(`${route.method} ${route.path}`, { model: loaded.entry.name, target: feedbackTargetOf(loaded.card, loaded.entry.maxBatchSize), bucket });
+    }
     // No Host header required: node's refusal would be a bare 400 without the JSON body; routing answers instead.
     const requestTimeout = options.requestTimeoutMs ?? 30_000;
     this.server = createServer(
@@ -208,6 +222,7 @@ export class LocalGateway {
       });
     });
     try {
+      gateway.labels = (await openLabelStore(stateDir, options.manifest, { onRejected: (key, line, reason) => logger.warn('label file line not read', { key, line, reason }) })).store;
       if (options.manifest.models.some((m) => m.entry.runtime === 'sagemaker')) {
         gateway.internalEndpoint = await startLocalSageMakerEndpoint(gateway.endpoints, 0, { recordInvocations: false, ...(gateway.endpointCapture ? { capture: gateway.endpointCapture } : {}) });
       }
@@ -246,6 +261,7 @@ export class LocalGateway {
       await gateway.internalEndpoint?.close();
       await gateway.monitoring?.close();
       await gateway.releases?.close();
+      await gateway.labels?.close();
       throw error;
     }
     return gateway;
@@ -330,6 +346,7 @@ export class LocalGateway {
       this.sagemakerClient?.destroy();
       await this.internalEndpoint?.close();
       await this.captureSink?.close();
+      await this.labels?.close();
       await this.monitoring?.close();
       await this.releases?.close();
     })();
@@ -367,6 +384,8 @@ export class LocalGateway {
       if (forbidden) return this.reject(req, res, forbidden, true);
     }
     if (path.startsWith('/endpoints/')) return this.invokeEndpoint(req, res, method, path);
+    const feedback = this.feedback.get(`${method} ${path}`);
+    if (feedback) return this.receiveFeedback(req, res, method, path, feedback);
     const served = this.served.get(`${method} ${path}`);
     if (!served) {
       // The status page (GET / and /status.json): local only, the cloud has the dashboard.
@@ -426,6 +445,28 @@ export class LocalGateway {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** `POST /v1/models/{name}/feedback`: labels for earlier predictions, 202 once they are on disk (the cloud's feedback function answers the same). */
+  private async receiveFeedback(req: IncomingMessage, res: ServerResponse, method: string, path: string, route: { readonly model: string; readonly target: FeedbackTarget; readonly bucket: TokenBucket | undefined }): Promise<void> {
+    const arrived = performance.now();
+    const answered = (statusCode: number) => this.monitoring?.record({ model: route.model, resource: path, statusCode, latencyMs: performance.now() - arrived });
+    if (route.bucket && !route.bucket.tryTake()) {
+      answered(429);
+      return this.reject(req, res, new TooManyRequestsError(`${method} ${path}`));
+    }
+    const maxBodyBytes = this.options.manifest.manifest.api.maxBodyBytes;
+    const body = await readBody(req, maxBodyBytes, () => {
+      answered(413);
+      this.reject(req, res, new PayloadTooLargeError(maxBodyBytes), true);
+    });
+    if (body === undefined) return;
+    const labels = this.labels;
+    if (!labels) return this.reject(req, res, new ModelUnavailableError('the label store is still opening; retry in a moment'));
+    const answer = await handleFeedback(route.target, labels, { method, contentType: req.headers['content-type'], body }, { maxBodyBytes, onError: (error) => this.logger.error('labels not stored', { error: error as Error, model: route.model }) });
+    if (this.draining) res.setHeader('connection', 'close');
+    send(res, answer.statusCode, answer.headers, answer.body);
+    answered(answer.statusCode);
   }
 
   /** `POST /endpoints/{name}/invocations`: SageMaker runtime's InvokeEndpoint, answered by onnxruntime. */

@@ -60,7 +60,7 @@ const template = Template.fromStack(stack);
 const resources = Object.entries((template.toJSON() as { Resources: Record<string, Resource> }).Resources);
 const ofType = (type: string) => resources.filter(([, r]) => r.Type === type);
 const idOf = (construct: { node: { defaultChild?: unknown } }) => stack.getLogicalId(construct.node.defaultChild as never);
-const alarmsByName = new Map(ofType('AWS::CloudWatch::Alarm').map(([id, r]) => [String(r.Properties.AlarmName), { id, ...r.Properties }]));
+const alarmsByName = new Map(ofType('AWS::CloudWatch::Alarm').map(([id, r]) => [String(r.Properties.AlarmName), { id, ...(r.Properties as Record<string, unknown>) } as Record<string, unknown>]));
 const flatten = (value: unknown) => flattenReference(value);
 
 /** The statements of a role's default policy, by Sid, with their resources flattened (cdk-nag's way). */

@@ -138,7 +138,7 @@ describe('MlshipStack', () => {
       assert.ok(method(route.path, route.method), `${route.method} ${route.path}`);
     }
     const withMethods = [...routes.keys()].sort();
-    const expected = [...new Set(table.routes.map((r) => r.path))].concat(['/v2/models/{model}', '/v2/models/{model}/ready', '/v2/models/{model}/infer', '/v1/models/{model}']).sort();
+    const expected = [...new Set(table.routes.map((r) => r.path))].concat(['/v2/models/{model}', '/v2/models/{model}/ready', '/v2/models/{model}/infer', '/v1/models/{model}', '/v1/models/{model}/feedback']).sort();
     assert.deepEqual(withMethods, expected);
     for (const path of new Set(table.routes.map((r) => r.path))) {
       const declared = table.routes.filter((r) => r.path === path).map((r) => r.method);
@@ -167,7 +167,12 @@ describe('MlshipStack', () => {
       });
     }
     // One invoke permission per model method, on the alias and scoped to that method; no test-invoke permissions.
-    const permissions = Object.values(json.Resources).filter((r) => r.Type === 'AWS::Lambda::Permission' && r.Properties.Principal === 'apigateway.amazonaws.com');
+    const apiPermissions = Object.values(json.Resources).filter((r) => r.Type === 'AWS::Lambda::Permission' && r.Properties.Principal === 'apigateway.amazonaws.com');
+    // The feedback routes (one per model) invoke the feedback function, never a model.
+    const feedbackFunction = { 'Fn::GetAtt': [logicalId('FeedbackFunction', 'AWS::Lambda::Function'), 'Arn'] };
+    const feedbackPermissions = apiPermissions.filter((p) => JSON.stringify(p.Properties.FunctionName) === JSON.stringify(feedbackFunction));
+    assert.equal(feedbackPermissions.length, 2);
+    const permissions = apiPermissions.filter((p) => !feedbackPermissions.includes(p));
     assert.equal(permissions.length, 10);
     assert.deepEqual([...new Set(permissions.map((p) => JSON.stringify(p.Properties.FunctionName)))].sort(), [{ Ref: aliasId('BreastCancer') }, { Ref: aliasId('Digits') }].map((r) => JSON.stringify(r)).sort());
     template.hasResourceProperties('AWS::Lambda::Permission', {
@@ -291,7 +296,9 @@ describe('MlshipStack', () => {
     assert.deepEqual(byPath.get('/~1v2~1models~1breast-cancer GET'), [200, 400]);
     assert.deepEqual(byPath.get('/~1v2~1models~1digits~1infer POST'), [50, 80]);
     assert.deepEqual(byPath.get('/~1v1~1models~1digits:predict POST'), [50, 80]);
-    assert.equal(byPath.size, 11, 'the default and one entry per model route');
+    assert.deepEqual(byPath.get('/~1v1~1models~1breast-cancer~1feedback POST'), [200, 400], 'the feedback route is throttled as the model');
+    assert.deepEqual(byPath.get('/~1v1~1models~1digits~1feedback POST'), [50, 80]);
+    assert.equal(byPath.size, 13, 'the default and one entry per model route, feedback included');
   });
 
   it('deploys the stage named after the manifest stage, traced, with JSON access logs', () => {
