@@ -103,11 +103,31 @@ export function alarmName(project: string, stage: string, model: string, kind: A
   return `${project}-${stage}-${model}-${kind}`;
 }
 
-/** The model and kind an alarm name stands for, given the stage's models; undefined for another stack's alarm. */
-export function parseAlarmName(name: string, context: AlarmContext): { model: string; kind: AlarmKind } | undefined {
+/**
+ * The quality alarms, one per threshold of monitoring.quality.alarms, are named
+ * `<project>-<stage>-<model>-quality-<suffix>` (lib/quality/quality-monitor.ts): each suffix and the metric a
+ * person reads in the alert.
+ */
+export const QUALITY_ALARM_METRICS = {
+  accuracy: 'accuracy',
+  'macro-f1': 'macro-F1',
+  'roc-auc': 'ROC AUC',
+  mae: 'MAE',
+  r2: 'R²',
+  'drop-from-baseline': 'drop from the held-out baseline',
+} as const;
+
+/** The model and kind an alarm name stands for (and, for a quality alarm, its metric), given the stage's models; undefined for another stack's alarm. */
+export function parseAlarmName(name: string, context: AlarmContext): { model: string; kind: AlarmKind; metric?: string } | undefined {
   const prefix = `${context.project}-${context.stage}-`;
   if (!name.startsWith(prefix)) return undefined;
   const rest = name.slice(prefix.length);
+  for (const [suffix, metric] of Object.entries(QUALITY_ALARM_METRICS)) {
+    const ending = `-quality-${suffix}`;
+    if (!rest.endsWith(ending)) continue;
+    const model = rest.slice(0, -ending.length);
+    if (model in context.models) return { model, kind: 'quality', metric };
+  }
   const kind = KIND_SUFFIXES.find((k) => rest.endsWith(`-${k}`));
   if (!kind) return undefined;
   const model = rest.slice(0, -kind.length - 1);
@@ -161,10 +181,11 @@ export function alarmEventFromCloudWatch(text: string, context: AlarmContext, ch
   if (!parsed || !newState) return undefined;
   let source: CloudWatchAlarmMessage = message;
   let kind = parsed.kind;
+  let metric = parsed.metric;
   let runbook = typeof message.AlarmDescription === 'string' ? message.AlarmDescription : '';
   const child = message.TriggeringChildren?.map((c) => nameFromArn(c.Arn)).find((n) => n !== undefined && parseAlarmName(n, context) !== undefined);
   if (child) {
-    kind = parseAlarmName(child, context)!.kind;
+    ({ kind, metric } = parseAlarmName(child, context)!);
     const described = childMessage?.(child);
     if (described) {
       source = described;
@@ -181,6 +202,7 @@ export function alarmEventFromCloudWatch(text: string, context: AlarmContext, ch
     state: newState,
     ...(state(message.OldStateValue) ? { previousState: state(message.OldStateValue)! } : {}),
     kind,
+    ...(metric ? { metric } : {}),
     alarmName: child ?? message.AlarmName,
     project: context.project,
     stage: context.stage,

@@ -95,6 +95,21 @@ describe('alarmEventFromCloudWatch', () => {
     assert.equal(alert.subject, '[ALARM] digits v1 endpoint p99 latency 612 ms > 500 ms (prod)');
   });
 
+  it('reads a quality alarm (one per threshold, named ...-quality-<metric>) and names its metric', () => {
+    assert.deepEqual(parseAlarmName('mlship-prod-breast-cancer-quality-accuracy', context), { model: 'breast-cancer', kind: 'quality', metric: 'accuracy' });
+    assert.deepEqual(parseAlarmName('mlship-prod-breast-cancer-quality-macro-f1', context), { model: 'breast-cancer', kind: 'quality', metric: 'macro-F1' });
+    const message = {
+      ...metricAlarm,
+      AlarmName: 'mlship-prod-breast-cancer-quality-accuracy',
+      AlarmDescription: 'Accuracy below 0.9 on the labelled predictions of the last 24 h.',
+      NewStateReason: 'Threshold Crossed: 1 out of the last 1 datapoints [0.52 (22/11/26 10:00:00)] was less than the threshold (0.9) (minimum 1 datapoint for OK -> ALARM transition).',
+      Trigger: { MetricName: 'Accuracy', Namespace: 'mlship/quality', StatisticType: 'Statistic', Statistic: 'MINIMUM', Period: 3600, EvaluationPeriods: 1, ComparisonOperator: 'LessThanThreshold', Threshold: 0.9, TreatMissingData: 'notBreaching' },
+    };
+    const event = alarmEventFromCloudWatch(JSON.stringify(message), context)!;
+    assert.deepEqual([event.kind, event.metric, event.value, event.threshold, event.comparison], ['quality', 'accuracy', 0.52, 0.9, '<']);
+    assert.equal(readableAlert(event).subject, '[ALARM] breast-cancer v3 accuracy 0.52 < 0.9 (prod)');
+  });
+
   it('reads a metric-math alarm (error rate) from its reason and threshold', () => {
     const message = { ...metricAlarm, AlarmName: 'mlship-prod-breast-cancer-error-rate', NewStateReason: 'Threshold Crossed: 3 datapoints [4.2 (22/11/26 10:00:00), 3.9 (22/11/26 09:55:00), 2.0 (22/11/26 09:50:00)] were greater than or equal to the threshold (1.0).', Trigger: { Metrics: [{ Id: 'rate', Expression: '100 * errors / requests' }], ComparisonOperator: 'GreaterThanOrEqualToThreshold', Threshold: 1.0 } };
     assert.equal(readableAlert(alarmEventFromCloudWatch(JSON.stringify(message), context)!).subject, '[ALARM] breast-cancer v3 error rate 4.2% >= 1% (prod)');
