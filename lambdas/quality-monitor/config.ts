@@ -10,6 +10,10 @@ const monitoredSchema = z.strictObject({
   version: z.string().min(1),
   /** The model's monitoring.quality as the manifest resolved it (window, minLabels, thresholds). */
   quality: qualitySettingsSchema,
+  /** Set for a model that retrains: where its captured features are, to write its labelled training rows. */
+  trainingRows: z
+    .discriminatedUnion('runtime', [z.strictObject({ runtime: z.literal('lambda') }), z.strictObject({ runtime: z.literal('sagemaker'), endpointName: z.string().min(1) })])
+    .optional(),
 });
 
 export type QualityMonitoredEntry = z.infer<typeof monitoredSchema>;
@@ -37,6 +41,8 @@ const envSchema = z.object({
   MODELS_DIR: z.string().startsWith('/', 'must be an absolute path').default('/opt/ml/models'),
   /** The stage's dashboard, linked from every alert. */
   DASHBOARD_URL: z.string().url().optional(),
+  /** The retrain data bucket: labelled training rows of the models that retrain go under its training-data/<model>/. */
+  TRAINING_DATA_BUCKET: z.string().min(3).optional(),
 });
 
 export interface QualityMonitorConfig {
@@ -47,6 +53,8 @@ export interface QualityMonitorConfig {
   readonly models: readonly QualityMonitoredEntry[];
   readonly modelsDir: string;
   readonly dashboardUrl?: string;
+  /** Where training rows go; set whenever a model has trainingRows. */
+  readonly trainingDataBucket?: string;
 }
 
 export function readQualityMonitorConfig(env: NodeJS.ProcessEnv): QualityMonitorConfig {
@@ -56,6 +64,8 @@ export function readQualityMonitorConfig(env: NodeJS.ProcessEnv): QualityMonitor
   const names = e.MONITORED_MODELS.map((m) => m.name);
   const twice = names.find((n, i) => names.indexOf(n) !== i);
   if (twice !== undefined) throw new ConfigError(`MONITORED_MODELS names '${twice}' twice`);
+  const retraining = e.MONITORED_MODELS.find((m) => m.trainingRows !== undefined);
+  if (retraining && !e.TRAINING_DATA_BUCKET) throw new ConfigError(`TRAINING_DATA_BUCKET is needed: MONITORED_MODELS ${retraining.name} writes training rows`);
   return {
     bucket: e.CAPTURE_BUCKET,
     topicArn: e.TOPIC_ARN,
@@ -64,5 +74,6 @@ export function readQualityMonitorConfig(env: NodeJS.ProcessEnv): QualityMonitor
     models: e.MONITORED_MODELS,
     modelsDir: e.MODELS_DIR,
     ...(e.DASHBOARD_URL ? { dashboardUrl: e.DASHBOARD_URL } : {}),
+    ...(e.TRAINING_DATA_BUCKET ? { trainingDataBucket: e.TRAINING_DATA_BUCKET } : {}),
   };
 }

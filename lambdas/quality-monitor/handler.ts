@@ -1,7 +1,9 @@
 // The quality monitor's handler, thin over lambdas/core/quality/monitor: on each scheduled event, join the labels
 // under ground-truth/ to the prediction records under predictions/ of the capture bucket for every model and
 // version over its window, put the figures with CloudWatch PutMetricData (namespace mlship/quality), and publish
-// the readable alert of a model going into ALARM to the notifications topic with SNS Publish.
+// the readable alert of a model going into ALARM to the notifications topic with SNS Publish. For a model that
+// retrains, the window's labelled captured requests become training rows in the retrain data bucket; rows that
+// cannot be written are logged as an error and fail nothing else.
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { PutMetricDataCommand, type CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
@@ -45,7 +47,7 @@ export function createQualityMonitorHandler(deps: QualityMonitorDependencies): (
     const card = deps.card(m.name);
     // The image holds the version the manifest names; another is a wrong deployment, said at start-up.
     if (String(card.version) !== m.version) throw new QualityMonitorError(`the card of ${m.name} in the image is version ${card.version}, MONITORED_MODELS says ${m.version}`);
-    return { name: m.name, card, quality: m.quality };
+    return { name: m.name, card, quality: m.quality, ...(m.trainingRows ? { trainingRows: m.trainingRows } : {}) };
   });
   return async (event) => {
     const now = event?.time && !Number.isNaN(Date.parse(event.time)) ? new Date(event.time) : new Date();
@@ -57,6 +59,7 @@ export function createQualityMonitorHandler(deps: QualityMonitorDependencies): (
         stage: config.stage,
         models,
         ...(config.dashboardUrl ? { dashboardUrl: config.dashboardUrl } : {}),
+        ...(config.trainingDataBucket ? { trainingRows: { dataBucket: config.trainingDataBucket } } : {}),
         putMetrics: async (model, version, datums, time) => {
           const data = qualityCloudWatchData(datums, { stage: config.stage, model, version, time });
           for (let i = 0; i < data.length; i += MAX_DATUMS_PER_CALL) {
@@ -72,6 +75,8 @@ export function createQualityMonitorHandler(deps: QualityMonitorDependencies): (
     for (const outcome of outcomes) {
       if (failure(outcome) !== undefined) logger.error('model not judged', { outcome: outcome as unknown as Record<string, unknown> });
       else logger.info('model judged', { outcome: outcome as unknown as Record<string, unknown> });
+      const rowsError = (outcome as { trainingRowsError?: string }).trainingRowsError;
+      if (rowsError !== undefined) logger.error('training rows not written', { model: modelOf(outcome), error: rowsError });
     }
     const failed = outcomes.map((o) => [modelOf(o), failure(o)] as const).filter(([, error]) => error !== undefined);
     if (failed.length > 0) throw new QualityMonitorError(`${failed.length} of ${outcomes.length} models could not be judged: ${failed.map(([model, error]) => `${model} (${error})`).join('; ')}`);

@@ -4,12 +4,17 @@
 // answers and labels), one alert on going into ALARM that names accuracy and its threshold (none while it stays),
 // "not enough labels" publishes only the counts; settings from the environment checked at start-up.
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { ConfigError } from '../../../lambdas/core/common/config-error';
+import { captureLines } from '../../../lambdas/core/monitoring/capture/capture-record';
+import { lambdaCaptureHourPrefix } from '../../../lambdas/core/monitoring/capture/capture-keys';
+import { float32Text } from '../../../lambdas/core/quality/training-rows/training-rows';
+import { csvCells } from '../../../lambdas/core/quality/training-rows/label-lines';
 import { readModelCardFile } from '../../../lambdas/core/models/model-card-file';
 import { QUALITY_METRICS, QUALITY_METRICS_NAMESPACE } from '../../../lambdas/core/quality/contracts';
 import { feedbackObjectKey } from '../../../lambdas/core/quality/feedback/label-keys';
@@ -112,6 +117,56 @@ describe('quality monitor handler', () => {
     assert.equal(endpoints.publishes.length, 1, 'still in ALARM: no second alert');
   });
 
+  it('writes the labelled captured requests of a retraining model as training rows in the data bucket; a data bucket it cannot write is logged, the figures stand', async () => {
+    const DATA_BUCKET = 'mlship-dev-data';
+    const dir = tempDir();
+    const rowsStore = new FolderObjectStore({ [BUCKET]: join(dir, 'capture'), [DATA_BUCKET]: join(dir, 'data') });
+    // Answered the day before the run (the last whole 24 h tile), labelled this morning; every other request captured.
+    const runAt = new Date('2026-03-02T12:30:00.000Z');
+    const answered = new Date('2026-03-01T20:15:00.000Z');
+    const dataRows = readFileSync(join(REPO_ROOT, 'models', 'breast-cancer', 'data', 'breast_cancer.csv'), 'utf8').trim().split('\n').slice(1, 41).map((l) => l.split(',').map(Number));
+    const predictions: string[] = [];
+    const captures: string[] = [];
+    const labels: string[] = [];
+    dataRows.forEach((cells, i) => {
+      predictions.push(...predictionLines({ model: 'breast-cancer', version: '1', id: `row-${i}`, time: answered, count: 1, classes: card.labels, predicted: Int32Array.of(cells[30]!) }));
+      if (i % 2 === 0) captures.push(...captureLines({ model: 'breast-cancer', version: '1', time: answered, id: `row-${i}`, capturePercent: 50, rows: Float32Array.from(cells.slice(0, 30)), count: 1, width: 30, classIndex: Int32Array.of(cells[30]!), labels: card.labels }));
+      labels.push(JSON.stringify({ id: `row-${i}`, index: 0, label: card.labels[cells[30]!], time: '2026-03-02T10:00:00.000Z' }));
+    });
+    await rowsStore.write(BUCKET, `${predictionsHourPrefix('breast-cancer', '1', answered)}part-0.jsonl`, `${predictions.join('\n')}\n`);
+    await rowsStore.write(BUCKET, `${lambdaCaptureHourPrefix('breast-cancer', '1', answered)}part-0.jsonl`, `${captures.join('\n')}\n`);
+    await rowsStore.write(BUCKET, feedbackObjectKey('breast-cancer', new Date('2026-03-02T10:00:00.000Z'), 'feedback-rows'), `${labels.join('\n')}\n`);
+    const retraining: QualityMonitorConfig = { ...config(10), models: [{ ...config(10).models[0]!, trainingRows: { runtime: 'lambda' } }], trainingDataBucket: DATA_BUCKET };
+    const logged: string[] = [];
+    const logger = new Logger({ logLevel: 'SILENT' });
+    const handlerWith = (store: FolderObjectStore, log = logger) => createQualityMonitorHandler({ config: retraining, store, cloudWatch, sns, logger: log, card: () => card });
+
+    const summary = await handlerWith(rowsStore)({ time: runAt.toISOString() });
+    const [outcome] = summary.outcomes;
+    assert.ok(outcome && 'run' in outcome && outcome.trainingRows, JSON.stringify(outcome));
+    assert.equal(outcome.trainingRowsError, undefined);
+    assert.equal(outcome.trainingRows.key, 'training-data/breast-cancer/production-20260301T00Z-20260302T00Z-labelled.csv');
+    assert.equal(outcome.trainingRows.rowsWritten, 20);
+    const file = join(dir, 'data', outcome.trainingRows.key);
+    const csv = readFileSync(file, 'utf8').trim().split('\n').map(csvCells);
+    assert.deepEqual(csv[0], [...card.input.features, 'diagnosis']);
+    assert.deepEqual(
+      csv.slice(1),
+      dataRows.filter((_, i) => i % 2 === 0).map((cells) => [...cells.slice(0, 30).map((v) => float32Text(Math.fround(v))), card.labels[cells[30]!]!]),
+    );
+
+    // The data bucket unknown to the store: the rows fail, the run does not; the error is logged.
+    const noData = new FolderObjectStore({ [BUCKET]: join(dir, 'capture') });
+    const errorLog = new Logger({ logLevel: 'ERROR' });
+    errorLog.error = ((message: string, extra: Record<string, unknown>) => logged.push(`${message} ${JSON.stringify(extra)}`)) as typeof errorLog.error;
+    const failed = await handlerWith(noData, errorLog)({ time: runAt.toISOString() });
+    const [second] = failed.outcomes;
+    assert.ok(second && 'run' in second && second.run.versions[0]!.figures.labelled === 40, JSON.stringify(second));
+    assert.match(second.trainingRowsError ?? '', /no local folder for bucket 'mlship-dev-data'/);
+    assert.ok(logged.some((l) => l.startsWith('training rows not written') && l.includes('breast-cancer')), logged.join('\n'));
+    assert.ok(existsSync(file), 'the earlier file stays');
+  });
+
   it('fails the run, naming the model, when a model cannot be judged (the others still are)', async () => {
     const broken = new FolderObjectStore({});
     const handler = createQualityMonitorHandler({ config: config(), store: broken, cloudWatch, sns, logger: new Logger({ logLevel: 'SILENT' }), card: () => card });
@@ -152,5 +207,14 @@ describe('quality monitor config', () => {
     wrong({ MONITORED_MODELS: JSON.stringify([{ name: 'm', version: '1', quality: quality({}) }, { name: 'm', version: '1', quality: quality({}) }]) }, /MONITORED_MODELS names 'm' twice/);
     wrong({ MODELS_DIR: 'models' }, /MODELS_DIR must be an absolute path/);
     wrong({ DASHBOARD_URL: 'not a url' }, /DASHBOARD_URL/);
+    wrong({ MONITORED_MODELS: JSON.stringify([{ name: 'm', version: '1', quality: quality({}), trainingRows: { runtime: 'lambda' } }]) }, /TRAINING_DATA_BUCKET is needed: MONITORED_MODELS m writes training rows/);
+    wrong({ MONITORED_MODELS: JSON.stringify([{ name: 'm', version: '1', quality: quality({}), trainingRows: { runtime: 'sagemaker' } }]), TRAINING_DATA_BUCKET: 'data-bucket' }, /MONITORED_MODELS\.0\.trainingRows\.endpointName/);
+  });
+
+  it('reads where a retraining model\'s rows go', () => {
+    const models = [{ name: 'breast-cancer', version: '1', quality: quality({}), trainingRows: { runtime: 'sagemaker', endpointName: 'mlship-dev-breast-cancer' } }];
+    const c = readQualityMonitorConfig({ ...env, MONITORED_MODELS: JSON.stringify(models), TRAINING_DATA_BUCKET: 'mlship-dev-data' });
+    assert.equal(c.trainingDataBucket, 'mlship-dev-data');
+    assert.deepEqual(c.models, models);
   });
 });

@@ -4,12 +4,16 @@
 // send one alert per incident (quality-state.ts). The dependencies are injected: the Lambda handler
 // (lambdas/quality-monitor) passes CloudWatch and SNS clients, the local monitor thread its calls back to the
 // main thread's metrics store and alert sinks; both run this, so a quality alert reads the same everywhere.
+// After a model's figures, for a model that retrains, the window's labelled captured requests are written as
+// training rows under the retrain data prefix (issue 17.4, training-rows.ts), in the cloud and locally alike.
 import type { ModelCard } from '../../models/model-card';
 import type { QualitySettings } from '../../manifest/schema';
 import { readableAlert } from '../../monitoring/alarms/readable-alert';
 import type { AlarmEvent, ReadableAlert } from '../../monitoring/contracts';
 import type { CloudWatchDatum } from '../../monitoring/monitor/drift-monitor';
 import type { ObjectStore } from '../../storage/object-store';
+import { trainingRowsWindow } from '../../retrain/production-rows';
+import { writeLabelledTrainingRows, type TrainingRowsResult } from '../training-rows/training-rows';
 import { QUALITY_METRICS, QUALITY_METRICS_NAMESPACE } from '../contracts';
 import { qualityFigures } from '../metrics/quality-accumulator';
 import type { QualityFigures } from '../metrics/types';
@@ -28,7 +32,16 @@ export interface QualityMonitoredModel {
   readonly cards?: ReadonlyMap<string, ModelCard>;
   /** The manifest's monitoring.quality. */
   readonly quality: QualitySettings;
+  /**
+   * Set for a model with a retrain block: after its figures, the labelled captured requests of the window become
+   * training rows (writeLabelledTrainingRows). A SageMaker model's captures are its endpoint's.
+   * @default - no rows written
+   */
+  readonly trainingRows?: TrainingRowsSource;
 }
+
+/** Where a retraining model's captured features are: the Lambda capture lines, or its endpoint's capture. */
+export type TrainingRowsSource = { readonly runtime: 'lambda' } | { readonly runtime: 'sagemaker'; readonly endpointName: string };
 
 /** One published figure: a QUALITY_METRICS name, its value and unit. */
 export interface QualityDatum {
@@ -51,6 +64,12 @@ export interface QualityMonitorDependencies {
   /** The alerts' link to the report: the CloudWatch dashboard in the cloud, the status page locally. */
   readonly dashboardUrl?: string;
   readonly joinOptions?: JoinOptions;
+  /**
+   * Where the labelled training rows of models with `trainingRows` go: the retrain data bucket (locally the
+   * state folder's retrain-data/), read through `store` like the captures.
+   * @default - no rows written
+   */
+  readonly trainingRows?: { readonly dataBucket: string };
 }
 
 /** One version's figures of a run. */
@@ -92,7 +111,16 @@ export interface QualityRun {
 }
 
 export type QualityOutcome =
-  | { readonly model: string; readonly run: QualityRun; readonly state: QualityMonitorState; readonly alerts: readonly QualityTransition[] }
+  | {
+      readonly model: string;
+      readonly run: QualityRun;
+      readonly state: QualityMonitorState;
+      readonly alerts: readonly QualityTransition[];
+      /** The training rows written for a model that retrains. */
+      readonly trainingRows?: TrainingRowsResult;
+      /** Why they could not be written (the figures and alerts of the run stand). */
+      readonly trainingRowsError?: string;
+    }
   | { readonly model: string; readonly error: Error };
 
 const HOUR_MS = 3_600_000;
@@ -159,6 +187,30 @@ export function qualityWindow(model: QualityMonitoredModel, now: Date): { from: 
 export function qualityVersions(model: QualityMonitoredModel): string[] {
   const live = String(model.card.version);
   return [live, ...[...(model.cards?.keys() ?? [])].filter((v) => v !== live)];
+}
+
+/**
+ * The training rows of a model that retrains, over the last whole tile of its window (trainingRowsWindow: a
+ * window under an hour, as --time-scale makes locally, is taken as one hour), with the labels received until
+ * `now`. Never rejects: a failure is the outcome's trainingRowsError.
+ */
+export async function writeQualityTrainingRows(deps: Pick<QualityMonitorDependencies, 'store' | 'bucket' | 'trainingRows'>, model: QualityMonitoredModel, now: Date): Promise<{ trainingRows?: TrainingRowsResult; trainingRowsError?: string }> {
+  const source = model.trainingRows;
+  if (!source || !deps.trainingRows) return {};
+  try {
+    const trainingRows = await writeLabelledTrainingRows({
+      store: deps.store,
+      captureBucket: deps.bucket,
+      dataBucket: deps.trainingRows.dataBucket,
+      card: model.card,
+      window: trainingRowsWindow(now, Math.max(1, Math.ceil(model.quality.windowHours))),
+      labelsUntil: now,
+      ...(source.runtime === 'sagemaker' ? { runtime: 'sagemaker' as const, endpointName: source.endpointName } : { versions: qualityVersions(model) }),
+    });
+    return { trainingRows };
+  } catch (error) {
+    return { trainingRowsError: error instanceof Error ? error.message : String(error) };
+  }
 }
 
 /** Joins and judges one model: its figures per version, without publishing or alerting. */
@@ -240,7 +292,8 @@ export async function runQualityMonitor(deps: QualityMonitorDependencies, now = 
         await deps.notify(readableAlert(event), event);
       }
       await writeQualityState(deps.store, deps.bucket, state);
-      outcomes.push({ model: model.name, run, state, alerts: transitions });
+      // After the figures and alerts are out: rows that cannot be written cost the run nothing else.
+      outcomes.push({ model: model.name, run, state, alerts: transitions, ...(await writeQualityTrainingRows(deps, model, now)) });
     } catch (error) {
       outcomes.push({ model: model.name, error: error instanceof Error ? error : new Error(String(error)) });
     }
