@@ -7,7 +7,9 @@
 // live version's figures; they join the model's composite alarm (ModelAlarms) and start retraining when
 // retrain.onQualityAlarm (lib/retrain/retrain-pipeline.ts). The role can do exactly that: read predictions/ and
 // ground-truth/, read and write its own state and summaries under monitor/, use the bucket's key, put metrics in
-// its namespace, publish to the topic (with its key) and write its own logs. The logic lives in
+// its namespace, publish to the topic (with its key) and write its own logs; for models that retrain, also read
+// their captured features (lambda/model=*, data-capture/*) and write the labelled ones as training rows under
+// training-data/<model>/production-* of the retrain data bucket (issue 17.4). The logic lives in
 // lambdas/core/quality/.
 import { join } from 'node:path';
 import { Duration } from 'aws-cdk-lib';
@@ -23,6 +25,9 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { qualitySettingsSchema, type QualityAlarms, type QualitySettings } from '../../lambdas/core/manifest/schema';
 import type { Task } from '../../lambdas/core/models/model-card';
+import type { TrainingRowsSource } from '../../lambdas/core/quality/monitor/run-quality-monitor';
+import { TRAINING_DATA_PREFIX } from '../../lambdas/core/retrain/contract';
+import { LAMBDA_CAPTURE_PREFIX, SAGEMAKER_CAPTURE_PREFIX } from '../../lambdas/core/monitoring/contracts';
 import { GROUND_TRUTH_PREFIX, PREDICTIONS_PREFIX, QUALITY_METRICS, QUALITY_METRICS_NAMESPACE } from '../../lambdas/core/quality/contracts';
 import { alarmName } from '../../lambdas/core/monitoring/alarms/readable-alert';
 import type { AlarmKind } from '../../lambdas/core/monitoring/contracts';
@@ -116,6 +121,12 @@ export interface QualityModelProps {
    * @default - the defaults (24 h, 100 labels, no alarm)
    */
   readonly quality?: Partial<QualitySettings>;
+  /**
+   * Set for a model that retrains: after each run its labelled captured requests become training rows in
+   * `trainingData` (a SageMaker model's captures are its endpoint's).
+   * @default - no training rows
+   */
+  readonly trainingRows?: TrainingRowsSource;
 }
 
 export interface QualityMonitorProps {
@@ -143,6 +154,12 @@ export interface QualityMonitorProps {
    * @default - no link
    */
   readonly dashboardUrl?: string;
+  /**
+   * The retrain data bucket (PipelineStorage.dataBucket) and its key, where the training rows of the models with
+   * `trainingRows` go; needed when one has.
+   * @default - none
+   */
+  readonly trainingData?: { readonly bucket: s3.IBucket; readonly key?: kms.IKey };
 }
 
 /** A model's quality alarms with the specs they were made from. */
@@ -180,6 +197,8 @@ export class QualityMonitor extends Construct {
       if (wrong) throw new Error(`models: ${m.name} is a ${m.task} model; monitoring.quality.alarms.${wrong.threshold} applies to ${wrong.task} models only, received ${wrong.value}`);
       return { ...m, version: String(m.version), task, settings: parsed.data, specs };
     });
+    const retraining = models.filter((m) => m.trainingRows !== undefined);
+    if (retraining.length > 0 && !props.trainingData) throw new Error(`trainingData is needed: ${retraining.map((m) => m.name).join(', ')} write training rows`);
     const schedule = props.schedule ?? 'rate(1 hour)';
     this.period = qualityAlarmPeriod(schedule);
     const name = qualityMonitorName(props.project, props.stage);
@@ -208,6 +227,26 @@ export class QualityMonitor extends Construct {
     );
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'PublishAlerts', actions: ['sns:Publish'], resources: [props.topic.topicArn] }));
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'UseTopicKey', actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [props.topicKey.keyArn] }));
+    const trainingRowsFindings: { finding: string; reason: string }[] = [];
+    if (retraining.length > 0 && props.trainingData) {
+      // The features of labelled predictions are in the captures, which only the models that retrain need read.
+      const features = [
+        ...(retraining.some((m) => m.trainingRows!.runtime === 'lambda') ? [bucket.arnForObjects(`${LAMBDA_CAPTURE_PREFIX}model=*`)] : []),
+        ...(retraining.some((m) => m.trainingRows!.runtime === 'sagemaker') ? [bucket.arnForObjects(`${SAGEMAKER_CAPTURE_PREFIX}*`)] : []),
+      ];
+      this.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadCapturedFeatures', actions: ['s3:GetObject'], resources: features }));
+      const data = props.trainingData.bucket;
+      const rows = data.arnForObjects(`${TRAINING_DATA_PREFIX}*/production-*`);
+      // The rows are streamed out (a multipart upload for a big window): a failed one is aborted, not left behind.
+      this.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'WriteTrainingRows', actions: ['s3:PutObject', 's3:AbortMultipartUpload'], resources: [rows] }));
+      const dataKey = props.trainingData.key ?? data.encryptionKey;
+      // A multipart upload to an SSE-KMS bucket needs Decrypt as well as a data key.
+      if (dataKey) this.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'UseTrainingDataKey', actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [dataKey.keyArn] }));
+      trainingRowsFindings.push(
+        ...features.map((f) => ({ finding: nagResource(this, f), reason: `Reads the captured features (${f.includes(LAMBDA_CAPTURE_PREFIX) ? 'lambda/model=<model>/' : 'data-capture/<endpoint>/'}) of the models that retrain, to turn the labelled ones into training rows` })),
+        { finding: nagResource(this, rows), reason: 'Writes only the labelled production rows, training-data/<model>/production-<from>-<to>-labelled.csv, of the retrain data bucket' },
+      );
+    }
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'WriteOwnLogs', actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [this.logGroup.logGroupArn] }));
     acknowledgeWildcards(this.role, [
       { finding: nagResource(this, reads[0]!), reason: 'Reads only the prediction records, under predictions/ of the capture bucket (partitioned by model, version and hour)' },
@@ -215,6 +254,7 @@ export class QualityMonitor extends Construct {
       { finding: nagResource(this, own[0]!), reason: `Reads, writes and deletes only its own state, monitor/state/${QUALITY_ALARM_KIND}-<model>.json, in the capture bucket` },
       { finding: nagResource(this, own[1]!), reason: `Reads, writes and deletes only its own summaries, under monitor/summaries/${QUALITY_ALARM_KIND}/ of the capture bucket` },
       { finding: 'Resource::*', reason: `cloudwatch:PutMetricData supports no resource ARN; the statement is scoped by its condition to the namespace ${QUALITY_METRICS_NAMESPACE}` },
+      ...trainingRowsFindings,
     ]);
 
     this.function = new lambda.DockerImageFunction(this, 'Function', {
@@ -233,7 +273,8 @@ export class QualityMonitor extends Construct {
         PROJECT: props.project,
         STAGE: props.stage,
         MODELS_DIR: IMAGE_MODELS_DIR,
-        MONITORED_MODELS: JSON.stringify(models.map((m) => ({ name: m.name, version: m.version, quality: m.settings }))),
+        MONITORED_MODELS: JSON.stringify(models.map((m) => ({ name: m.name, version: m.version, quality: m.settings, ...(m.trainingRows ? { trainingRows: m.trainingRows } : {}) }))),
+        ...(retraining.length > 0 && props.trainingData ? { TRAINING_DATA_BUCKET: props.trainingData.bucket.bucketName } : {}),
         ...(props.dashboardUrl ? { DASHBOARD_URL: props.dashboardUrl } : {}),
         POWERTOOLS_SERVICE_NAME: name,
         LOG_LEVEL: 'INFO',

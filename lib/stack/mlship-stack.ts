@@ -323,7 +323,13 @@ export class MlshipStack extends Stack {
       topicKey: this.pipelineStorage.topicKey,
       schedule: manifest.monitoring.schedule,
       dashboardUrl: this.dashboard.url,
-      models: loaded.models.map((m) => ({ name: m.entry.name, version: m.entry.version, task: m.card.task, quality: m.entry.monitoring.quality })),
+      // Labelled production rows of the models that retrain, where the retrain state machine gathers (issue 17.4).
+      ...(retrainModels.length > 0 ? { trainingData: { bucket: this.pipelineStorage.dataBucket } } : {}),
+      models: loaded.models.map((m) => {
+        const endpoint = endpoints.get(m.entry.name);
+        const trainingRows = m.entry.retrain === undefined ? undefined : endpoint ? { runtime: 'sagemaker' as const, endpointName: endpoint.endpointName } : { runtime: 'lambda' as const };
+        return { name: m.entry.name, version: m.entry.version, task: m.card.task, quality: m.entry.monitoring.quality, ...(trainingRows ? { trainingRows } : {}) };
+      }),
     });
     const modelAlarms = new Map<string, ModelAlarms>();
     for (const { entry } of loaded.models) {

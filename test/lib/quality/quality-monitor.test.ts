@@ -47,7 +47,7 @@ const project = createFixtureProject({
     ],
   },
 });
-const apps = [createTestApp(), createTestApp(), createTestApp()];
+const apps = [createTestApp(), createTestApp(), createTestApp(), createTestApp()];
 after(() => {
   for (const a of apps) a.cleanup();
   project.cleanup();
@@ -96,8 +96,14 @@ describe('the quality monitor function and its schedule', () => {
       models.map((m) => m.name),
       ['breast-cancer', 'churn', 'digits'],
     );
-    assert.deepEqual(models[0], { name: 'breast-cancer', version: '1', quality: bcQuality });
+    assert.deepEqual(models[0], { name: 'breast-cancer', version: '1', quality: bcQuality, trainingRows: { runtime: 'lambda' } });
     assert.deepEqual(models[2]!.quality, { windowHours: 24, minLabels: 100, alarms: {} }, 'the defaults written out whole');
+    // The models that retrain write their labelled rows into the retrain data bucket; digits does not retrain.
+    assert.deepEqual(
+      models.map((m) => (m as { trainingRows?: unknown }).trainingRows),
+      [{ runtime: 'lambda' }, { runtime: 'lambda' }, undefined],
+    );
+    assert.deepEqual(env.TRAINING_DATA_BUCKET, { Ref: idOf(stack.pipelineStorage.dataBucket) });
   });
 
   it("is invoked on the stage's monitoring schedule, retried, with its own log group kept a month", () => {
@@ -119,8 +125,10 @@ describe("the quality monitor's role", () => {
   const statements = statementsOf(roleId);
   const bucket = `<${idOf(stack.dataCapture.bucket)}.Arn>`;
 
-  it('holds exactly these statements: read predictions and labels, keep its own state, its key, its metrics, its topic, its logs', () => {
-    assert.deepEqual([...statements.keys()].sort(), ['KeepOwnState', 'ListPredictionsAndLabels', 'PublishAlerts', 'PutQualityMetrics', 'ReadPredictionsAndLabels', 'UseCaptureKey', 'UseTopicKey', 'WriteOwnLogs']);
+  it('holds exactly these statements: read predictions and labels, keep its own state, its key, its metrics, its topic, its logs, read the captured features and write the training rows', () => {
+    assert.deepEqual([...statements.keys()].sort(), ['KeepOwnState', 'ListPredictionsAndLabels', 'PublishAlerts', 'PutQualityMetrics', 'ReadCapturedFeatures', 'ReadPredictionsAndLabels', 'UseCaptureKey', 'UseTopicKey', 'WriteOwnLogs', 'WriteTrainingRows']);
+    assert.deepEqual(statements.get('ReadCapturedFeatures'), { actions: ['s3:GetObject'], resources: [`${bucket}/lambda/model=*`] });
+    assert.deepEqual(statements.get('WriteTrainingRows'), { actions: ['s3:AbortMultipartUpload', 's3:PutObject'], resources: [`<${idOf(stack.pipelineStorage.dataBucket)}.Arn>/training-data/*/production-*`] });
     assert.deepEqual(statements.get('ListPredictionsAndLabels'), { actions: ['s3:ListBucket'], resources: [bucket] });
     assert.deepEqual(statements.get('ReadPredictionsAndLabels'), { actions: ['s3:GetObject'], resources: [`${bucket}/ground-truth/*`, `${bucket}/predictions/*`] });
     assert.deepEqual(statements.get('KeepOwnState'), {
@@ -134,13 +142,13 @@ describe("the quality monitor's role", () => {
     assert.deepEqual(statements.get('WriteOwnLogs'), { actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [`<${idOf(stack.qualityMonitor.logGroup)}.Arn>`] });
   });
 
-  it('can neither read the captured features (lambda/, data-capture/) nor write outside its own state', () => {
+  it('reads no more than predictions, labels, its state and the captured features, and writes only its state and the production rows', () => {
     const all = [...statements.values()];
     for (const s of all.filter((x) => x.actions.some((a) => a.startsWith('s3:') && a !== 's3:ListBucket'))) {
-      for (const r of s.resources) assert.match(r, /\/(predictions\/\*|ground-truth\/\*|monitor\/state\/quality-\*|monitor\/summaries\/quality\/\*)$/, `${s.actions.join(',')} on ${r}`);
+      for (const r of s.resources) assert.match(r, /\/(predictions\/\*|ground-truth\/\*|monitor\/state\/quality-\*|monitor\/summaries\/quality\/\*|lambda\/model=\*|training-data\/\*\/production-\*)$/, `${s.actions.join(',')} on ${r}`);
     }
     const writes = all.filter((s) => s.actions.some((a) => a === 's3:PutObject' || a === 's3:DeleteObject'));
-    assert.deepEqual(writes.flatMap((s) => s.resources).sort(), [`${bucket}/monitor/state/quality-*`, `${bucket}/monitor/summaries/quality/*`]);
+    assert.deepEqual(writes.flatMap((s) => s.resources).sort(), [`${bucket}/monitor/state/quality-*`, `${bucket}/monitor/summaries/quality/*`, `<${idOf(stack.pipelineStorage.dataBucket)}.Arn>/training-data/*/production-*`].sort());
   });
 });
 
@@ -300,6 +308,44 @@ describe('the construct alone, with a regressor', () => {
     assert.deepEqual((byName.get('p-dev-price-quality-r2')!.Dimensions as { Name: string; Value: string }[]).find((d) => d.Name === 'version'), { Name: 'version', Value: '3' });
     assert.equal(monitor.alarmsOf('other').length, 0);
     assert.equal(qualityAlarmName('p', 'dev', 'price', 'mae'), 'p-dev-price-quality-mae');
+  });
+
+  it('reads the endpoint captures of a retraining SageMaker model and writes its rows with the data bucket\'s key', () => {
+    const other = new Stack(apps[3]!.app, 'Retraining');
+    const k = new kms.Key(other, 'Key', { enableKeyRotation: true });
+    const b = new s3.Bucket(other, 'Bucket', { encryptionKey: k, enforceSSL: true });
+    const dataKey = new kms.Key(other, 'DataKey', { enableKeyRotation: true });
+    const data = new s3.Bucket(other, 'Data', { encryptionKey: dataKey, enforceSSL: true });
+    const tk = new kms.Key(other, 'TopicKey', { enableKeyRotation: true });
+    const t = new sns.Topic(other, 'Topic', { masterKey: tk, enforceSSL: true });
+    const make = (trainingData?: { bucket: s3.IBucket }) =>
+      new QualityMonitor(other, trainingData ? 'Quality' : 'NoData', {
+        project: 'p',
+        stage: 'dev',
+        image,
+        captureBucket: b,
+        captureKey: k,
+        topic: t,
+        topicKey: tk,
+        ...(trainingData ? { trainingData } : {}),
+        models: [{ name: 'price', version: 3, task: 'regression', trainingRows: { runtime: 'sagemaker', endpointName: 'p-dev-price' } }],
+      });
+    assert.throws(() => make(), /trainingData is needed: price write training rows/);
+    const m = make({ bucket: data });
+    const json = Template.fromStack(other).toJSON() as { Resources: Record<string, Resource> };
+    const roleId = other.getLogicalId(m.role.node.defaultChild as never);
+    const policy = Object.values(json.Resources).find((r) => r.Type === 'AWS::IAM::Policy' && (r.Properties.Roles as { Ref: string }[]).some((x) => x.Ref === roleId))!;
+    const bySid = new Map((policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement.map((x) => [x.Sid, { actions: [x.Action].flat().sort(), resources: [x.Resource].flat().map(flatten) }]));
+    const id = (c: { node: { defaultChild?: unknown } }) => other.getLogicalId(c.node.defaultChild as never);
+    assert.deepEqual(bySid.get('ReadCapturedFeatures'), { actions: ['s3:GetObject'], resources: [`<${id(b)}.Arn>/data-capture/*`] });
+    assert.deepEqual(bySid.get('WriteTrainingRows'), { actions: ['s3:AbortMultipartUpload', 's3:PutObject'], resources: [`<${id(data)}.Arn>/training-data/*/production-*`] });
+    assert.deepEqual(bySid.get('UseTrainingDataKey'), { actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [`<${id(dataKey)}.Arn>`] });
+    const fn = json.Resources[other.getLogicalId(m.function.node.defaultChild as never)]!;
+    const env = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    assert.deepEqual(env.TRAINING_DATA_BUCKET, { Ref: id(data) });
+    assert.deepEqual((JSON.parse(String(env.MONITORED_MODELS)) as { trainingRows?: unknown }[])[0]!.trainingRows, { runtime: 'sagemaker', endpointName: 'p-dev-price' });
+    const findings = new AwsSolutionsChecks().validateScope(other).violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName}  ${r.constructPath}`)).filter((f) => f.includes('/Quality/'));
+    assert.deepEqual(findings, []);
   });
 
   it('is clean under cdk-nag on its own', () => {
