@@ -3,12 +3,15 @@
 // JSON.parse of the same bodies alone. Requests of 1,000 labels (the most one request takes), one at a time and
 // 8 in flight (the label store's group commit shares one append and fsync among the requests that wait).
 // Goal: at least 20,000 labels/s.
-// TODO(lead): once local/serving/gateway.ts serves the feedback route, add the same figure through HTTP
-// (node:http client, keep-alive, 8 connections, POST /v1/models/breast-cancer/feedback) beside these.
+// And the same through the local gateway over HTTP (node:http, keep-alive, 8 connections): what a caller gets.
 import { mkdtempSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Logger } from '@aws-lambda-powertools/logger';
 import type { Row } from '../run';
+import type { LoadedManifest } from '../../lambdas/core/manifest/load';
+import { LocalGateway } from '../../local/serving/gateway';
 import type { FeedbackTarget } from '../../lambdas/core/quality/feedback/validate';
 import { handleFeedback } from '../../local/quality/feedback-route';
 import { LabelStore } from '../../local/quality/label-store';
@@ -45,6 +48,64 @@ function parseOnly(requests: string[]): number {
   let items = 0;
   for (const body of requests) items += (JSON.parse(body) as { feedback: unknown[] }).feedback.length;
   return items / ((performance.now() - started) / 1000);
+}
+
+/** One POST over a keep-alive agent; resolves with the status once the answer is read. */
+function post(agent: Agent, port: number, path: string, body: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Labels per second of `requests` bodies POSTed to the gateway's feedback route of breast-cancer, `inFlight` connections. */
+async function throughGateway(port: number, requests: string[], inFlight: number): Promise<number> {
+  const agent = new Agent({ keepAlive: true, maxSockets: inFlight });
+  let next = 0;
+  const started = performance.now();
+  try {
+    await Promise.all(
+      Array.from({ length: inFlight }, async () => {
+        while (next < requests.length) {
+          const status = await post(agent, port, '/v1/models/breast-cancer/feedback', requests[next++]!);
+          if (status !== 202) throw new Error(`the gateway's feedback route answered ${status}`);
+        }
+      }),
+    );
+  } finally {
+    agent.destroy();
+  }
+  return (requests.length * LABELS_PER_REQUEST) / ((performance.now() - started) / 1000);
+}
+
+/** The feedback route of a real local gateway (breast-cancer of `manifest`), against JSON.parse of the same bodies. */
+export async function feedbackIngestOverHttp(manifest: LoadedManifest, options: { readonly quick?: boolean } = {}): Promise<Row[]> {
+  const requests = options.quick ? 20 : 100;
+  const state = mkdtempSync(join(tmpdir(), 'mlship-bench-feedback-http-'));
+  const gateway = await LocalGateway.start({ manifest, port: 0, stateDir: state, alerts: { emit: () => undefined }, throttle: false, monitorIntervalMs: 3_600_000, logger: new Logger({ logLevel: 'ERROR' }) });
+  try {
+    const port = Number(new URL(gateway.url).port);
+    await throughGateway(port, bodies(5, 'warm'), 1);
+    const http: number[] = [];
+    const raw: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      const set = bodies(requests, `h${round}`);
+      raw.push(parseOnly(set));
+      http.push(await throughGateway(port, set, 8));
+    }
+    const [h, r] = [Math.max(...http), Math.max(...raw)];
+    const perSecond = (x: number) => `${Math.round(x).toLocaleString('en-US')} labels/s`;
+    return [
+      { figure: `feedback ingest through the local gateway (HTTP, keep-alive), ${LABELS_PER_REQUEST} labels a request, 8 connections`, value: perSecond(h), baseline: `${perSecond(r)} JSON.parse alone`, ratio: h / r, target: `>= ${TARGET_LABELS_PER_SECOND.toLocaleString('en-US')} labels/s`, ok: h >= TARGET_LABELS_PER_SECOND },
+    ];
+  } finally {
+    await gateway.close();
+    rmSync(state, { recursive: true, force: true });
+  }
 }
 
 export async function feedbackIngest(options: { readonly quick?: boolean } = {}): Promise<Row[]> {
