@@ -6,6 +6,7 @@
 import { resolveDriftThresholds } from '../../lambdas/core/monitoring/drift/thresholds';
 import type { MonitoredModel } from '../../lambdas/core/monitoring/monitor/drift-monitor';
 import type { QualityMonitoredModel } from '../../lambdas/core/quality/monitor/run-quality-monitor';
+import { localRetrainDataDir } from '../retrain/production-rows';
 import type { ModelCard } from '../../lambdas/core/models/model-card';
 import { modelAlarmSpecs, type AlarmSpec } from '../../lambdas/core/monitoring/alarms/alarm-catalog';
 import type { AlarmEvent, ReadableAlert } from '../../lambdas/core/monitoring/contracts';
@@ -111,6 +112,8 @@ export class LocalMonitoring {
       stage: LOCAL_STAGE,
       models: () => this.monitoredModels(),
       qualityModels: () => this.qualityModels(),
+      // The labelled rows of the models that retrain, where `mlship retrain` gathers them.
+      ...(options.stateDir ? { trainingRowsFolder: localRetrainDataDir(options.stateDir) } : {}),
       windowMs: manifest.monitoring.windowHours * 3_600_000 * this.timeScale,
       intervalMs: this.monitorIntervalMs,
       metrics: this.metrics,
@@ -190,7 +193,8 @@ export class LocalMonitoring {
       const handle = release.versions.find((v) => v.version === live) ?? release.versions[0]!;
       const cards = new Map<string, ModelCard>(release.versions.filter((v) => v !== handle).map((v) => [String(v.version), v.model.card]));
       const quality = { ...entry.monitoring.quality, windowHours: entry.monitoring.quality.windowHours * this.timeScale };
-      return [{ name: entry.name, card: handle.model.card, cards, quality }];
+      const trainingRows = entry.retrain === undefined ? undefined : entry.runtime === 'sagemaker' ? { runtime: 'sagemaker' as const, endpointName: localEndpointName(entry.name, handle.version) } : { runtime: 'lambda' as const };
+      return [{ name: entry.name, card: handle.model.card, cards, quality, ...(trainingRows ? { trainingRows } : {}) }];
     });
   }
 

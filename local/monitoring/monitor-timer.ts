@@ -39,6 +39,12 @@ export interface LocalDriftMonitorOptions {
    * metrics.recordQuality; a model it fails on fails the run like a drift failure. @default - none
    */
   readonly qualityModels?: () => readonly QualityMonitoredModel[];
+  /**
+   * The local retrain data folder (<stateDir>/retrain-data): the quality models that retrain get their window's
+   * labelled captured requests written under its training-data/<model>/, where the local retrain gathers them.
+   * @default - no rows written
+   */
+  readonly trainingRowsFolder?: string;
   /** A model went into drift: its one report. */
   readonly report: (alert: ReadableAlert, event: AlarmEvent) => void;
   /** The monitor itself went from working to failing, or back. @default - not sent */
@@ -169,7 +175,7 @@ export class LocalDriftMonitor {
           to: window.to.getTime(),
           now: now.getTime(),
           ...(options.dashboardUrl ? { dashboardUrl: options.dashboardUrl } : {}),
-          ...(qualityModels.length > 0 ? { quality: { models: qualityModels } } : {}),
+          ...(qualityModels.length > 0 ? { quality: { models: qualityModels, ...(options.trainingRowsFolder ? { trainingRowsFolder: options.trainingRowsFolder } : {}) } } : {}),
         },
         {
           putMetrics: (model, datums, time) => options.metrics.recordDrift(model, datums, time),
@@ -185,6 +191,8 @@ export class LocalDriftMonitor {
       for (const outcome of qualityOutcomes) {
         this.latestQuality.set(outcome.model, { time: now.toISOString(), outcome });
         if ('error' in outcome) this.log(`quality monitor: ${outcome.model}: ${outcome.error.message}`);
+        // Rows not written fail no run (the figures and alerts stand), but are told.
+        else if (outcome.trainingRowsError !== undefined) this.log(`quality monitor: ${outcome.model}: training rows not written: ${outcome.trainingRowsError}`);
       }
       const failed = [...outcomes.filter(isFailure).map((o) => `${o.model}: ${o.error.message}`), ...qualityOutcomes.flatMap((o) => ('error' in o ? [`quality of ${o.model}: ${o.error.message}`] : []))];
       if (failed.length > 0) failure = failed.join('; ');

@@ -13,6 +13,9 @@ import type { ObjectStore } from '../../lambdas/core/storage/object-store';
 import { runQualityMonitor, type QualityDatum, type QualityMonitoredModel, type QualityOutcome } from '../../lambdas/core/quality/monitor/run-quality-monitor';
 import { FolderObjectStore } from '../storage/folder-object-store';
 
+/** The bucket name the retrain data folder stands for in a job's store. */
+export const LOCAL_TRAINING_DATA_BUCKET = 'retrain-data';
+
 /** One run, as the main thread asks for it. */
 export interface MonitorJob {
   /** The capture folder, read as `bucket`. */
@@ -26,8 +29,12 @@ export interface MonitorJob {
   readonly to: number;
   readonly now: number;
   readonly dashboardUrl?: string;
-  /** The quality monitor, run after the drift monitor on the same store: its models (their windows are their own). @default - not run */
-  readonly quality?: { readonly models: readonly QualityMonitoredModel[] };
+  /**
+   * The quality monitor, run after the drift monitor on the same store: its models (their windows are their own),
+   * and the folder standing for the retrain data bucket, where the models that retrain get their labelled rows.
+   * @default - not run
+   */
+  readonly quality?: { readonly models: readonly QualityMonitoredModel[]; readonly trainingRowsFolder?: string };
 }
 
 export interface WireError {
@@ -89,10 +96,11 @@ export function serveMonitorJobs(port: NonNullable<typeof parentPort>, options: 
       return;
     }
     const { id, job } = message;
-    const key = `${job.bucket}\u0000${job.folder}`;
+    const rowsFolder = job.quality?.trainingRowsFolder;
+    const key = `${job.bucket}\u0000${job.folder}\u0000${rowsFolder ?? ''}`;
     let store = stores.get(key);
     if (!store) {
-      store = options.store?.(job) ?? new FolderObjectStore({ [job.bucket]: job.folder });
+      store = options.store?.(job) ?? new FolderObjectStore({ [job.bucket]: job.folder, ...(rowsFolder ? { [LOCAL_TRAINING_DATA_BUCKET]: rowsFolder } : {}) });
       stores.set(key, store);
     }
     const notify = (alert: ReadableAlert, event: AlarmEvent) => call(id, { what: 'notify', alert, event });
@@ -120,6 +128,7 @@ export function serveMonitorJobs(port: NonNullable<typeof parentPort>, options: 
               project: job.project,
               stage: job.stage,
               models: job.quality.models,
+              ...(rowsFolder ? { trainingRows: { dataBucket: LOCAL_TRAINING_DATA_BUCKET } } : {}),
               putMetrics: (model, version, datums, time) => call(id, { what: 'quality-metrics', model, version, datums, time: time.getTime() }),
               notify,
               ...(job.dashboardUrl ? { dashboardUrl: job.dashboardUrl } : {}),
