@@ -29,12 +29,12 @@ const TARGET_MS = 2000;
 const NOW = new Date('2026-03-02T00:00:00Z');
 const BUCKET = 'capture';
 
-function card(): ModelCard {
+export function card(): ModelCard {
   return modelCardSchema.parse(JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'models', 'breast-cancer', '1', 'model.json'), 'utf8')));
 }
 
 /** The store with the window's prediction records and their labels; the ids, for the memory figure. */
-function traffic(c: ModelCard): { store: MemoryObjectStore; ids: string[] } {
+export function traffic(c: ModelCard): { store: MemoryObjectStore; ids: string[] } {
   const store = new MemoryObjectStore();
   const { next } = createRandom(23);
   const ids: string[] = [];
@@ -82,7 +82,7 @@ function bytesPerLabel(ids: readonly string[]): number | undefined {
   // Fresh copies of the ids, as the join makes them reading lines (not the generator's strings).
   const copies = ids.map((id) => Buffer.from(id).toString());
   const table = new LabelTable();
-  for (let i = 0; i < copies.length; i++) table.add(copies[i]!, i & 1, 1.7e12 + i);
+  for (let i = 0; i < copies.length; i++) table.add(copies[i]!, 0, i & 1, 1.7e12 + i);
   copies.length = 0;
   gc();
   const after = process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;

@@ -84,15 +84,24 @@ export class QualityAccumulator {
 
   /** One labelled prediction of a classifier; probabilities: the row of labels.length values, or undefined when the model gives none. */
   addClassified(trueIndex: number, predictedIndex: number, probabilities: ArrayLike<number> | undefined, delaySeconds: number): void {
+    if (probabilities !== undefined && probabilities.length !== this.classes) throw new RangeError(`probabilities must hold ${this.classes} values (one per label), received ${probabilities.length}`);
+    this.addClassifiedAt(trueIndex, predictedIndex, probabilities, 0, delaySeconds);
+  }
+
+  /**
+   * addClassified with the row's probabilities at probabilities[offset, offset + labels.length) (a view of a
+   * batch's rows without a subarray per row: the join adds millions).
+   */
+  addClassifiedAt(trueIndex: number, predictedIndex: number, probabilities: ArrayLike<number> | undefined, offset: number, delaySeconds: number): void {
     if (this.task !== 'classification') throw new TypeError('addClassified on a regressor accumulator: use addRegressed');
     const k = this.classes;
     if (!Number.isInteger(trueIndex) || trueIndex < 0 || trueIndex >= k) throw new RangeError(`trueIndex must be an integer from 0 to ${k - 1}, received ${trueIndex}`);
     if (!Number.isInteger(predictedIndex) || predictedIndex < 0 || predictedIndex >= k) throw new RangeError(`predictedIndex must be an integer from 0 to ${k - 1}, received ${predictedIndex}`);
     checkDelay(delaySeconds);
     if (probabilities !== undefined) {
-      if (probabilities.length !== k) throw new RangeError(`probabilities must hold ${k} values (one per label), received ${probabilities.length}`);
+      if (!(Number.isSafeInteger(offset) && offset >= 0 && offset + k <= probabilities.length)) throw new RangeError(`probabilities must hold ${k} values (one per label) from ${offset}, received ${probabilities.length}`);
       for (let c = 0; c < k; c++) {
-        const p = probabilities[c]!;
+        const p = probabilities[offset + c]!;
         // sklearn refuses probabilities outside [0, 1] (log_loss) and NaN (roc_auc_score)
         if (!(p >= 0 && p <= 1)) throw new RangeError(`probabilities[${c}] must be a number from 0 to 1, received ${p}`);
       }
@@ -105,12 +114,12 @@ export class QualityAccumulator {
       this.withoutProbabilities++;
     } else if (this.withoutProbabilities === 0) {
       // sklearn log_loss on float64 probabilities: clipped to [eps, 1 - eps], not renormalised
-      const p = probabilities[trueIndex]!;
+      const p = probabilities[offset + trueIndex]!;
       this.logLoss.add(-Math.log(p < FLOAT64_EPSILON ? FLOAT64_EPSILON : p > 1 - FLOAT64_EPSILON ? 1 - FLOAT64_EPSILON : p));
       this.truth[row] = trueIndex;
       // + 0: -0 is kept as 0, so that it ties with 0 when sorted by its bits
-      if (k === 2) this.probabilities[row] = probabilities[1]! + 0;
-      else for (let c = 0, at = row * k; c < k; c++) this.probabilities[at + c] = probabilities[c]! + 0;
+      if (k === 2) this.probabilities[row] = probabilities[offset + 1]! + 0;
+      else for (let c = 0, at = row * k; c < k; c++) this.probabilities[at + c] = probabilities[offset + c]! + 0;
     }
     this.rows = row + 1;
   }
@@ -335,8 +344,8 @@ export class QualityAccumulator {
     this.reserve(this.delays.length * 2);
   }
 
-  /** Room for `rows` rows, at least doubling what is there. */
-  private reserve(rows: number): void {
+  /** Room for `rows` rows (a size hint: rows added up to it cost no copy), at least doubling what is there. */
+  reserve(rows: number): void {
     if (rows <= this.delays.length) return;
     const capacity = Math.max(rows, this.delays.length * 2);
     this.delays = grown(this.delays, capacity);

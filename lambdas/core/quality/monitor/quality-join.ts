@@ -24,7 +24,21 @@ import type { PredictionRecord } from '../contracts';
 import { groundTruthHourPrefix } from '../feedback/label-keys';
 import { predictionsHourPrefix } from '../predictions/prediction-sink';
 import { QualityAccumulator } from '../metrics/quality-accumulator';
-import { parseLabelCsv, parseLabelJson, parsePredictionLine, type ParsedLabel } from './quality-lines';
+import {
+  decodeBase64Into,
+  idHashOf,
+  labelLineClasses,
+  parseLabelCsv,
+  parseLabelJson,
+  parsePredictionLine,
+  predictionLineShape,
+  scanLabelLine,
+  scannedLabel,
+  scannedPrediction,
+  scanPredictionLine,
+  type ParsedLabel,
+  type ScannedPrediction,
+} from './quality-lines';
 
 const HOUR_MS = 3_600_000;
 /** Most problems (rejected lines with their reasons) kept per run. */
@@ -114,39 +128,132 @@ export interface JoinOptions {
 }
 
 /**
- * The labels of a window, keyed by (id, index): the key is the id for index 0 and `id\nindex` otherwise (ids
- * are visible ASCII, so no id holds a newline). Typed arrays grow by doubling; the Map holds the slot.
+ * The labels of a window, keyed by (id, index), without an object or a string per label (a million labels
+ * made the collector the join's largest cost): the ids' characters one byte each in one growing array (label
+ * ids are visible ASCII, 1 to 128 characters), an open-addressing hash table (linear probing, at most half
+ * full) whose buckets hold the slot and the key's hash side by side (one cache line to reject a bucket), and
+ * per slot typed arrays: where its id is and the index, side by side, then truth, time, joined. A key is looked
+ * up from a range of a line's characters, so a prediction line's id needs no string of its own either.
+ * Slots are numbered in the order labels were added. About 60-80 bytes a 22-character label.
  */
 export class LabelTable {
-  readonly slots = new Map<string, number>();
+  private chars = new Uint8Array(16 * 1024);
+  private charsUsed = 0;
+  /** Per slot: its id's first character in `chars` x 256 + its length, and its index. */
+  private keys = new Float64Array(2 * 1024);
+  /** Per bucket: slot + 1 (0 when empty) and the key's hash. Buckets: a power of two, at least twice the labels. */
+  private buckets = new Int32Array(2 * 2048);
   truth = new Float64Array(1024);
   time = new Float64Array(1024);
   joined = new Uint8Array(1024);
   size = 0;
 
-  /** Adds a label; false when its key already has one. */
-  add(key: string, truth: number, time: number): boolean {
-    if (this.slots.has(key)) return false;
-    if (this.size === this.truth.length) this.grow();
-    this.slots.set(key, this.size);
-    this.truth[this.size] = truth;
-    this.time[this.size] = time;
-    this.size++;
+  /** Adds a label; false when its key already has one. The id: 1 to 255 characters below 256 (a label's id is visible ASCII). */
+  add(id: string, index: number, truth: number, time: number): boolean {
+    return this.addFrom(id, 0, id.length, index, truth, time);
+  }
+
+  /** Adds the label of the id text[start, end) (whose idHashOf the caller may know); false when its key already has one. */
+  addFrom(text: string, start: number, end: number, index: number, truth: number, time: number, idHash = idHashOf(text, start, end)): boolean {
+    const length = end - start;
+    if (length < 1 || length > 255) throw new RangeError(`a label id has 1 to 255 characters, received ${length}`);
+    const hash = keyHash(idHash, index);
+    const buckets = this.buckets;
+    const mask = (buckets.length >> 1) - 1;
+    let b = hash & mask;
+    for (let s = buckets[2 * b]!; s !== 0; s = buckets[2 * b]!) {
+      if (buckets[2 * b + 1] === hash && this.holds(s - 1, text, start, end, index)) return false;
+      b = (b + 1) & mask;
+    }
+    const slot = this.size;
+    if (slot === this.truth.length) this.grow();
+    if (this.charsUsed + length > this.chars.length) this.chars = grown(this.chars, Math.max(this.chars.length * 2, this.charsUsed + length));
+    const chars = this.chars;
+    const at = this.charsUsed;
+    for (let i = 0; i < length; i++) {
+      const c = text.charCodeAt(start + i);
+      if (c > 0xff) throw new RangeError(`a label id is ASCII, received character ${c}`);
+      chars[at + i] = c;
+    }
+    this.charsUsed = at + length;
+    this.keys[2 * slot] = at * 256 + length;
+    this.keys[2 * slot + 1] = index;
+    this.truth[slot] = truth;
+    this.time[slot] = time;
+    buckets[2 * b] = slot + 1;
+    buckets[2 * b + 1] = hash;
+    this.size = slot + 1;
+    if (this.size * 2 > mask + 1) this.rehash();
+    return true;
+  }
+
+  /** The slot of the label of (id, index), or -1. */
+  slotOf(id: string, index: number): number {
+    return this.find(id, 0, id.length, index, idHashOf(id, 0, id.length));
+  }
+
+  /** The slot of the label of (text[start, end), index), or -1; idHash: idHashOf(text, start, end). */
+  find(text: string, start: number, end: number, index: number, idHash: number): number {
+    const hash = keyHash(idHash, index);
+    const buckets = this.buckets;
+    const mask = (buckets.length >> 1) - 1;
+    let b = hash & mask;
+    for (let s = buckets[2 * b]!; s !== 0; s = buckets[2 * b]!) {
+      if (buckets[2 * b + 1] === hash && this.holds(s - 1, text, start, end, index)) return s - 1;
+      b = (b + 1) & mask;
+    }
+    return -1;
+  }
+
+  private holds(slot: number, text: string, start: number, end: number, index: number): boolean {
+    const length = end - start;
+    const place = this.keys[2 * slot]!;
+    if (place % 256 !== length || this.keys[2 * slot + 1] !== index) return false;
+    const chars = this.chars;
+    const at = (place - length) / 256;
+    for (let i = 0; i < length; i++) if (chars[at + i] !== text.charCodeAt(start + i)) return false;
     return true;
   }
 
   private grow(): void {
     const n = this.truth.length * 2;
-    const truth = new Float64Array(n);
-    truth.set(this.truth);
-    const time = new Float64Array(n);
-    time.set(this.time);
-    const joined = new Uint8Array(n);
-    joined.set(this.joined);
-    this.truth = truth;
-    this.time = time;
-    this.joined = joined;
+    this.keys = grown(this.keys, 2 * n);
+    this.truth = grown(this.truth, n);
+    this.time = grown(this.time, n);
+    this.joined = grown(this.joined, n);
   }
+
+  private rehash(): void {
+    const old = this.buckets;
+    const buckets = new Int32Array(old.length * 2);
+    const mask = (buckets.length >> 1) - 1;
+    for (let o = 0; o < old.length; o += 2) {
+      if (old[o] === 0) continue;
+      const hash = old[o + 1]!;
+      let b = hash & mask;
+      while (buckets[2 * b] !== 0) b = (b + 1) & mask;
+      buckets[2 * b] = old[o]!;
+      buckets[2 * b + 1] = hash;
+    }
+    this.buckets = buckets;
+  }
+}
+
+function grown<T extends Float64Array | Uint8Array>(array: T, length: number): T {
+  const next = new (array.constructor as new (length: number) => T)(length);
+  next.set(array);
+  return next;
+}
+
+/** The key's hash: the id's (FNV-1a, idHashOf) with the index, then murmur3's finaliser (linear probing wants the low bits mixed). */
+function keyHash(idHash: number, index: number): number {
+  let h = Math.imul(idHash ^ (index >>> 0), 0x01000193);
+  if (index > 0xffffffff) h = Math.imul(h ^ Math.floor(index / 4294967296), 0x01000193);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
 }
 
 /** Scratch for decoding a line's float32 base64 without an allocation per line (the join reads millions). */
@@ -162,8 +269,6 @@ function floatsOf(base64: string): Float32Array {
   if (bytes % 4 !== 0) throw new RangeError(`${bytes} bytes are not whole float32 values`);
   return new Float32Array(scratch.buffer, scratch.byteOffset, bytes / 4);
 }
-
-const labelKey = (id: string, index: number) => (index === 0 ? id : `${id}\n${index}`);
 
 /** The hours whose labels a window reads: from an hour before its first hour up to the hour of its end. */
 export function labelHoursOf(window: JoinWindow): Date[] {
@@ -199,6 +304,8 @@ export async function joinQualityWindow(store: ObjectStore, bucket: string, mode
 
   // 1. The labels.
   const table = new LabelTable();
+  const lineClasses = regression ? undefined : labelLineClasses(model.labels);
+  const scanned = scannedLabel();
   let read = 0;
   let duplicates = 0;
   let rejected = 0;
@@ -217,6 +324,11 @@ export async function joinQualityWindow(store: ObjectStore, bucket: string, mode
         {
           line: (text) => {
             n++;
+            if (!csv && scanLabelLine(text, lineClasses, scanned)) {
+              read++;
+              if (!table.addFrom(text, scanned.idStart, scanned.idEnd, scanned.index, scanned.truth, scanned.time, scanned.idHash)) duplicates++;
+              return;
+            }
             if (text.trim() === '') return;
             let label: ParsedLabel | undefined;
             try {
@@ -233,7 +345,7 @@ export async function joinQualityWindow(store: ObjectStore, bucket: string, mode
                 if (i === undefined) throw new Error(`label ${JSON.stringify(label.label)} is not one of the model's classes (${model.labels.join(', ')})`);
                 truth = i;
               }
-              if (!table.add(labelKey(label.id, label.index), truth, label.time)) duplicates++;
+              if (!table.add(label.id, label.index, truth, label.time)) duplicates++;
             } catch (error) {
               if (label === undefined) read++;
               rejected++;
@@ -258,6 +370,7 @@ export async function joinQualityWindow(store: ObjectStore, bucket: string, mode
   const versions: JoinedVersion[] = [];
   let predictionObjects = 0;
   let joined = 0;
+  const prediction = scannedPrediction();
   for (const version of model.versions) {
     const v: JoinedVersion = {
       version,
@@ -270,6 +383,9 @@ export async function joinQualityWindow(store: ObjectStore, bucket: string, mode
       hours: hours.map((h) => ({ hour: h.toISOString(), predictions: 0, labelled: 0, correct: 0, absError: 0, squaredError: 0 })),
     };
     versions.push(v);
+    // The live version's rows are most of the labels: room for them at once, not by doubling.
+    if (versions.length === 1) v.accumulator.reserve(table.size);
+    const shape = predictionLineShape(model.name, version, model.task, model.labels);
     for (let h = 0; h < hours.length; h++) {
       const hourFigures = v.hours[h]!;
       for await (const object of store.list(bucket, predictionsHourPrefix(model.name, version, hours[h]!))) {
@@ -282,6 +398,15 @@ export async function joinQualityWindow(store: ObjectStore, bucket: string, mode
           {
             line: (text) => {
               n++;
+              if (scanPredictionLine(text, shape, prediction)) {
+                if (Number.isNaN(prediction.time)) {
+                  v.rejectedLines++;
+                  problem(object.key, n, 'time must be an ISO 8601 time');
+                  return;
+                }
+                joined += joinScanned(text, prediction, v, hourFigures, table, regression, shape.width);
+                return;
+              }
               if (text.trim() === '') return;
               let record: PredictionRecord;
               let time: number;
@@ -334,8 +459,8 @@ function joinRecord(record: PredictionRecord, time: number, v: JoinedVersion, ho
   let width = 0;
   let toLive: Int32Array | undefined;
   for (let k = 0; k < count; k++) {
-    const slot = table.slots.get(labelKey(id, first + k));
-    if (slot === undefined) continue;
+    const slot = table.slotOf(id, first + k);
+    if (slot < 0) continue;
     if (table.joined[slot] === 1) {
       v.duplicatePredictions++;
       continue;
@@ -376,6 +501,72 @@ function joinRecord(record: PredictionRecord, time: number, v: JoinedVersion, ho
       }
       const p = probabilities?.subarray(k * labels.length, (k + 1) * labels.length);
       v.accumulator.addClassified(truth, predicted, p, delaySeconds);
+      if (truth === predicted) hour.correct++;
+    }
+    table.joined[slot] = 1;
+    taken++;
+    v.labelled++;
+    hour.labelled++;
+  }
+  return taken;
+}
+
+/** Float32 values decoded from a line's base64 without an allocation per line; `floatScratchBytes` is an aligned view of the same memory. */
+let floatScratch = new Float32Array(16 * 1024);
+let floatScratchBytes = new Uint8Array(floatScratch.buffer);
+
+/** Decodes text[start, end) (float32 base64) into floatScratch; the number of values. Throws as floatsOf does. */
+function floatsInto(text: string, start: number, end: number): number {
+  const most = Math.ceil(((end - start) * 3) / 4);
+  if (most > floatScratchBytes.length) {
+    floatScratch = new Float32Array(2 ** Math.ceil(Math.log2(most / 4 + 1)));
+    floatScratchBytes = new Uint8Array(floatScratch.buffer);
+  }
+  const bytes = LITTLE_ENDIAN ? decodeBase64Into(text, start, end, floatScratchBytes) : -1;
+  if (bytes >= 0 && bytes % 4 === 0) return bytes / 4;
+  // Not canonical base64 (or not whole float32s): Buffer's decoding, its errors included, as the line parser's path does.
+  const values = floatsOf(text.slice(start, end));
+  floatScratch.set(values);
+  return values.length;
+}
+
+/** joinRecord for a line scanPredictionLine read: the same counts and rows, from the line's text. */
+function joinScanned(text: string, p: ScannedPrediction, v: JoinedVersion, hour: HourQuality, table: LabelTable, regression: boolean, width: number): number {
+  const { first, count, time } = p;
+  v.predictions += count;
+  hour.predictions += count;
+  let taken = 0;
+  // The numbers are decoded at the first instance with a label: -1 until then.
+  let floats = -1;
+  let withProbabilities = false;
+  for (let k = 0; k < count; k++) {
+    const slot = table.find(text, p.idStart, p.idEnd, first + k, p.idHash);
+    if (slot < 0) continue;
+    if (table.joined[slot] === 1) {
+      v.duplicatePredictions++;
+      continue;
+    }
+    const delaySeconds = Math.max(0, (table.time[slot]! - time) / 1000);
+    const truth = table.truth[slot]!;
+    if (regression) {
+      if (floats < 0) floats = floatsInto(text, p.floatsStart, p.floatsEnd);
+      if (k >= floats) continue;
+      const predicted = floatScratch[k]!;
+      v.accumulator.addRegressed(truth, predicted, delaySeconds);
+      const error = predicted - truth;
+      hour.absError += Math.abs(error);
+      hour.squaredError += error * error;
+    } else {
+      if (floats < 0) {
+        floats = p.floatsStart < 0 ? 0 : floatsInto(text, p.floatsStart, p.floatsEnd);
+        withProbabilities = p.floatsStart >= 0 && floats === count * width;
+      }
+      const predicted = p.predicted[k]!;
+      if (predicted >= width) {
+        v.unknownClasses++;
+        continue;
+      }
+      v.accumulator.addClassifiedAt(truth, predicted, withProbabilities ? floatScratch : undefined, k * width, delaySeconds);
       if (truth === predicted) hour.correct++;
     }
     table.joined[slot] = 1;
