@@ -6,6 +6,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadManifest, resolveManifestPath } from '../../lambdas/core/manifest/load';
+import type { EvaluationResult } from '../../lambdas/core/retrain/contract';
+import type { LocalRetrainResult } from '../../local/retrain/run-retrain';
+import { comparisonLines } from '../../bin/commands/retrain';
 import { tempDirMaker } from '../fixtures/temp-dirs';
 
 const REPO_ROOT = resolve(import.meta.dirname, '../..');
@@ -61,5 +64,49 @@ describe('mlship retrain (the executable)', () => {
     const run = await mlship(['retrain', '--model', 'breast-cancer', '--data', 'x.csv', '--bogus']);
     assert.equal(run.code, 2);
     assert.match(run.stderr, /unknown option '--bogus'/);
+  });
+
+  it('without --data and without labelled production rows, says where either would come from and exits 1', async () => {
+    const stateDir = tempDir();
+    const run = await mlship(['retrain', '--model', 'breast-cancer', '--state-dir', stateDir]);
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stderr, /no data to retrain breast-cancer on: give a labelled CSV file, or let the quality monitor write labelled production rows to .*retrain-data\/training-data\/breast-cancer/);
+    assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
+  });
+});
+
+describe('mlship retrain: the comparison printed', () => {
+  const evaluation = {
+    metric: 'accuracy',
+    candidateScore: 0.96,
+    liveScore: 0.95,
+    tolerance: 0.01,
+    threshold: 0.94,
+    heldOutRows: 143,
+    candidateVersion: 2,
+    liveVersion: 1,
+    candidate: { accuracy: 0.96, macroF1: 0.955, rocAuc: 0.99 },
+    live: { accuracy: 0.95, macroF1: 0.945, rocAuc: 0.985 },
+    evaluationKey: '_work/retrain/x/evaluation.json',
+    production: null,
+    rejectedMessage: '',
+  } satisfies EvaluationResult;
+  const result = (e: EvaluationResult) => ({ status: 'rejected', evaluation: e }) as unknown as LocalRetrainResult;
+
+  it('prints both models on the newest labelled production window beside the held-out comparison', () => {
+    const production = { key: 'training-data/breast-cancer/production-20261207T00Z-20261208T00Z-labelled.csv', from: '2026-12-07T00:00:00.000Z', to: '2026-12-08T00:00:00.000Z', rows: 480, trainedOn: 360, candidate: { accuracy: 0.9125, macroF1: 0.9, rocAuc: 0.97 }, live: { accuracy: 0.5, macroF1: 0.49, rocAuc: 0.51 } };
+    const lines = comparisonLines(result({ ...evaluation, production }));
+    const text = lines.join('\n');
+    assert.match(text, /^held-out rows: 143; gate: candidate accuracy >= live 0\.9500 - tolerance 0\.01 = 0\.9400\n/);
+    const at = lines.findIndex((l) => l.startsWith('latest labelled production window'));
+    assert.ok(at > 0, text);
+    assert.equal(lines[at], 'latest labelled production window 2026-12-07 00:00 to 2026-12-08 00:00 UTC: 480 rows from training-data/breast-cancer/production-20261207T00Z-20261208T00Z-labelled.csv (the candidate trained on 360 of them; the gate decides on the held-out rows)');
+    assert.deepEqual(lines.slice(at + 2), ['metric         live v1    candidate v2', 'accuracy        0.5000          0.9125', 'macro F1        0.4900          0.9000', 'ROC AUC         0.5100          0.9700']);
+    assert.deepEqual(lines.slice(2, 6), ['metric         live v1    candidate v2', 'accuracy        0.9500          0.9600', 'macro F1        0.9450          0.9550', 'ROC AUC         0.9850          0.9900']);
+  });
+
+  it('says so when the gathered data held no labelled production rows', () => {
+    const lines = comparisonLines(result(evaluation));
+    assert.equal(lines.at(-1), 'no labelled production rows among the gathered files: the gate judged on the held-out rows alone');
   });
 });
