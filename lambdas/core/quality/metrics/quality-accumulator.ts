@@ -15,7 +15,7 @@
 // toJSON writes the arrays as base64 of their little-endian bytes, the sums as their partials: exact.
 import type { ClassFigures, ClassificationFigures, Confusion, Proportion, QualityFigures, RegressionFigures } from './types';
 import { ExactSum } from './exact-sum';
-import { percentilesOf, rocAucOneVsRest } from './ranking';
+import { percentilesOf, rankingScratch, rocAucOneVsRest } from './ranking';
 
 /** statsmodels proportion_confint(alpha=0.05): scipy.stats.norm.isf(0.025). */
 export const Z_95 = 1.9599639845400545;
@@ -321,8 +321,9 @@ export class QualityAccumulator {
     const bits = new Uint32Array(this.probabilities.buffer, 0, this.rows * this.width);
     if (this.classes === 2) return rocAucOneVsRest(bits, 1, 0, this.truth, this.rows, 1);
     let sum = 0;
+    const buffers = rankingScratch(this.rows);
     for (let c = 0; c < this.classes; c++) {
-      const auc = rocAucOneVsRest(bits, this.classes, c, this.truth, this.rows, c);
+      const auc = rocAucOneVsRest(bits, this.classes, c, this.truth, this.rows, c, buffers);
       if (auc === undefined) return undefined;
       sum += auc;
     }

@@ -46,34 +46,88 @@ export function radixSortKeys(keys: Uint32Array): Uint32Array {
 }
 
 /**
+ * Sorts keys[start, end) with the digit counts already taken (3 x 2048: 11, 11 and 10 bits), using
+ * scratch[start, end); returns the array that holds the sorted range (keys or scratch). Passes in which every
+ * key has the same digit are skipped.
+ */
+function sortRange(keys: Uint32Array, scratch: Uint32Array, start: number, end: number, counts: Uint32Array): Uint32Array {
+  const n = end - start;
+  let from = keys;
+  let to = scratch;
+  for (let pass = 0; pass < 3; pass++) {
+    const base = pass * 2048;
+    const shift = pass * 11;
+    let single = false;
+    let offset = start;
+    for (let d = 0; d < 2048; d++) {
+      const c = counts[base + d]!;
+      if (c === n) single = true;
+      counts[base + d] = offset;
+      offset += c;
+    }
+    if (single) continue;
+    for (let i = start; i < end; i++) {
+      const k = from[i]!;
+      to[counts[base + ((k >>> shift) & 0x7ff)]!++] = k;
+    }
+    const t = from;
+    from = to;
+    to = t;
+  }
+  return from;
+}
+
+/** Buffers for one-vs-rest ROC AUC over many classes: the keys and a scratch of `rows` each, reused class after class. */
+export interface RankingScratch {
+  keys: Uint32Array;
+  scratch: Uint32Array;
+  readonly positiveCounts: Uint32Array;
+  readonly negativeCounts: Uint32Array;
+}
+
+export function rankingScratch(rows: number): RankingScratch {
+  return { keys: new Uint32Array(rows), scratch: new Uint32Array(rows), positiveCounts: new Uint32Array(3 * 2048), negativeCounts: new Uint32Array(3 * 2048) };
+}
+
+/**
  * ROC AUC of one class against the rest: scores are column `column` of rows of `stride` float32 values (as
  * uint32 bits), positives the rows whose truth is `positive`. Undefined when there is no positive or no
- * negative (sklearn: "Only one class present in y_true").
+ * negative (sklearn: "Only one class present in y_true"). `buffers`: rankingScratch(rows) to reuse over classes.
  */
-export function rocAucOneVsRest(bits: Uint32Array, stride: number, column: number, truth: ArrayLike<number>, rows: number, positive: number): number | undefined {
+export function rocAucOneVsRest(bits: Uint32Array, stride: number, column: number, truth: ArrayLike<number>, rows: number, positive: number, buffers?: RankingScratch): number | undefined {
   let positives = 0;
   for (let i = 0; i < rows; i++) if (truth[i] === positive) positives++;
   const negatives = rows - positives;
   if (positives === 0 || negatives === 0) return undefined;
-  let pos: Uint32Array = new Uint32Array(positives);
-  let neg: Uint32Array = new Uint32Array(negatives);
-  for (let i = 0, p = 0, q = 0, at = column; i < rows; i++, at += stride) {
-    if (truth[i] === positive) pos[p++] = keyOf(bits[at]!);
-    else neg[q++] = keyOf(bits[at]!);
+  const b = buffers !== undefined && buffers.keys.length >= rows ? buffers : rankingScratch(rows);
+  const keys = b.keys;
+  const pc = b.positiveCounts;
+  const nc = b.negativeCounts;
+  pc.fill(0);
+  nc.fill(0);
+  // Positives to [0, positives), negatives to [positives, rows), their digits counted on the way.
+  for (let i = 0, p = 0, q = positives, at = column; i < rows; i++, at += stride) {
+    const k = keyOf(bits[at]!);
+    const counts = truth[i] === positive ? pc : nc;
+    if (counts === pc) keys[p++] = k;
+    else keys[q++] = k;
+    counts[k & 0x7ff]!++;
+    counts[2048 + ((k >>> 11) & 0x7ff)]!++;
+    counts[4096 + (k >>> 22)]!++;
   }
-  pos = radixSortKeys(pos);
-  neg = radixSortKeys(neg);
+  const pos = sortRange(keys, b.scratch, 0, positives, pc);
+  const neg = sortRange(keys, b.scratch, positives, rows, nc);
   // U: for each positive, the negatives scored below it, plus half those scored equal. Both pointers only move
   // forward: `below` is the first negative not below the key, `notAbove` the first one above it.
   let u = 0;
-  let below = 0;
-  let notAbove = 0;
+  let below = positives;
+  let notAbove = positives;
   for (let i = 0; i < positives; i++) {
     const key = pos[i]!;
-    while (below < negatives && neg[below]! < key) below++;
+    while (below < rows && neg[below]! < key) below++;
     if (notAbove < below) notAbove = below;
-    while (notAbove < negatives && neg[notAbove]! <= key) notAbove++;
-    u += below + (notAbove - below) / 2;
+    while (notAbove < rows && neg[notAbove]! <= key) notAbove++;
+    u += below - positives + (notAbove - below) / 2;
   }
   // u and positives x negatives are integers (or halves) below 2^53: the quotient is correctly rounded.
   return u / (positives * negatives);
