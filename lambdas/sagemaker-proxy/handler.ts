@@ -6,7 +6,7 @@ import type { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import { ModelApi, type ApiLimits, type RequestRecord } from '../core/serving/model-api';
 import type { ModelCard } from '../core/models/model-card';
 import type { PredictionSink } from '../core/quality/predictions/prediction-sink';
-import { SageMakerPredictor } from '../core/sagemaker/predictor';
+import { MAX_SAGEMAKER_INFERENCE_ID_LENGTH, SageMakerPredictor } from '../core/sagemaker/predictor';
 import { createInferenceHandler, type InferenceHandler } from '../inference/handler';
 
 export interface SageMakerProxyDependencies {
@@ -30,7 +30,18 @@ export interface SageMakerProxyDependencies {
 }
 
 export function createSageMakerProxyHandler({ client, endpointName, card, timeoutMs, limits, logger, onRecord, predictions, onRecordingFailure }: SageMakerProxyDependencies): InferenceHandler {
-  const predictor = new SageMakerPredictor({ client, endpointName, card, timeoutMs });
+  const predictor = new SageMakerPredictor({
+    client,
+    endpointName,
+    card,
+    timeoutMs,
+    // Told at the first and then every tenfold: the caller's id is fine for us, the endpoint's capture cannot carry it.
+    onInferenceIdTooLong: (inferenceId, count) => {
+      if (Number.isInteger(Math.log10(count))) {
+        logger.warn('inference id longer than SageMaker InferenceId takes: not sent, so its captured inputs cannot be joined to labels', { inferenceIdLength: inferenceId.length, maxLength: MAX_SAGEMAKER_INFERENCE_ID_LENGTH, requestsSoFar: count });
+      }
+    },
+  });
   return createInferenceHandler({
     api: new ModelApi(predictor, limits),
     logger,

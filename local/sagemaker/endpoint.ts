@@ -194,6 +194,9 @@ export async function handleInvocation(model: EndpointModel, body: string, conte
   }
 }
 
+/** The header InvokeEndpoint's InferenceId travels in (lower case, as node reads headers). */
+export const SAGEMAKER_INFERENCE_ID_HEADER = 'x-amzn-sagemaker-inference-id';
+
 /** Where the endpoint's capture lines go (local/monitoring/capture-files.ts FolderCaptureSink). */
 export interface SageMakerCaptureSink {
   writeSageMaker(endpointName: string, time: Date, line: string): void;
@@ -213,15 +216,23 @@ export class EndpointCapture {
     this.samplers.set(endpointName, new CaptureSampler(percent, random));
   }
 
-  /** Called with each answered invocation; captures the sampled 200s (off the answer: the sink only queues). */
-  offer(endpointName: string, body: string, contentType: string | undefined, answer: InvocationResponse, time = new Date()): void {
+  /**
+   * Called with each answered invocation; captures the sampled 200s (off the answer: the sink only queues). The
+   * call's InferenceId is the line's eventMetadata.inferenceId, as SageMaker writes it.
+   */
+  offer(endpointName: string, body: string, contentType: string | undefined, answer: InvocationResponse, time = new Date(), inferenceId?: string): void {
     if (answer.statusCode !== 200 || !this.samplers.get(endpointName)?.take()) return;
-    const line = sageMakerCaptureLine({
+    let line = sageMakerCaptureLine({
       eventId: answer.headers['x-amzn-requestid'] ?? randomUUID(),
       time,
       input: { contentType: contentType ?? 'application/json', body },
       output: { contentType: answer.headers['content-type'] ?? 'application/json', body: answer.body },
     });
+    if (inferenceId !== undefined && inferenceId !== '') {
+      const value = JSON.parse(line) as { eventMetadata: Record<string, unknown> };
+      value.eventMetadata = { ...value.eventMetadata, inferenceId };
+      line = JSON.stringify(value);
+    }
     this.sink.writeSageMaker(endpointName, time, line);
   }
 }
@@ -234,6 +245,8 @@ export async function routeInvocation(
   body: string,
   contentType: string | undefined,
   capture?: EndpointCapture,
+  /** The call's InferenceId (header X-Amzn-SageMaker-Inference-Id): its capture line names it. */
+  inferenceId?: string,
 ): Promise<InvocationResponse> {
   const match = /^\/endpoints\/([^/]+)\/invocations$/.exec(path);
   if (method !== 'POST' || !match) return jsonResponse(404, { 'x-amzn-errortype': 'UnknownOperationException' }, { message: `no operation ${method} ${path.slice(0, 200)}` });
@@ -241,7 +254,7 @@ export async function routeInvocation(
   const model = models.get(endpointName);
   if (!model) return endpointNotFoundResponse(endpointName);
   const answer = await handleInvocation(model, body, contentType);
-  capture?.offer(endpointName, body, contentType, answer);
+  capture?.offer(endpointName, body, contentType, answer, new Date(), inferenceId);
   return answer;
 }
 
@@ -285,7 +298,8 @@ export async function startLocalSageMakerEndpoint(
     readBody(request, MAX_INVOCATION_BYTES, tooLarge)
       .then(async (body) => {
         if (body === undefined) return;
-        const result = await routeInvocation(models, request.method ?? 'GET', path, body, contentType, capture);
+        const inferenceId = request.headers[SAGEMAKER_INFERENCE_ID_HEADER];
+        const result = await routeInvocation(models, request.method ?? 'GET', path, body, contentType, capture, typeof inferenceId === 'string' ? inferenceId : undefined);
         record(result.statusCode);
         answer(response, result);
       })

@@ -3,13 +3,19 @@
 // rows as Triton JSON with InvokeEndpoint and reads the answer (with the version that really answered).
 // Failures become the API's named errors: input the model refused is a 400; everything else (the
 // endpoint down, slow, missing, throttling, failing) is a 503 whose message names the endpoint.
+// The request's inference id goes with it as InvokeEndpoint's InferenceId, which the endpoint's data capture
+// writes as eventMetadata.inferenceId: what joins a captured input to its label (issue 17.4). SageMaker takes
+// at most 64 characters; a longer id (ours may have 128) is not sent, and counted.
 import { InvokeEndpointCommand, SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import { StandardRetryStrategy } from '@smithy/core/retry';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { BadRequestError, ModelUnavailableError, type ApiError } from '../serving/errors';
-import type { Predictor } from '../serving/model-api';
+import type { PredictContext, Predictor } from '../serving/model-api';
 import type { ModelCard } from '../models/model-card';
 import { parseTritonResponse, tritonRequest, type TritonPrediction } from './triton-protocol';
+
+/** The longest InferenceId InvokeEndpoint takes. */
+export const MAX_SAGEMAKER_INFERENCE_ID_LENGTH = 64;
 
 /** Attempts per request: the first, and up to two retries of a throttled (or stale-connection) call. */
 export const INVOKE_MAX_ATTEMPTS = 3;
@@ -98,6 +104,12 @@ export interface SageMakerPredictorOptions {
   readonly card: ModelCard;
   /** The client's per-attempt timeout: named in messages, and it sets the deadline of a whole call. */
   readonly timeoutMs: number;
+  /**
+   * Told of each request whose inference id is too long for InferenceId (not sent: its captured inputs cannot
+   * be joined to labels), with how many so far.
+   * @default - counted only (inferenceIdsTooLong)
+   */
+  readonly onInferenceIdTooLong?: (inferenceId: string, count: number) => void;
 }
 
 /** Fields of SDK errors this class reads; all optional, whatever was thrown. */
@@ -140,21 +152,35 @@ export class SageMakerPredictor implements Predictor {
   private readonly timeoutMs: number;
   /** A whole call, retries included, ends by then: every attempt may take timeoutMs, plus the backoffs. */
   private readonly deadlineMs: number;
+  private readonly onInferenceIdTooLong: SageMakerPredictorOptions['onInferenceIdTooLong'];
+  /** Requests whose inference id was longer than InferenceId takes, so not sent. */
+  inferenceIdsTooLong = 0;
 
-  constructor({ client, endpointName, card, timeoutMs }: SageMakerPredictorOptions) {
+  constructor({ client, endpointName, card, timeoutMs, onInferenceIdTooLong }: SageMakerPredictorOptions) {
     this.client = client;
+    this.onInferenceIdTooLong = onInferenceIdTooLong;
     this.endpointName = endpointName;
     this.card = card;
     this.timeoutMs = timeoutMs;
     this.deadlineMs = INVOKE_MAX_ATTEMPTS * timeoutMs + (INVOKE_MAX_ATTEMPTS - 1) * RETRY_MAX_DELAY_MS;
   }
 
-  async predict(rows: Float32Array, count: number): Promise<TritonPrediction> {
+  async predict(rows: Float32Array, count: number, context?: PredictContext): Promise<TritonPrediction> {
     const { body } = tritonRequest(this.card, rows, count);
+    const id = context?.inferenceId;
+    let inferenceId: string | undefined;
+    if (id !== undefined && id.length <= MAX_SAGEMAKER_INFERENCE_ID_LENGTH) inferenceId = id;
+    else if (id !== undefined) this.onInferenceIdTooLong?.(id, ++this.inferenceIdsTooLong);
     let answer: string;
     try {
       const response = await this.client.send(
-        new InvokeEndpointCommand({ EndpointName: this.endpointName, ContentType: 'application/json', Accept: 'application/json', Body: Buffer.from(body, 'utf8') }),
+        new InvokeEndpointCommand({
+          EndpointName: this.endpointName,
+          ContentType: 'application/json',
+          Accept: 'application/json',
+          Body: Buffer.from(body, 'utf8'),
+          ...(inferenceId === undefined ? {} : { InferenceId: inferenceId }),
+        }),
         { abortSignal: AbortSignal.timeout(this.deadlineMs) },
       );
       answer = response.Body ? Buffer.from(response.Body).toString('utf8') : '';

@@ -69,13 +69,20 @@ export interface ApiResult {
  * What answers for the model: an onnxruntime session in this process (ServedModel), or a remote
  * endpoint (the SageMaker proxy). The API decodes, validates and encodes the same way for both.
  */
+/** What a predictor may know of the request it scores. */
+export interface PredictContext {
+  /** The request's inference id (x-inference-id, the v2 body's id, or the one made for it). */
+  readonly inferenceId?: string;
+}
+
 export interface Predictor {
   readonly card: ModelCard;
   /**
    * Runs `count` rows of `card.input.features.length` raw values. A remote predictor may report the
-   * version that actually answered (during a blue/green shift it can be the old one).
+   * version that actually answered (during a blue/green shift it can be the old one), and may pass the
+   * request's inference id on (a SageMaker endpoint's capture then names it, so labels join its inputs).
    */
-  predict(rows: Float32Array, count: number): Promise<BatchPrediction & { readonly servedVersion?: string }>;
+  predict(rows: Float32Array, count: number, context?: PredictContext): Promise<BatchPrediction & { readonly servedVersion?: string }>;
 }
 
 const JSON_MEDIA_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
@@ -126,7 +133,7 @@ export class ModelApi {
       case 'predict': {
         const id = (naming.id = this.headerId(request) ?? newInferenceId());
         const batch = decodeV1(this.readJson(request, "an 'instances' array"), this.layout, this.limits);
-        const { prediction, inferenceMs } = await this.predict(batch);
+        const { prediction, inferenceMs } = await this.predict(batch, id);
         return this.okText(operation, encodeV1(prediction, this.model.card), batch.count, inferenceMs, prediction.servedVersion, { rows: batch.rows, count: batch.count, prediction }, id);
       }
       case 'infer': {
@@ -140,7 +147,7 @@ export class ModelApi {
         else if (bodyId !== undefined) throw new BadRequestError(`${INFERENCE_ID_FIELDS.body} must be a string, received ${bodyId === null ? 'null' : typeof bodyId}`, 'invalid_inference_id');
         const batch = decodeV2(body, this.layout, this.limits);
         const id = (naming.id ??= newInferenceId());
-        const { prediction, inferenceMs } = await this.predict(batch);
+        const { prediction, inferenceMs } = await this.predict(batch, id);
         const answer = encodeV2(prediction, this.model.card, id);
         const served = prediction.servedVersion;
         return this.okText(operation, JSON.stringify(served === undefined ? answer : { ...answer, model_version: served }), batch.count, inferenceMs, served, { rows: batch.rows, count: batch.count, prediction }, id);
@@ -154,9 +161,9 @@ export class ModelApi {
     return value === undefined ? undefined : checkInferenceId(value, INFERENCE_ID_FIELDS.header);
   }
 
-  private async predict(batch: DecodedBatch) {
+  private async predict(batch: DecodedBatch, inferenceId: string) {
     const started = performance.now();
-    const prediction = await this.model.predict(batch.rows, batch.count);
+    const prediction = await this.model.predict(batch.rows, batch.count, { inferenceId });
     return { prediction, inferenceMs: performance.now() - started };
   }
 

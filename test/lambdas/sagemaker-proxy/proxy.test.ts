@@ -25,7 +25,7 @@ import { createInferenceHandler, type InferenceHandler } from '../../../lambdas/
 import { parsePredictionLine } from '../../../lambdas/core/quality/predictions/prediction-record';
 import type { PredictionSink } from '../../../lambdas/core/quality/predictions/prediction-sink';
 import { createSageMakerProxyHandler } from '../../../lambdas/sagemaker-proxy/handler';
-import { handleInvocation, localEndpointName, startLocalSageMakerEndpoint, type EndpointModel, type LocalSageMakerEndpoint } from '../../../local/sagemaker/endpoint';
+import { EndpointCapture, handleInvocation, localEndpointName, startLocalSageMakerEndpoint, type EndpointModel, type LocalSageMakerEndpoint } from '../../../local/sagemaker/endpoint';
 import { apiEvent } from '../../fixtures/api-events';
 
 const repoRoot = join(import.meta.dirname, '..', '..', '..');
@@ -185,6 +185,36 @@ describe('SageMaker proxy -> real SDK client -> local endpoint -> digits on onnx
       [['2', v1.headers?.['x-inference-id'], 0, 1, '3']],
       [['2', v2.headers?.['x-inference-id'], 0, 1, '3']],
     ]);
+  });
+
+  it("passes the request's inference id as InferenceId: the endpoint's capture line names it (eventMetadata.inferenceId); one over 64 characters is not sent, and told", async () => {
+    const captured: { endpointName: string; line: string }[] = [];
+    const capture = new EndpointCapture({ writeSageMaker: (endpointName, _time, line) => void captured.push({ endpointName, line }) });
+    capture.set('digits-v1', 100);
+    const capturing = await startLocalSageMakerEndpoint(new Map<string, EndpointModel>([[localEndpointName('digits', 1), model]]), 0, { capture });
+    const warnings: unknown[] = [];
+    const logger = new Logger({ logLevel: 'SILENT' });
+    logger.warn = ((...args: unknown[]) => void warnings.push(args)) as typeof logger.warn;
+    try {
+      const handler = createSageMakerProxyHandler({ client: createSageMakerRuntimeClient({ endpoint: capturing.url, region: 'us-east-1', credentials, timeoutMs: TIMEOUT_MS }), endpointName: 'digits-v1', card, timeoutMs: TIMEOUT_MS, limits, logger });
+      const named = await handler(apiEvent('POST', '/v1/models/digits:predict', { instances: [images[1], images[2]] }, { 'Content-Type': 'application/json', 'x-inference-id': 'order-1234' }));
+      const made = await handler(event('POST', '/v2/models/digits/infer', { inputs: [{ name: 'input', shape: [1, 64], datatype: 'FP32', data: images[3] }] }));
+      const longId = 'x'.repeat(65);
+      const tooLong = await handler(apiEvent('POST', '/v1/models/digits:predict', { instances: [images[4]] }, { 'Content-Type': 'application/json', 'x-inference-id': longId }));
+      assert.deepEqual([named.statusCode, made.statusCode, tooLong.statusCode], [200, 200, 200]);
+      assert.equal(tooLong.headers?.['x-inference-id'], longId, 'the caller still gets its own id back');
+      const metadata = captured.map((c) => (JSON.parse(c.line) as { eventMetadata: { inferenceId?: string } }).eventMetadata);
+      assert.deepEqual(captured.map((c) => c.endpointName), ['digits-v1', 'digits-v1', 'digits-v1']);
+      assert.deepEqual(
+        metadata.map((m) => m.inferenceId),
+        ['order-1234', made.headers?.['x-inference-id'], undefined],
+      );
+      assert.match(String(made.headers?.['x-inference-id']), /^[A-Za-z0-9_-]{10,64}$/, 'the id mlship made fits InferenceId');
+      assert.equal(warnings.length, 1);
+      assert.match(JSON.stringify(warnings[0]), /inference id longer than SageMaker InferenceId takes.*"inferenceIdLength":65,"maxLength":64,"requestsSoFar":1/);
+    } finally {
+      await capturing.close();
+    }
   });
 
   it('answers metadata and readiness from the card, without calling the endpoint', async () => {
