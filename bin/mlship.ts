@@ -15,6 +15,8 @@ export function buildProgram(): Command {
   return new Command('mlship')
     .description('ship ONNX models to AWS Lambda, and serve them locally')
     .version('0.1.0')
+    // The program's options come before the subcommand: a subcommand's own --version (mlship quality) is its own.
+    .enablePositionalOptions()
     .showHelpAfterError('(run with --help for usage)')
     .addCommand(trainCommand())
     .addCommand(importCommand())

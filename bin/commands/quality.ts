@@ -6,7 +6,7 @@
 // (judgeQualityModel), so the figures are the ones the monitor publishes.
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { loadManifest, resolveManifestPath } from '../../lambdas/core/manifest/load';
 import { modelCardSchema, type ModelCard } from '../../lambdas/core/models/model-card';
 import { qualityDetails } from '../../lambdas/core/quality/monitor/quality-alarms';
@@ -17,6 +17,7 @@ import { action, parsePositiveInteger } from './common';
 
 interface QualityFlags {
   model: string;
+  version?: string;
   modelVersion?: string;
   json?: boolean;
   html?: string;
@@ -62,8 +63,9 @@ export function qualityCommand(): Command {
   return new Command('quality')
     .description("a model's quality per version over the local state folder: labels joined with the recorded predictions (accuracy, macro-F1, ROC AUC or MAE, R², coverage)")
     .requiredOption('--model <name>', 'model name in the manifest')
-    // Not --version: the program's own --version (mlship --version) is read wherever it stands on the line.
-    .option('--model-version <v>', 'only this version')
+    // The root program parses positional options (bin/mlship.ts), so `--version` after `quality` is this one.
+    .option('--version <v>', 'only this version')
+    .addOption(new Option('--model-version <v>', 'only this version (the same as --version)').hideHelp())
     .option('--json', 'print the figures (QualityFigures) per version as JSON')
     .option('--html <file>', 'also write a self-contained HTML report (metric per hour, coverage, confusion matrix, thresholds)')
     .option('--manifest <file>', 'the manifest (default: models/manifest.yaml)')
@@ -71,6 +73,7 @@ export function qualityCommand(): Command {
     .option('--window-hours <h>', "hours of predictions judged (default: the model's monitoring.quality.windowHours)", parsePositiveInteger)
     .action(
       action(async (flags: QualityFlags) => {
+        const only = flags.version ?? flags.modelVersion;
         const { models, file } = loadManifest(resolveManifestPath(flags.manifest));
         const loaded = models.find((m) => m.entry.name === flags.model);
         if (!loaded) throw new Error(`no model '${flags.model}' in ${file}; its models are ${models.map((m) => m.entry.name).join(', ')}`);
@@ -79,8 +82,8 @@ export function qualityCommand(): Command {
         const store = new FolderObjectStore({ [BUCKET]: resolve(flags.stateDir ?? '.mlship', 'capture') });
         const now = new Date();
         const full = await judgeQualityModel(store, BUCKET, model, qualityWindow(model, now));
-        const versions = full.versions.filter((v) => (flags.modelVersion === undefined ? v.figures.predictions > 0 || v.version === String(loaded.entry.version) : v.version === flags.modelVersion));
-        if (flags.modelVersion !== undefined && versions.length === 0) throw new Error(`no version '${flags.modelVersion}' of ${flags.model}: its versions are ${full.versions.map((v) => v.version).join(', ')}`);
+        const versions = full.versions.filter((v) => (only === undefined ? v.figures.predictions > 0 || v.version === String(loaded.entry.version) : v.version === only));
+        if (only !== undefined && versions.length === 0) throw new Error(`no version '${only}' of ${flags.model}: its versions are ${full.versions.map((v) => v.version).join(', ')}`);
         const run: QualityRun = { ...full, versions };
         if (flags.html) writeFileSync(flags.html, qualityReportHtml(run, { generatedAt: now, alarms: quality.alarms }));
         if (flags.json) {

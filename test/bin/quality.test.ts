@@ -62,7 +62,7 @@ describe('mlship quality (the real executable)', () => {
       assert.ok(page.includes(expected), `the report shows ${expected}`);
     }
 
-    const json = await mlship(['quality', '--model', 'breast-cancer', '--state-dir', root, '--json', '--model-version', '1']);
+    const json = await mlship(['quality', '--model', 'breast-cancer', '--state-dir', root, '--json', '--version', '1']);
     assert.equal(json.code, 0, json.stderr);
     const parsed = JSON.parse(json.stdout) as { versions: Record<string, QualityFigures> };
     const v1 = parsed.versions['1']!;
@@ -72,6 +72,19 @@ describe('mlship quality (the real executable)', () => {
     assert.equal(v1.verdict, 'judged');
     assert.equal(v1.metrics?.task, 'classification');
     if (v1.metrics?.task === 'classification') assert.equal(v1.metrics.accuracy.value, 0.75);
+
+    // --version is the subcommand's (the program's own comes before it); --model-version says the same.
+    const [alias, missing, own] = await Promise.all([
+      mlship(['quality', '--model', 'breast-cancer', '--state-dir', root, '--json', '--model-version', '1']),
+      mlship(['quality', '--model', 'breast-cancer', '--state-dir', root, '--version', '7']),
+      mlship(['--version']),
+    ]);
+    assert.equal(alias.code, 0, alias.stderr);
+    assert.deepEqual((JSON.parse(alias.stdout) as typeof parsed).versions, parsed.versions);
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /no version '7' of breast-cancer: its versions are 1/);
+    assert.equal(own.code, 0, own.stderr);
+    assert.equal(own.stdout.trim(), '0.1.0');
   });
 
   it('says "not enough labels" below minLabels, and names an unknown model', async () => {
