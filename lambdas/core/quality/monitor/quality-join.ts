@@ -8,10 +8,14 @@
 // to its version's accumulator (delay = label time - prediction time, 0 when the label came first).
 //
 // Memory: bounded by the labels of the window, never by the objects or the predictions. Every object is read as
-// a stream of lines (readLines). Per label the table holds its Map entry (the key string: the id, plus `\n`
-// and the index when it is not 0, about 40-60 bytes for a 22-character id, and the entry itself, about 30
-// bytes) and 17 bytes in typed arrays (truth, time, joined): about 100-130 bytes per label, measured by the
-// bench (bench/quality/quality-join.ts). A million labels take about 120 MB.
+// a stream of lines (readLines). The label table (LabelTable) holds no object or string per label: the id's
+// bytes, 16 bytes of key, 17 of truth, time and joined, and 8 to 16 of hash bucket, about 65-80 bytes for a
+// 22-character id (bench/quality/quality-join.ts measures it). A million labels take about 80 MB.
+//
+// Speed: the lines our own writers make (labelLine, predictionLines: fixed field order, no escapes) are read by
+// scanners (quality-lines.ts) that take what the join needs from the line's text without JSON.parse, look the
+// id up in the label table by its characters, and decode an instance's probabilities only when it has a
+// label; any other line goes through the JSON parsers, with the same result (quality-lines-fast.test.ts).
 //
 // Cost: each run re-joins the whole window: it reads the window's predictions plus its labels. Joins do not
 // merge hour by hour the way drift summaries do (a label arriving late changes an hour already judged), so no
@@ -19,7 +23,7 @@
 import { float32FromBase64 } from '../../monitoring/capture/capture-record';
 import { hourStart, wholeHoursOf } from '../../monitoring/summaries/summary-keys';
 import { readLines } from '../../storage/line-reader';
-import type { ObjectStore } from '../../storage/object-store';
+import type { ObjectStore, StoredObject } from '../../storage/object-store';
 import type { PredictionRecord } from '../contracts';
 import { groundTruthHourPrefix } from '../feedback/label-keys';
 import { predictionsHourPrefix } from '../predictions/prediction-sink';
@@ -43,6 +47,8 @@ import {
 const HOUR_MS = 3_600_000;
 /** Most problems (rejected lines with their reasons) kept per run. */
 export const MAX_JOIN_PROBLEMS = 20;
+/** Bytes of a usual label line (labelLine with a 22-character id), to size the label table from the objects' sizes. */
+const LABEL_LINE_BYTES = 90;
 
 
 /** What the join needs of a model. */
@@ -187,6 +193,17 @@ export class LabelTable {
     return true;
   }
 
+  /** Room for `labels` labels (a size hint: no copy or rehash until then). */
+  reserve(labels: number): void {
+    if (!(Number.isSafeInteger(labels) && labels > this.truth.length)) return;
+    this.keys = grown(this.keys, 2 * labels);
+    this.truth = grown(this.truth, labels);
+    this.time = grown(this.time, labels);
+    this.joined = grown(this.joined, labels);
+    this.chars = grown(this.chars, Math.max(this.chars.length, labels * 24));
+    while (2 * labels > this.buckets.length >> 1) this.rehash();
+  }
+
   /** The slot of the label of (id, index), or -1. */
   slotOf(id: string, index: number): number {
     return this.find(id, 0, id.length, index, idHashOf(id, 0, id.length));
@@ -311,58 +328,66 @@ export async function joinQualityWindow(store: ObjectStore, bucket: string, mode
   let rejected = 0;
   let labelObjects = 0;
   const labelHours = labelHoursOf(window);
+  const labelFiles: { readonly hour: Date; readonly object: StoredObject }[] = [];
+  let labelBytes = 0;
   for (const hour of labelHours) {
     for await (const object of store.list(bucket, groundTruthHourPrefix(model.name, hour))) {
-      const csv = object.key.endsWith('.csv');
-      if (!csv && !object.key.endsWith('.jsonl') && !object.key.endsWith('.json')) continue;
-      labelObjects++;
-      let n = 0;
-      const result = await readLines(
-        store,
-        bucket,
-        object.key,
-        {
-          line: (text) => {
-            n++;
-            if (!csv && scanLabelLine(text, lineClasses, scanned)) {
-              read++;
-              if (!table.addFrom(text, scanned.idStart, scanned.idEnd, scanned.index, scanned.truth, scanned.time, scanned.idHash)) duplicates++;
-              return;
-            }
-            if (text.trim() === '') return;
-            let label: ParsedLabel | undefined;
-            try {
-              label = csv ? parseLabelCsv(text, hour.getTime(), regression) : parseLabelJson(text);
-              if (!label) return;
-              read++;
-              let truth: number;
-              if (regression) {
-                if (label.value === undefined) throw new Error('a regressor needs a value, not a label');
-                truth = label.value;
-              } else {
-                if (label.label === undefined) throw new Error('a classifier needs a label, not a value');
-                const i = classIndex.get(label.label);
-                if (i === undefined) throw new Error(`label ${JSON.stringify(label.label)} is not one of the model's classes (${model.labels.join(', ')})`);
-                truth = i;
-              }
-              if (!table.add(label.id, label.index, truth, label.time)) duplicates++;
-            } catch (error) {
-              if (label === undefined) read++;
-              rejected++;
-              problem(object.key, n, (error as Error).message);
-            }
-          },
-          tooLong: (bytes) => {
-            n++;
-            read++;
-            rejected++;
-            problem(object.key, n, `line of ${bytes} bytes is too long`);
-          },
-        },
-        readOptions,
-      );
-      bytesRead += result.bytesRead;
+      labelFiles.push({ hour, object });
+      labelBytes += object.size;
     }
+  }
+  // A label line of the feedback API with a 22-character id takes about 92 bytes: room for that many labels.
+  table.reserve(Math.floor(labelBytes / LABEL_LINE_BYTES));
+  for (const { hour, object } of labelFiles) {
+    const csv = object.key.endsWith('.csv');
+    if (!csv && !object.key.endsWith('.jsonl') && !object.key.endsWith('.json')) continue;
+    labelObjects++;
+    let n = 0;
+    const result = await readLines(
+      store,
+      bucket,
+      object.key,
+      {
+        line: (text) => {
+          n++;
+          if (!csv && scanLabelLine(text, lineClasses, scanned)) {
+            read++;
+            if (!table.addFrom(text, scanned.idStart, scanned.idEnd, scanned.index, scanned.truth, scanned.time, scanned.idHash)) duplicates++;
+            return;
+          }
+          if (text.trim() === '') return;
+          let label: ParsedLabel | undefined;
+          try {
+            label = csv ? parseLabelCsv(text, hour.getTime(), regression) : parseLabelJson(text);
+            if (!label) return;
+            read++;
+            let truth: number;
+            if (regression) {
+              if (label.value === undefined) throw new Error('a regressor needs a value, not a label');
+              truth = label.value;
+            } else {
+              if (label.label === undefined) throw new Error('a classifier needs a label, not a value');
+              const i = classIndex.get(label.label);
+              if (i === undefined) throw new Error(`label ${JSON.stringify(label.label)} is not one of the model's classes (${model.labels.join(', ')})`);
+              truth = i;
+            }
+            if (!table.add(label.id, label.index, truth, label.time)) duplicates++;
+          } catch (error) {
+            if (label === undefined) read++;
+            rejected++;
+            problem(object.key, n, (error as Error).message);
+          }
+        },
+        tooLong: (bytes) => {
+          n++;
+          read++;
+          rejected++;
+          problem(object.key, n, `line of ${bytes} bytes is too long`);
+        },
+      },
+      readOptions,
+    );
+    bytesRead += result.bytesRead;
   }
 
   // 2. The predictions of every version, hour by hour, joined as they stream by.
