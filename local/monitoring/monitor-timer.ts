@@ -145,6 +145,13 @@ export class LocalDriftMonitor {
     return this.running;
   }
 
+  /** Runs judging the window that ends at `now`, once any run in progress has ended (tests, and a run by hand). Never rejects. */
+  async runAt(now: Date): Promise<ModelOutcome[]> {
+    // The timer may start a run while this one waits: wait for that one too, then start ours at once.
+    while (this.running) await this.running;
+    return this.runOnce(now);
+  }
+
   private log(line: string): void {
     if (this.told.has(line)) return;
     this.told.add(line);

@@ -315,6 +315,15 @@ export class LocalGateway {
     return this.options.manifest.models.map((m) => m.entry.name);
   }
 
+  /**
+   * Runs the monitors (drift, then quality, in their thread) over the window that ends at `now`, after any run in
+   * progress: what the timer does, at a time of the caller's choosing (tests; a window that has ended).
+   */
+  runMonitorsAt(now: Date): Promise<unknown> {
+    if (!this.monitoring) throw new Error('the gateway has not finished starting');
+    return this.monitoring.monitor.runAt(now);
+  }
+
   /** The model cards of the versions the manifest names. */
   get cards(): ModelCard[] {
     return this.options.manifest.models.map((m) => m.card);
@@ -473,7 +482,9 @@ export class LocalGateway {
   private async invokeEndpoint(req: IncomingMessage, res: ServerResponse, method: string, path: string): Promise<void> {
     const body = await readBody(req, MAX_INVOCATION_BYTES, () => this.reject(req, res, new PayloadTooLargeError(MAX_INVOCATION_BYTES), true));
     if (body === undefined) return;
-    const answer = await routeInvocation(this.endpoints, method, path, body, req.headers['content-type'], this.endpointCapture);
+    // As SageMaker's InvokeEndpoint: an InferenceId names the captured request (its eventMetadata.inferenceId).
+    const inferenceId = req.headers['x-amzn-sagemaker-inference-id'];
+    const answer = await routeInvocation(this.endpoints, method, path, body, req.headers['content-type'], this.endpointCapture, typeof inferenceId === 'string' ? inferenceId : undefined);
     send(res, answer.statusCode, answer.headers, answer.body);
   }
 

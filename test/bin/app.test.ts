@@ -53,8 +53,9 @@ describe('npx cdk synth', () => {
     assert.deepEqual(machines.map((m) => m.Properties.StateMachineName).sort(), ['mlship-ci-batch', 'mlship-ci-drift-monitor', 'mlship-ci-retrain']);
     // Monitoring: one composite (serving health) alarm per model, and the stage's dashboard.
     assert.deepEqual([count('AWS::CloudWatch::CompositeAlarm'), count('AWS::CloudWatch::Dashboard')], [2, 1]);
-    // Data capture: the breast-cancer function's logs through Firehose; the drift monitor on its schedule.
-    assert.deepEqual([count('AWS::Logs::SubscriptionFilter'), count('AWS::KinesisFirehose::DeliveryStream'), count('AWS::Events::Rule') >= 1], [1, 1, true]);
+    // Data capture and prediction records: the breast-cancer function's logs and the digits proxy's (every
+    // prediction it answered) through Firehose; the drift monitor on its schedule.
+    assert.deepEqual([count('AWS::Logs::SubscriptionFilter'), count('AWS::KinesisFirehose::DeliveryStream'), count('AWS::Events::Rule') >= 1], [2, 1, true]);
     assert.deepEqual(Object.keys(template.Outputs).sort(), [
       'ApiAuthorization',
       'ApiUrl',

@@ -22,7 +22,6 @@ import { csvField, labelColumnOf } from '../../lambdas/core/retrain/gather';
 import { float32Text } from '../../lambdas/core/quality/training-rows/training-rows';
 import { LocalAlerts, type Alert, type AlertSink } from '../../local/release/alerts';
 import type { QualityStatus } from '../../local/monitoring/status-page';
-import { writeLocalLabelledTrainingRows } from '../../local/retrain/production-rows';
 import { retrainLocally } from '../../local/retrain/run-retrain';
 import { LocalGateway } from '../../local/serving/gateway';
 import { REPO_ROOT } from '../fixtures/breast-cancer-split';
@@ -222,9 +221,11 @@ describe('the quality loop through the local gateway', () => {
     const { gateway, alerts } = await serve(stateDir, loaded);
     gateways.push(gateway);
 
+    const scoringFrom = Date.now();
     const scored = await score(gateway, data);
     // Prediction records are on disk once the sink is flushed.
     await gateway.captureSink!.flush();
+    const scoringTo = Date.now();
     const early = scored.filter((s) => s.ordinal % 2 === 0);
     const late = scored.filter((s) => s.ordinal % 2 === 1);
     const item = (s: Scored, label = s.truth): FeedbackItem => ({ id: s.id, index: s.index, label });
@@ -281,15 +282,18 @@ describe('the quality loop through the local gateway', () => {
     const confusion = card.labels.map((actual) => card.labels.map((predicted) => scored.filter((s) => s.truth === actual && s.predicted === predicted).length));
     assert.deepEqual(figures.metrics.confusion, confusion, 'the confusion matrix of the answers');
 
-    // Labels feed retraining: every labelled captured instance becomes a row of this window's file.
-    const startHour = Math.floor(Date.now() / HOUR_MS) * HOUR_MS;
-    const window = { from: new Date(startHour - HOUR_MS), to: new Date(startHour + HOUR_MS) };
-    const rows = await writeLocalLabelledTrainingRows(stateDir, { card, window, labelsUntil: new Date() });
-    assert.equal(rows.rowsWritten, labelledKnown, JSON.stringify(rows));
-    assert.deepEqual([rows.captures.rows, rows.captures.rowsUnlabelled, rows.labels.kept, rows.labels.withoutCapturedRow], [ROWS, 0, ROWS + 30, 30]);
+    // Labels feed retraining: the monitor writes every labelled captured instance as a row of its window's file,
+    // once the window (a whole tile of windowHours, 24) has ended. Run it at the end of each tile the scoring
+    // touched (two when this test runs across midnight UTC).
+    const TILE_MS = 24 * HOUR_MS;
+    for (let end = Math.ceil(scoringFrom / TILE_MS) * TILE_MS; end < scoringTo + TILE_MS; end += TILE_MS) await gateway.runMonitorsAt(new Date(end + 60_000));
     const folder = join(stateDir, 'retrain-data', 'training-data', MODEL);
-    assert.deepEqual(readdirSync(folder), [rows.key.split('/').pop()]);
-    const [header, ...lines] = readFileSync(join(stateDir, 'retrain-data', rows.key), 'utf8').trim().split('\n');
+    const files = readdirSync(folder).sort();
+    assert.ok(files.length >= 1 && files.every((f) => /^production-\d{8}T\d{2}Z-\d{8}T\d{2}Z-labelled\.csv$/.test(f)), `the monitor's files: ${files.join(', ')}`);
+    const written = files.map((f) => readFileSync(join(folder, f), 'utf8').trim().split('\n'));
+    const header = written[0]![0];
+    const lines = written.flatMap((w) => w.slice(1));
+    assert.ok(written.every((w) => w[0] === header));
     assert.equal(lines.length, labelledKnown, 'one row per labelled captured instance');
     assert.equal(header, [...card.input.features, labelColumnOf(card)].map(csvField).join(','), "the card's features in order, then its label column");
     // Each row: the features the model saw (float32, as captured) and the first label sent, the true one.
@@ -301,10 +305,7 @@ describe('the quality loop through the local gateway', () => {
     assert.equal(retrain.data?.rowsAccepted, data.rows.length + labelledKnown, 'the data file and the production rows');
     assert.deepEqual(
       retrain.data?.files.map((f) => [f.key, f.accepted]),
-      [
-        [`training-data/${MODEL}/breast_cancer.csv`, data.rows.length],
-        [rows.key, labelledKnown],
-      ],
+      [[`training-data/${MODEL}/breast_cancer.csv`, data.rows.length], ...files.map((f, i) => [`training-data/${MODEL}/${f}`, written[i]!.length - 1])],
     );
   });
 

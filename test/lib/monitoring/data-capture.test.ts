@@ -57,7 +57,7 @@ describe('capture bucket', () => {
     const rules = (bucket.Properties.LifecycleConfiguration as { Rules: { Id: string; Prefix?: string; ExpirationInDays?: number }[] }).Rules;
     assert.deepEqual(
       rules.filter((r) => r.ExpirationInDays !== undefined).map((r) => [r.Prefix, r.ExpirationInDays]),
-      [['lambda/', 45], ['data-capture/', 45], ['predictions/', 45], ['capture-errors/', 45], ['monitor/summaries/', 45], ['monitor/runs/', 3]],
+      [['lambda/', 45], ['data-capture/', 45], ['predictions/', 45], ['ground-truth/', 45], ['capture-errors/', 45], ['monitor/summaries/', 45], ['monitor/runs/', 3]],
       'captures, predictions and the monitor\'s hour summaries expire, its fan-out\'s run files after 3 days; monitor/state/ does not',
     );
     template.hasResourceProperties('AWS::S3::BucketPolicy', {
