@@ -201,7 +201,7 @@ export class LabelTable {
     this.time = grown(this.time, labels);
     this.joined = grown(this.joined, labels);
     this.chars = grown(this.chars, Math.max(this.chars.length, labels * 24));
-    while (2 * labels > this.buckets.length >> 1) this.rehash();
+    if (2 * labels > this.buckets.length >> 1) this.rehash(2 * 2 ** Math.ceil(Math.log2(2 * labels)));
   }
 
   /** The slot of the label of (id, index), or -1. */
@@ -240,9 +240,10 @@ export class LabelTable {
     this.joined = grown(this.joined, n);
   }
 
-  private rehash(): void {
+  /** Moves the buckets to `length` slots (the next power of two, twice the labels, by default). */
+  private rehash(length = this.buckets.length * 2): void {
     const old = this.buckets;
-    const buckets = new Int32Array(old.length * 2);
+    const buckets = new Int32Array(length);
     const mask = (buckets.length >> 1) - 1;
     for (let o = 0; o < old.length; o += 2) {
       if (old[o] === 0) continue;

@@ -323,3 +323,20 @@ describe('the join through the fast path and through JSON.parse', () => {
     assert.deepEqual(comparable(fast), comparable(slow));
   });
 });
+
+describe('LabelTable.reserve', () => {
+  it('keeps every label findable when sized before, after and past what it holds', () => {
+    const table = new LabelTable();
+    for (let i = 0; i < 3000; i++) table.add(`before-${i}`, i % 3, i, i);
+    table.reserve(100_000);
+    for (let i = 0; i < 3000; i++) table.add(`after-${i}`, 0, i, i);
+    table.reserve(10);
+    assert.equal(table.size, 6000);
+    for (let i = 0; i < 3000; i++) {
+      assert.equal(table.slotOf(`before-${i}`, i % 3), i);
+      assert.equal(table.slotOf(`after-${i}`, 0), 3000 + i);
+      assert.equal(table.truth[3000 + i], i);
+    }
+    assert.equal(table.add('before-7', 1, 0, 0), false);
+  });
+});
