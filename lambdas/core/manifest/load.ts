@@ -143,6 +143,21 @@ export function loadModelFolder(dir: string, label: string, expected?: { name: s
   return { card, problems };
 }
 
+/** The quality thresholds of each task: a classifier's figures are not a regressor's. */
+const QUALITY_ALARMS_OF_TASK = {
+  classification: ['accuracyBelow', 'macroF1Below', 'rocAucBelow', 'dropFromBaselineAbove'],
+  regression: ['maeAbove', 'r2Below', 'dropFromBaselineAbove'],
+} as const;
+
+/** A quality threshold that the model's task has no figure for (accuracy of a regressor), named by its manifest path. */
+function qualityAlarmProblems(entry: ModelEntry, card: ModelCard, index: number): string[] {
+  const kind = card.task === 'regression' ? 'regression' : 'classification';
+  const allowed: readonly string[] = QUALITY_ALARMS_OF_TASK[kind];
+  return Object.entries(entry.monitoring.quality.alarms)
+    .filter(([key, value]) => value !== undefined && !allowed.includes(key))
+    .map(([key]) => `models[${index}].monitoring.quality.alarms.${key}: ${entry.name} is a ${card.task} model, which has no such figure; its thresholds are ${allowed.join(', ')}`);
+}
+
 /** Loads and validates the manifest and every model it names. Throws ManifestError listing all problems. */
 export function loadManifest(manifestFile: string): LoadedManifest {
   const file = resolve(manifestFile);
@@ -158,7 +173,10 @@ export function loadManifest(manifestFile: string): LoadedManifest {
     const label = `models[${index}] (${entry.name} v${entry.version})`;
     const { card, problems: found } = loadModelFolder(dir, label, entry);
     problems.push(...found.map((p) => p.replace(`${root}/`, `${relative(process.cwd(), root) || '.'}/`)));
-    if (card && found.length === 0) models.push({ index, entry, dir, onnxPath: join(dir, 'model.onnx'), card });
+    if (card && found.length === 0) {
+      problems.push(...qualityAlarmProblems(entry, card, index));
+      models.push({ index, entry, dir, onnxPath: join(dir, 'model.onnx'), card });
+    }
   });
   if (problems.length > 0) throw new ManifestError(file, problems);
   return { file, root, manifest, models };

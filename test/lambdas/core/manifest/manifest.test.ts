@@ -227,6 +227,15 @@ describe('manifest files', () => {
   it('rejects a document that is not an object', () => assertProblems(() => load(null, { raw: '- digits\n' }), ['(root) must be an object, received an array of 1']));
 });
 
+describe('quality thresholds against the model', () => {
+  it("names a threshold the model's task has no figure for, by its manifest path (accuracy of a regressor, MAE of a classifier)", () =>
+    assertProblems(
+      () => load(withModel({ monitoring: { quality: { alarms: { accuracyBelow: 0.8, maeAbove: 2, r2Below: 0.5 } } } })),
+      [/^models\[1\]\.monitoring\.quality\.alarms\.maeAbove: digits is a (binary|multiclass) model, which has no such figure; its thresholds are accuracyBelow, macroF1Below, rocAucBelow, dropFromBaselineAbove$/, /^models\[1\]\.monitoring\.quality\.alarms\.r2Below: digits is a/],
+    ));
+  it('takes the thresholds that fit', () => assert.equal(load(withModel({ monitoring: { quality: { alarms: { accuracyBelow: 0.8, dropFromBaselineAbove: 0.05 } } } })).models.length, 2));
+});
+
 describe('model folders', () => {
   /** Loads a one-model manifest for a model folder written with `options`, then `mutate`d. */
   function loadModel(options: Parameters<typeof writeModelFolder>[1], mutate?: (dir: string) => void) {
