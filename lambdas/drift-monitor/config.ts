@@ -1,7 +1,7 @@
 // The drift monitor's settings, from the environment the construct (lib/monitoring/drift-monitor.ts) sets, checked once
 // at start-up: a missing or wrong one stops the function at init with its name, not on the first run.
 import { z } from 'zod';
-import { ConfigError } from '../core/common/config-error';
+import { ConfigError, jsonVariable } from '../core/common/config-error';
 import { resolveThresholds, type DriftThresholds } from '../core/monitoring/drift/thresholds';
 
 /**
@@ -39,14 +39,7 @@ const envSchema = z.object({
   /** Hours of captures each run reads. */
   WINDOW_HOURS: z.coerce.number().int().min(1).max(168),
   /** JSON: the models to watch, with their live version, runtime, endpoint and drift thresholds. */
-  MONITORED_MODELS: z.string().transform((text, ctx) => {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'is not JSON' });
-      return z.NEVER;
-    }
-  }).pipe(z.array(monitoredSchema).min(1)),
+  MONITORED_MODELS: jsonVariable(z.array(monitoredSchema).min(1)),
   /** Folder of the models' files in the image: <MODELS_DIR>/<model>/model.json. */
   MODELS_DIR: z.string().startsWith('/', 'must be an absolute path').default('/opt/ml/models'),
   /** The stage's dashboard, linked from every report. */

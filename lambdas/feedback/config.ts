@@ -1,7 +1,7 @@
 // The feedback function's settings, from the environment the construct (lib/quality/feedback-api.ts) sets, checked
 // once at start-up: a missing or wrong one stops the function at init with its name, not on the first request.
 import { z } from 'zod';
-import { ConfigError } from '../core/common/config-error';
+import { ConfigError, jsonVariable } from '../core/common/config-error';
 import { taskSchema } from '../core/models/model-card';
 import type { FeedbackTarget } from '../core/quality/feedback/validate';
 
@@ -18,17 +18,7 @@ const envSchema = z.object({
   /** The DynamoDB table of (model, id, index) already labelled. */
   LEDGER_TABLE: z.string().min(3),
   /** JSON: every model's feedback target (classes, task, maxBatchSize). */
-  FEEDBACK_MODELS: z
-    .string()
-    .transform((text, ctx) => {
-      try {
-        return JSON.parse(text) as unknown;
-      } catch {
-        ctx.addIssue({ code: 'custom', message: 'is not JSON' });
-        return z.NEVER;
-      }
-    })
-    .pipe(z.array(targetSchema).min(1)),
+  FEEDBACK_MODELS: jsonVariable(z.array(targetSchema).min(1)),
   /** Longest request body, bytes (the manifest's api.maxBodyBytes). */
   MAX_BODY_BYTES: z.coerce.number().int().min(1),
   /** Days a ledger entry lives (the capture retention: a label older than the predictions it could join is no longer counted). */

@@ -1,7 +1,7 @@
 // The quality monitor's settings, from the environment the construct (lib/quality/quality-monitor.ts) sets, checked
 // once at start-up: a missing or wrong one stops the function at init with its name, not on the first run.
 import { z } from 'zod';
-import { ConfigError } from '../core/common/config-error';
+import { ConfigError, jsonVariable } from '../core/common/config-error';
 import { qualitySettingsSchema } from '../core/manifest/schema';
 
 const monitoredSchema = z.strictObject({
@@ -26,17 +26,7 @@ const envSchema = z.object({
   PROJECT: z.string().min(1),
   STAGE: z.string().min(1),
   /** JSON: the models to judge, with their live version and quality settings. */
-  MONITORED_MODELS: z
-    .string()
-    .transform((text, ctx) => {
-      try {
-        return JSON.parse(text) as unknown;
-      } catch {
-        ctx.addIssue({ code: 'custom', message: 'is not JSON' });
-        return z.NEVER;
-      }
-    })
-    .pipe(z.array(monitoredSchema).min(1)),
+  MONITORED_MODELS: jsonVariable(z.array(monitoredSchema).min(1)),
   /** Folder of the models' files in the image: <MODELS_DIR>/<model>/model.json. */
   MODELS_DIR: z.string().startsWith('/', 'must be an absolute path').default('/opt/ml/models'),
   /** The stage's dashboard, linked from every alert. */
