@@ -15,7 +15,8 @@
 // Speed: the lines our own writers make (labelLine, predictionLines: fixed field order, no escapes) are read by
 // scanners (quality-lines.ts) that take what the join needs from the line's text without JSON.parse, look the
 // id up in the label table by its characters, and decode an instance's probabilities only when it has a
-// label; any other line goes through the JSON parsers, with the same result (quality-lines-fast.test.ts).
+// label; any other label line goes through the one label reader (feedback/label-reader.ts), any other
+// prediction line through JSON.parse, with the same result (quality-lines-fast.test.ts).
 //
 // Cost: each run re-joins the whole window: it reads the window's predictions plus its labels. Joins do not
 // merge hour by hour the way drift summaries do (a label arriving late changes an hour already judged), so no
@@ -26,21 +27,20 @@ import { readLines } from '../../storage/line-reader';
 import type { ObjectStore, StoredObject } from '../../storage/object-store';
 import type { PredictionRecord } from '../contracts';
 import { groundTruthHourPrefix } from '../feedback/label-keys';
+import { labelFileFormat, readLabels } from '../feedback/label-reader';
+import type { FeedbackTarget } from '../feedback/validate';
 import { predictionsHourPrefix } from '../predictions/prediction-sink';
 import { QualityAccumulator } from '../metrics/quality-accumulator';
 import {
   decodeBase64Into,
   idHashOf,
   labelLineClasses,
-  parseLabelCsv,
-  parseLabelJson,
   parsePredictionLine,
   predictionLineShape,
   scanLabelLine,
   scannedLabel,
   scannedPrediction,
   scanPredictionLine,
-  type ParsedLabel,
   type ScannedPrediction,
 } from './quality-lines';
 
@@ -323,6 +323,8 @@ export async function joinQualityWindow(store: ObjectStore, bucket: string, mode
   // 1. The labels.
   const table = new LabelTable();
   const lineClasses = regression ? undefined : labelLineClasses(model.labels);
+  // The reader tells only a regressor from a classifier apart; a classifier's binary or multiclass does not matter to it.
+  const target: FeedbackTarget = { model: model.name, task: regression ? 'regression' : 'multiclass', labels: regression ? [] : model.labels };
   const scanned = scannedLabel();
   let read = 0;
   let duplicates = 0;
@@ -339,55 +341,36 @@ export async function joinQualityWindow(store: ObjectStore, bucket: string, mode
   }
   // A label line of the feedback API with a 22-character id takes about 92 bytes: room for that many labels.
   table.reserve(Math.floor(labelBytes / LABEL_LINE_BYTES));
-  for (const { hour, object } of labelFiles) {
-    const csv = object.key.endsWith('.csv');
-    if (!csv && !object.key.endsWith('.jsonl') && !object.key.endsWith('.json')) continue;
+  for (const { object } of labelFiles) {
+    // Files of neither label format are not labels (label-store.ts skips them too).
+    if (labelFileFormat(object.key) === undefined) continue;
     labelObjects++;
-    let n = 0;
-    const result = await readLines(
+    // Our own writer's lines go through the scanner; every other line through the one label reader, whose
+    // time (the line's own, or the hour of the file's key) and checks are the feedback API's.
+    const result = await readLabels(
       store,
       bucket,
       object.key,
+      target,
       {
-        line: (text) => {
-          n++;
-          if (!csv && scanLabelLine(text, lineClasses, scanned)) {
-            read++;
-            if (!table.addFrom(text, scanned.idStart, scanned.idEnd, scanned.index, scanned.truth, scanned.time, scanned.idHash)) duplicates++;
-            return;
-          }
-          if (text.trim() === '') return;
-          let label: ParsedLabel | undefined;
-          try {
-            label = csv ? parseLabelCsv(text, hour.getTime(), regression) : parseLabelJson(text);
-            if (!label) return;
-            read++;
-            let truth: number;
-            if (regression) {
-              if (label.value === undefined) throw new Error('a regressor needs a value, not a label');
-              truth = label.value;
-            } else {
-              if (label.label === undefined) throw new Error('a classifier needs a label, not a value');
-              const i = classIndex.get(label.label);
-              if (i === undefined) throw new Error(`label ${JSON.stringify(label.label)} is not one of the model's classes (${model.labels.join(', ')})`);
-              truth = i;
-            }
-            if (!table.add(label.id, label.index, truth, label.time)) duplicates++;
-          } catch (error) {
-            if (label === undefined) read++;
-            rejected++;
-            problem(object.key, n, (error as Error).message);
-          }
+        label: (record) => {
+          // The reader checked the label against these classes (or that a regressor's value is a finite number).
+          const truth = regression ? record.value! : classIndex.get(record.label!)!;
+          if (!table.add(record.id, record.index, truth, Date.parse(record.time))) duplicates++;
         },
-        tooLong: (bytes) => {
-          n++;
-          read++;
-          rejected++;
-          problem(object.key, n, `line of ${bytes} bytes is too long`);
+        rejected: (line, why) => problem(object.key, line, why),
+      },
+      {
+        ...readOptions,
+        fastLine: (text) => {
+          if (!scanLabelLine(text, lineClasses, scanned)) return false;
+          if (!table.addFrom(text, scanned.idStart, scanned.idEnd, scanned.index, scanned.truth, scanned.time, scanned.idHash)) duplicates++;
+          return true;
         },
       },
-      readOptions,
     );
+    read += result.labels + result.rejected + result.fast;
+    rejected += result.rejected;
     bytesRead += result.bytesRead;
   }
 

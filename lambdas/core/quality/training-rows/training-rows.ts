@@ -20,7 +20,8 @@ import { csvField, labelColumnOf } from '../../retrain/gather';
 import { checkHourWindow, productionRowsKey, trainingDataPrefix, type HourWindow } from '../../retrain/production-rows';
 import { LAMBDA_CAPTURE_PREFIX } from '../../monitoring/contracts';
 import { GROUND_TRUTH_PREFIX } from '../contracts';
-import { isLabelCsvHeader, parseLabelCsvLine, parseLabelJsonLine, type JoinLabel } from './label-lines';
+import { labelFileFormat, readLabels } from '../feedback/label-reader';
+import { feedbackTargetOf } from '../feedback/validate';
 
 /** Bytes of an object read per range: what the join holds of a capture file, and of its rows, at once. */
 const RANGE_BYTES = 8 * 1024 * 1024;
@@ -134,12 +135,6 @@ async function* linesOf(store: ObjectStore, bucket: string, object: StoredObject
   return 0;
 }
 
-async function tailOf(store: ObjectStore, bucket: string, object: StoredObject, bytes: number): Promise<string> {
-  const pieces: Buffer[] = [];
-  for await (const piece of store.readStream(bucket, object.key, { start: object.size - bytes, end: object.size - 1 })) pieces.push(Buffer.from(piece));
-  return Buffer.concat(pieces).toString('utf8');
-}
-
 /** Key of an (id, index): ids have no newline (visible ASCII only). */
 const instanceKey = (id: string, index: number) => `${index}\n${id}`;
 
@@ -167,58 +162,38 @@ export async function writeLabelledTrainingRows(request: TrainingRowsRequest): P
   const truths: number[] = [];
   const used: boolean[] = [];
   const labels = { files: 0, lines: 0, kept: 0, duplicates: 0, rejected: 0 };
-  const keep = (label: JoinLabel) => {
-    const k = instanceKey(label.id, label.index);
+  const target = feedbackTargetOf(card);
+  const classIndex = new Map(card.labels.map((label, i) => [label, i]));
+  const keep = (id: string, index: number, truth: number) => {
+    const k = instanceKey(id, index);
     if (slotOf.has(k)) {
       labels.duplicates++;
       return;
     }
     slotOf.set(k, truths.length);
-    truths.push(label.truth);
+    truths.push(truth);
     used.push(false);
     labels.kept++;
   };
   const labelHours = hoursOf({ from: window.from, to: new Date(Math.max(labelsUntil.getTime(), window.from.getTime() + 1)) });
   for (const hour of labelHours) {
     for (const object of await listAll(store, request.captureBucket, `${GROUND_TRUTH_PREFIX}${card.name}/${hourPath(hour)}/`)) {
-      const csv = /\.csv$/i.test(object.key);
-      if (!csv && !/\.jsonl?$/i.test(object.key)) continue;
+      if (labelFileFormat(object.key) === undefined) continue;
       labels.files++;
-      let lineNo = 0;
-      let header = csv;
-      let usable = true;
-      const line = (text: string) => {
-        lineNo++;
-        if (text.trim() === '' || !usable) return;
-        if (header) {
-          header = false;
-          if (!isLabelCsvHeader(text)) {
-            usable = false;
-            problem(`${object.key} line 1: the header is not id,index,label; the file is left out`);
-          }
-          return;
-        }
-        labels.lines++;
-        try {
-          keep(csv ? parseLabelCsvLine(text, card) : parseLabelJsonLine(text, card));
-        } catch (error) {
-          labels.rejected++;
-          problem(`${object.key} line ${lineNo}: ${lineProblem(error)}`);
-        }
-      };
-      const tooLong = (bytes: number) => {
-        lineNo++;
-        labels.lines++;
-        labels.rejected++;
-        problem(`${object.key} line ${lineNo}: ${bytes} bytes, longer than ${maxLineBytes}`);
-      };
-      const reading = linesOf(store, request.captureBucket, object, maxLineBytes, line, tooLong);
-      let step = await reading.next();
-      while (!step.done) step = await reading.next();
-      // A file dropped by another system may end without a newline: its last line is still a label.
-      const unfinished = step.value;
-      if (unfinished > maxLineBytes) tooLong(unfinished);
-      else if (unfinished > 0) line(await tailOf(store, request.captureBucket, object, unfinished));
+      // The one label reader: a label line means here what it means to the feedback API and the quality join.
+      const read = await readLabels(
+        store,
+        request.captureBucket,
+        object.key,
+        target,
+        {
+          label: (record) => keep(record.id, record.index, card.task === 'regression' ? record.value! : classIndex.get(record.label!)!),
+          rejected: (line, why) => problem(`${object.key} line ${line}: ${why}`),
+        },
+        { maxLineBytes },
+      );
+      labels.lines += read.labels + read.rejected;
+      labels.rejected += read.rejected;
     }
   }
 

@@ -76,8 +76,8 @@ describe('the quality join', () => {
       { read: join.labels.read, kept: join.labels.kept, duplicates: join.labels.duplicates, rejected: join.labels.rejected, joined: join.labels.joined, withoutPrediction: join.labels.withoutPrediction, objects: join.labels.objects },
       { read: 12, kept: 9, duplicates: 1, rejected: 2, joined: 7, withoutPrediction: 2, objects: 4 },
     );
-    assert.ok(join.problems.some((p) => p.includes('feedback-1.jsonl line 2') && p.includes('"maybe" is not one of the model\'s classes')), join.problems.join('\n'));
-    assert.ok(join.problems.some((p) => p.includes('feedback-2.jsonl line 1: not JSON')), join.problems.join('\n'));
+    assert.ok(join.problems.some((p) => p.includes("feedback-1.jsonl line 2: label: 'maybe' is not a class of breast-cancer (malignant, benign)")), join.problems.join('\n'));
+    assert.ok(join.problems.some((p) => p.includes('feedback-2.jsonl line 1: is not JSON')), join.problems.join('\n'));
 
     const [v1, v2] = join.versions;
     // v1: a, b (3 instances), c = 5 predictions; labelled a, b#0, b#1, b#2, c = 5; right: a, b#0, b#1, c (b#2 predicted malignant, truth benign).

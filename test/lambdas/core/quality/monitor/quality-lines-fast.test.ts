@@ -10,14 +10,14 @@ import {
   idHashOf,
   isoMillis,
   labelLineClasses,
-  parseLabelJson,
   predictionLineShape,
   scanLabelLine,
   scannedLabel,
   scannedPrediction,
   scanPredictionLine,
 } from '../../../../../lambdas/core/quality/monitor/quality-lines';
-import { labelLine } from '../../../../../lambdas/core/quality/feedback/validate';
+import { labelLine, type FeedbackTarget } from '../../../../../lambdas/core/quality/feedback/validate';
+import { labelFromJsonLine, type LabelLine } from '../../../../../lambdas/core/quality/feedback/label-reader';
 import { groundTruthHourPrefix } from '../../../../../lambdas/core/quality/feedback/label-keys';
 import { predictionLines } from '../../../../../lambdas/core/quality/predictions/prediction-record';
 import { predictionsHourPrefix } from '../../../../../lambdas/core/quality/predictions/prediction-sink';
@@ -197,15 +197,23 @@ describe('scanPredictionLine', () => {
 describe('scanLabelLine', () => {
   const classes = labelLineClasses(CLASSES);
   const out = scannedLabel();
+  const classifier: FeedbackTarget = { model: 'm', task: 'binary', labels: CLASSES };
+  const regressor: FeedbackTarget = { model: 'r', task: 'regression', labels: [] };
+  /** The canonical reading of a line (feedback/label-reader.ts): its fields and time, or a failed assertion. */
+  const canonical = (text: string, target: FeedbackTarget) => {
+    const read: LabelLine = labelFromJsonLine(text, target);
+    assert.ok(!('problem' in read), `${text}: ${'problem' in read ? read.problem : ''}`);
+    return { ...read.fields, time: Date.parse(read.time!) };
+  };
 
-  it("reads labelLine's lines as parseLabelJson does", () => {
+  it("reads labelLine's lines as the label reader (labelFromJsonLine) does", () => {
     const { next } = createRandom(9);
     for (let i = 0; i < 500; i++) {
       const id = i % 7 === 0 ? "odd'id:{x},[y]" : `id-${Math.floor(next() * 1e9)}`;
       const record = { id, index: i % 5 === 0 ? Math.floor(next() * 1e6) : 0, label: CLASSES[i % 2]!, time: new Date(1.7e12 + Math.floor(next() * 1e10)).toISOString() };
       const text = labelLine(record);
       assert.ok(scanLabelLine(text, classes, out), text);
-      const parsed = parseLabelJson(text);
+      const parsed = canonical(text, classifier);
       assert.deepEqual({ id: text.slice(out.idStart, out.idEnd), index: out.index, label: CLASSES[out.truth], time: out.time }, { id: parsed.id, index: parsed.index, label: parsed.label, time: parsed.time });
       assert.equal(out.idHash, idHashOf(parsed.id, 0, parsed.id.length));
     }
@@ -215,7 +223,7 @@ describe('scanLabelLine', () => {
     for (const value of [0, -0, 1.5, -2.25e-7, 1e308, 123456789012345680000, 5e-324]) {
       const text = labelLine({ id: 'r', index: 2, value, time: '2026-03-02T10:00:00.000Z' });
       assert.ok(scanLabelLine(text, undefined, out), text);
-      assert.ok(Object.is(out.truth, parseLabelJson(text).value), text);
+      assert.ok(Object.is(out.truth, canonical(text, regressor).value), text);
     }
     assert.equal(scanLabelLine('{"id":"r","index":0,"value":1e999,"time":"2026-03-02T10:00:00.000Z"}', undefined, out), false);
     assert.equal(scanLabelLine('{"id":"r","index":0,"value":1.,"time":"2026-03-02T10:00:00.000Z"}', undefined, out), false);
@@ -223,7 +231,7 @@ describe('scanLabelLine', () => {
     assert.equal(scanLabelLine('{"id":"r","index":0,"label":"benign","time":"2026-03-02T10:00:00.000Z"}', undefined, out), false, "a class for a regressor: the parser's error");
   });
 
-  it('leaves every other form to parseLabelJson: another order, escapes, an unknown class, no time, spaces', () => {
+  it('leaves every other form to the label reader: another order, escapes, an unknown class, no time, spaces, a time not in toISOString form', () => {
     const base = { id: 'abc', index: 0, label: 'benign', time: '2026-03-02T10:00:00.000Z' };
     assert.ok(scanLabelLine(line(base), classes, out));
     const others = [
@@ -235,6 +243,9 @@ describe('scanLabelLine', () => {
       line({ ...base, index: -1 }),
       line({ ...base, index: 0.5 }),
       line({ ...base, time: 'later' }),
+      line({ ...base, time: '2026-03-02' }),
+      line({ ...base, time: '2026-03-02T10:00:00Z' }),
+      line({ ...base, time: 'Mon, 02 Mar 2026 10:00:00 GMT' }),
       line({ id: 'abc', index: 0, label: 'benign' }),
       line({ ...base, extra: 1 }),
       line(base).replace('"benign"', '"\\u0062enign"'),
