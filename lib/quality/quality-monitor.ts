@@ -14,6 +14,7 @@
 import { join } from 'node:path';
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -142,6 +143,11 @@ export interface QualityMonitorProps {
   /** Where the quality alerts go: the stage's notifications topic and its key. */
   readonly topic: sns.ITopic;
   readonly topicKey: kms.IKey;
+  /**
+   * Where the failed-runs alarm goes (the stage's alarm topic, whose formatter mails it).
+   * @default - the alarm has no action
+   */
+  readonly failureAlarmTopic?: sns.ITopic;
   /** The models to judge (at least one). */
   readonly models: readonly QualityModelProps[];
   /**
@@ -179,6 +185,8 @@ export class QualityMonitor extends Construct {
   public readonly modelAlarms: ReadonlyMap<string, QualityModelAlarms>;
   /** The alarms' period (the schedule's interval). */
   public readonly period: Duration;
+  /** A run that failed (the function's errors, after EventBridge's retries too): a dead monitor is an incident. */
+  public readonly failureAlarm: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: QualityMonitorProps) {
     super(scope, id);
@@ -289,6 +297,18 @@ export class QualityMonitor extends Construct {
       schedule: events.Schedule.expression(schedule),
       targets: [new targets.LambdaFunction(this.function, { retryAttempts: 2, maxEventAge: Duration.hours(1) })],
     });
+
+    // A failed run leaves the figures stale and no alarm can fire on them: that is itself alarm-worthy.
+    this.failureAlarm = new cloudwatch.Alarm(this, 'FailedRunsAlarm', {
+      alarmName: `${name}-failed-runs`,
+      alarmDescription: `A run of ${name} failed (its log group says which model and why): quality figures and alarms are stale until a run succeeds. Read the log, fix the cause (a missing card, the bucket's permissions), and invoke the function once by hand.`,
+      metric: this.function.metricErrors({ period: Duration.hours(1), statistic: 'Sum' }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    if (props.failureAlarmTopic) this.failureAlarm.addAlarmAction(new cloudwatchActions.SnsAction(props.failureAlarmTopic));
 
     // ---- the alarms: one per threshold, on the live version's figures ----
     const COMPARISON = { '<': cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD, '>': cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD } as const;

@@ -323,6 +323,7 @@ export class MlshipStack extends Stack {
       topicKey: this.pipelineStorage.topicKey,
       schedule: manifest.monitoring.schedule,
       dashboardUrl: this.dashboard.url,
+      failureAlarmTopic: this.alertFormatter.alarmTopic,
       // Labelled production rows of the models that retrain, where the retrain state machine gathers (issue 17.4).
       ...(retrainModels.length > 0 ? { trainingData: { bucket: this.pipelineStorage.dataBucket } } : {}),
       models: loaded.models.map((m) => {

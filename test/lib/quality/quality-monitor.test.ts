@@ -152,6 +152,17 @@ describe("the quality monitor's role", () => {
   });
 });
 
+describe('a failed run', () => {
+  it("alarms on the function's errors, to the stage's alarm topic: a dead quality monitor is an incident", () => {
+    const alarm = alarmsByName.get('shop-test-quality-monitor-failed-runs');
+    assert.ok(alarm, 'the failed-runs alarm');
+    assert.deepEqual([alarm.Namespace, alarm.MetricName, alarm.Statistic, alarm.Period, alarm.Threshold, alarm.ComparisonOperator, alarm.TreatMissingData], ['AWS/Lambda', 'Errors', 'Sum', 3600, 1, 'GreaterThanOrEqualToThreshold', 'notBreaching']);
+    assert.deepEqual(alarm.Dimensions, [{ Name: 'FunctionName', Value: { Ref: idOf(stack.qualityMonitor.function) } }]);
+    assert.deepEqual(alarm.AlarmActions, [{ Ref: idOf(stack.alertFormatter.alarmTopic as never) }]);
+    assert.match(String(alarm.AlarmDescription), /quality figures and alarms are stale until a run succeeds/);
+  });
+});
+
 describe('the quality alarms', () => {
   const expected = [
     { metric: 'accuracy', name: 'Accuracy', comparison: 'LessThanThreshold', threshold: 0.8, stat: 'Minimum' },
@@ -301,7 +312,7 @@ describe('the construct alone, with a regressor', () => {
 
   it('makes the regressor alarms: MAE above, R² below, the drop from the held-out R² above; an hour for a cron schedule', () => {
     const byName = new Map(alarms.map((a) => [String(a.AlarmName), a]));
-    assert.deepEqual([...byName.keys()].sort(), ['p-dev-price-quality-drop-from-baseline', 'p-dev-price-quality-mae', 'p-dev-price-quality-r2']);
+    assert.deepEqual([...byName.keys()].sort(), ['p-dev-price-quality-drop-from-baseline', 'p-dev-price-quality-mae', 'p-dev-price-quality-r2', 'p-dev-quality-monitor-failed-runs']);
     assert.deepEqual([byName.get('p-dev-price-quality-mae')!.MetricName, byName.get('p-dev-price-quality-mae')!.ComparisonOperator, byName.get('p-dev-price-quality-mae')!.Threshold], ['Mae', 'GreaterThanThreshold', 12.5]);
     assert.deepEqual([byName.get('p-dev-price-quality-r2')!.MetricName, byName.get('p-dev-price-quality-r2')!.ComparisonOperator, byName.get('p-dev-price-quality-r2')!.Threshold], ['R2', 'LessThanThreshold', 0.6]);
     assert.ok(alarms.every((a) => a.Period === 3600));
