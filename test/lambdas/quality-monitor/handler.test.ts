@@ -14,7 +14,7 @@ import { ConfigError } from '../../../lambdas/core/common/config-error';
 import { captureLines } from '../../../lambdas/core/monitoring/capture/capture-record';
 import { lambdaCaptureHourPrefix } from '../../../lambdas/core/monitoring/capture/capture-keys';
 import { float32Text } from '../../../lambdas/core/quality/training-rows/training-rows';
-import { csvCells } from '../../../lambdas/core/quality/training-rows/label-lines';
+import { parse as parseCsvRecords } from 'csv-parse/sync';
 import { readModelCardFile } from '../../../lambdas/core/models/model-card-file';
 import { QUALITY_METRICS, QUALITY_METRICS_NAMESPACE } from '../../../lambdas/core/quality/contracts';
 import { feedbackObjectKey } from '../../../lambdas/core/quality/feedback/label-keys';
@@ -148,7 +148,7 @@ describe('quality monitor handler', () => {
     assert.equal(outcome.trainingRows.key, 'training-data/breast-cancer/production-20260301T00Z-20260302T00Z-labelled.csv');
     assert.equal(outcome.trainingRows.rowsWritten, 20);
     const file = join(dir, 'data', outcome.trainingRows.key);
-    const csv = readFileSync(file, 'utf8').trim().split('\n').map(csvCells);
+    const csv = parseCsvRecords(readFileSync(file, 'utf8')) as string[][];
     assert.deepEqual(csv[0], [...card.input.features, 'diagnosis']);
     assert.deepEqual(
       csv.slice(1),

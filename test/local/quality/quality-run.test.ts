@@ -12,7 +12,7 @@ import { QUALITY_METRICS_NAMESPACE } from '../../../lambdas/core/quality/contrac
 import { lambdaCaptureHourPrefix } from '../../../lambdas/core/monitoring/capture/capture-keys';
 import { captureLines } from '../../../lambdas/core/monitoring/capture/capture-record';
 import { float32Text } from '../../../lambdas/core/quality/training-rows/training-rows';
-import { csvCells } from '../../../lambdas/core/quality/training-rows/label-lines';
+import { parse as parseCsvRecords } from 'csv-parse/sync';
 import { groundTruthHourPrefix } from '../../../lambdas/core/quality/feedback/label-keys';
 import type { QualityMonitoredModel } from '../../../lambdas/core/quality/monitor/run-quality-monitor';
 import { predictionLines } from '../../../lambdas/core/quality/predictions/prediction-record';
@@ -146,7 +146,7 @@ describe('the local quality monitor and retraining', () => {
     assert.equal(result.outcome.run.versions[0]!.figures.labelled, 12, JSON.stringify(result.outcome.run.labels));
     assert.equal(result.outcome.trainingRows.rowsWritten, 4);
     const file = join(stateDir, 'retrain-data', 'training-data', 'breast-cancer', 'production-20260301T10Z-20260301T11Z-labelled.csv');
-    const csv = readFileSync(file, 'utf8').trim().split('\n').map(csvCells);
+    const csv = parseCsvRecords(readFileSync(file, 'utf8')) as string[][];
     assert.deepEqual(csv[0], [...card.input.features, card.training!.labelColumn]);
     assert.deepEqual(
       csv.slice(1),

@@ -8,7 +8,7 @@ import { readModelCardFile } from '../../../../../lambdas/core/models/model-card
 import { captureLines } from '../../../../../lambdas/core/monitoring/capture/capture-record';
 import { sageMakerCaptureLine } from '../../../../../lambdas/core/monitoring/capture/capture-parse';
 import { float32Text, writeLabelledTrainingRows, type TrainingRowsRequest } from '../../../../../lambdas/core/quality/training-rows/training-rows';
-import { csvCells } from '../../../../../lambdas/core/quality/training-rows/label-lines';
+import { parse as parseCsvRecords } from 'csv-parse/sync';
 import { gatherTrainingData } from '../../../../../lambdas/core/retrain/gather';
 import { newestProductionRowsKey, productionRowsKey, productionWindowOfKey, trainingRowsWindow } from '../../../../../lambdas/core/retrain/production-rows';
 import type { RetrainSettings } from '../../../../../lambdas/core/retrain/contract';
@@ -69,7 +69,7 @@ const label = (id: string, index: number, l: string) => JSON.stringify({ id, ind
 
 /** The written CSV as rows of cells. */
 function csvRows(file: string): string[][] {
-  return readFileSync(file, 'utf8').trim().split('\n').map(csvCells);
+  return parseCsvRecords(readFileSync(file, 'utf8')) as string[][];
 }
 
 /** The row a data set row becomes: its features as float32 (what the model saw), its class name. */
