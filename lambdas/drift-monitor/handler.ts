@@ -5,8 +5,9 @@
 // with the plan), the hours are folded from the children's partials (lambdas/core/monitoring/pipeline/merge.ts)
 // and the rest is the same.
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { PutMetricDataCommand, type CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import type { SNSClient } from '@aws-sdk/client-sns';
+import { publishAlert, putMetricData } from '../core/monitoring/publish';
 import type { ModelCard } from '../core/models/model-card';
 import { cloudWatchData, type MonitoredModel, type MonitorRun } from '../core/monitoring/monitor/drift-monitor';
 import { createMergeJudge } from '../core/monitoring/pipeline/merge';
@@ -16,8 +17,6 @@ import { DRIFT_METRICS_NAMESPACE } from '../core/monitoring/contracts';
 import type { ObjectStore } from '../core/storage/object-store';
 import type { DriftMonitorConfig } from './config';
 
-/** Most datums PutMetricData takes in one call. */
-const MAX_DATUMS_PER_CALL = 1000;
 
 export interface DriftMonitorDependencies {
   readonly config: DriftMonitorConfig;
@@ -76,15 +75,8 @@ export function createDriftMonitorHandler(deps: DriftMonitorDependencies): (even
         stage: config.stage,
         models,
         ...(config.dashboardUrl ? { dashboardUrl: config.dashboardUrl } : {}),
-        putMetrics: async (model, datums, time) => {
-          const data = cloudWatchData(datums, { stage: config.stage, model, time });
-          for (let i = 0; i < data.length; i += MAX_DATUMS_PER_CALL) {
-            await cloudWatch.send(new PutMetricDataCommand({ Namespace: DRIFT_METRICS_NAMESPACE, MetricData: data.slice(i, i + MAX_DATUMS_PER_CALL) }));
-          }
-        },
-        notify: async (alert) => {
-          await sns.send(new PublishCommand({ TopicArn: config.topicArn, Subject: alert.subject, Message: alert.body }));
-        },
+        putMetrics: (model, datums, time) => putMetricData(cloudWatch, DRIFT_METRICS_NAMESPACE, cloudWatchData(datums, { stage: config.stage, model, time })),
+        notify: (alert) => publishAlert(sns, config.topicArn, alert),
       },
       window,
       at,

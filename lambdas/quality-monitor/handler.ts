@@ -5,16 +5,15 @@
 // retrains, the window's labelled captured requests become training rows in the retrain data bucket; rows that
 // cannot be written are logged as an error and fail nothing else.
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { PutMetricDataCommand, type CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import type { SNSClient } from '@aws-sdk/client-sns';
+import { publishAlert, putMetricData } from '../core/monitoring/publish';
 import type { ModelCard } from '../core/models/model-card';
 import { QUALITY_METRICS_NAMESPACE } from '../core/quality/contracts';
 import { qualityCloudWatchData, runQualityMonitor, type QualityMonitoredModel, type QualityOutcome } from '../core/quality/monitor/run-quality-monitor';
 import type { ObjectStore } from '../core/storage/object-store';
 import type { QualityMonitorConfig } from './config';
 
-/** Most datums PutMetricData takes in one call. */
-export const MAX_DATUMS_PER_CALL = 1000;
 
 export interface QualityMonitorDependencies {
   readonly config: QualityMonitorConfig;
@@ -60,15 +59,8 @@ export function createQualityMonitorHandler(deps: QualityMonitorDependencies): (
         models,
         ...(config.dashboardUrl ? { dashboardUrl: config.dashboardUrl } : {}),
         ...(config.trainingDataBucket ? { trainingRows: { dataBucket: config.trainingDataBucket } } : {}),
-        putMetrics: async (model, version, datums, time) => {
-          const data = qualityCloudWatchData(datums, { stage: config.stage, model, version, time });
-          for (let i = 0; i < data.length; i += MAX_DATUMS_PER_CALL) {
-            await cloudWatch.send(new PutMetricDataCommand({ Namespace: QUALITY_METRICS_NAMESPACE, MetricData: data.slice(i, i + MAX_DATUMS_PER_CALL) }));
-          }
-        },
-        notify: async (alert) => {
-          await sns.send(new PublishCommand({ TopicArn: config.topicArn, Subject: alert.subject, Message: alert.body }));
-        },
+        putMetrics: (model, version, datums, time) => putMetricData(cloudWatch, QUALITY_METRICS_NAMESPACE, qualityCloudWatchData(datums, { stage: config.stage, model, version, time })),
+        notify: (alert) => publishAlert(sns, config.topicArn, alert),
       },
       now,
     );
