@@ -95,19 +95,23 @@ export interface MonitoredModelProps {
   readonly drift?: Partial<DriftThresholds>;
 }
 
-export interface DriftMonitorProps {
+/** Where a monitor function (the drift monitor, the quality monitor) runs, what it reads and where its alerts go. */
+export interface MonitorFunctionProps {
   readonly project: string;
   readonly stage: string;
-  /** The stack's pipeline image, holding DRIFT_MONITOR_IMAGE_HANDLERS and every monitored model. */
+  /** The stack's pipeline image, holding the monitor's handlers and every monitored model. */
   readonly image: PipelineImage;
   /** @default lambda.Architecture.ARM_64 (the image's) */
   readonly architecture?: lambda.Architecture;
   /** The capture bucket (DataCapture.bucket) and its key. */
   readonly captureBucket: s3.IBucket;
   readonly captureKey: kms.IKey;
-  /** Where the drift reports go: the stage's notifications topic and its key. */
+  /** Where the monitor's reports go: the stage's notifications topic and its key. */
   readonly topic: sns.ITopic;
   readonly topicKey: kms.IKey;
+}
+
+export interface DriftMonitorProps extends MonitorFunctionProps {
   /** The models to watch. */
   readonly models: readonly MonitoredModelProps[];
   /**

@@ -34,7 +34,8 @@ import { alarmName } from '../../lambdas/core/monitoring/alarms/readable-alert';
 import type { AlarmKind } from '../../lambdas/core/monitoring/contracts';
 import { MONITOR_STATE_PREFIX } from '../../lambdas/core/monitoring/monitor/monitor-state';
 import { SUMMARIES_PREFIX } from '../../lambdas/core/monitoring/summaries/summary-keys';
-import { IMAGE_MODELS_DIR, type PipelineImage } from '../pipelines/pipeline-image';
+import type { MonitorFunctionProps } from '../monitoring/drift-monitor';
+import { IMAGE_MODELS_DIR } from '../pipelines/pipeline-image';
 import { PROJECT_ROOT } from '../private/bundle';
 import { LOG_GROUP_REMOVAL_POLICY } from '../private/logs';
 import { acknowledgeWildcards, nagResource } from '../private/nag';
@@ -130,19 +131,8 @@ export interface QualityModelProps {
   readonly trainingRows?: TrainingRowsSource;
 }
 
-export interface QualityMonitorProps {
-  readonly project: string;
-  readonly stage: string;
-  /** The stack's pipeline image, holding QUALITY_MONITOR_IMAGE_HANDLERS and every monitored model. */
-  readonly image: PipelineImage;
-  /** @default lambda.Architecture.ARM_64 (the image's) */
-  readonly architecture?: lambda.Architecture;
-  /** The capture bucket (DataCapture.bucket: predictions/ and ground-truth/) and its key. */
-  readonly captureBucket: s3.IBucket;
-  readonly captureKey: kms.IKey;
-  /** Where the quality alerts go: the stage's notifications topic and its key. */
-  readonly topic: sns.ITopic;
-  readonly topicKey: kms.IKey;
+/** The capture bucket holds predictions/ and ground-truth/; the image QUALITY_MONITOR_IMAGE_HANDLERS. */
+export interface QualityMonitorProps extends MonitorFunctionProps {
   /**
    * Where the failed-runs alarm goes (the stage's alarm topic, whose formatter mails it).
    * @default - the alarm has no action

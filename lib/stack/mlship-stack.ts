@@ -13,7 +13,7 @@ import { AlertFormatter } from '../monitoring/alert-formatter';
 import { ManifestError, type LoadedManifest, type LoadedModel } from '../../lambdas/core/manifest/load';
 import { BATCH_IMAGE_HANDLERS, BatchScoring } from '../batch/batch-scoring-pipeline';
 import { DataCapture } from '../monitoring/data-capture';
-import { DRIFT_MONITOR_IMAGE_HANDLERS, DriftMonitor } from '../monitoring/drift-monitor';
+import { DRIFT_MONITOR_IMAGE_HANDLERS, DriftMonitor, type MonitorFunctionProps } from '../monitoring/drift-monitor';
 import { capturePercentOf } from '../../lambdas/core/manifest/schema';
 import { AccessLogsBucket } from '../security/access-logs-bucket';
 import { ApiWaf } from '../security/api-waf';
@@ -313,7 +313,8 @@ export class MlshipStack extends Stack {
     });
     // The quality monitor (issue 17): labels joined to predictions, per model and version, on the drift monitor's
     // schedule; its alarms join each model's composite alarm and, with retrain.onQualityAlarm, start retraining.
-    this.qualityMonitor = new QualityMonitor(this, 'QualityMonitor', {
+    // Both monitors run from the pipeline image, read the capture bucket and report to the notifications topic.
+    const monitorFunction: MonitorFunctionProps = {
       project: manifest.project,
       stage,
       image: this.pipelineImage,
@@ -321,6 +322,9 @@ export class MlshipStack extends Stack {
       captureKey: this.dataCapture.key,
       topic: this.pipelineStorage.topic,
       topicKey: this.pipelineStorage.topicKey,
+    };
+    this.qualityMonitor = new QualityMonitor(this, 'QualityMonitor', {
+      ...monitorFunction,
       schedule: manifest.monitoring.schedule,
       dashboardUrl: this.dashboard.url,
       failureAlarmTopic: this.alertFormatter.alarmTopic,
@@ -392,13 +396,7 @@ export class MlshipStack extends Stack {
       })),
     });
     this.driftMonitor = new DriftMonitor(this, 'DriftMonitor', {
-      project: manifest.project,
-      stage,
-      image: this.pipelineImage,
-      captureBucket: this.dataCapture.bucket,
-      captureKey: this.dataCapture.key,
-      topic: this.pipelineStorage.topic,
-      topicKey: this.pipelineStorage.topicKey,
+      ...monitorFunction,
       schedule: manifest.monitoring.schedule,
       windowHours: manifest.monitoring.windowHours,
       dashboardUrl: this.dashboard.url,
