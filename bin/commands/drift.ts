@@ -1,5 +1,6 @@
 // mlship drift: compares a CSV file's rows with a model's drift baseline (model.json) and prints the figures
-// per feature, ranked by PSI, the prediction figures and the verdict; --json for the figures as JSON,
+// per feature, ranked by PSI (the card's permutation importance beside it when the card has it: a drifting
+// important feature is marked), the prediction figures and the verdict; --json for the figures as JSON,
 // --html for a page with baseline and current histograms per feature. The work is lambdas/core/monitoring/drift/. The
 // thresholds are the model's, resolved as the drift monitors resolve them (resolveDriftThresholds): a flag
 // over the manifest's monitoring.drift over the default, and every output says which each one came from.
@@ -8,7 +9,7 @@ import { basename } from 'node:path';
 import { Command } from 'commander';
 import { driftOfCsvFile, type FileDrift } from '../../lambdas/core/monitoring/drift/check-file';
 import type { FeatureDrift } from '../../lambdas/core/monitoring/drift/drift-report';
-import { driftReportHtml, formatFigure } from '../../lambdas/core/monitoring/drift/report-html';
+import { driftReportHtml, formatFigure, importanceText } from '../../lambdas/core/monitoring/drift/report-html';
 import { DEFAULT_DRIFT_THRESHOLDS, describeDriftThresholds, resolveDriftThresholds, type ResolvedDriftThresholds } from '../../lambdas/core/monitoring/drift/thresholds';
 import { ServedModel } from '../../lambdas/core/models/inference-session';
 import { loadManifest, resolveManifestPath } from '../../lambdas/core/manifest/load';
@@ -62,7 +63,9 @@ export interface DriftOutputContext {
 export function formatDriftTable(result: FileDrift, context: DriftOutputContext): string[] {
   const { report, data } = result;
   const name = Math.max(7, ...report.features.map((f) => f.name.length));
-  const header = `${pad('rank', 4, true)}  ${pad('feature', name)}  ${pad('PSI', 7, true)}  ${pad('KS', 6, true)}  ${pad('KS p', 8, true)}  ${pad('JS', 6, true)}  ${pad('shift', 6, true)}  verdict`;
+  const imp = report.importance;
+  const impWidth = imp ? Math.max(10, ...report.features.map((f) => importanceText(f).length)) : 0;
+  const header = `${pad('rank', 4, true)}  ${pad('feature', name)}  ${pad('PSI', 7, true)}  ${imp ? `${pad('importance', impWidth, true)}  ` : ''}${pad('KS', 6, true)}  ${pad('KS p', 8, true)}  ${pad('JS', 6, true)}  ${pad('shift', 6, true)}  verdict`;
   const lines = [
     `${context.model} v${context.version}: ${report.rows} rows of ${context.source} against the baseline of ${report.baselineRows} training rows`,
     '',
@@ -72,15 +75,22 @@ export function formatDriftTable(result: FileDrift, context: DriftOutputContext)
         pad(String(f.rank), 4, true),
         pad(f.name, name),
         pad(formatFigure(f.psi), 7, true),
+        ...(imp ? [pad(importanceText(f), impWidth, true)] : []),
         pad(formatFigure(f.ks?.statistic), 6, true),
         pad(formatFigure(f.ks?.pValue), 8, true),
         pad(formatFigure(f.jsDistance), 6, true),
         pad(shift(f), 6, true),
-        f.drifting ? 'DRIFT' : f.psi === null ? 'no values' : f.severity,
+        f.drifting ? (f.importance?.important ? 'DRIFT, IMPORTANT' : 'DRIFT') : f.psi === null ? 'no values' : f.severity,
       ].join('  '),
     ),
     '(PSI over the baseline\'s deciles; KS statistic and p-value; JS: Jensen-Shannon distance; shift: change of the mean in baseline standard deviations)',
   ];
+  if (imp) {
+    lines.push(
+      `(importance: drop in ${imp.metric} on ${imp.rows} held-out rows when the feature is shuffled, mean ± std over ${imp.repeats} shuffles, #1 the most important, from model.json; a drifting feature among the ${imp.top} most important is DRIFT, IMPORTANT: it moves the model's output, a drifting unimportant one matters less)`,
+      `importance: ${imp.note}`,
+    );
+  }
   const p = report.predictions;
   if (p?.kind === 'classes') {
     const n = p.baseline.reduce((s, c) => s + c, 0);

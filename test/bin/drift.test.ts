@@ -223,7 +223,8 @@ describe('driftOfCsvFile and its output, in process', () => {
 
   it('the table has a line per feature, the header, predictions and verdict; the JSON keeps the data summary', () => {
     const lines = formatDriftTable(shifted, { model: 'breast-cancer', version: 1, source: 'shifted.csv' });
-    assert.equal(lines.length, 3 + 30 + 1 + 2 + 3);
+    // The card's importance, when it has one, adds its legend and its note.
+    assert.equal(lines.length, 3 + 30 + 1 + 2 + 3 + (shifted.report.importance ? 2 : 0));
     assert.equal(lines[lines.length - 2], 'thresholds: psiModerate 0.1, psiSignificant 0.25, predictionJs 0.1, alpha 0.05, driftShare 0.5, minSampleSize 100', 'no sources given, none said');
     const doc = driftJson(shifted, { model: 'breast-cancer', version: 1, source: 'shifted.csv' }) as { model: string; data: { file: string } };
     assert.deepEqual([doc.model, doc.data.file], ['breast-cancer', 'shifted.csv']);
@@ -232,6 +233,27 @@ describe('driftOfCsvFile and its output, in process', () => {
   it('refuses a model whose card has no drift baseline', async () => {
     const card = { ...served.card, driftBaseline: undefined };
     await assert.rejects(driftOfCsvFile({ card, predict: served.predict.bind(served) }, files.heldOut), (e: Error) => e instanceof NoBaselineError && /breast-cancer v1 has no drift baseline/.test(e.message));
+  });
+
+  it("puts the card's importance beside PSI, in the table, the JSON and the HTML, and marks the drifting important feature", async () => {
+    const features = served.card.input.features.map((name) => ({ name, mean: name === 'worst area' ? 0.08 : name === 'mean smoothness' ? 0 : 0.001, std: 0.002 }));
+    const card = { ...served.card, explanation: { background: { file: 'background.json' as const, rows: 1, sha256: '0'.repeat(64), seed: 1, source: 'test' }, importance: { metric: 'accuracy' as const, repeats: 5, rows: 114, seed: 1, baseline: 0.97, features } } };
+    const result = await driftOfCsvFile({ card, predict: served.predict.bind(served) }, files.shifted);
+    const lines = formatDriftTable(result, { model: 'breast-cancer', version: 1, source: 'shifted.csv' });
+    assert.match(lines[2]!, /PSI\s+importance\s+KS/, 'an importance column right after PSI');
+    const line = (feature: string) => lines.find((l) => new RegExp(`^\\s*\\d+  ${feature} `).test(l))!;
+    assert.match(line('worst area'), /0\.08 ± 0\.002 \(#1\).*DRIFT, IMPORTANT$/, 'the drifting important feature stands out');
+    assert.match(line('mean smoothness'), /0 ± 0\.002 \(#\d+\).*DRIFT$/, 'a drifting feature of no importance is only DRIFT');
+    assert.ok(lines.includes('importance: drifting important feature: worst area (importance #1); 2 other drifting features are less important'), lines.join('\n'));
+    assert.ok(lines.some((l) => l.startsWith('(importance: drop in accuracy on 114 held-out rows when the feature is shuffled')), 'the column is explained');
+    const doc = driftJson(result, { model: 'breast-cancer', version: 1, source: 'shifted.csv' }) as { importance: { driftingImportant: string[] }; features: { name: string; importance: { rank: number; important: boolean } }[] };
+    assert.deepEqual(doc.importance.driftingImportant, ['worst area']);
+    assert.deepEqual(doc.features.find((f) => f.name === 'worst area')!.importance, { mean: 0.08, std: 0.002, rank: 1, important: true });
+    const page = driftReportHtml(result.report, { model: 'breast-cancer', version: 1, source: 'shifted.csv', generatedAt: new Date('2026-01-02T03:04:05Z') });
+    assert.ok(page.includes('<th>PSI</th><th>importance</th>'), 'an importance column in the HTML table');
+    assert.equal(page.match(/<tr class="drift-important">/g)?.length, 1, 'one row marked: the drifting important feature');
+    assert.match(page, /<tr class="drift-important"><td>\d+<\/td><td><a href="#f\d+">worst area<\/a><\/td><td>[^<]+<\/td><td class="importance">0\.08 ± 0\.002 \(#1\)<\/td>/);
+    assert.ok(page.includes('A drifting feature among the 5 most important is marked'), 'the page says how importance is used');
   });
 
   it('escapes names in the HTML report and shows rows left out', () => {

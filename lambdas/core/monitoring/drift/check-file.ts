@@ -1,5 +1,6 @@
 // What `mlship drift` computes: a CSV file's rows against a model's drift baseline, the model's predictions
-// on them included, in chunks so a large file never needs one huge tensor.
+// on them included, in chunks so a large file never needs one huge tensor; with the card's permutation
+// importance beside each feature's PSI when the card has it.
 import type { Predictor } from '../../serving/model-api';
 import { readCsvFile } from '../../common/csv';
 import { DriftAccumulator, evaluateDrift, type DriftReport } from './drift-report';
@@ -36,5 +37,6 @@ export async function driftOfCsvFile(predictor: Predictor, path: string, thresho
     if (regression) accumulator.addPredictedValues(predicted.scores.subarray(0, count));
     else accumulator.addPredictedClasses(predicted.classIndex);
   }
-  return { report: evaluateDrift(accumulator, { thresholds, labels: card.labels }), data };
+  const importance = card.explanation?.importance;
+  return { report: evaluateDrift(accumulator, { thresholds, labels: card.labels, ...(importance ? { importance } : {}) }), data };
 }

@@ -1,6 +1,8 @@
 // Compares a window of current rows (and the model's predictions on them) with a model's drift baseline:
 // accumulate in one pass (DriftAccumulator), then evaluateDrift gives the figures per feature, ranked by PSI,
-// the prediction figures, and the model's verdict.
+// the prediction figures, and the model's verdict. Given the card's permutation importance, each feature
+// also carries its importance beside its PSI, and a drifting feature among the model's most important is
+// flagged: a drifting important feature moves the model's output; a drifting unimportant one matters less.
 import type { DriftBaseline, FeatureBaseline } from '../../models/model-card';
 import { BinnedColumns, type BinnedColumnsState, type ColumnCounts } from './accumulator';
 import {
@@ -165,6 +167,45 @@ export interface FeatureDrift {
   /** (current mean - baseline mean) / baseline std; null for a constant baseline. */
   readonly meanShiftInStd: number | null;
   readonly histogram: SideBySide;
+  /** The feature's permutation importance from the model card; absent when the card has none. */
+  readonly importance?: FeatureImportanceFigure;
+}
+
+/**
+ * A model's permutation feature importance as the model card keeps it (explanation.importance): the mean
+ * drop of `metric` on `rows` held-out rows when a feature's column is shuffled, over `repeats` shuffles.
+ */
+export interface FeatureImportanceInput {
+  readonly metric: string;
+  readonly repeats: number;
+  readonly rows: number;
+  readonly features: readonly { readonly name: string; readonly mean: number; readonly std: number }[];
+}
+
+/** The most important features, by importance: a drifting one among them is flagged `important`. */
+export const IMPORTANT_FEATURES = 5;
+
+export interface FeatureImportanceFigure {
+  /** Mean drop of the metric when the feature is permuted; higher is more important. */
+  readonly mean: number;
+  readonly std: number;
+  /** 1 for the most important feature of the model. */
+  readonly rank: number;
+  /** Among the IMPORTANT_FEATURES most important, with a mean drop above 0. */
+  readonly important: boolean;
+}
+
+/** What the report says about importance, when the card has it. */
+export interface DriftImportance {
+  readonly metric: string;
+  readonly repeats: number;
+  readonly rows: number;
+  /** IMPORTANT_FEATURES: how many of the most important features count as important. */
+  readonly top: number;
+  /** Drifting features that are important, highest PSI first. */
+  readonly driftingImportant: string[];
+  /** One line for people: which drifting features are important, or that none is. */
+  readonly note: string;
 }
 
 export type PredictionDrift =
@@ -206,12 +247,16 @@ export interface DriftReport {
   readonly features: FeatureDrift[];
   /** Absent when no predictions were added. */
   readonly predictions?: PredictionDrift;
+  /** Absent when the model card has no permutation importance. */
+  readonly importance?: DriftImportance;
 }
 
 export interface EvaluateOptions {
   readonly thresholds?: Partial<DriftThresholds>;
   /** Class labels in class-index order, for the prediction figures. @default the class indices */
   readonly labels?: readonly string[];
+  /** The model card's permutation importance (explanation.importance). @default - no importance in the report */
+  readonly importance?: FeatureImportanceInput;
 }
 
 function severityOf(psi: number, t: DriftThresholds): Severity {
@@ -292,16 +337,44 @@ function listNames(names: readonly string[], max = 5): string {
   return names.length <= max ? names.join(', ') : `${names.slice(0, max).join(', ')} and ${names.length - max} more`;
 }
 
+/** Each feature's importance figure by name: rank 1 for the highest mean drop (ties in the card's order). */
+export function importanceFigures(importance: FeatureImportanceInput): Map<string, FeatureImportanceFigure> {
+  const ranked = importance.features.map((f, i) => ({ ...f, i })).sort((a, b) => b.mean - a.mean || a.i - b.i);
+  return new Map(ranked.map((f, r) => [f.name, { mean: f.mean, std: f.std, rank: r + 1, important: r < IMPORTANT_FEATURES && f.mean > 0 }]));
+}
+
+function noDriftNote(features: readonly FeatureDrift[], metric: string): string {
+  const top = features.filter((f) => f.importance?.important).sort((a, b) => a.importance!.rank - b.importance!.rank);
+  return top.length === 0 ? `no feature drifts; no feature's importance (${metric} drop when permuted) is above 0` : `no feature drifts; the most important (${metric} drop when permuted): ${listNames(top.map((f) => f.name))}`;
+}
+
+function driftImportance(importance: FeatureImportanceInput, features: readonly FeatureDrift[]): DriftImportance {
+  const important = features.filter((f) => f.drifting && f.importance?.important);
+  const drifting = features.filter((f) => f.drifting);
+  const unimportant = drifting.length - important.length;
+  const note =
+    drifting.length === 0
+      ? noDriftNote(features, importance.metric)
+      : important.length === 0
+        ? `none of the ${IMPORTANT_FEATURES} most important features drifts: the ${drifting.length} drifting feature${drifting.length === 1 ? '' : 's'} move${drifting.length === 1 ? 's' : ''} the model's output little`
+        : `drifting important feature${important.length === 1 ? '' : 's'}: ${listNames(important.map((f) => `${f.name} (importance #${f.importance!.rank})`))}${unimportant > 0 ? `; ${unimportant} other drifting feature${unimportant === 1 ? ' is' : 's are'} less important` : ''}`;
+  return { metric: importance.metric, repeats: importance.repeats, rows: importance.rows, top: IMPORTANT_FEATURES, driftingImportant: important.map((f) => f.name), note };
+}
+
 /** The figures and the verdict for what the accumulator has seen. */
 export function evaluateDrift(accumulator: DriftAccumulator, options: EvaluateOptions = {}): DriftReport {
   const t = resolveThresholds(options.thresholds);
   const { baseline } = accumulator;
   const rows = accumulator.rows;
   const enough = rows >= t.minSampleSize;
+  const importance = options.importance ? importanceFigures(options.importance) : undefined;
   const features = baseline.features
     .map((f, i) => featureDrift(f, i, accumulator.features.column(i), enough, t))
     .sort(byDrift)
-    .map((f, i): FeatureDrift => ({ ...f, rank: i + 1 }));
+    .map((f, i): FeatureDrift => {
+      const figure = importance?.get(f.name);
+      return { ...f, rank: i + 1, ...(figure ? { importance: figure } : {}) };
+    });
   const predictions = predictionDrift(baseline.predictions, accumulator, options.labels, enough, t);
   const driftingFeatures = features.filter((f) => f.drifting).map((f) => f.name);
   const driftShare = driftingFeatures.length / features.length;
@@ -330,5 +403,6 @@ export function evaluateDrift(accumulator: DriftAccumulator, options: EvaluateOp
     driftShare,
     features,
     ...(predictions ? { predictions } : {}),
+    ...(options.importance ? { importance: driftImportance(options.importance, features) } : {}),
   };
 }

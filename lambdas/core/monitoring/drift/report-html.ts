@@ -1,6 +1,8 @@
 // A drift report as one self-contained HTML page: the verdict, the figures per feature, and per feature the
 // baseline's and the current rows' shares of each baseline decile bin side by side (inline SVG, inline CSS,
 // no script, no external assets), so a person can see where the values moved, not only read the figures.
+// When the model card has permutation importance, each feature's importance stands beside its PSI and a
+// drifting feature among the most important is marked, so it stands out over a drifting unimportant one.
 import type { DriftReport, FeatureDrift, SideBySide } from './drift-report';
 import { describeDriftThresholds, type ResolvedDriftThresholds } from './thresholds';
 
@@ -82,15 +84,25 @@ function severityTag(f: { drifting: boolean; severity?: string }): string {
   return `<span class="tag ${severity}">${severity}</span>`;
 }
 
-function featureRow(f: FeatureDrift): string {
+/** A feature's importance as shown: "0.031 ± 0.004 (#2)"; '-' when the card has none for it. */
+export function importanceText(f: FeatureDrift): string {
+  return f.importance ? `${formatFigure(f.importance.mean)} ± ${formatFigure(f.importance.std)} (#${f.importance.rank})` : '-';
+}
+
+const importantTag = (f: FeatureDrift) => (f.drifting && f.importance?.important ? ' <span class="tag important">important</span>' : '');
+
+function featureRow(f: FeatureDrift, withImportance: boolean): string {
   const shift = f.meanShiftInStd === null ? '-' : `${f.meanShiftInStd >= 0 ? '+' : ''}${f.meanShiftInStd.toFixed(2)}`;
-  return `<tr><td>${f.rank}</td><td><a href="#f${f.index}">${escapeHtml(f.name)}</a></td><td>${formatFigure(f.psi)}</td><td>${formatFigure(f.ks?.statistic)}</td><td>${formatFigure(f.ks?.pValue)}</td><td>${formatFigure(f.jsDistance)}</td><td>${shift}</td><td>${f.count}${f.nonFinite > 0 ? ` (+${f.nonFinite} not finite)` : ''}</td><td>${severityTag(f)}</td></tr>`;
+  const rowClass = f.drifting && f.importance?.important ? ' class="drift-important"' : '';
+  const importance = withImportance ? `<td class="importance">${importanceText(f)}</td>` : '';
+  return `<tr${rowClass}><td>${f.rank}</td><td><a href="#f${f.index}">${escapeHtml(f.name)}</a></td><td>${formatFigure(f.psi)}</td>${importance}<td>${formatFigure(f.ks?.statistic)}</td><td>${formatFigure(f.ks?.pValue)}</td><td>${formatFigure(f.jsDistance)}</td><td>${shift}</td><td>${f.count}${f.nonFinite > 0 ? ` (+${f.nonFinite} not finite)` : ''}</td><td>${severityTag(f)}${importantTag(f)}</td></tr>`;
 }
 
 function featureCard(f: FeatureDrift): string {
   const ks = f.ks ? `KS ${formatFigure(f.ks.statistic)} (p ${formatFigure(f.ks.pValue)}, on the ${f.ks.bins}, within ${formatFigure(f.ks.resolution)})` : 'no finite values';
-  return `<section class="card" id="f${f.index}"><h3>${f.rank}. ${escapeHtml(f.name)} ${severityTag(f)}</h3>
-<p class="figures">PSI ${formatFigure(f.psi)} · ${ks} · JS ${formatFigure(f.jsDistance)}<br>mean ${formatFigure(f.baseline.mean)} → ${formatFigure(f.current.mean)}, std ${formatFigure(f.baseline.std)} → ${formatFigure(f.current.std)}</p>
+  const importance = f.importance ? ` · importance ${importanceText(f)}` : '';
+  return `<section class="card" id="f${f.index}"><h3>${f.rank}. ${escapeHtml(f.name)} ${severityTag(f)}${importantTag(f)}</h3>
+<p class="figures">PSI ${formatFigure(f.psi)}${importance} · ${ks} · JS ${formatFigure(f.jsDistance)}<br>mean ${formatFigure(f.baseline.mean)} → ${formatFigure(f.current.mean)}, std ${formatFigure(f.baseline.std)} → ${formatFigure(f.current.std)}</p>
 ${histogramSvg(f.histogram)}</section>`;
 }
 
@@ -100,7 +112,8 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}h3{font-siz
 .verdict.drift{background:#fde8e8;color:#9b1c1c}.verdict.ok{background:#e3f9e5;color:#14532d}.verdict.few{background:#eef2f7;color:#3e4c59}
 table{border-collapse:collapse}td,th{padding:3px 10px;text-align:right;border-bottom:1px solid #e4e7eb}td:nth-child(2),th:nth-child(2){text-align:left}
 .tag{font-size:11px;padding:1px 6px;border-radius:8px;font-weight:600}.tag.drift{background:#c81e1e;color:#fff}.tag.significant{background:#fbd5d5;color:#9b1c1c}
-.tag.moderate{background:#fdf6b2;color:#723b13}.tag.stable{background:#e4e7eb;color:#3e4c59}
+.tag.moderate{background:#fdf6b2;color:#723b13}.tag.stable{background:#e4e7eb;color:#3e4c59}.tag.important{background:#7e1d1d;color:#fff}
+tr.drift-important td{background:#fde8e8;font-weight:600}
 .cards{display:flex;flex-wrap:wrap;gap:14px}.card{border:1px solid #e4e7eb;border-radius:6px;padding:10px 12px}.figures{color:#52606d;font-size:12px;margin:0 0 6px}
 svg .base{fill:#9aa5b1}svg .cur{fill:#2563eb}svg .grid{stroke:#e4e7eb}svg .tick{font-size:10px;fill:#52606d}
 .legend span{display:inline-block;width:10px;height:10px;margin:0 4px 0 12px;vertical-align:-1px}ul.rejected{color:#9b1c1c}`;
@@ -116,6 +129,10 @@ export function driftReportHtml(report: DriftReport, context: HtmlReportContext)
   } else if (p?.kind === 'values') {
     predictions = `<h2>Predictions</h2><p class="figures">KS ${formatFigure(p.ks.statistic)} (p ${formatFigure(p.ks.pValue)}) · PSI ${formatFigure(p.psi)} · JS ${formatFigure(p.jsDistance)} ${severityTag(p)}</p>${histogramSvg(p.histogram)}`;
   }
+  const imp = report.importance;
+  const importanceNote = imp
+    ? `<p class="figures importance-note">importance: the drop in ${escapeHtml(imp.metric)} on ${imp.rows} held-out rows when the feature's values are shuffled (mean ± std over ${imp.repeats} shuffles, #1 the most important), from the model card. A drifting feature among the ${imp.top} most important is marked <span class="tag important">important</span>: its shift moves the model's output; a drifting feature of importance near 0 matters less. ${escapeHtml(imp.note)}.</p>`
+    : '';
   const rejected = context.rejected && context.rejected.count > 0
     ? `<h2>Rows left out</h2><p>${context.rejected.count} of ${context.rejected.total} rows are not numbers in a feature column and are not in the figures${context.rejected.examples.length < context.rejected.count ? `; the first ${context.rejected.examples.length}` : ''}:</p><ul class="rejected">${context.rejected.examples.map((e) => `<li>${escapeHtml(e)}</li>`).join('')}</ul>`
     : '';
@@ -131,8 +148,9 @@ ${context.thresholdSources ? `<p class="figures">Thresholds and where they came 
 ${rejected}
 ${predictions}
 <h2>Features, highest PSI first</h2>
-<table><thead><tr><th>rank</th><th>feature</th><th>PSI</th><th>KS</th><th>KS p</th><th>JS</th><th>mean shift (std)</th><th>rows</th><th></th></tr></thead>
-<tbody>${report.features.map(featureRow).join('\n')}</tbody></table>
+${importanceNote}
+<table><thead><tr><th>rank</th><th>feature</th><th>PSI</th>${imp ? '<th>importance</th>' : ''}<th>KS</th><th>KS p</th><th>JS</th><th>mean shift (std)</th><th>rows</th><th></th></tr></thead>
+<tbody>${report.features.map((f) => featureRow(f, imp !== undefined)).join('\n')}</tbody></table>
 <h2>Baseline and current, per feature</h2>
 <p class="legend">Share of rows in each of the baseline's decile bins (about 10% each for the baseline):<span style="background:#9aa5b1"></span>baseline<span style="background:#2563eb"></span>current</p>
 <div class="cards">${report.features.map(featureCard).join('\n')}</div>

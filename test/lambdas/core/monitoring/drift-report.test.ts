@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { buildDriftBaseline } from '../../../../lambdas/core/monitoring/drift/baseline';
-import { DriftAccumulator, evaluateDrift, type DriftReport } from '../../../../lambdas/core/monitoring/drift/drift-report';
+import { DriftAccumulator, evaluateDrift, importanceFigures, IMPORTANT_FEATURES, type DriftReport } from '../../../../lambdas/core/monitoring/drift/drift-report';
 import { DEFAULT_DRIFT_THRESHOLDS, describeDriftThresholds, resolveDriftThresholds, resolveThresholds } from '../../../../lambdas/core/monitoring/drift/thresholds';
 import { ServedModel } from '../../../../lambdas/core/models/inference-session';
 import type { DriftBaseline } from '../../../../lambdas/core/models/model-card';
@@ -189,6 +189,57 @@ describe('evaluateDrift on synthetic data', () => {
     const accumulator = new DriftAccumulator(baseline);
     assert.throws(() => accumulator.addPredictedClasses([0, 2]), /predicted class 2 is outside \[0, 2\)/);
     assert.throws(() => accumulator.addPredictedValues(Float32Array.of(1)), /holds predicted classes, not values/);
+  });
+});
+
+describe('evaluateDrift with the card\'s permutation importance', () => {
+  const baseline = syntheticBaseline();
+  const shiftedRows = () => {
+    const random = createRandom(9);
+    return Array.from({ length: 600 }, () => [random.normal() + 2, random.next() * 10 + 5]);
+  };
+  const importance = (a: number, b: number) => ({ metric: 'accuracy', repeats: 5, rows: 200, features: [{ name: 'a', mean: a, std: 0.01 }, { name: 'b', mean: b, std: 0.001 }] });
+
+  function evaluateWith(imp: ReturnType<typeof importance> | undefined): DriftReport {
+    const accumulator = new DriftAccumulator(baseline);
+    accumulator.addRows(Float32Array.from(shiftedRows().flat()));
+    return evaluateDrift(accumulator, { labels: ['low', 'high'], ...(imp ? { importance: imp } : {}) });
+  }
+
+  it('puts each feature\'s importance beside its PSI and flags a drifting important feature, not a drifting unimportant one', () => {
+    const report = evaluateWith(importance(0.2, 0));
+    const a = report.features.find((f) => f.name === 'a')!;
+    const b = report.features.find((f) => f.name === 'b')!;
+    assert.ok(a.drifting && b.drifting, 'both features drift');
+    assert.deepEqual(a.importance, { mean: 0.2, std: 0.01, rank: 1, important: true });
+    assert.deepEqual(b.importance, { mean: 0, std: 0.001, rank: 2, important: false }, 'no drop in accuracy: not important');
+    assert.deepEqual(report.importance?.driftingImportant, ['a']);
+    assert.equal(report.importance?.note, 'drifting important feature: a (importance #1); 1 other drifting feature is less important');
+    assert.deepEqual([report.importance?.metric, report.importance?.repeats, report.importance?.rows, report.importance?.top], ['accuracy', 5, 200, IMPORTANT_FEATURES]);
+  });
+
+  it('says when no important feature drifts, and changes nothing else', () => {
+    const report = evaluateWith(importance(0, 0));
+    assert.deepEqual(report.importance?.driftingImportant, []);
+    assert.equal(report.importance?.note, "none of the 5 most important features drifts: the 2 drifting features move the model's output little");
+    const without = evaluateWith(undefined);
+    assert.equal(without.importance, undefined, 'no importance without the card\'s');
+    assert.ok(without.features.every((f) => f.importance === undefined));
+    const strip = (r: DriftReport) => JSON.parse(JSON.stringify(r, (key, value: unknown) => (key === 'importance' ? undefined : value))) as unknown;
+    assert.deepEqual(strip(report), strip(without), 'the verdict, summary and figures are the same');
+  });
+
+  it('ranks by mean drop; only the top IMPORTANT_FEATURES with a drop above 0 are important', () => {
+    const figures = importanceFigures({ metric: 'r2', repeats: 3, rows: 50, features: [0.05, 0.3, 0.01, 0.2, 0.2, 0.1, 0.02].map((mean, i) => ({ name: `f${i}`, mean, std: 0 })) });
+    assert.deepEqual([...figures].map(([name, f]) => [name, f.rank, f.important]), [
+      ['f1', 1, true],
+      ['f3', 2, true],
+      ['f4', 3, true],
+      ['f5', 4, true],
+      ['f0', 5, true],
+      ['f6', 6, false],
+      ['f2', 7, false],
+    ]);
   });
 });
 
