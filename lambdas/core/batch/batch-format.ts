@@ -2,6 +2,7 @@
 // functions: the input formats and options, the output parts and summary, the error for an input that
 // cannot be read at all, and the two kinds of output line besides a scored row: a reject line
 // ({row, reason, input}, one per row that is not scored) and the scored CSV's header line.
+import { explainColumns, type RowExplainer } from './batch-explain';
 import { csvField } from './scored-writer';
 import type { Predictor } from '../serving/model-api';
 
@@ -15,6 +16,11 @@ export interface BatchScorerOptions {
    * @default 8192
    */
   readonly chunkRows?: number;
+  /**
+   * Adds each scored row's top attributions as columns (batch-explain.ts), computed on the chunk's rows.
+   * @default - no explanation columns
+   */
+  readonly explain?: RowExplainer;
 }
 
 /** Output text produced by one push() or end(): append `scored` to the scored CSV, `rejects` to the rejects JSONL. */
@@ -60,9 +66,13 @@ export function truncateInput(text: string): string {
   return text.slice(0, end);
 }
 
-/** The scored CSV's header line (with its line end) for a model: row,id,label,p_<label>... or row,id,value. */
-export function scoredHeader(card: Predictor['card']): string {
+/**
+ * The scored CSV's header line (with its line end) for a model: row,id,label,p_<label>... or row,id,value,
+ * then, with explainTopK > 0, the explanation columns (explainColumns).
+ */
+export function scoredHeader(card: Predictor['card'], explainTopK = 0): string {
   const names = card.task === 'regression' ? ['row', 'id', 'value'] : ['row', 'id', 'label', ...card.labels.map((l) => `p_${l}`)];
+  if (explainTopK > 0) names.push(...explainColumns(explainTopK));
   return `${names.map(csvField).join(',')}\n`;
 }
 

@@ -5,6 +5,7 @@
 // the blank lines not yet judged, which both readers share, and the output text until it is taken.
 // The readers reach its fields directly (count, chunk, rowNumber): they fill it in their hot loops.
 import { rejectLine, scoredHeader, type BatchFormat, type BatchOutputPart, type BatchSummary } from './batch-format';
+import type { RowExplainer } from './batch-explain';
 import { ScoredLineWriter } from './scored-writer';
 import type { BatchPrediction } from '../models/inference-session';
 import type { Predictor } from '../serving/model-api';
@@ -38,6 +39,8 @@ export class RowChunk {
     chunkRows: number,
     /** Whether the scored output starts with no header line (record and range mode). */
     headerless: boolean,
+    /** Adds each scored row's explanation columns. */
+    private readonly explain?: RowExplainer,
   ) {
     this.headerWritten = headerless;
     const card = predictor.card;
@@ -59,7 +62,7 @@ export class RowChunk {
     let scored = this.scoredOut;
     if (!this.headerWritten) {
       this.headerWritten = true;
-      scored = scoredHeader(this.predictor.card) + scored;
+      scored = scoredHeader(this.predictor.card, this.explain?.topK ?? 0) + scored;
     }
     const part = { scored, rejects: this.rejectsOut };
     this.scoredOut = '';
@@ -91,25 +94,27 @@ export class RowChunk {
     // A part-filled last chunk is copied: the tensor must be exactly count x features.
     const rows = count === this.chunkRows ? this.chunk : this.chunk.slice(0, count * this.width);
     const prediction = await this.predictor.predict(rows, count);
-    this.scoredOut += this.regression ? this.formatValues(prediction) : this.formatClasses(prediction);
+    // The same rows explained in this thread, before the chunk is reused.
+    const tails = this.explain ? await this.explain.tails(rows, count) : undefined;
+    this.scoredOut += this.regression ? this.formatValues(prediction, tails) : this.formatClasses(prediction, tails);
     this.rowsScored += count;
     this.count = 0;
   }
 
-  private formatClasses(prediction: BatchPrediction): string {
+  private formatClasses(prediction: BatchPrediction, tails: readonly string[] | undefined): string {
     const { scores, width, classIndex } = prediction;
     const ids = this.ids;
     for (let i = 0; i < prediction.count; i++) {
-      this.lines.classLine(this.rowNumbers[i]!, ids[i]!, classIndex[i]!, scores, i * width, width);
+      this.lines.classLine(this.rowNumbers[i]!, ids[i]!, classIndex[i]!, scores, i * width, width, tails?.[i]);
       ids[i] = '';
     }
     return this.lines.take();
   }
 
-  private formatValues(prediction: BatchPrediction): string {
+  private formatValues(prediction: BatchPrediction, tails: readonly string[] | undefined): string {
     const ids = this.ids;
     for (let i = 0; i < prediction.count; i++) {
-      this.lines.valueLine(this.rowNumbers[i]!, ids[i]!, prediction.scores[i]!);
+      this.lines.valueLine(this.rowNumbers[i]!, ids[i]!, prediction.scores[i]!, tails?.[i]);
       ids[i] = '';
     }
     return this.lines.take();

@@ -125,8 +125,11 @@ export class ScoredLineWriter {
     this.ascii(String(k / 1e7));
   }
 
-  /** row,id,label,p_<label>...: `scores[offset .. offset + width - 1]` are the row's class probabilities. */
-  classLine(row: number, id: string, classIndex: number, scores: Float32Array, offset: number, width: number): void {
+  /**
+   * row,id,label,p_<label>...: `scores[offset .. offset + width - 1]` are the row's class probabilities;
+   * `tail`, CSV text that starts with a comma (the row's explanation columns), ends the line.
+   */
+  classLine(row: number, id: string, classIndex: number, scores: Float32Array, offset: number, width: number, tail = ''): void {
     const mark = this.n;
     this.uint(row);
     this.buf[this.n++] = COMMA;
@@ -134,7 +137,7 @@ export class ScoredLineWriter {
       this.n = mark;
       let line = `${row},${csvField(id)},${csvField(this.labelTexts[classIndex]!)}`;
       for (let j = 0; j < width; j++) line += `,${String(Math.round(scores[offset + j]! * 1e7) / 1e7)}`;
-      this.lineAsText(`${line}\n`);
+      this.lineAsText(`${line}${tail}\n`);
       return;
     }
     const label = this.labels[classIndex]!;
@@ -147,23 +150,31 @@ export class ScoredLineWriter {
       this.buf[this.n++] = COMMA;
       this.probability(scores[offset + j]!);
     }
-    this.ensure(1);
-    this.buf[this.n++] = LF;
+    this.end(tail);
   }
 
-  /** row,id,value (regression); a non-finite value is an empty field, as it is null in the v1 answer. */
-  valueLine(row: number, id: string, value: number): void {
+  /** row,id,value (regression); a non-finite value is an empty field, as it is null in the v1 answer. `tail` as in classLine. */
+  valueLine(row: number, id: string, value: number, tail = ''): void {
     const mark = this.n;
     this.uint(row);
     this.buf[this.n++] = COMMA;
     if (!this.id(id)) {
       this.n = mark;
-      this.lineAsText(`${row},${csvField(id)},${Number.isFinite(value) ? String(value) : ''}\n`);
+      this.lineAsText(`${row},${csvField(id)},${Number.isFinite(value) ? String(value) : ''}${tail}\n`);
       return;
     }
     this.ensure(1);
     this.buf[this.n++] = COMMA;
     if (Number.isFinite(value)) this.ascii(String(value));
+    this.end(tail);
+  }
+
+  /** The line's tail (CSV text, UTF-8; no lone surrogates: feature names come from a checked card), then its LF. */
+  private end(tail: string): void {
+    if (tail.length > 0) {
+      this.ensure(tail.length * 3);
+      this.n += this.buf.write(tail, this.n, 'utf8');
+    }
     this.ensure(1);
     this.buf[this.n++] = LF;
   }

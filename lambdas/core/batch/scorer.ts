@@ -9,6 +9,7 @@ import { BatchInputError, type BatchFormat, type BatchOutputPart, type BatchScor
 import { INCOMPLETE, LF } from './csv-fields';
 import { CsvRecordReader } from './csv-records';
 import { JsonlRecordReader } from './jsonl-records';
+import type { RowExplainer } from './batch-explain';
 import { RowChunk } from './row-chunk';
 import type { Predictor } from '../serving/model-api';
 
@@ -28,10 +29,12 @@ export class Scorer implements BatchScorer {
     chunkRows: number,
     /** Record mode: rows come one by one with their own numbers (createRecordScorer); no header is written. */
     recordMode = false,
+    /** Adds each scored row's explanation columns. */
+    explain?: RowExplainer,
   ) {
     const features = predictor.card.input.features;
     const featureIndex = new Map(features.map((f, i) => [f, i]));
-    this.rows = new RowChunk(predictor, format, chunkRows, recordMode);
+    this.rows = new RowChunk(predictor, format, chunkRows, recordMode, explain);
     this.csv = new CsvRecordReader(this.rows, features, featureIndex);
     this.jsonl = new JsonlRecordReader(this.rows, features, featureIndex);
   }

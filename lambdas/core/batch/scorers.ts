@@ -5,13 +5,20 @@
 // reject reason whichever way it is scored.
 import { StringDecoder } from 'node:string_decoder';
 import { checkChunkRows, type BatchOutputPart, type BatchScorer, type BatchScorerOptions, type BatchSummary } from './batch-format';
+import type { RowExplainer } from './batch-explain';
 import { Scorer } from './scorer';
 import type { Predictor } from '../serving/model-api';
+
+/** options.explain, which must explain the model that scores. */
+function checkExplain(predictor: Predictor, explain: RowExplainer | undefined): RowExplainer | undefined {
+  if (explain && (explain.card.name !== predictor.card.name || explain.card.version !== predictor.card.version)) throw new RangeError(`explain explains model ${explain.card.name} v${explain.card.version}, the scorer scores ${predictor.card.name} v${predictor.card.version}`);
+  return explain;
+}
 
 /** A scorer for one input: push() its text in pieces, then end(). */
 export function createBatchScorer(predictor: Predictor, options: BatchScorerOptions): BatchScorer {
   if (options.format !== 'csv' && options.format !== 'jsonl') throw new RangeError(`format must be 'csv' or 'jsonl', received ${String(options.format)}`);
-  return new Scorer(predictor, options.format, checkChunkRows(options.chunkRows));
+  return new Scorer(predictor, options.format, checkChunkRows(options.chunkRows), false, checkExplain(predictor, options.explain));
 }
 
 export interface BatchResult {
@@ -47,7 +54,7 @@ export interface RecordScorer {
 
 export function createRecordScorer(predictor: Predictor, options: BatchScorerOptions): RecordScorer {
   if (options.format !== 'csv' && options.format !== 'jsonl') throw new RangeError(`format must be 'csv' or 'jsonl', received ${String(options.format)}`);
-  const scorer = new Scorer(predictor, options.format, checkChunkRows(options.chunkRows), true);
+  const scorer = new Scorer(predictor, options.format, checkChunkRows(options.chunkRows), true, checkExplain(predictor, options.explain));
   return {
     header: (text) => scorer.setHeader(text),
     record: async (row, text) => {
@@ -83,7 +90,7 @@ const CR_BYTE = 0x0d;
 export function createRangeScorer(predictor: Predictor, options: RangeScorerOptions): RangeScorer {
   if (options.format !== 'csv' && options.format !== 'jsonl') throw new RangeError(`format must be 'csv' or 'jsonl', received ${String(options.format)}`);
   if (!Number.isInteger(options.firstRow) || options.firstRow < 1) throw new RangeError(`firstRow must be a positive integer, received ${options.firstRow}`);
-  const scorer = new Scorer(predictor, options.format, checkChunkRows(options.chunkRows), true);
+  const scorer = new Scorer(predictor, options.format, checkChunkRows(options.chunkRows), true, checkExplain(predictor, options.explain));
   if (options.format === 'csv') {
     if (options.header === undefined) throw new RangeError('a CSV range needs its file\'s header');
     scorer.setHeader(options.header);

@@ -8,6 +8,7 @@ import { modelCardSchema, type ModelCard } from '../models/model-card';
 import { inspectOnnx, OnnxFormatError, type OnnxGraphInfo } from '../models/onnx-inspect';
 import { parseWithSchema } from '../common/schema-errors';
 import { manifestSchema, type Manifest, type ModelEntry } from './schema';
+import { batchExplainProblems } from '../batch/explain-settings';
 
 export const DEFAULT_MANIFEST_CANDIDATES = ['models/manifest.yaml', 'models/manifest.yml', 'models/manifest.json'];
 
@@ -175,6 +176,7 @@ export function loadManifest(manifestFile: string): LoadedManifest {
     problems.push(...found.map((p) => p.replace(`${root}/`, `${relative(process.cwd(), root) || '.'}/`)));
     if (card && found.length === 0) {
       problems.push(...qualityAlarmProblems(entry, card, index));
+      problems.push(...batchExplainProblems(entry, card, index));
       models.push({ index, entry, dir, onnxPath: join(dir, 'model.onnx'), card });
     }
   });

@@ -243,6 +243,11 @@ export const batchSettingsSchema = z.strictObject({
     .optional()
     .describe("runtime sagemaker: the Batch Transform job's instance type; left out, the endpoint's."),
   transformInstanceCount: z.number().int().min(1).max(20).default(1).describe("runtime sagemaker: the Batch Transform job's instances."),
+  /**
+   * Each scored row's k largest attributions (by absolute value) as columns, 0 = none. At most the model's
+   * feature count; needs the model version's background sample; runtime lambda only (checked at load).
+   */
+  explainTopK: z.number().int().min(0).max(10_000).default(0).describe("Each scored row's top-k feature attributions as columns (explain_<i>_feature, explain_<i>_value); 0: none. At most the model's feature count; needs the version's background sample; runtime lambda only."),
 });
 export type BatchSettings = z.infer<typeof batchSettingsSchema>;
 
@@ -436,6 +441,33 @@ export const monitorSettingsSchema = z.strictObject({
 });
 export type MonitorSettings = z.infer<typeof monitorSettingsSchema>;
 
+/** `POST /v1/models/<name>:explain` of this model: how many rows one request may explain, and how long and how much it samples. */
+export const explainSettingsSchema = z.strictObject({
+  maxInstances: z.number().int().min(1).max(256).default(16).describe('Most instances in one :explain request; more get 400.'),
+  timeoutMs: z
+    .number()
+    .int()
+    .min(10)
+    .max(28_000)
+    .optional()
+    .describe(
+      "Deadline of an explanation's sampling, ms: past it no new round starts and the answer says complete: false, with its standard errors. Below the function's timeout (lambda.timeoutSeconds). Left out: half the function's timeout, at most 5000.",
+    ),
+  maxEvaluations: z
+    .number()
+    .int()
+    .min(1)
+    .max(10_000_000)
+    .default(65_536)
+    .describe("Model rows scored per explained row by permutation SHAP (masked copies of the background sample), raised to the two antithetic permutation pairs a standard error needs; the exact linear SHAP of a built-in logreg scores none."),
+});
+export type ExplainSettings = z.infer<typeof explainSettingsSchema>;
+
+/** The sampling deadline of a model's explanations, ms: explain.timeoutMs, else half the function's timeout, at most 5 s. */
+export function explainTimeoutMs(entry: { readonly explain: ExplainSettings; readonly lambda: LambdaSettings }): number {
+  return entry.explain.timeoutMs ?? Math.min(5000, entry.lambda.timeoutSeconds * 500);
+}
+
 export const modelEntrySchema = z.strictObject({
   name: modelNameSchema.describe('The URL segment, function name part and metric dimension: 2-48 lower-case letters, digits or dashes, starting with a letter; unique in the manifest.'),
   version: modelVersionSchema.describe('The version served; its files are <name>/<version>/model.onnx and model.json next to the manifest, written by `mlship train` or `mlship import`.'),
@@ -455,6 +487,7 @@ export const modelEntrySchema = z.strictObject({
   release: releaseSchema.default(releaseSchema.parse({})).describe('How a new version of this model reaches traffic: CodeDeploy on the `live` alias in the cloud, the same schedule and alarms locally.'),
   sagemaker: sagemakerSettingsSchema.optional().describe('The endpoint of a `runtime: sagemaker` model (only then); left out, the defaults.'),
   batch: batchSettingsSchema.default(batchSettingsSchema.parse({})).describe('Batch scoring of this model by the batch state machine: how rows are cut into batches and fanned out.'),
+  explain: explainSettingsSchema.default(explainSettingsSchema.parse({})).describe('Local explanations, `POST /v1/models/<name>:explain`: limits, deadline and sampling budget.'),
   retrain: retrainSettingsSchema
     .optional()
     .describe('Retraining by the retrain state machine (built-in families logreg and mlp only); left out, the model is never retrained.'),
@@ -495,6 +528,10 @@ export const manifestSchema = z
       }
       if (model.runtime === 'sagemaker' && model.monitoring.capturePercent !== undefined) {
         ctx.addIssue({ code: 'custom', path: ['models', index, 'monitoring', 'capturePercent'], message: 'applies only to runtime: lambda; a SageMaker endpoint captures at sagemaker.dataCapturePercent' });
+      }
+      const explainMs = model.explain.timeoutMs;
+      if (explainMs !== undefined && model.runtime === 'lambda' && explainMs >= model.lambda.timeoutSeconds * 1000) {
+        ctx.addIssue({ code: 'custom', path: ['models', index, 'explain', 'timeoutMs'], message: `must be below the function's timeout (lambda.timeoutSeconds = ${model.lambda.timeoutSeconds} s), received ${explainMs}` });
       }
       const first = seen.get(model.name);
       if (first !== undefined) {
