@@ -22,7 +22,7 @@ import type { FolderCaptureSink } from './capture-files';
 import { LocalDriftMonitor } from './monitor-timer';
 import type { MonitorThreadOptions } from './monitor-thread';
 import { StateFolderBounds } from './state-bounds';
-import type { DriftStatus, ModelStatus, QualityStatus, StatusSnapshot } from './status-page';
+import { topFeaturesStatus, type DriftStatus, type ModelStatus, type QualityStatus, type StatusSnapshot } from './status-page';
 import type { QualitySettings } from '../../lambdas/core/manifest/schema';
 
 /** The stage name of a local run in alarm names and alerts. */
@@ -222,6 +222,7 @@ export class LocalMonitoring {
         sinceStart: this.metrics.totalFigures(entry.name),
         drift: this.driftStatus(entry.name, resolveDriftThresholds(entry.monitoring.drift).thresholds.minSampleSize),
         quality: this.qualityStatus(entry.name, entry.monitoring.quality),
+        topFeatures: topFeaturesStatus(releases?.get(entry.name)?.versions.map((v) => ({ version: v.version, card: v.model.card })) ?? []),
       };
     });
     return {

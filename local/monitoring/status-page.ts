@@ -1,9 +1,11 @@
 // The local status page: GET / is one plain HTML page whose inline script polls GET /status.json and draws
-// every model (versions, traffic split, latency, alarms, drift) and the recent alerts. The script builds the
+// every model (versions, traffic split, latency, alarms, drift, quality, and each loaded version's top
+// features by the card's permutation importance) and the recent alerts. The script builds the
 // page with DOM nodes and textContent only, so a model, feature or alert text is shown as text, never read
 // as HTML; a Content-Security-Policy lets only that one script run and only /status.json be fetched.
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ModelCard } from '../../lambdas/core/models/model-card';
 import type { AlarmState } from '../../lambdas/core/monitoring/contracts';
 import type { ProcessFaultCounts } from '../serving/process-faults';
 import type { AlarmStatus } from './alarm-evaluator';
@@ -64,6 +66,37 @@ export interface QualityStatus {
   readonly versions: readonly QualityVersionStatus[];
 }
 
+/** Features shown per version on the page: the most important by the card's permutation importance. */
+export const TOP_FEATURES = 5;
+
+/** One version's most important features, from its card's explanation.importance (issue 19). */
+export interface TopFeaturesStatus {
+  readonly version: string;
+  /** The metric whose drop is the importance, e.g. 'accuracy'. */
+  readonly metric: string;
+  readonly repeats: number;
+  /** Held-out rows the importance was measured on. */
+  readonly rows: number;
+  /** At most TOP_FEATURES, most important first: mean (std) drop of the metric when the feature is shuffled. */
+  readonly features: readonly { readonly name: string; readonly mean: number; readonly std: number }[];
+}
+
+/** Each version's top features, in version order; versions whose card has no importance are left out. */
+export function topFeaturesStatus(versions: readonly { readonly version: number; readonly card: ModelCard }[]): TopFeaturesStatus[] {
+  return [...versions]
+    .sort((a, b) => a.version - b.version)
+    .flatMap(({ version, card }) => {
+      const importance = card.explanation?.importance;
+      if (!importance) return [];
+      const features = importance.features
+        .map((f, i) => ({ name: f.name, mean: f.mean, std: f.std, i }))
+        .sort((a, b) => b.mean - a.mean || a.i - b.i)
+        .slice(0, TOP_FEATURES)
+        .map(({ name, mean, std }) => ({ name, mean, std }));
+      return [{ version: String(version), metric: importance.metric, repeats: importance.repeats, rows: importance.rows, features }];
+    });
+}
+
 export interface ModelStatus {
   readonly name: string;
   readonly runtime: 'lambda' | 'sagemaker';
@@ -80,6 +113,8 @@ export interface ModelStatus {
   readonly drift: DriftStatus;
   /** The quality monitor's figures per version. @default - not shown */
   readonly quality?: QualityStatus;
+  /** Each loaded version's top features by permutation importance (topFeaturesStatus). @default - not shown */
+  readonly topFeatures?: readonly TopFeaturesStatus[];
 }
 
 export interface AlertLine {
@@ -162,10 +197,21 @@ function model(m) {
     el('h3', {}, ['Alarms']),
     table(['alarm', 'state', 'figure', 'threshold'],
       m.alarms.map((a) => ({ attrs: { 'data-alarm': a.kind }, cells: [a.kind + (a.inComposite ? '' : ' (not in health)'), state(a.state), figure(a.value, a.unit), a.comparison + ' ' + figure(a.threshold, a.unit)] })), 'alarms'),
+    topFeatures(m.topFeatures),
     drift(m.drift),
     quality(m.quality),
   ]);
   return section;
+}
+function topFeatures(list) {
+  if (!list || list.length === 0) return '';
+  const parts = [el('h3', {}, ['Top features'])];
+  for (const v of list) {
+    parts.push(el('p', { class: 'meta' }, ['v' + v.version + ': importance = drop in ' + v.metric + ' on ' + v.rows + ' held-out rows when the feature is shuffled (mean \u00b1 std over ' + v.repeats + ' shuffles)']));
+    parts.push(table(['#', 'feature', v.metric + ' drop'],
+      v.features.map((f, i) => ({ attrs: { 'data-top-feature': v.version }, cells: [i + 1, f.name, num(f.mean, 4) + ' \u00b1 ' + num(f.std, 4)] })), 'top-features'));
+  }
+  return el('div', { class: 'top-features' }, parts);
 }
 function quality(q) {
   if (!q) return '';

@@ -3,17 +3,27 @@
 // Content-Security-Policy, draw everything, show those texts as text, and follow /status.json as it changes.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { serveStatus, STATUS_REFRESH_MS, type StatusSnapshot } from '../../../local/monitoring/status-page';
+import { modelCardSchema, type ModelCard } from '../../../lambdas/core/models/model-card';
+import { serveStatus, STATUS_REFRESH_MS, topFeaturesStatus, type StatusSnapshot } from '../../../local/monitoring/status-page';
+import { BREAST_CANCER_DIR } from '../../fixtures/breast-cancer-split';
 import { launchChromium, type Browser } from '../../fixtures/chromium';
 import { tempDirMaker } from '../../fixtures/temp-dirs';
 
 const tempDir = tempDirMaker('mlship-status-page-');
 const HOSTILE = '<img src=x onerror="window.__pwned=1">';
+
+const BREAST_CANCER_CARD = modelCardSchema.parse(JSON.parse(readFileSync(join(BREAST_CANCER_DIR, 'model.json'), 'utf8')));
+
+/** A card (importance over the given features only: the page reads nothing else of it) with permutation importance. */
+function cardWithImportance(version: number, features: [string, number, number][]): ModelCard {
+  const importance = { metric: 'accuracy' as const, repeats: 5, rows: 114, seed: 7, baseline: 0.97, features: features.map(([name, mean, std]) => ({ name, mean, std })) };
+  return { ...BREAST_CANCER_CARD, version, explanation: { background: { file: 'background.json', rows: 100, sha256: '0'.repeat(64), seed: 7, source: 'test' }, importance } };
+}
 
 function snapshot(alertCount: number): StatusSnapshot {
   return {
@@ -73,6 +83,11 @@ function snapshot(alertCount: number): StatusSnapshot {
             { version: '2', labelled: 12, predictions: 100, coverage: 0.12, verdict: 'not enough labels', minLabels: 100, breaches: [] },
           ],
         },
+        topFeatures: topFeaturesStatus([
+          { version: 2, card: cardWithImportance(2, [['worst area', 0.061, 0.004], ['mean texture', 0.0123, 0.002]]) },
+          { version: 1, card: cardWithImportance(1, [['mean radius', 0.001, 0.0005], ['worst concave points', 0.0482, 0.0031], [HOSTILE, 0.03, 0.01], ['texture error', 0, 0], ['worst area', 0.02, 0.004], ['mean texture', 0.0101, 0.002], ['area error', 0.005, 0.001]]) },
+          { version: 3, card: { ...BREAST_CANCER_CARD, version: 3 } },
+        ]),
       },
     ],
     alerts: Array.from({ length: alertCount }, (_, i) => ({
@@ -127,6 +142,13 @@ describe('status page in headless Chromium', () => {
     assert.equal(await page.locator('#status img').count(), 0, 'no element was made from the texts');
     assert.equal(await page.locator('tr.drifting').count(), 1, 'the drifting feature is marked');
     assert.equal(await page.locator('tr.quality-alarm').count(), 1, 'the version in quality ALARM is marked');
+    // Top features per version by the card's permutation importance: the 5 largest of v1, both of v2, none for v3.
+    assert.ok(text.includes('Top features'), text);
+    assert.ok(text.includes('v1: importance = drop in accuracy on 114 held-out rows when the feature is shuffled (mean ± std over 5 shuffles)'), text);
+    assert.deepEqual(await page.locator('tr[data-top-feature="1"] td:nth-child(2)').allInnerTexts(), ['worst concave points', HOSTILE, 'worst area', 'mean texture', 'area error']);
+    assert.deepEqual(await page.locator('tr[data-top-feature="1"] td:nth-child(3)').first().innerText(), '0.0482 ± 0.0031');
+    assert.deepEqual(await page.locator('tr[data-top-feature="2"] td:nth-child(2)').allInnerTexts(), ['worst area', 'mean texture']);
+    assert.equal(await page.locator('tr[data-top-feature="3"]').count(), 0, 'a version without importance shows none');
     assert.deepEqual(problems, [], 'no script error and no CSP violation');
     const shot = join(tempDir(), 'status.png');
     await page.screenshot({ path: shot, fullPage: true });
