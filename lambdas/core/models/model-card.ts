@@ -104,6 +104,40 @@ export const goldenCaseSchema = z.object({
 });
 export type GoldenCase = z.infer<typeof goldenCaseSchema>;
 
+/** How a permuted feature's effect on the held-out split is scored; the drop is reported so higher = more important. */
+export const importanceMetricSchema = z.enum(['accuracy', 'rocAuc', 'macroF1', 'r2', 'mae', 'rmse']);
+export type ImportanceMetric = z.infer<typeof importanceMetricSchema>;
+
+export const explanationSchema = z
+  .object({
+    /** A small sample of training rows that explanations compare an instance with (the "absent" feature values). */
+    background: z
+      .object({
+        file: z.literal('background.json').describe('file beside model.json: {"features": [...], "rows": [[...], ...]}'),
+        rows: z.number().int().min(1).describe('rows in the file'),
+        sha256: z.string().regex(/^[0-9a-f]{64}$/).describe('sha256 (hex) of the file; a file that does not match is refused'),
+        seed: z.number().int().describe('seed of the sample'),
+        source: z.string().min(1).describe('where the rows came from, e.g. "100 of the 456 training-split rows, seeded sample"'),
+      })
+      .describe('the background sample (lambdas/core/explain/background.ts)'),
+    /** Permutation feature importance on the held-out split (the card's evaluation split). */
+    importance: z
+      .object({
+        metric: importanceMetricSchema.describe('the metric whose drop is measured'),
+        repeats: z.number().int().min(1).describe('shuffles per feature'),
+        rows: z.number().int().min(1).describe('held-out rows used'),
+        seed: z.number().int().describe('seed of the shuffles'),
+        baseline: finite.describe('the metric on the unpermuted held-out rows'),
+        features: z
+          .array(z.object({ name: z.string().min(1), mean: finite, std: finite.refine((v) => v >= 0, 'must be >= 0') }))
+          .describe("in the card's feature order; mean (std over the repeats) drop of the metric when the feature is shuffled; higher = more important"),
+      })
+      .optional()
+      .describe('left out when there were no labelled held-out rows (an import without a label column)'),
+  })
+  .describe('what explanations need, written by mlship train and mlship import; cards written before it existed have none');
+export type Explanation = z.infer<typeof explanationSchema>;
+
 export const modelCardSchema = z
   .object({
     schemaVersion: z.literal(MODEL_CARD_SCHEMA_VERSION),
@@ -123,6 +157,8 @@ export const modelCardSchema = z
     training: z.record(z.string(), z.unknown()).optional(),
     evaluation: evaluationSchema.optional(),
     driftBaseline: driftBaselineSchema.optional(),
+    /** Background sample and global importance for explanations (issue 19); older cards have none. */
+    explanation: explanationSchema.optional(),
     golden: z.array(goldenCaseSchema),
     /** Largest absolute difference in a probability or value that still counts as reproducing a golden case. */
     goldenTolerance: z.number().min(0).default(1e-4),
@@ -137,6 +173,10 @@ export const modelCardSchema = z
     }
     if ((card.task === 'regression') !== (card.output.scoresKind === 'value')) {
       ctx.addIssue({ code: 'custom', path: ['output', 'scoresKind'], message: `'value' goes with task regression, not ${card.task}` });
+    }
+    const importance = card.explanation?.importance;
+    if (importance && importance.features.map((f) => f.name).join('\n') !== card.input.features.join('\n')) {
+      ctx.addIssue({ code: 'custom', path: ['explanation', 'importance', 'features'], message: `must name the ${width} input features in order` });
     }
     card.golden.forEach((g, i) => {
       if (g.input.length !== width) {
