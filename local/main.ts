@@ -110,7 +110,7 @@ function printBanner(gateway: LocalGateway, keyFrom: string | undefined, monitor
   if (keyFrom) lines.splice(1, 0, `  API key required: send header x-api-key (key from ${keyFrom}); /v2/health/live and /v2/health/ready stay open`);
   const keyHeader = keyFrom === undefined ? '' : keyFrom === 'MLSHIP_API_KEY' ? ` -H "x-api-key: $MLSHIP_API_KEY"` : ` -H "x-api-key: $(cat '${keyFrom}')"`;
   for (const name of gateway.modelNames) {
-    lines.push(`  ${name}`, `    POST ${url}/v2/models/${name}/infer`, `    POST ${url}/v1/models/${name}:predict`, `    GET  ${url}/v2/models/${name}`);
+    lines.push(`  ${name}`, `    POST ${url}/v2/models/${name}/infer`, `    POST ${url}/v1/models/${name}:predict`, `    POST ${url}/v1/models/${name}:explain`, `    GET  ${url}/v2/models/${name}`);
   }
   // A runnable example: the model with the fewest features, sending its first golden case.
   const card = [...gateway.cards].sort((a, b) => a.input.features.length - b.input.features.length)[0]!;

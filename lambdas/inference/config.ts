@@ -1,6 +1,7 @@
 // Settings from the environment, read once at start-up: a missing or wrong value stops the function
 // at init with a message naming the variable, instead of failing on the first request.
 import { ConfigError } from '../core/common/config-error';
+import { DEFAULT_EXPLAIN_LIMITS, type ExplainLimits } from '../core/serving/explain-options';
 
 export interface InferenceConfig {
   readonly modelDir: string;
@@ -11,6 +12,8 @@ export interface InferenceConfig {
   readonly maxBatchSize: number;
   /** Share of scored requests captured to stdout for the drift monitor, percent (CAPTURE_PERCENT; 0: none). */
   readonly capturePercent: number;
+  /** :explain's limits (EXPLAIN_MAX_INSTANCES, EXPLAIN_TIMEOUT_MS, EXPLAIN_MAX_EVALUATIONS: the manifest's explain block). */
+  readonly explain: ExplainLimits;
 }
 
 export { ConfigError };
@@ -39,5 +42,10 @@ export function readInferenceConfig(env: NodeJS.ProcessEnv): InferenceConfig {
     maxBodyBytes: positiveInteger(env, 'MAX_BODY_BYTES', 1024 * 1024),
     maxBatchSize: positiveInteger(env, 'MAX_BATCH_SIZE', 1000),
     capturePercent: percent(env, 'CAPTURE_PERCENT', 0),
+    explain: {
+      maxInstances: positiveInteger(env, 'EXPLAIN_MAX_INSTANCES', DEFAULT_EXPLAIN_LIMITS.maxInstances),
+      timeoutMs: positiveInteger(env, 'EXPLAIN_TIMEOUT_MS', DEFAULT_EXPLAIN_LIMITS.timeoutMs),
+      maxEvaluations: positiveInteger(env, 'EXPLAIN_MAX_EVALUATIONS', DEFAULT_EXPLAIN_LIMITS.maxEvaluations),
+    },
   };
 }

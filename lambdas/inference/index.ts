@@ -5,6 +5,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { RequestCapture, StdoutCaptureSink } from '../core/monitoring/capture/capture-sink';
 import { ServedModel } from '../core/models/inference-session';
 import { ModelApi } from '../core/serving/model-api';
+import { explainOptionsFor } from '../core/serving/explain-options';
 import { readInferenceConfig } from './config';
 import { createInferenceHandler, type InferenceHandler } from './handler';
 import { apiLambdaEntry } from './lambda-entry';
@@ -36,7 +37,8 @@ const ready: Promise<InferenceHandler> = ServedModel.load(config.modelDir).then(
     const sink = new StdoutCaptureSink();
     const capture = config.capturePercent > 0 ? new RequestCapture(config.capturePercent, sink) : undefined;
     return createInferenceHandler({
-      api: new ModelApi(model, config),
+      // :explain reads background.json from the model folder, and model.onnx for a built-in logreg's exact SHAP.
+      api: new ModelApi(model, config, explainOptionsFor({ dir: config.modelDir, card: model.card, predict: (rows, count) => model.predict(rows, count) }, config.explain, (message) => logger.warn(message))),
       logger,
       onRecord: (record, latencyMs) => recordRequestMetrics(metrics, record, latencyMs),
       ...(capture ? { capture } : {}),

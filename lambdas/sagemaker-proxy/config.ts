@@ -2,6 +2,7 @@
 // init with a message naming the variable (or the file) at fault.
 import type { ModelCard } from '../core/models/model-card';
 import { ConfigError, readInferenceConfig } from '../inference/config';
+import type { ExplainLimits } from '../core/serving/explain-options';
 import { readModelCardFile } from '../core/models/model-card-file';
 
 export { ConfigError };
@@ -17,6 +18,8 @@ export interface ProxyConfig {
   readonly modelCardPath: string;
   readonly maxBodyBytes: number;
   readonly maxBatchSize: number;
+  /** :explain's limits, as for a Lambda-hosted model. */
+  readonly explain: ExplainLimits;
 }
 
 /** @default 2000: a model on a GPU answers in tens of milliseconds; the API should fail fast, not hang. */
@@ -56,8 +59,8 @@ export function readProxyConfig(env: NodeJS.ProcessEnv, defaultCardPath: () => s
     throw new ConfigError(`INVOKE_TIMEOUT_MS must be a whole number of milliseconds from 1 to 60000 (SageMaker's own limit), received '${rawTimeout}'`);
   }
   // The same limits, variables and defaults as the Lambda-hosted model.
-  const { maxBodyBytes, maxBatchSize } = readInferenceConfig(env);
-  return { endpointName, modelName, invokeTimeoutMs, modelCardPath: env.MODEL_CARD_PATH?.trim() || defaultCardPath(), maxBodyBytes, maxBatchSize };
+  const { maxBodyBytes, maxBatchSize, explain } = readInferenceConfig(env);
+  return { endpointName, modelName, invokeTimeoutMs, modelCardPath: env.MODEL_CARD_PATH?.trim() || defaultCardPath(), maxBodyBytes, maxBatchSize, explain };
 }
 
 /** Reads and validates model.json and checks it is the card of MODEL_NAME. */

@@ -8,6 +8,8 @@ import type { ModelCard } from '../core/models/model-card';
 import type { PredictionSink } from '../core/quality/predictions/prediction-sink';
 import { MAX_SAGEMAKER_INFERENCE_ID_LENGTH, SageMakerPredictor } from '../core/sagemaker/predictor';
 import { createInferenceHandler, type InferenceHandler } from '../inference/handler';
+import { batchedPredict } from '../core/sagemaker/batched-predict';
+import { explainOptionsFor, type ExplainLimits } from '../core/serving/explain-options';
 
 export interface SageMakerProxyDependencies {
   /** A client from createSageMakerRuntimeClient, with the same timeout as `timeoutMs`. */
@@ -27,9 +29,15 @@ export interface SageMakerProxyDependencies {
   readonly predictions?: PredictionSink;
   /** Told when a prediction record failed (the caller still got its answer). @default - logged only */
   readonly onRecordingFailure?: (what: 'predictions' | 'capture', error: unknown) => void;
+  /**
+   * :explain: the folder of the card (its background.json beside model.json) and the manifest's explain
+   * limits. Permutation SHAP through the endpoint, each round's masked rows one batch sent as invocations of
+   * at most limits.maxBatchSize rows. @default - :explain answers 409 explanation_unavailable
+   */
+  readonly explain?: { readonly dir: string; readonly limits: ExplainLimits };
 }
 
-export function createSageMakerProxyHandler({ client, endpointName, card, timeoutMs, limits, logger, onRecord, predictions, onRecordingFailure }: SageMakerProxyDependencies): InferenceHandler {
+export function createSageMakerProxyHandler({ client, endpointName, card, timeoutMs, limits, logger, onRecord, predictions, onRecordingFailure, explain }: SageMakerProxyDependencies): InferenceHandler {
   const predictor = new SageMakerPredictor({
     client,
     endpointName,
@@ -42,8 +50,15 @@ export function createSageMakerProxyHandler({ client, endpointName, card, timeou
       }
     },
   });
+  const explainOptions = explain
+    ? explainOptionsFor(
+        { dir: explain.dir, card, predict: batchedPredict((rows, count) => predictor.predict(rows, count), card.input.features.length, limits.maxBatchSize), onnx: false },
+        explain.limits,
+        (message) => logger.warn(message),
+      )
+    : undefined;
   return createInferenceHandler({
-    api: new ModelApi(predictor, limits),
+    api: new ModelApi(predictor, limits, explainOptions),
     logger,
     ...(onRecord ? { onRecord } : {}),
     ...(predictions ? { predictions } : {}),

@@ -7,8 +7,10 @@
 //   INVOKE_TIMEOUT_MS   optional, per attempt (default 2000); a whole call ends within 3 x it + 2 s
 //   MAX_BODY_BYTES, MAX_BATCH_SIZE   optional, as for a Lambda-hosted model
 //   MODEL_CARD_PATH     optional: the model card to read instead of model.json next to this file
+//                       (background.json, for :explain, is read from the card's folder)
+//   EXPLAIN_MAX_INSTANCES, EXPLAIN_TIMEOUT_MS, EXPLAIN_MAX_EVALUATIONS   optional: the manifest's explain block
 //   AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME or AWS_ENDPOINT_URL   optional: another runtime endpoint (local)
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { StdoutCaptureSink } from '../core/monitoring/capture/capture-sink';
@@ -38,6 +40,7 @@ const proxy = createSageMakerProxyHandler({
   // Every prediction on stdout; the log group's subscription filter sends it to the capture bucket's predictions/.
   predictions: new StdoutCaptureSink(),
   onRecordingFailure: () => metrics.addMetric('PredictionRecordFailures', MetricUnit.Count, 1),
+  explain: { dir: dirname(config.modelCardPath), limits: config.explain },
 });
 logger.info('sagemaker proxy ready', { timeoutMs: config.invokeTimeoutMs, features: card.input.features.length });
 

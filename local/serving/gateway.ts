@@ -18,6 +18,8 @@ import { createInferenceHandler, type InferenceHandler } from '../../lambdas/inf
 import { createSageMakerRuntimeClient } from '../../lambdas/core/sagemaker/predictor';
 import { DEFAULT_INVOKE_TIMEOUT_MS, proxyTimeoutSeconds } from '../../lambdas/sagemaker-proxy/config';
 import { createSageMakerProxyHandler } from '../../lambdas/sagemaker-proxy/handler';
+import { explainOptionsFor, type ExplainLimits } from '../../lambdas/core/serving/explain-options';
+import { explainTimeoutMs } from '../../lambdas/core/manifest/schema';
 import type { LoadedManifest } from '../../lambdas/core/manifest/load';
 import { capturePercentOf, type ModelEntry } from '../../lambdas/core/manifest/schema';
 import { RequestCapture } from '../../lambdas/core/monitoring/capture/capture-sink';
@@ -278,9 +280,15 @@ export class LocalGateway {
     const capturePercent = this.options.capturePercent ?? capturePercentOf(entry);
     // Every answered prediction is recorded whatever the capture share (quality joins each label to one), unless capture is off.
     const predictions = this.captureSink ? { predictions: this.captureSink } : {};
+    // :explain reads the version's background.json (as the cloud's function reads it from /opt/ml/model).
+    const loaded = this.options.manifest.models.find((m) => m.entry.name === entry.name);
+    const dir = loaded && loaded.entry.version === model.version ? loaded.dir : join(this.options.manifest.root, entry.name, String(model.version));
+    const explainLimits: ExplainLimits = { maxInstances: entry.explain.maxInstances, timeoutMs: explainTimeoutMs(entry), maxEvaluations: entry.explain.maxEvaluations };
+    const warn = (message: string) => this.logger.warn(message);
     if (entry.runtime !== 'sagemaker') {
       const capture = this.captureSink && capturePercent > 0 ? new RequestCapture(capturePercent, this.captureSink) : undefined;
-      return createInferenceHandler({ api: new ModelApi(model, limits), logger: this.logger, ...(capture ? { capture } : {}), ...predictions });
+      const explain = explainOptionsFor({ dir, card: model.card, predict: (rows, count) => model.predict(rows, count) }, explainLimits, warn);
+      return createInferenceHandler({ api: new ModelApi(model, limits, explain), logger: this.logger, ...(capture ? { capture } : {}), ...predictions });
     }
     const endpointName = localEndpointName(entry.name, model.card.version);
     this.endpoints.set(endpointName, model);
@@ -292,7 +300,7 @@ export class LocalGateway {
       region: 'local',
       credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     });
-    return createSageMakerProxyHandler({ client: this.sagemakerClient, endpointName, card: model.card, timeoutMs: DEFAULT_INVOKE_TIMEOUT_MS, limits, logger: this.logger, ...predictions });
+    return createSageMakerProxyHandler({ client: this.sagemakerClient, endpointName, card: model.card, timeoutMs: DEFAULT_INVOKE_TIMEOUT_MS, limits, logger: this.logger, explain: { dir, limits: explainLimits }, ...predictions });
   }
 
   get url(): string {

@@ -49,6 +49,16 @@ export class MethodNotAllowedError extends ApiError {
   }
 }
 
+/**
+ * 409: the request is fine but the model version cannot answer it as it stands: :explain of a version
+ * without a background sample. The message says how to write a version that has one.
+ */
+export class ExplanationUnavailableError extends ApiError {
+  override readonly name = 'ExplanationUnavailableError';
+  readonly status = 409;
+  readonly code = 'explanation_unavailable';
+}
+
 export class PayloadTooLargeError extends ApiError {
   override readonly name = 'PayloadTooLargeError';
   readonly status = 413;

@@ -1,7 +1,8 @@
 // The HTTP API of one model, independent of where it runs: the Lambda handler adapts API Gateway
 // events to it, and the local gateway runs that same handler. Bad input ends as a named 4xx error.
 import { decodeV1, decodeV2, encodeV1, encodeV2, InputLayout, modelMetadata, type DecodedBatch } from './codecs';
-import { ApiError, BadRequestError, errorBody, INTERNAL_ERROR_BODY, MethodNotAllowedError, NotFoundError, PayloadTooLargeError, UnsupportedMediaTypeError } from './errors';
+import { ApiError, BadRequestError, errorBody, ExplanationUnavailableError, INTERNAL_ERROR_BODY, MethodNotAllowedError, NotFoundError, PayloadTooLargeError, UnsupportedMediaTypeError } from './errors';
+import { explanationJson, type Explainer } from '../explain/explainer';
 import type { BatchPrediction } from '../models/inference-session';
 import type { ModelCard } from '../models/model-card';
 import { RouteTable, type ModelOperation } from './routes';
@@ -85,6 +86,30 @@ export interface Predictor {
   predict(rows: Float32Array, count: number, context?: PredictContext): Promise<BatchPrediction & { readonly servedVersion?: string }>;
 }
 
+/** What the :explain route needs: the model version's explainer and the manifest's `explain` limits. */
+export interface ExplainOptions {
+  /**
+   * The version's explainer (Explainer.create over its background sample); undefined when the version has
+   * none, and :explain answers 409 explanation_unavailable with `unavailable` as the reason.
+   */
+  readonly explainer: Explainer | undefined;
+  /** Why there is no explainer, for the 409's message. @default - the version has no background sample */
+  readonly unavailable?: string;
+  /** Most instances in one :explain request (explain.maxInstances). */
+  readonly maxInstances: number;
+  /** Sampling deadline, ms after the request is decoded (explain.timeoutMs). */
+  readonly timeoutMs: number;
+  /** Model rows scored per explained row (explain.maxEvaluations). */
+  readonly maxEvaluations: number;
+  /** The clock of the deadline. @default performance.now */
+  readonly now?: () => number;
+}
+
+/** The 409's reason when a version carries no background sample. */
+export function noBackgroundReason(card: ModelCard): string {
+  return `${card.name} v${card.version} has no background sample for explanations (model.json names no explanation.background); write a version with one: \`mlship train\`, or \`mlship import\` with --data`;
+}
+
 const JSON_MEDIA_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
 export class ModelApi {
@@ -97,6 +122,8 @@ export class ModelApi {
   constructor(
     readonly model: Predictor,
     private readonly limits: ApiLimits,
+    /** The :explain route's explainer and limits. @default - :explain answers 409 explanation_unavailable */
+    private readonly explain?: ExplainOptions,
   ) {
     this.name = model.card.name;
     this.version = String(model.card.version);
@@ -117,7 +144,7 @@ export class ModelApi {
       operation = match.route.operation;
       return await this.run(operation, request, naming);
     } catch (error) {
-      const scoring = operation === 'predict' || operation === 'infer';
+      const scoring = operation === 'predict' || operation === 'infer' || operation === 'explain';
       return this.failure(operation, error, scoring ? (naming.id ?? newInferenceId()) : undefined);
     }
   }
@@ -136,6 +163,8 @@ export class ModelApi {
         const { prediction, inferenceMs } = await this.predict(batch, id);
         return this.okText(operation, encodeV1(prediction, this.model.card), batch.count, inferenceMs, prediction.servedVersion, { rows: batch.rows, count: batch.count, prediction }, id);
       }
+      case 'explain':
+        return this.explainRequest(request, naming);
       case 'infer': {
         const fromHeader = this.headerId(request);
         naming.id = fromHeader;
@@ -153,6 +182,33 @@ export class ModelApi {
         return this.okText(operation, JSON.stringify(served === undefined ? answer : { ...answer, model_version: served }), batch.count, inferenceMs, served, { rows: batch.rows, count: batch.count, prediction }, id);
       }
     }
+  }
+
+  /**
+   * `{"predictions": [...as :predict...], "explanations": [...]}`. Not recorded as predictions (no `scored`):
+   * an explanation is a question about an answer, and recording it would count its rows twice in the
+   * quality and drift monitors; the answer still carries an inference id, for the caller's logs.
+   */
+  private async explainRequest(request: ApiRequest, naming: { id?: string }): Promise<ApiResult> {
+    const id = (naming.id = this.headerId(request) ?? newInferenceId());
+    const settings = this.explain;
+    const body = this.readJson(request, "an 'instances' array");
+    const instances = (body as { instances?: unknown } | null)?.instances;
+    if (settings && Array.isArray(instances) && instances.length > settings.maxInstances) {
+      throw new BadRequestError(`instances has ${instances.length} instances, more than the limit of ${settings.maxInstances} an :explain request takes (explain.maxInstances in the manifest); split the batch`);
+    }
+    const batch = decodeV1(body, this.layout, this.limits);
+    if (!settings?.explainer) throw new ExplanationUnavailableError(settings?.unavailable ?? noBackgroundReason(this.model.card));
+    const now = settings.now ?? (() => performance.now());
+    const deadline = now() + settings.timeoutMs;
+    const { prediction, inferenceMs } = await this.predict(batch, id);
+    const started = performance.now();
+    const explanations = await settings.explainer.explain(batch.rows, batch.count, { deadline, now, maxEvaluations: settings.maxEvaluations });
+    const explainMs = performance.now() - started;
+    const json = explanations.map((e) => explanationJson(e, this.model.card));
+    const predictions = encodeV1(prediction, this.model.card);
+    const text = `${predictions.slice(0, -1)},"explanations":${JSON.stringify(json)}}`;
+    return this.okText('explain', text, batch.count, inferenceMs + explainMs, prediction.servedVersion, undefined, id);
   }
 
   /** The caller's id from the x-inference-id header, checked; undefined without the header. */

@@ -2,7 +2,7 @@
 // per route) and the local gateway (which routes with it), so both serve exactly the same paths.
 
 export type ServerOperation = 'live' | 'ready' | 'server-metadata';
-export type ModelOperation = 'metadata' | 'ready' | 'infer' | 'predict' | 'status';
+export type ModelOperation = 'metadata' | 'ready' | 'infer' | 'predict' | 'explain' | 'status';
 
 export interface ServerRoute {
   readonly kind: 'server';
@@ -39,7 +39,7 @@ export const SERVER_ROUTES: readonly ServerRoute[] = [
   { kind: 'server', method: 'GET', path: '/v2/health/ready', operation: 'ready' },
 ];
 
-/** Every route of one model: the Open Inference Protocol v2 routes and the v1 `:predict` form. */
+/** Every route of one model: the Open Inference Protocol v2 routes and the v1 `:predict` and `:explain` forms. */
 export function modelRoutes(model: string): ModelRoute[] {
   return [
     { kind: 'model', model, method: 'GET', path: `/v2/models/${model}`, operation: 'metadata' },
@@ -47,6 +47,7 @@ export function modelRoutes(model: string): ModelRoute[] {
     { kind: 'model', model, method: 'POST', path: `/v2/models/${model}/infer`, operation: 'infer' },
     { kind: 'model', model, method: 'GET', path: `/v1/models/${model}`, operation: 'status' },
     { kind: 'model', model, method: 'POST', path: `/v1/models/${model}:predict`, operation: 'predict' },
+    { kind: 'model', model, method: 'POST', path: `/v1/models/${model}:explain`, operation: 'explain' },
   ];
 }
 
@@ -62,7 +63,7 @@ export type RouteMatch =
   | { readonly found: 'none' };
 
 // Paths shaped like a model route; the cloud answers the same shapes with 404 model_not_found.
-const MODEL_PATH = /^\/v2\/models\/([^/]+)(?:\/(?:ready|infer))?$|^\/v1\/models\/([^/]+?)(?::predict|\/feedback)?$/;
+const MODEL_PATH = /^\/v2\/models\/([^/]+)(?:\/(?:ready|infer))?$|^\/v1\/models\/([^/]+?)(?::predict|:explain|\/feedback)?$/;
 
 /** A router over a fixed set of models: exact path lookups, no regex on the hot path. */
 export class RouteTable {

@@ -5,12 +5,12 @@ import { feedbackRoute, modelRoutes, RouteTable, SERVER_ROUTES } from '../../../
 describe('RouteTable', () => {
   const table = new RouteTable(['breast-cancer', 'digits']);
 
-  it('has the server routes, five model routes and the feedback route per model', () => {
+  it('has the server routes, six model routes and the feedback route per model', () => {
     assert.equal(table.routes.length, SERVER_ROUTES.length + 2 * (modelRoutes('x').length + 1));
     assert.deepEqual(feedbackRoute('digits'), { kind: 'feedback', model: 'digits', method: 'POST', path: '/v1/models/digits/feedback' });
     assert.deepEqual(
       modelRoutes('digits').map((r) => `${r.method} ${r.path}`),
-      ['GET /v2/models/digits', 'GET /v2/models/digits/ready', 'POST /v2/models/digits/infer', 'GET /v1/models/digits', 'POST /v1/models/digits:predict'],
+      ['GET /v2/models/digits', 'GET /v2/models/digits/ready', 'POST /v2/models/digits/infer', 'GET /v1/models/digits', 'POST /v1/models/digits:predict', 'POST /v1/models/digits:explain'],
     );
   });
 
@@ -34,8 +34,10 @@ describe('RouteTable', () => {
     assert.deepEqual(table.match('POST', '/v2/models/iris/infer'), { found: 'unknown-model', model: 'iris' });
     assert.deepEqual(table.match('POST', '/v1/models/iris:predict'), { found: 'unknown-model', model: 'iris' });
     assert.deepEqual(table.match('POST', '/v1/models/iris/feedback'), { found: 'unknown-model', model: 'iris' });
+    assert.deepEqual(table.match('POST', '/v1/models/iris:explain'), { found: 'unknown-model', model: 'iris' });
+    assert.deepEqual(table.match('GET', '/v1/models/digits:explain'), { found: 'wrong-method', allowed: ['POST'] });
     assert.deepEqual(table.match('POST', '/v1/models/iris/other'), { found: 'none' });
-    assert.deepEqual(table.match('GET', '/v1/models/digits:explain'), { found: 'unknown-model', model: 'digits:explain' });
+    assert.deepEqual(table.match('GET', '/v1/models/digits:other'), { found: 'unknown-model', model: 'digits:other' });
     assert.deepEqual(table.match('GET', '/v2/models/%E0%A4%A'), { found: 'unknown-model', model: '%E0%A4%A' });
   });
 });
