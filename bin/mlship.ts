@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { batchCommand } from './commands/batch';
 import { canaryCommand } from './commands/canary';
 import { driftCommand } from './commands/drift';
+import { explainCommand } from './commands/explain';
 import { feedbackCommand } from './commands/feedback';
 import { importCommand } from './commands/import';
 import { qualityCommand } from './commands/quality';
@@ -26,7 +27,8 @@ export function buildProgram(): Command {
     .addCommand(batchCommand())
     .addCommand(retrainCommand())
     .addCommand(feedbackCommand())
-    .addCommand(qualityCommand());
+    .addCommand(qualityCommand())
+    .addCommand(explainCommand());
 }
 
 await buildProgram().parseAsync(process.argv);
