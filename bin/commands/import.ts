@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { parseImageSize } from '../../lambdas/core/models/onboard';
 import { importModel, type ScoresKind } from '../../lambdas/core/models/onboard-import';
-import { action, parseList, reportArtifact } from './common';
+import { action, parseList, parsePositiveInteger, reportArtifact } from './common';
 
 interface ImportFlags {
   name: string;
@@ -13,6 +13,7 @@ interface ImportFlags {
   scoresKind?: ScoresKind;
   image?: string;
   modelsDir: string;
+  backgroundRows: number;
 }
 
 export function importCommand(): Command {
@@ -27,12 +28,14 @@ export function importCommand(): Command {
     .addOption(new Option('--scores-kind <kind>', 'what the scores are (default: guessed)').choices(['probabilities', 'logits', 'value']))
     .option('--image <HxW>', 'the input is an image of this size, e.g. 8x8')
     .option('--models-dir <dir>', 'models folder', 'models')
+    .option('--background-rows <n>', 'rows of the background sample kept for explanations (background.json)', parsePositiveInteger, 100)
     .action(
       action(async (file: string, flags: ImportFlags) => {
         const result = await importModel({
           name: flags.name,
           onnxFile: file,
           modelsDir: flags.modelsDir,
+          backgroundRows: flags.backgroundRows,
           ...(flags.baseline !== undefined ? { baseline: flags.baseline } : {}),
           ...(flags.label !== undefined ? { label: flags.label } : {}),
           ...(flags.labels ? { labels: flags.labels } : {}),

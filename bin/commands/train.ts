@@ -19,6 +19,7 @@ interface TrainFlags {
   hidden?: number;
   activation?: 'relu' | 'tanh';
   modelsDir: string;
+  backgroundRows: number;
 }
 
 export function trainCommand(): Command {
@@ -38,6 +39,7 @@ export function trainCommand(): Command {
     .option('--hidden <n>', 'mlp: hidden units (default 64)', parsePositiveInteger)
     .addOption(new Option('--activation <fn>', 'mlp: hidden activation (default relu)').choices(['relu', 'tanh']))
     .option('--models-dir <dir>', 'models folder', 'models')
+    .option('--background-rows <n>', 'rows of the background sample kept for explanations (background.json)', parsePositiveInteger, 100)
     .action(
       action(async (flags: TrainFlags) => {
         if (!(flags.testFraction > 0 && flags.testFraction < 1)) throw new Error(`--test-fraction must be between 0 and 1, received ${flags.testFraction}`);
@@ -48,6 +50,7 @@ export function trainCommand(): Command {
           seed: flags.seed,
           testFraction: flags.testFraction,
           modelsDir: flags.modelsDir,
+          backgroundRows: flags.backgroundRows,
           ...(flags.label !== undefined ? { label: flags.label } : {}),
           ...(flags.labels ? { labels: flags.labels } : {}),
           ...(flags.image !== undefined ? { image: parseImageSize(flags.image) } : {}),

@@ -3,7 +3,7 @@
 // native binary for the function's architecture), and the model files. `cdk synth` only hashes the
 // folder; `cdk deploy` builds and pushes the image. The build needs no network beyond the base image and
 // runs exactly the onnxruntime version the tests ran.
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
@@ -25,8 +25,22 @@ export const IMAGE_MODEL_DIR = '/opt/ml/model';
 /** The files of a model folder that go into the image; nothing else in the folder does. */
 export const MODEL_FILES = ['model.onnx', 'model.json'] as const;
 
+/** Files a model folder has only when its card names them; copied beside MODEL_FILES when named. */
+export const OPTIONAL_MODEL_FILES = ['background.json'] as const;
+
+/** The optional files the card in `modelDir` names (explanation.background.file); a named file must exist. */
+export function namedOptionalFiles(modelDir: string): string[] {
+  const card = JSON.parse(readFileSync(join(modelDir, 'model.json'), 'utf8')) as { explanation?: { background?: { file?: unknown } } };
+  const named = card.explanation?.background?.file;
+  if (named === undefined) return [];
+  const file = OPTIONAL_MODEL_FILES.find((f) => f === named);
+  if (!file) throw new Error(`modelDir ${modelDir}: model.json's explanation.background.file is ${JSON.stringify(named)}, expected ${OPTIONAL_MODEL_FILES.join(' or ')}`);
+  if (!existsSync(join(modelDir, file))) throw new Error(`modelDir ${modelDir} has no ${file}, which its model.json names in explanation.background`);
+  return [file];
+}
+
 export interface ModelImageProps {
-  /** Folder holding the model's model.onnx and model.json; both are copied to /opt/ml/model. */
+  /** Folder holding the model's model.onnx and model.json; both are copied to /opt/ml/model, with background.json when the card names it. */
   readonly modelDir: string;
   /**
    * Architecture of the function; picks the image platform and the onnxruntime binary.
@@ -111,6 +125,7 @@ export function stageModelImageContext(props: ModelImageProps): StagedImageConte
   const arch = ortArch(architecture);
   const missing = MODEL_FILES.filter((f) => !existsSync(join(props.modelDir, f)));
   if (missing.length > 0) throw new Error(`modelDir ${props.modelDir} has no ${missing.join(' or ')}`);
+  const optional = namedOptionalFiles(props.modelDir);
   const bundle = bundleHandler(resolve(props.handlerEntry ?? DEFAULT_HANDLER_ENTRY));
 
   const dir = stagingDir('mlship-image-');
@@ -122,7 +137,7 @@ export function stageModelImageContext(props: ModelImageProps): StagedImageConte
   writeFileSync(join(dir, 'index.js.map'), bundle.map);
   let bytes = DOCKERFILE.length + packageJson.length + bundle.js.byteLength + bundle.map.byteLength;
   bytes += stageOnnxRuntime(join(dir, 'node_modules'), arch);
-  for (const file of MODEL_FILES) bytes += placeFile(join(props.modelDir, file), join(dir, 'model', file));
+  for (const file of [...MODEL_FILES, ...optional]) bytes += placeFile(join(props.modelDir, file), join(dir, 'model', file));
   return { dir, platform: arch === 'arm64' ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64, bytes };
 }
 

@@ -67,6 +67,19 @@ describe('mlship train and import (the real executable)', () => {
     assert.deepEqual(card.driftBaseline?.predictions, { kind: 'classes', counts: [16, 16, 16] });
     assert.deepEqual(card.golden.map((g) => g.expected.label), ['setosa', 'versicolor', 'virginica', 'setosa', 'versicolor']);
     assert.deepEqual(loadModelFolder(dir, 'flowers').problems, []);
+    // Explanations: the background (all 48 training rows, fewer than 100) and the held-out importance.
+    assert.match(train.stdout, /^ {2}background for explanations: all 48 training-split rows \(background\.json\)$/m);
+    assert.match(train.stdout, /^ {2}permutation importance \(accuracy drop, 5 repeats, 12 held-out rows\): f\d -?\d\.\d{4} ± \d\.\d{4}, /m);
+    assert.equal(card.explanation?.background.rows, 48);
+    assert.ok(existsSync(join(dir, 'background.json')));
+    assert.equal(card.explanation?.importance?.rows, 12);
+  });
+
+  it('train --background-rows keeps that many background rows', async () => {
+    const run = await mlship(['train', '--name', 'flowers-small', '--data', 'flowers.csv', '--iterations', '50', '--l2', '0.001', '--background-rows', '10'], work);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /background for explanations: 10 of the 48 training-split rows, seeded sample/);
+    assert.equal(modelCardSchema.parse(readCard(join(work, 'models/flowers-small/1'))).explanation?.background.rows, 10);
   });
 
   it('train again writes version 2 with the same ONNX bytes (deterministic)', async () => {
@@ -98,12 +111,16 @@ describe('mlship train and import (the real executable)', () => {
       if (same) same.expected.probabilities!.forEach((p, i) => assert.ok(Math.abs(p - g.expected.probabilities![i]!) < 1e-6));
     }
     assert.deepEqual(loadModelFolder(dir, 'flowers-imported').problems, []);
+    assert.equal(card.explanation?.background.rows, 60);
+    assert.equal(card.explanation?.importance?.rows, 60);
   });
 
   it('import without --baseline says what is missing and still writes a loadable model', async () => {
     const run = await mlship(['import', 'models/flowers/1/model.onnx', '--name', 'flowers-bare', '--labels', 'a,b,c'], work);
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /no --baseline: no drift baseline, no golden cases and no evaluation/);
+    assert.match(run.stdout, /no --baseline: no background sample, so this version cannot be explained/);
+    assert.ok(!existsSync(join(work, 'models/flowers-bare/1/background.json')));
     const card = modelCardSchema.parse(readCard(join(work, 'models/flowers-bare/1')));
     assert.deepEqual(card.input.features, ['f0', 'f1', 'f2', 'f3']);
     assert.deepEqual(card.golden, []);

@@ -78,9 +78,10 @@ export interface WrittenArtifact {
 
 /**
  * Validates the card (name and version included) and writes model.onnx and model.json into a new folder
- * models/<name>/<version>/. Refuses to overwrite an existing version folder.
+ * models/<name>/<version>/, with any `extraFiles` (file name -> text, e.g. background.json) beside them.
+ * Refuses to overwrite an existing version folder.
  */
-export function writeModelArtifact(modelsDir: string, onnxBytes: Uint8Array, card: ModelCardInput): WrittenArtifact {
+export function writeModelArtifact(modelsDir: string, onnxBytes: Uint8Array, card: ModelCardInput, extraFiles: Readonly<Record<string, string>> = {}): WrittenArtifact {
   const parsed = parseWithSchema(modelCardSchema, card);
   if (!parsed.ok) throw new ArtifactError(`the model card does not validate: ${parsed.errors.join('; ')}`);
   if (parsed.data.onnx.sha256 !== sha256Hex(onnxBytes)) throw new ArtifactError('the model card onnx.sha256 does not match the ONNX bytes');
@@ -97,6 +98,7 @@ export function writeModelArtifact(modelsDir: string, onnxBytes: Uint8Array, car
   try {
     writeFileSync(onnxPath, onnxBytes);
     writeFileSync(cardPath, `${JSON.stringify(parsed.data, null, 2)}\n`);
+    for (const [file, text] of Object.entries(extraFiles)) writeFileSync(join(dir, file), text);
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
     throw error;

@@ -1,12 +1,18 @@
 // `mlship import`: an ONNX model made elsewhere (PyTorch, scikit-learn, ...) read as it is: its one float
 // input and its scores output found in the graph (or named by the user), what its scores are (values,
 // probabilities or logits) told from a run on the baseline CSV or from the graph, and, with a baseline,
-// the drift baseline, golden cases and evaluation computed by running the model itself on those rows.
+// the drift baseline, golden cases and evaluation computed by running the model itself on those rows; so are
+// the background sample for explanations (drawn from the baseline rows) and, with a label column, the
+// permutation importance on them (the rows the evaluation used). Without a baseline there is neither, and
+// the model version cannot be explained.
 import onnxProto from 'onnx-proto';
 import { readCsvFile, toNumericTable, type NumericTable } from '../common/csv';
 import { buildDriftBaseline } from '../monitoring/drift/baseline';
 import { checkModelName, goldenCasesFromScores, nextModelVersion, pickGoldenRows, sha256Hex, writeModelArtifact } from './model-artifact';
-import type { DriftBaseline, Evaluation, GoldenCase, ModelCardInput, OutputContract, Task } from './model-card';
+import { modelCardSchema, type DriftBaseline, type Evaluation, type GoldenCase, type ModelCardInput, type OutputContract, type Task } from './model-card';
+import { BACKGROUND_FILE } from '../explain/background';
+import type { ImportanceTruth } from '../explain/importance';
+import { buildExplanation } from './onboard-explain';
 import { checkImage, describeEvaluation, GOLDEN_CASES, GOLDEN_TOLERANCE, isNumeric, OnboardError, readBytes, recordedPath, resolveClassLabels, rowsOf, scoreRows, type OnboardResult } from './onboard';
 import { inspectOnnx, type TensorInfo } from './onnx-inspect';
 import { runOnnxRows } from './onnx-run';
@@ -36,6 +42,8 @@ export interface ImportModelOptions {
   /** @default 'models' */
   readonly modelsDir?: string;
   readonly now?: Date;
+  /** Rows of the background sample written for explanations (from the baseline). @default 100 */
+  readonly backgroundRows?: number;
 }
 
 function describeTensor(t: TensorInfo): string {
@@ -255,6 +263,28 @@ export async function importModel(options: ImportModelOptions): Promise<OnboardR
     golden,
     goldenTolerance: GOLDEN_TOLERANCE,
   };
-  const written = writeModelArtifact(modelsDir, onnxBytes, card);
+  let extraFiles: Record<string, string> = {};
+  if (baseline) {
+    const all = Array.from({ length: baseline.x.rows }, (_, i) => i);
+    const known: ImportanceTruth | undefined = truth
+      ? { kind: 'classes', classIndex: truth, classCount: width }
+      : truthValues
+        ? { kind: 'values', values: truthValues }
+        : undefined;
+    const explained = await buildExplanation({
+      card: modelCardSchema.parse(card),
+      onnxBytes,
+      background: { x: baseline.x, positions: all, source: `baseline rows (${recordedPath(options.baseline!)})` },
+      ...(known ? { heldOut: { x: baseline.x, positions: all, truth: known } } : {}),
+      settings: { seed: 42, ...(options.backgroundRows !== undefined ? { backgroundRows: options.backgroundRows } : {}) },
+    });
+    card.explanation = explained.explanation;
+    extraFiles = { [BACKGROUND_FILE]: explained.backgroundText };
+    notes.push(...explained.notes);
+    if (!known) notes.push('no label column in the baseline: no permutation importance');
+  } else {
+    notes.push('no --baseline: no background sample, so this version cannot be explained (explain requests get a 4xx); import again with --baseline to have one');
+  }
+  const written = writeModelArtifact(modelsDir, onnxBytes, card, extraFiles);
   return { ...written, notes };
 }

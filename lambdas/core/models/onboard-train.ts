@@ -1,12 +1,15 @@
 // `mlship train`: a built-in family (training/) trained here on a CSV, exported to ONNX, and judged by
 // running the exported model with onnxruntime: the held-out evaluation, the drift baseline and the golden
-// cases all come from the ONNX file, not from the trainer. buildTrainedArtifact is shared with the
-// retraining pipeline (retrain/train-candidate.ts), which writes the result elsewhere.
+// cases all come from the ONNX file, not from the trainer; so do the background sample and the permutation
+// importance for explanations (onboard-explain.ts), asked for with `explain`. buildTrainedArtifact is shared
+// with the retraining pipeline (retrain/train-candidate.ts), which writes the result elsewhere.
 import { readCsvFile, toNumericTable, type NumericTable } from '../common/csv';
 import { buildDriftBaseline } from '../monitoring/drift/baseline';
 import { checkModelName, goldenCasesFromScores, nextModelVersion, pickGoldenRows, sha256Hex, writeModelArtifact } from './model-artifact';
-import type { Evaluation, ModelCardInput } from './model-card';
+import { modelCardSchema, type Evaluation, type ModelCardInput } from './model-card';
 import { checkImage, describeEvaluation, GOLDEN_CASES, GOLDEN_TOLERANCE, OnboardError, readBytes, recordedPath, resolveClassLabels, rowsOf, scoreRows, type ClassLabels, type OnboardResult } from './onboard';
+import { BACKGROUND_FILE } from '../explain/background';
+import { buildExplanation, type ExplainSettings } from './onboard-explain';
 import { exportNetworkToOnnx, INPUT_TENSOR, LABEL_TENSOR, ONNX_OPSET, PROBABILITIES_TENSOR } from './onnx-export';
 import { runOnnxRows } from './onnx-run';
 import { selectRows } from './training/matrix';
@@ -28,6 +31,8 @@ export interface TrainModelOptions extends Omit<TrainOptions, 'family'> {
   readonly modelsDir?: string;
   /** createdAt. @default now */
   readonly now?: Date;
+  /** Rows of the background sample written for explanations. @default 100 */
+  readonly backgroundRows?: number;
 }
 
 export interface TrainedArtifactInput extends Omit<TrainOptions, 'family'> {
@@ -44,6 +49,12 @@ export interface TrainedArtifactInput extends Omit<TrainOptions, 'family'> {
   readonly image?: { height: number; width: number };
   /** createdAt. @default now */
   readonly now?: Date;
+  /**
+   * Build the explanation: a background sample of the training split and permutation importance on the
+   * held-out split, in the card, with background.json's text in `backgroundText`.
+   * @default - none (the card has no explanation)
+   */
+  readonly explain?: ExplainSettings;
 }
 
 export interface TrainedArtifact {
@@ -53,6 +64,8 @@ export interface TrainedArtifact {
   /** Held-out metrics, as onnxruntime computed them from the exported model. */
   readonly evaluation: Evaluation;
   readonly trainingMs: number;
+  /** background.json's text, when `explain` was asked for; write it beside model.json. */
+  readonly backgroundText?: string;
   readonly notes: readonly string[];
 }
 
@@ -124,7 +137,15 @@ export async function buildTrainedArtifact(input: TrainedArtifactInput): Promise
     `held-out ${describeEvaluation(evaluation)}`,
   ];
   if (present < labels.length) notes.push(`warning: only ${present} of the ${labels.length} classes occur in the data`);
-  return { onnxBytes, card, evaluation, trainingMs, notes };
+  if (!input.explain) return { onnxBytes, card, evaluation, trainingMs, notes };
+  const explained = await buildExplanation({
+    card: modelCardSchema.parse(card),
+    onnxBytes,
+    background: { x: data.x, positions: train, source: 'training-split rows' },
+    heldOut: { x: data.x, positions: test, truth: { kind: 'classes', classIndex: test.map((r) => classIndex[r]!), classCount: labels.length } },
+    settings: input.explain,
+  });
+  return { onnxBytes, card: { ...card, explanation: explained.explanation }, evaluation, trainingMs, backgroundText: explained.backgroundText, notes: [...notes, ...explained.notes] };
 }
 
 /** Trains a built-in family on a CSV and writes models/<name>/<next version>/. */
@@ -147,7 +168,8 @@ export async function trainModel(options: TrainModelOptions): Promise<OnboardRes
     data: { x: data.x, features: data.features, labelColumn },
     classes,
     trainingData: { file: recordedPath(options.data), sha256: sha256Hex(dataBytes), rows: data.x.rows },
+    explain: { ...(options.backgroundRows !== undefined ? { backgroundRows: options.backgroundRows } : {}) },
   });
-  const written = writeModelArtifact(modelsDir, built.onnxBytes, built.card);
+  const written = writeModelArtifact(modelsDir, built.onnxBytes, built.card, built.backgroundText !== undefined ? { [BACKGROUND_FILE]: built.backgroundText } : {});
   return { ...written, notes: built.notes };
 }

@@ -121,6 +121,19 @@ describe('stageModelImageContext validation', () => {
     assert.throws(() => stageModelImageContext({ modelDir: dir }), { message: `modelDir ${dir} has no model.onnx` });
   });
 
+  it('copies background.json when the card names it (and only then), and names it when it is missing', () => {
+    const background = { file: 'background.json' as const, rows: 1, sha256: '0'.repeat(64), seed: 1, source: 'test' };
+    const dir = writeModelFolder(project.root, { name: 'explained', card: (card) => ({ ...card, explanation: { background } }) });
+    writeFileSync(join(dir, 'background.json'), '{"features": ["f0", "f1", "f2", "f3"], "rows": [[1, 2, 3, 4]]}\n');
+    const staged = filesUnder(stageModelImageContext({ modelDir: dir }).dir).filter((f) => f.startsWith('model/'));
+    assert.deepEqual(staged, ['model/background.json', 'model/model.json', 'model/model.onnx']);
+    const unnamed = writeModelFolder(project.root, { name: 'unexplained' });
+    writeFileSync(join(unnamed, 'background.json'), '{}');
+    assert.deepEqual(filesUnder(stageModelImageContext({ modelDir: unnamed }).dir).filter((f) => f.startsWith('model/')), ['model/model.json', 'model/model.onnx']);
+    unlinkSync(join(dir, 'background.json'));
+    assert.throws(() => stageModelImageContext({ modelDir: dir }), { message: `modelDir ${dir} has no background.json, which its model.json names in explanation.background` });
+  });
+
   it('names a missing handler entry', () => {
     assert.throws(() => stageModelImageContext({ modelDir, handlerEntry: join(project.root, 'missing.ts') }), /^Error: handlerEntry .*missing\.ts not found: the inference handler must exist to build a model image$/);
   });
