@@ -8,14 +8,14 @@
 // to its version's accumulator (delay = label time - prediction time, 0 when the label came first).
 //
 // Memory: bounded by the labels of the window, never by the objects or the predictions. Every object is read as
-// a stream of lines (readLines). The label table (LabelTable) holds no object or string per label: the id's
-// bytes, 16 bytes of key, 17 of truth, time and joined, and 8 to 16 of hash bucket, about 65-80 bytes for a
-// 22-character id (bench/quality/quality-join.ts measures it). A million labels take about 80 MB.
+// a stream of lines (readLines). The label table (LabelTable) holds no object or string per label: 85 bits of
+// hash of (id, index), truth and time, about 41 bytes a label (bench/quality/quality-join.ts measures it). A
+// million labels take about 40 MB.
 //
 // Speed: the lines our own writers make (labelLine, predictionLines: fixed field order, no escapes) are read by
 // scanners (quality-lines.ts) that take what the join needs from the line's text without JSON.parse, look the
-// id up in the label table by its characters, and decode an instance's probabilities only when it has a
-// label; any other label line goes through the one label reader (feedback/label-reader.ts), any other
+// id up in the label table by the hash they take as they read it, and decode an instance's probabilities only
+// when it has a label; any other label line goes through the one label reader (feedback/label-reader.ts), any other
 // prediction line through JSON.parse, with the same result (quality-lines-fast.test.ts).
 //
 // Cost: each run re-joins the whole window: it reads the window's predictions plus its labels. Joins do not
@@ -33,7 +33,8 @@ import { predictionsHourPrefix } from '../predictions/prediction-sink';
 import { QualityAccumulator } from '../metrics/quality-accumulator';
 import {
   decodeBase64Into,
-  idHashOf,
+  idHashesOf,
+  type IdHash,
   labelLineClasses,
   parsePredictionLine,
   predictionLineShape,
@@ -134,124 +135,109 @@ export interface JoinOptions {
 }
 
 /**
- * The labels of a window, keyed by (id, index), without an object or a string per label (a million labels
- * made the collector the join's largest cost): the ids' characters one byte each in one growing array (label
- * ids are visible ASCII, 1 to 128 characters), an open-addressing hash table (linear probing, at most half
- * full) whose buckets hold the slot and the key's hash side by side (one cache line to reject a bucket), and
- * per slot typed arrays: where its id is and the index, side by side, then truth, time, joined. A key is looked
- * up from a range of a line's characters, so a prediction line's id needs no string of its own either.
- * Slots are numbered in the order labels were added. About 60-80 bytes a 22-character label.
+ * The labels of a window, keyed by (id, index), without an object or a string per label: a million labels
+ * made the collector, and then the memory itself (page faults and cache misses), the join's largest cost.
+ *
+ * A key is 85 bits of hash of (id, index): 32 bits pick and check the bucket (open addressing, linear probing,
+ * at most half full; a bucket holds those 32 bits and the slot), 53 more are checked in the slot, beside the
+ * label's truth and time (one cache line). The id itself is not kept. Two different keys share all 85 bits
+ * with probability about 2^-85 (the lanes are independent 32-bit hashes of the id, finalised with the index):
+ * a million labels against a million predictions mis-join with probability about 1e12 x 2.6e-26, 3e-14 a run.
+ * The ids are the callers' or 128 random bits (inference-id.ts); a caller who knew another caller's id could
+ * label it directly, so a crafted collision gains nothing. Slots are numbered in the order labels were added.
+ * 16 bytes of bucket, 24 of slot and 1 of `joined`: about 41 bytes a label (bench/quality/quality-join.ts).
  */
 export class LabelTable {
-  private chars = new Uint8Array(16 * 1024);
-  private charsUsed = 0;
-  /** Per slot: its id's first character in `chars` x 256 + its length, and its index. */
-  private keys = new Float64Array(2 * 1024);
-  /** Per bucket: slot + 1 (0 when empty) and the key's hash. Buckets: a power of two, at least twice the labels. */
+  /** Per bucket: the key's first 32 bits, and its slot + 1 (0 when empty). A power of two of buckets, at least twice the labels. */
   private buckets = new Int32Array(2 * 2048);
-  truth = new Float64Array(1024);
-  time = new Float64Array(1024);
+  /** Per slot: the key's other 53 bits, the truth (class index or value), the time (epoch ms). */
+  private slots = new Float64Array(3 * 1024);
+  /** Per slot: 1 once a prediction took the label. */
   joined = new Uint8Array(1024);
   size = 0;
+  private readonly scratch: IdHash = { idHash: 0, idHash2: 0, idHash3: 0 };
 
-  /** Adds a label; false when its key already has one. The id: 1 to 255 characters below 256 (a label's id is visible ASCII). */
+  /** Adds a label; false when its key already has one. */
   add(id: string, index: number, truth: number, time: number): boolean {
-    return this.addFrom(id, 0, id.length, index, truth, time);
+    return this.addKey(idHashesOf(id, 0, id.length, this.scratch), index, truth, time);
   }
 
-  /** Adds the label of the id text[start, end) (whose idHashOf the caller may know); false when its key already has one. */
-  addFrom(text: string, start: number, end: number, index: number, truth: number, time: number, idHash = idHashOf(text, start, end)): boolean {
-    const length = end - start;
-    if (length < 1 || length > 255) throw new RangeError(`a label id has 1 to 255 characters, received ${length}`);
-    const hash = keyHash(idHash, index);
+  /** Adds the label of the id whose IdHash is `id` (a scanner's); false when its key already has one. */
+  addKey(id: IdHash, index: number, truth: number, time: number): boolean {
+    const hash = keyHash(id.idHash, index);
+    const print = keyPrint(id.idHash2, id.idHash3, index);
     const buckets = this.buckets;
     const mask = (buckets.length >> 1) - 1;
     let b = hash & mask;
-    for (let s = buckets[2 * b]!; s !== 0; s = buckets[2 * b]!) {
-      if (buckets[2 * b + 1] === hash && this.holds(s - 1, text, start, end, index)) return false;
+    for (let s = buckets[2 * b + 1]!; s !== 0; s = buckets[2 * b + 1]!) {
+      if (buckets[2 * b] === hash && this.slots[3 * (s - 1)] === print) return false;
       b = (b + 1) & mask;
     }
     const slot = this.size;
-    if (slot === this.truth.length) this.grow();
-    if (this.charsUsed + length > this.chars.length) this.chars = grown(this.chars, Math.max(this.chars.length * 2, this.charsUsed + length));
-    const chars = this.chars;
-    const at = this.charsUsed;
-    for (let i = 0; i < length; i++) {
-      const c = text.charCodeAt(start + i);
-      if (c > 0xff) throw new RangeError(`a label id is ASCII, received character ${c}`);
-      chars[at + i] = c;
-    }
-    this.charsUsed = at + length;
-    this.keys[2 * slot] = at * 256 + length;
-    this.keys[2 * slot + 1] = index;
-    this.truth[slot] = truth;
-    this.time[slot] = time;
-    buckets[2 * b] = slot + 1;
-    buckets[2 * b + 1] = hash;
+    if (slot === this.joined.length) this.grow(2 * slot);
+    const slots = this.slots;
+    slots[3 * slot] = print;
+    slots[3 * slot + 1] = truth;
+    slots[3 * slot + 2] = time;
+    buckets[2 * b] = hash;
+    buckets[2 * b + 1] = slot + 1;
     this.size = slot + 1;
     if (this.size * 2 > mask + 1) this.rehash();
     return true;
   }
 
-  /** Room for `labels` labels (a size hint: no copy or rehash until then). */
-  reserve(labels: number): void {
-    if (!(Number.isSafeInteger(labels) && labels > this.truth.length)) return;
-    this.keys = grown(this.keys, 2 * labels);
-    this.truth = grown(this.truth, labels);
-    this.time = grown(this.time, labels);
-    this.joined = grown(this.joined, labels);
-    this.chars = grown(this.chars, Math.max(this.chars.length, labels * 24));
-    if (2 * labels > this.buckets.length >> 1) this.rehash(2 * 2 ** Math.ceil(Math.log2(2 * labels)));
-  }
-
   /** The slot of the label of (id, index), or -1. */
   slotOf(id: string, index: number): number {
-    return this.find(id, 0, id.length, index, idHashOf(id, 0, id.length));
+    return this.findKey(idHashesOf(id, 0, id.length, this.scratch), index);
   }
 
-  /** The slot of the label of (text[start, end), index), or -1; idHash: idHashOf(text, start, end). */
-  find(text: string, start: number, end: number, index: number, idHash: number): number {
-    const hash = keyHash(idHash, index);
+  /** The slot of the label of (the id whose IdHash is `id`, index), or -1. */
+  findKey(id: IdHash, index: number): number {
+    const hash = keyHash(id.idHash, index);
     const buckets = this.buckets;
     const mask = (buckets.length >> 1) - 1;
     let b = hash & mask;
-    for (let s = buckets[2 * b]!; s !== 0; s = buckets[2 * b]!) {
-      if (buckets[2 * b + 1] === hash && this.holds(s - 1, text, start, end, index)) return s - 1;
+    for (let s = buckets[2 * b + 1]!; s !== 0; s = buckets[2 * b + 1]!) {
+      if (buckets[2 * b] === hash && this.slots[3 * (s - 1)] === keyPrint(id.idHash2, id.idHash3, index)) return s - 1;
       b = (b + 1) & mask;
     }
     return -1;
   }
 
-  private holds(slot: number, text: string, start: number, end: number, index: number): boolean {
-    const length = end - start;
-    const place = this.keys[2 * slot]!;
-    if (place % 256 !== length || this.keys[2 * slot + 1] !== index) return false;
-    const chars = this.chars;
-    const at = (place - length) / 256;
-    for (let i = 0; i < length; i++) if (chars[at + i] !== text.charCodeAt(start + i)) return false;
-    return true;
+  /** The truth of a slot's label: the class index, or the value of a regressor's. */
+  truthOf(slot: number): number {
+    return this.slots[3 * slot + 1]!;
   }
 
-  private grow(): void {
-    const n = this.truth.length * 2;
-    this.keys = grown(this.keys, 2 * n);
-    this.truth = grown(this.truth, n);
-    this.time = grown(this.time, n);
-    this.joined = grown(this.joined, n);
+  /** The time of a slot's label, epoch ms. */
+  timeOf(slot: number): number {
+    return this.slots[3 * slot + 2]!;
   }
 
-  /** Moves the buckets to `length` slots (the next power of two, twice the labels, by default). */
+  /** Room for `labels` labels (a size hint: no copy or rehash until then). */
+  reserve(labels: number): void {
+    if (!(Number.isSafeInteger(labels) && labels > this.joined.length)) return;
+    this.grow(labels);
+    if (2 * labels > this.buckets.length >> 1) this.rehash(2 * 2 ** Math.ceil(Math.log2(2 * labels)));
+  }
+
+  private grow(labels: number): void {
+    this.slots = grown(this.slots, 3 * labels);
+    this.joined = grown(this.joined, labels);
+  }
+
+  /** Moves the buckets to `length` / 2 buckets (twice as many, by default). */
   private rehash(length = this.buckets.length * 2): void {
     const old = this.buckets;
     const buckets = new Int32Array(length);
     const mask = (buckets.length >> 1) - 1;
     for (let o = 0; o < old.length; o += 2) {
-      if (old[o] === 0) continue;
-      const hash = old[o + 1]!;
+      if (old[o + 1] === 0) continue;
+      const hash = old[o]!;
       let b = hash & mask;
-      while (buckets[2 * b] !== 0) b = (b + 1) & mask;
-      buckets[2 * b] = old[o]!;
-      buckets[2 * b + 1] = hash;
+      while (buckets[2 * b + 1] !== 0) b = (b + 1) & mask;
+      buckets[2 * b] = hash;
+      buckets[2 * b + 1] = old[o + 1]!;
     }
     this.buckets = buckets;
   }
@@ -263,15 +249,27 @@ function grown<T extends Float64Array | Uint8Array>(array: T, length: number): T
   return next;
 }
 
-/** The key's hash: the id's (FNV-1a, idHashOf) with the index, then murmur3's finaliser (linear probing wants the low bits mixed). */
-function keyHash(idHash: number, index: number): number {
-  let h = Math.imul(idHash ^ (index >>> 0), 0x01000193);
-  if (index > 0xffffffff) h = Math.imul(h ^ Math.floor(index / 4294967296), 0x01000193);
+/** murmur3's finaliser: every bit of the input moves every bit of the output. */
+function fmix(h: number): number {
   h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
+  h = Math.imul(h, 0x85ebca6b | 0);
   h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
+  h = Math.imul(h, 0xc2b2ae35 | 0);
   return h ^ (h >>> 16);
+}
+
+/** The key's first 32 bits: the id's first lane with the index (both 32-bit halves of it). */
+function keyHash(idHash: number, index: number): number {
+  return fmix(Math.imul(idHash ^ (index >>> 0), 0x01000193) ^ Math.imul(Math.floor(index / 4294967296), 0x27d4eb2d | 0));
+}
+
+/** The key's other 53 bits, from the id's two other lanes with the index: a whole number below 2^53, exact in a double. */
+function keyPrint(idHash2: number, idHash3: number, index: number): number {
+  const low = index >>> 0;
+  const high = Math.floor(index / 4294967296);
+  const upper = fmix(idHash2 ^ Math.imul(low, 0xcc9e2d51 | 0) ^ high) >>> 0;
+  const lower = fmix(idHash3 + Math.imul(low ^ Math.imul(high, 0x1b873593 | 0), 0x1b873593 | 0)) >>> 11;
+  return upper * 2097152 + lower;
 }
 
 /** Scratch for decoding a line's float32 base64 without an allocation per line (the join reads millions). */
@@ -308,7 +306,7 @@ function sameClasses(a: readonly string[], b: readonly string[]): boolean {
 
 /**
  * Joins the labels of a model with its versions' predictions made in the window's whole UTC hours. Streams
- * every object; holds the window's labels (about 100-130 bytes each) and one accumulator per version.
+ * every object; holds the window's labels (about 41 bytes each) and one accumulator per version.
  */
 export async function joinQualityWindow(store: ObjectStore, bucket: string, model: JoinModel, window: JoinWindow, options: JoinOptions = {}): Promise<QualityJoin> {
   const regression = model.task === 'regression';
@@ -364,7 +362,7 @@ export async function joinQualityWindow(store: ObjectStore, bucket: string, mode
         ...readOptions,
         fastLine: (text) => {
           if (!scanLabelLine(text, lineClasses, scanned)) return false;
-          if (!table.addFrom(text, scanned.idStart, scanned.idEnd, scanned.index, scanned.truth, scanned.time, scanned.idHash)) duplicates++;
+          if (!table.addKey(scanned, scanned.index, scanned.truth, scanned.time)) duplicates++;
           return true;
         },
       },
@@ -474,8 +472,8 @@ function joinRecord(record: PredictionRecord, time: number, v: JoinedVersion, ho
       v.duplicatePredictions++;
       continue;
     }
-    const delaySeconds = Math.max(0, (table.time[slot]! - time) / 1000);
-    const truth = table.truth[slot]!;
+    const delaySeconds = Math.max(0, (table.timeOf(slot) - time) / 1000);
+    const truth = table.truthOf(slot);
     if (regression) {
       values ??= floatsOf(record.valuesFloat32!);
       const predicted = values[k];
@@ -549,14 +547,14 @@ function joinScanned(text: string, p: ScannedPrediction, v: JoinedVersion, hour:
   let floats = -1;
   let withProbabilities = false;
   for (let k = 0; k < count; k++) {
-    const slot = table.find(text, p.idStart, p.idEnd, first + k, p.idHash);
+    const slot = table.findKey(p, first + k);
     if (slot < 0) continue;
     if (table.joined[slot] === 1) {
       v.duplicatePredictions++;
       continue;
     }
-    const delaySeconds = Math.max(0, (table.time[slot]! - time) / 1000);
-    const truth = table.truth[slot]!;
+    const delaySeconds = Math.max(0, (table.timeOf(slot) - time) / 1000);
+    const truth = table.truthOf(slot);
     if (regression) {
       if (floats < 0) floats = floatsInto(text, p.floatsStart, p.floatsEnd);
       if (k >= floats) continue;

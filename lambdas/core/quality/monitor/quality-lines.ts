@@ -92,29 +92,65 @@ function plainStringEnd(text: string, start: number): number {
   return -1;
 }
 
-/** FNV-1a's start and step: the hash of an id's characters (the label table's, quality-join.ts), taken as the scanners read the id. */
-export const ID_HASH_START = 0x811c9dc5;
-export function idHashOf(text: string, start: number, end: number): number {
-  let h = ID_HASH_START;
-  for (let i = start; i < end; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  return h;
+/**
+ * An id's hash in three 32-bit lanes (FNV-1a, a murmur-style lane and a rotate-multiply lane, each with the
+ * id's length mixed in at the end), as idHashesOf and the scanners compute it in one pass over the id. The
+ * label table keys labels by it with the index (85 bits of it, see LabelTable): no id is kept as text.
+ */
+export interface IdHash {
+  idHash: number;
+  idHash2: number;
+  idHash3: number;
 }
 
-/** idHashOf the id idEnd last found. */
-let scannedIdHash = 0;
+const LANE1_START = 0x811c9dc5 | 0;
+const LANE2_START = 0x3c6ef372 | 0;
+const LANE3_START = 0x1b873593 | 0;
 
-/** The end of an inference id's text (visible ASCII, no quote or backslash, 1 to 128 characters) at `start`, at its closing quote; -1 otherwise. Its idHashOf is in `scannedIdHash`. */
+/** Fills `out` with the IdHash of text[start, end); returns it. */
+export function idHashesOf(text: string, start: number, end: number, out: IdHash): IdHash {
+  let a = LANE1_START;
+  let b = LANE2_START;
+  let c3 = LANE3_START;
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995);
+    b ^= b >>> 15;
+    c3 = Math.imul(((c3 << 5) | (c3 >>> 27)) + c, 0x9e3779b1 | 0);
+  }
+  const length = end - start;
+  out.idHash = a ^ length;
+  out.idHash2 = Math.imul(b ^ length, 0x85ebca6b | 0);
+  out.idHash3 = c3 + Math.imul(length, 0xc2b2ae35 | 0);
+  return out;
+}
+
+/** The IdHash of the id idEnd last found. */
+const scannedId: IdHash = { idHash: 0, idHash2: 0, idHash3: 0 };
+
+/** The end of an inference id's text (visible ASCII, no quote or backslash, 1 to 128 characters) at `start`, at its closing quote; -1 otherwise. Its IdHash is in `scannedId`. */
 function idEnd(text: string, start: number): number {
   const last = Math.min(text.length, start + MAX_INFERENCE_ID_CHARS + 1);
-  let h = ID_HASH_START;
+  let a = LANE1_START;
+  let b = LANE2_START;
+  let c3 = LANE3_START;
   for (let i = start; i < last; i++) {
     const c = text.charCodeAt(i);
     if (c === QUOTE) {
-      scannedIdHash = h;
-      return i === start ? -1 : i;
+      if (i === start) return -1;
+      // idHashesOf's ending, the same lanes.
+      const length = i - start;
+      scannedId.idHash = a ^ length;
+      scannedId.idHash2 = Math.imul(b ^ length, 0x85ebca6b | 0);
+      scannedId.idHash3 = c3 + Math.imul(length, 0xc2b2ae35 | 0);
+      return i;
     }
     if (c < 0x21 || c > 0x7e || c === BACKSLASH) return -1;
-    h = Math.imul(h ^ c, 0x01000193);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995);
+    b ^= b >>> 15;
+    c3 = Math.imul(((c3 << 5) | (c3 >>> 27)) + c, 0x9e3779b1 | 0);
   }
   return -1;
 }
@@ -164,18 +200,16 @@ function jsonNumberEnd(text: string, at: number): number {
 }
 
 /** A label line as scanLabelLine found it: the id's place in the line, the index, the truth (class index or value), the time. Reused line after line. */
-export interface ScannedLabel {
+export interface ScannedLabel extends IdHash {
   idStart: number;
   idEnd: number;
-  /** idHashOf the id. */
-  idHash: number;
   index: number;
   truth: number;
   time: number;
 }
 
 export function scannedLabel(): ScannedLabel {
-  return { idStart: 0, idEnd: 0, idHash: 0, index: 0, truth: 0, time: 0 };
+  return { idStart: 0, idEnd: 0, idHash: 0, idHash2: 0, idHash3: 0, index: 0, truth: 0, time: 0 };
 }
 
 /** The class labels as a label line writes them, `"label":"benign","time":"` (made once per join). */
@@ -204,7 +238,9 @@ export function scanLabelLine(text: string, classes: LabelLineClasses | undefine
   const idStart = LABEL_HEAD.length;
   const idStop = idEnd(text, idStart);
   if (idStop < 0 || !text.startsWith(LABEL_INDEX, idStop)) return false;
-  const idHash = scannedIdHash;
+  const idHash = scannedId.idHash;
+  const idHash2 = scannedId.idHash2;
+  const idHash3 = scannedId.idHash3;
   let i = uintEnd(text, idStop + LABEL_INDEX.length);
   if (i < 0) return false;
   const index = scannedUint;
@@ -248,6 +284,8 @@ export function scanLabelLine(text: string, classes: LabelLineClasses | undefine
   out.idStart = idStart;
   out.idEnd = idStop;
   out.idHash = idHash;
+  out.idHash2 = idHash2;
+  out.idHash3 = idHash3;
   out.index = index;
   out.truth = truth;
   out.time = time;
@@ -268,11 +306,9 @@ export function predictionLineShape(model: string, version: string, task: 'class
 }
 
 /** A prediction line as scanPredictionLine found it: places in the line and numbers, reused line after line. */
-export interface ScannedPrediction {
+export interface ScannedPrediction extends IdHash {
   idStart: number;
   idEnd: number;
-  /** idHashOf the id. */
-  idHash: number;
   /** Epoch ms; NaN when the time is no time (the line is then rejected, as parsePredictionLine's caller does). */
   time: number;
   first: number;
@@ -285,7 +321,7 @@ export interface ScannedPrediction {
 }
 
 export function scannedPrediction(): ScannedPrediction {
-  return { idStart: 0, idEnd: 0, idHash: 0, time: 0, first: 0, count: 0, predicted: new Int32Array(64), floatsStart: -1, floatsEnd: -1 };
+  return { idStart: 0, idEnd: 0, idHash: 0, idHash2: 0, idHash3: 0, time: 0, first: 0, count: 0, predicted: new Int32Array(64), floatsStart: -1, floatsEnd: -1 };
 }
 
 const PREDICTION_TIME = '","time":"';
@@ -305,7 +341,9 @@ export function scanPredictionLine(text: string, shape: PredictionLineShape, out
   const idStart = shape.head.length;
   const idStop = idEnd(text, idStart);
   if (idStop < 0 || !text.startsWith(PREDICTION_TIME, idStop)) return false;
-  const idHash = scannedIdHash;
+  const idHash = scannedId.idHash;
+  const idHash2 = scannedId.idHash2;
+  const idHash3 = scannedId.idHash3;
   const timeStop = timeEnd(text, idStop + PREDICTION_TIME.length);
   if (timeStop < 0 || !text.startsWith(PREDICTION_FIRST, timeStop)) return false;
   const time = scannedTime;
@@ -353,6 +391,8 @@ export function scanPredictionLine(text: string, shape: PredictionLineShape, out
   out.idStart = idStart;
   out.idEnd = idStop;
   out.idHash = idHash;
+  out.idHash2 = idHash2;
+  out.idHash3 = idHash3;
   out.time = time;
   out.first = first;
   out.count = count;

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { joinQualityWindow, LabelTable, type JoinModel, type QualityJoin } from '../../../../../lambdas/core/quality/monitor/quality-join';
 import {
   decodeBase64Into,
-  idHashOf,
+  idHashesOf,
   isoMillis,
   labelLineClasses,
   predictionLineShape,
@@ -81,7 +81,7 @@ describe('LabelTable', () => {
     for (const [key, slot] of reference) {
       const [id, index] = key.split('\n') as [string, string];
       assert.equal(table.slotOf(id, Number(index)), slot, key);
-      assert.equal(table.find(`"${id}"`, 1, id.length + 1, Number(index), idHashOf(id, 0, id.length)), slot, key);
+      assert.equal(table.findKey(idHashesOf(`"${id}"`, 1, id.length + 1, { idHash: 0, idHash2: 0, idHash3: 0 }), Number(index)), slot, key);
       assert.equal(table.slotOf(id, Number(index) + 1) === -1, !reference.has(`${id}\n${Number(index) + 1}`));
     }
     assert.equal(table.slotOf('not-there', 0), -1);
@@ -215,7 +215,8 @@ describe('scanLabelLine', () => {
       assert.ok(scanLabelLine(text, classes, out), text);
       const parsed = canonical(text, classifier);
       assert.deepEqual({ id: text.slice(out.idStart, out.idEnd), index: out.index, label: CLASSES[out.truth], time: out.time }, { id: parsed.id, index: parsed.index, label: parsed.label, time: parsed.time });
-      assert.equal(out.idHash, idHashOf(parsed.id, 0, parsed.id.length));
+      const expected = idHashesOf(parsed.id, 0, parsed.id.length, { idHash: 0, idHash2: 0, idHash3: 0 });
+      assert.deepEqual([out.idHash, out.idHash2, out.idHash3], [expected.idHash, expected.idHash2, expected.idHash3]);
     }
   });
 
@@ -346,7 +347,7 @@ describe('LabelTable.reserve', () => {
     for (let i = 0; i < 3000; i++) {
       assert.equal(table.slotOf(`before-${i}`, i % 3), i);
       assert.equal(table.slotOf(`after-${i}`, 0), 3000 + i);
-      assert.equal(table.truth[3000 + i], i);
+      assert.equal(table.truthOf(3000 + i), i);
     }
     assert.equal(table.add('before-7', 1, 0, 0), false);
   });
