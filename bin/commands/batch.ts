@@ -3,10 +3,10 @@
 // run's notification. The progress bar goes to stderr, and only when stderr is a terminal.
 import { availableParallelism } from 'node:os';
 import { SingleBar } from 'cli-progress';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import type { LocalBatchProgress } from '../../local/batch/run-batch';
 import { loadManifest, resolveManifestPath } from '../../lambdas/core/manifest/load';
-import { action, parsePositiveInteger, USAGE_EXIT_CODE } from './common';
+import { action, parseInteger, parsePositiveInteger, USAGE_EXIT_CODE } from './common';
 
 interface BatchFlags {
   model: string;
@@ -16,12 +16,25 @@ interface BatchFlags {
   format?: 'csv' | 'jsonl';
   concurrency?: number;
   keepWork?: boolean;
+  explain?: number;
+}
+
+function parseTopK(value: string): number {
+  const n = parseInteger(value);
+  if (n < 0) throw new InvalidArgumentError('must be 0 or more.');
+  return n;
 }
 
 const HELP = `
 Outputs in --output: scored.csv (row, id, label, p_<class>... in input order), rejects.jsonl (one line per
 row that could not be scored: {"row", "reason", "input"}) and summary.json (rows in = scored + rejected).
-Row numbers count data rows from 1 across the input files, in name order. The run is the batch state
+Row numbers count data rows from 1 across the input files, in name order. With --explain K each scored
+row also gets its K largest feature attributions (explain_<i>_feature, explain_<i>_value, largest
+|value| first), explain_method (the method and the output space: the log-odds of the predicted class
+for a built-in logistic regression, the probability of the predicted class or the predicted value for
+permutation SHAP) and explain_base (the base value: attributions of all features plus it give that
+output). It needs the model version's background sample (written by mlship train and mlship import);
+K is at most the model's feature count. The run is the batch state
 machine that \`cdk deploy\` deploys, executed locally with the same handler code.
 
 Exit codes: 0 the run finished (rejected rows are not a failure), 1 the run failed (the reason is printed),
@@ -60,6 +73,7 @@ export function batchCommand(): Command {
     .addOption(new Option('--format <format>', 'the rows\' format (default: from the file names)').choices(['csv', 'jsonl']))
     .option('--concurrency <n>', `most threads scoring batches: this one and up to n - 1 workers, one per 48 MiB of input (default: ${availableParallelism()}, the cores)`, parsePositiveInteger)
     .option('--keep-work', 'keep the work files (rows, parts, map results) after a successful run')
+    .option('--explain <k>', "add each scored row's k largest feature attributions as columns (default: the manifest's batch.explainTopK; 0: none)", parseTopK)
     .addHelpText('after', HELP)
     // A command line that cannot run as written (an unknown or missing flag) exits 2, as the help says.
     .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : USAGE_EXIT_CODE))
@@ -78,6 +92,7 @@ export function batchCommand(): Command {
             output: flags.output,
             ...(flags.format ? { format: flags.format } : {}),
             ...(flags.concurrency ? { concurrency: flags.concurrency } : {}),
+            ...(flags.explain !== undefined ? { explainTopK: flags.explain } : {}),
             keepWork: flags.keepWork === true,
             onProgress: progress.update,
           });

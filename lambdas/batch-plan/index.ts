@@ -1,7 +1,7 @@
 // Lambda entry of the batch state machine's plan step (in the pipeline image, beside every model's
 // model.json). Settings, checked at start-up:
 //   DATA_BUCKET   the stage's data bucket (input, output, work files)
-//   BATCH_MODELS  JSON: model name -> { runtime, rowsPerBatch? (lambda), transformJobPrefix? (sagemaker) }
+//   BATCH_MODELS  JSON: model name -> { runtime, rowsPerBatch? (lambda), transformJobPrefix? (sagemaker), explainTopK?, explainMaxEvaluations? }
 //   MODELS_DIR    optional: where the models' folders are (default /opt/ml/models)
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -22,6 +22,8 @@ const models = new Map<string, PlanModel>(
       runtime: m.runtime,
       ...(m.rowsPerBatch ? { rowsPerBatch: m.rowsPerBatch } : {}),
       ...(m.transformJobPrefix ? { transformJobPrefix: m.transformJobPrefix } : {}),
+      ...(m.explainTopK ? { explainTopK: m.explainTopK } : {}),
+      ...(m.explainMaxEvaluations ? { explainMaxEvaluations: m.explainMaxEvaluations } : {}),
     },
   ]),
 );

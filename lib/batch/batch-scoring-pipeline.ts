@@ -1,5 +1,5 @@
 // The batch scoring state machine of a stage, `<project>-<stage>-batch`. Execution input:
-//   { "model": "breast-cancer", "input": "incoming/rows.csv" | "incoming/day-1/", "output": "scored/run-1/", "format"?: "csv" | "jsonl" }
+//   { "model": "breast-cancer", "input": "incoming/rows.csv" | "incoming/day-1/", "output": "scored/run-1/", "format"?: "csv" | "jsonl", "explainTopK"?: 3 }
 // (keys in the stage's data bucket). Plan (cuts the input into numbered ranges of rowsPerBatch rows) -> per
 // model: a Distributed Map over the ranges with a batch scorer function (runtime lambda), or a SageMaker Batch Transform job and
 // a collect step (runtime sagemaker) -> Summarise (merges the parts, rows in = scored + rejected) -> an
@@ -63,6 +63,11 @@ export interface BatchModelProps {
   readonly memoryMb?: number;
   /** runtime sagemaker: the model's endpoint construct; the transform job runs its SageMaker model. */
   readonly sagemaker?: SagemakerModel;
+  /**
+   * Permutation SHAP's model rows per explained row when the model's batch rows are explained (the manifest's explain.maxEvaluations).
+   * @default - the Explainer's default
+   */
+  readonly explainMaxEvaluations?: number;
 }
 
 export interface BatchScoringProps {
@@ -151,6 +156,12 @@ export class BatchScoring extends Construct {
       if (!(model.batch.toleratedFailurePercent >= 0 && model.batch.toleratedFailurePercent <= 100)) {
         throw new Error(`models[${i}].batch.toleratedFailurePercent must be between 0 and 100, received ${model.batch.toleratedFailurePercent}`);
       }
+      requireInteger(`models[${i}].batch.explainTopK`, model.batch.explainTopK, 0, 10_000);
+      // Never silently dropped: Batch Transform answers with the endpoint's predictions only.
+      if (model.sagemaker && model.batch.explainTopK > 0) {
+        throw new Error(`models[${i}].batch.explainTopK is ${model.batch.explainTopK}, but ${model.name} runs on SageMaker, whose batch scoring (a Batch Transform job) adds no explanations; set it to 0 or run the model on lambda`);
+      }
+      if (model.explainMaxEvaluations !== undefined) requireInteger(`models[${i}].explain.maxEvaluations`, model.explainMaxEvaluations, 1, Number.MAX_SAFE_INTEGER);
     }
     const missing = Object.keys(BATCH_IMAGE_HANDLERS).filter((h) => h !== 'batch-collect' && !props.image.handlers.includes(h));
     if (missing.length > 0) throw new Error(`image must hold the batch handlers; it lacks ${missing.join(', ')} (add BATCH_IMAGE_HANDLERS to its handlers)`);
@@ -181,7 +192,19 @@ export class BatchScoring extends Construct {
     };
 
     const batchModels: BatchModels = Object.fromEntries(
-      props.models.map((m) => [m.name, m.sagemaker ? { runtime: 'sagemaker' as const, transformJobPrefix: transformJobPrefix(m.name) } : { runtime: 'lambda' as const, rowsPerBatch: m.batch.rowsPerBatch }]),
+      props.models.map((m) => [
+        m.name,
+        m.sagemaker
+          ? { runtime: 'sagemaker' as const, transformJobPrefix: transformJobPrefix(m.name) }
+          : {
+              runtime: 'lambda' as const,
+              rowsPerBatch: m.batch.rowsPerBatch,
+              // The plan writes the run's explanation settings into plan.json, which each scorer reads
+              // (an execution input's explainTopK overrides the manifest's, with the same budget).
+              ...(m.batch.explainTopK > 0 ? { explainTopK: m.batch.explainTopK } : {}),
+              ...(m.explainMaxEvaluations !== undefined ? { explainMaxEvaluations: m.explainMaxEvaluations } : {}),
+            },
+      ]),
     );
 
     // Plan: reads the user's files (anywhere in the bucket), writes the run's work files.
@@ -195,7 +218,9 @@ export class BatchScoring extends Construct {
     const scorers = new Map<string, lambda.DockerImageFunction>();
     for (const model of props.models.filter((m) => !m.sagemaker)) {
       const fnId = `Score${pascalCase(model.name)}`;
-      const fn = imageFunction(fnId, 'batch-score', `${props.namePrefix} batch scoring of ${model.name} v${model.version}: one batch of rows per call`, model.memoryMb ?? 2048, Duration.minutes(5), {
+      // Explaining a batch costs more than scoring it (permutation SHAP runs the model thousands of times a row): the longest timeout then.
+      const timeout = model.batch.explainTopK > 0 ? Duration.minutes(15) : Duration.minutes(5);
+      const fn = imageFunction(fnId, 'batch-score', `${props.namePrefix} batch scoring of ${model.name} v${model.version}: one batch of rows per call`, model.memoryMb ?? 2048, timeout, {
         MODEL_NAME: model.name,
         POWERTOOLS_SERVICE_NAME: `${props.namePrefix}-batch-score`,
       });

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { BASE_IMAGE, bundleHandler, MODEL_FILES, ortArch, stageOnnxRuntime } from '../serving/model-image';
+import { BASE_IMAGE, bundleHandler, MODEL_FILES, namedOptionalFiles, ortArch, stageOnnxRuntime } from '../serving/model-image';
 import { placeFile, stagingDir } from '../private/staging';
 
 /** Where each model's files sit in a pipeline image: <IMAGE_MODELS_DIR>/<name>/model.onnx and model.json. */
@@ -64,7 +64,8 @@ export class PipelineImage {
     for (const [model, modelDir] of Object.entries(props.models).sort(([a], [b]) => a.localeCompare(b))) {
       const missing = MODEL_FILES.filter((f) => !existsSync(join(modelDir, f)));
       if (missing.length > 0) throw new Error(`model ${model}: ${modelDir} has no ${missing.join(' or ')}`);
-      for (const file of MODEL_FILES) placeFile(join(modelDir, file), join(dir, 'models', model, file));
+      // background.json too when the card names it: the batch scorer explains rows with it.
+      for (const file of [...MODEL_FILES, ...namedOptionalFiles(modelDir)]) placeFile(join(modelDir, file), join(dir, 'models', model, file));
     }
     this.dir = dir;
     this.platform = arch === 'arm64' ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64;

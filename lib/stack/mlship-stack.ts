@@ -9,6 +9,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
 import { compositeAlarmName, modelAlarmSpecs } from '../../lambdas/core/monitoring/alarms/alarm-catalog';
 import { TRITON_MAX_BATCH_SIZE } from '../../lambdas/core/sagemaker/triton-config';
+import { explainMaxEvaluationsOf } from '../../lambdas/core/batch/explain-settings';
 import { AlertFormatter } from '../monitoring/alert-formatter';
 import { ManifestError, type LoadedManifest, type LoadedModel } from '../../lambdas/core/manifest/load';
 import { BATCH_IMAGE_HANDLERS, BatchScoring } from '../batch/batch-scoring-pipeline';
@@ -393,6 +394,7 @@ export class MlshipStack extends Stack {
         batch: m.entry.batch,
         memoryMb: m.entry.lambda.memoryMb,
         ...(endpoints.has(m.entry.name) ? { sagemaker: endpoints.get(m.entry.name)! } : {}),
+        ...(explainMaxEvaluationsOf(m.entry) !== undefined ? { explainMaxEvaluations: explainMaxEvaluationsOf(m.entry)! } : {}),
       })),
     });
     this.driftMonitor = new DriftMonitor(this, 'DriftMonitor', {

@@ -3,7 +3,7 @@
 // scorer's handler over the run's folders, reading and writing with blocking calls.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createScoreHandler } from '../../lambdas/core/batch/pipeline/score';
+import { createScoreHandler, modelFolderExplainer } from '../../lambdas/core/batch/pipeline/score';
 import type { BatchPartResult, ScoreBatchEvent } from '../../lambdas/core/batch/pipeline/types';
 import { ServedModel } from '../../lambdas/core/models/inference-session';
 import type { ModelCard } from '../../lambdas/core/models/model-card';
@@ -29,7 +29,10 @@ export async function loadBatchScorer(data: ScoreWorkerData): Promise<LoadedBatc
     const predictor = await ServedModel.fromBytes(data.card, readFileSync(onnxPath)).catch((error: unknown) => {
       throw new Error(`${onnxPath}: onnxruntime cannot load the model: ${(error as Error).message.split('\n')[0]}`);
     });
-    return { predictor, score: createScoreHandler({ store: new MountedObjectStore(data.bucket, data.mounts, { blocking: true }), bucket: data.bucket, predictor }) };
+    return {
+      predictor,
+      score: createScoreHandler({ store: new MountedObjectStore(data.bucket, data.mounts, { blocking: true }), bucket: data.bucket, predictor, explainer: modelFolderExplainer(data.modelDir, predictor) }),
+    };
   } catch (error) {
     throw new Error(`the model in ${data.modelDir} failed to load: ${(error as Error).message}`);
   }

@@ -11,6 +11,7 @@ import { createCollectHandler, createPlanHandler, createSummariseHandler, type C
 import type { PlanModel } from '../../lambdas/core/batch/pipeline/plan';
 import type { BatchPlan, BatchSummary, ScoreBatchEvent } from '../../lambdas/core/batch/pipeline/types';
 import type { BatchFormat } from '../../lambdas/core/batch/batch-format';
+import { explainMaxEvaluationsOf, explainTopKProblem } from '../../lambdas/core/batch/explain-settings';
 import { ServedModel } from '../../lambdas/core/models/inference-session';
 import { withoutStackTrace } from '../../lambdas/core/pipelines/step-errors';
 import type { LoadedManifest } from '../../lambdas/core/manifest/load';
@@ -43,6 +44,12 @@ export interface LocalBatchOptions {
   /** Folder for scored.csv, rejects.jsonl and summary.json (created when missing). */
   readonly output: string;
   readonly format?: BatchFormat;
+  /**
+   * Each scored row's top k attributions as columns (`mlship batch --explain K`), overriding the manifest's
+   * batch.explainTopK; 0: none. Sent as the execution input's explainTopK, as a cloud run would be.
+   * @default - the manifest's batch.explainTopK
+   */
+  readonly explainTopK?: number;
   /**
    * Most threads scoring batches: this one, and up to concurrency - 1 worker threads, one per 48 MiB of
    * input (a smaller input is scored sooner without one: worker-pool.ts).
@@ -113,6 +120,10 @@ export async function runLocalBatch(options: LocalBatchOptions): Promise<LocalBa
   const { loaded } = options;
   const model = loaded.models.find((m) => m.entry.name === options.model);
   if (!model) throw new LocalBatchError(`unknown model '${options.model}'; ${loaded.file} has: ${loaded.models.map((m) => m.entry.name).join(', ')}`);
+  if (options.explainTopK !== undefined) {
+    const problem = explainTopKProblem(options.explainTopK, model.card, model.entry.runtime, '--explain');
+    if (problem) throw new LocalBatchError(problem);
+  }
   const input = resolve(options.input);
   const output = resolve(options.output);
   let inputStat;
@@ -130,14 +141,25 @@ export async function runLocalBatch(options: LocalBatchOptions): Promise<LocalBa
     { prefix: 'output/', folder: output },
     { prefix: '_work/', folder: workDir },
   ]);
-  const request = { model: options.model, input: inputStat.isDirectory() ? 'input/' : `input/${basename(input)}`, output: 'output/', ...(options.format ? { format: options.format } : {}) };
+  const request = {
+    model: options.model,
+    input: inputStat.isDirectory() ? 'input/' : `input/${basename(input)}`,
+    output: 'output/',
+    ...(options.format ? { format: options.format } : {}),
+    ...(options.explainTopK !== undefined ? { explainTopK: options.explainTopK } : {}),
+  };
 
   const stack = options.template ?? synthesizeStackTemplate(loaded);
   const definition = stateMachineDefinition(stack.template, batchStateMachineName(stackName(loaded.manifest.project, stack.stage)), { [dataBucketId(stack.template)]: { Ref: LOCAL_DATA_BUCKET, Arn: `arn:aws:s3:::${LOCAL_DATA_BUCKET}` } });
 
   const bucket = LOCAL_DATA_BUCKET;
   const planModels = new Map<string, PlanModel>(
-    loaded.models.map((m) => [m.entry.name, m.entry.runtime === 'sagemaker' ? { card: m.card, runtime: 'sagemaker' } : { card: m.card, runtime: 'lambda', rowsPerBatch: m.entry.batch.rowsPerBatch }]),
+    loaded.models.map((m) => {
+      // As the stack writes BATCH_MODELS for the plan function (lib/batch).
+      const maxEvaluations = explainMaxEvaluationsOf(m.entry);
+      const explain = { explainTopK: m.entry.batch.explainTopK, ...(maxEvaluations !== undefined ? { explainMaxEvaluations: maxEvaluations } : {}) };
+      return [m.entry.name, m.entry.runtime === 'sagemaker' ? { card: m.card, runtime: 'sagemaker', ...explain } : { card: m.card, runtime: 'lambda', rowsPerBatch: m.entry.batch.rowsPerBatch, ...explain }];
+    }),
   );
   const locate = (key: string) => store.path(key);
   const scorers = options.workerThreads !== undefined ? { workers: options.workerThreads, callingThread: true } : poolSizeFor(Math.max(1, options.concurrency ?? availableParallelism()), inputBytes(input, inputStat));

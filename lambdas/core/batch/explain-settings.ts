@@ -24,3 +24,9 @@ export function batchExplainProblems(entry: { readonly runtime: 'lambda' | 'sage
   const problem = explainTopKProblem(entry.batch.explainTopK, card, entry.runtime, `models[${index}].batch.explainTopK`);
   return problem ? [problem] : [];
 }
+
+/** A manifest model entry's explain.maxEvaluations (permutation SHAP's model rows per explained row), when it sets one. */
+export function explainMaxEvaluationsOf(entry: object): number | undefined {
+  const value = (entry as { readonly explain?: { readonly maxEvaluations?: unknown } }).explain?.maxEvaluations;
+  return typeof value === 'number' && Number.isInteger(value) && value > 0 ? value : undefined;
+}

@@ -63,7 +63,7 @@ export const batchEnvSchemas = {
   plan: z.object({
     DATA_BUCKET: bucketName,
     MODELS_DIR: z.string().min(1).default('/opt/ml/models'),
-    /** JSON: model name -> { runtime, rowsPerBatch? (lambda), transformJobPrefix? (sagemaker) } */
+    /** JSON: model name -> { runtime, rowsPerBatch? (lambda), transformJobPrefix? (sagemaker), explainTopK?, explainMaxEvaluations? } */
     BATCH_MODELS: z.string().min(2),
   }),
   score: z.object({ DATA_BUCKET: bucketName, MODEL_NAME: z.string().min(1), MODELS_DIR: z.string().min(1).default('/opt/ml/models') }),
@@ -74,7 +74,15 @@ export const batchEnvSchemas = {
 export const batchModelsSchema = z.record(
   z.string(),
   z
-    .strictObject({ runtime: z.enum(['lambda', 'sagemaker']), rowsPerBatch: z.number().int().min(1).max(10_000).optional(), transformJobPrefix: z.string().min(1).max(50).optional() })
+    .strictObject({
+      runtime: z.enum(['lambda', 'sagemaker']),
+      rowsPerBatch: z.number().int().min(1).max(10_000).optional(),
+      transformJobPrefix: z.string().min(1).max(50).optional(),
+      /** The manifest's batch.explainTopK, when above 0. */
+      explainTopK: z.number().int().min(1).optional(),
+      /** The manifest's explain.maxEvaluations, when the model explains. */
+      explainMaxEvaluations: z.number().int().min(1).optional(),
+    })
     .refine((m) => m.runtime !== 'lambda' || m.rowsPerBatch !== undefined, { message: 'a lambda model needs rowsPerBatch', path: ['rowsPerBatch'] }),
 );
 export type BatchModels = z.infer<typeof batchModelsSchema>;

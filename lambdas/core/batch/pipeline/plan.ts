@@ -14,6 +14,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { z } from 'zod';
 import { BatchInputError, scoredHeader, type BatchFormat } from '../batch-format';
+import { explainTopKProblem } from '../explain-settings';
 import { createRangeSplitter, type RowRange } from '../range-splitter';
 import { createRecordSplitter } from '../record-splitter';
 import { createRecordScorer } from '../scorers';
@@ -33,6 +34,16 @@ export interface PlanModel {
   readonly rowsPerBatch?: number;
   /** runtime sagemaker: transform jobs are named `<prefix>-<hash of the execution name>` (the role allows that prefix). */
   readonly transformJobPrefix?: string;
+  /**
+   * Attributions per scored row as columns (the manifest's batch.explainTopK); an execution input's explainTopK overrides it.
+   * @default 0
+   */
+  readonly explainTopK?: number;
+  /**
+   * Permutation SHAP's model rows per explained row (the manifest's explain.maxEvaluations).
+   * @default - the Explainer's default
+   */
+  readonly explainMaxEvaluations?: number;
 }
 
 export interface PlanOptions {
@@ -54,6 +65,8 @@ export const batchRequestSchema = z.strictObject({
   /** A prefix in the data bucket; '/' is added when missing. */
   output: z.string().min(1),
   format: z.enum(['csv', 'jsonl']).optional(),
+  /** Attributions per scored row as columns, overriding the manifest's batch.explainTopK (0: none). */
+  explainTopK: z.number().int().min(0).optional(),
 });
 export type BatchRequest = z.infer<typeof batchRequestSchema>;
 
@@ -70,9 +83,9 @@ function parseRequest(request: unknown, models: ReadonlyMap<string, PlanModel>):
   const parsed = batchRequestSchema.safeParse(request);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`);
-    throw new BatchRequestError(`the execution input must be {"model", "input", "output", "format"?}: ${problems.join('; ')}`);
+    throw new BatchRequestError(`the execution input must be {"model", "input", "output", "format"?, "explainTopK"?}: ${problems.join('; ')}`);
   }
-  const { model, input, format } = parsed.data;
+  const { model, input, format, explainTopK } = parsed.data;
   let output = parsed.data.output;
   if (!models.has(model)) throw new BatchRequestError(`unknown model '${model.slice(0, 100)}'; this stack scores: ${[...models.keys()].join(', ')}`);
   if (!output.endsWith('/')) output += '/';
@@ -83,7 +96,7 @@ function parseRequest(request: unknown, models: ReadonlyMap<string, PlanModel>):
   if (input.endsWith('/') && output.startsWith(input)) {
     throw new BatchRequestError(`output '${output}' is inside the input prefix '${input}': a second run would read the outputs of the first as input`);
   }
-  return { model, input, output, ...(format ? { format } : {}) };
+  return { model, input, output, ...(format ? { format } : {}), ...(explainTopK !== undefined ? { explainTopK } : {}) };
 }
 
 interface InputFile {
@@ -171,6 +184,11 @@ export async function planBatch(options: PlanOptions): Promise<BatchPlan> {
   const request = parseRequest(options.request, models);
   const model = models.get(request.model)!;
   const { card } = model;
+  // The run's explanations, checked before any input is read.
+  const explainTopK = request.explainTopK ?? model.explainTopK ?? 0;
+  const explainProblem = explainTopKProblem(explainTopK, card, model.runtime, request.explainTopK !== undefined ? 'explainTopK' : `the manifest's batch.explainTopK of ${card.name}`);
+  if (explainProblem) throw new BatchRequestError(explainProblem);
+  const explain = explainTopK > 0 ? { topK: explainTopK, ...(model.explainMaxEvaluations !== undefined ? { maxEvaluations: model.explainMaxEvaluations } : {}) } : undefined;
   const files = await inputFiles(store, bucket, request);
   const format = files[0]!.format;
   const workPrefix = workPrefixFor(executionName);
@@ -263,7 +281,7 @@ export async function planBatch(options: PlanOptions): Promise<BatchPlan> {
     await store.write(bucket, keys.items, items.length === 0 ? '' : `${items.join('\n')}\n`, 'application/x-ndjson');
   }
 
-  const planFile: PlanFile = { model: card.name, version: card.version, format, rowsIn, files: planned };
+  const planFile: PlanFile = { model: card.name, version: card.version, format, rowsIn, files: planned, ...(explain ? { explain } : {}) };
   await store.write(bucket, keys.plan, `${JSON.stringify(planFile)}\n`, 'application/json');
   return {
     model: card.name,
@@ -278,7 +296,8 @@ export async function planBatch(options: PlanOptions): Promise<BatchPlan> {
     itemsKey: keys.items,
     resultsPrefix: keys.results,
     planKey: keys.plan,
-    scoredHeader: scoredHeader(card),
+    scoredHeader: scoredHeader(card, explainTopK),
+    explainTopK,
     ...(transform ? { transform } : {}),
   };
 }

@@ -1,9 +1,16 @@
 // The batch scorer: one Distributed Map item, a range of whole rows of an input file (its bytes, its first
 // row's number), read from the bucket and scored with the batch core, so each row gets exactly the answer
 // or reject reason it gets from scoreText over the whole file. Writes the batch's scored rows (and its
-// rejects, when it has any) as work files and returns only counts and keys.
+// rejects, when it has any) as work files and returns only counts and keys. When the plan says the run
+// explains, each scored row also gets its top attributions (batch-explain.ts), computed here on the same
+// chunk of rows by the model's Explainer, which is made the first time a run needs it.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { RowExplainer } from '../batch-explain';
 import { DEFAULT_CHUNK_ROWS } from '../batch-format';
 import { createRangeScorer } from '../scorers';
+import { readBackground } from '../../explain/background';
+import { Explainer } from '../../explain/explainer';
 import type { Predictor } from '../../serving/model-api';
 import { readText, type ObjectStore } from '../../storage/object-store';
 import { BatchAccountingError, workKeys, type BatchPartResult, type PlanFile, type RangeItem, type ScoreBatchEvent } from './types';
@@ -39,12 +46,40 @@ function checkEvent(event: ScoreBatchEvent, model: string): void {
   if (event.Items.length === 0) throw new TypeError('the batch has no Items');
 }
 
+/** The model's explainer and the rows of its background sample, made when a run first explains. */
+export type ExplainerSource = () => Promise<{ readonly explainer: Explainer; readonly backgroundRows: number }>;
+
+/**
+ * The explainer of the model in `modelDir` (model.onnx, model.json, background.json), scoring through
+ * `model`: made once, on first use. Throws when the card names no background sample or its file is wrong.
+ */
+export function modelFolderExplainer(modelDir: string, model: Predictor): ExplainerSource {
+  let made: ReturnType<ExplainerSource> | undefined;
+  return () => {
+    made ??= (async () => {
+      const { card } = model;
+      const background = readBackground(modelDir, card);
+      if (!background) throw new TypeError(`model ${card.name} v${card.version} in ${modelDir} has no background sample (model.json explanation.background), so its rows cannot be explained`);
+      const onnx = card.family === 'logreg' ? readFileSync(join(modelDir, 'model.onnx')) : undefined;
+      const explainer = Explainer.create({ card, background, predict: (rows, count) => model.predict(rows, count), ...(onnx ? { onnx } : {}) });
+      return { explainer, backgroundRows: background.length / card.input.features.length };
+    })();
+    made.catch(() => (made = undefined));
+    return made;
+  };
+}
+
 export interface ScoreBatchOptions {
   readonly store: ObjectStore;
   readonly bucket: string;
   readonly predictor: Predictor;
   readonly plans: PlanCache;
   readonly event: ScoreBatchEvent;
+  /**
+   * The model's explainer, for runs whose plan explains.
+   * @default - a run that explains fails: this scorer cannot explain
+   */
+  readonly explainer?: ExplainerSource;
 }
 
 /** Checks an item: a range of a file the plan lists. */
@@ -59,11 +94,17 @@ function checkItem(item: RangeItem, plan: PlanFile): void {
 }
 
 /** Scores one batch (its ranges, in row order) into `parts/<first row>.scored.csv` and `.rejects.jsonl`. */
-export async function scoreBatch({ store, bucket, predictor, plans, event }: ScoreBatchOptions): Promise<BatchPartResult> {
+export async function scoreBatch({ store, bucket, predictor, plans, event, explainer }: ScoreBatchOptions): Promise<BatchPartResult> {
   checkEvent(event, predictor.card.name);
   const { workPrefix, format } = event.BatchInput;
   const plan = await plans.get(workPrefix);
   if (plan.format !== format) throw new TypeError(`BatchInput.format '${format}' is not the plan's '${plan.format}'`);
+  let explain: RowExplainer | undefined;
+  if (plan.explain) {
+    if (!explainer) throw new TypeError(`the plan asks for ${plan.explain.topK} attributions per row, and this scorer of ${predictor.card.name} has no explainer`);
+    const made = await explainer();
+    explain = new RowExplainer(made.explainer, predictor.card, made.backgroundRows, plan.explain);
+  }
   const items: RangeItem[] = [...event.Items].sort((a, b) => a.firstRow - b.firstRow);
   let scored = '';
   let rejects = '';
@@ -74,7 +115,7 @@ export async function scoreBatch({ store, bucket, predictor, plans, event }: Sco
     const file = plan.files[item.file]!;
     // One predict() for the range (a chunk no larger than it: a chunk is allocated per range).
     const chunkRows = Math.min(item.rows, DEFAULT_CHUNK_ROWS);
-    const scorer = createRangeScorer(predictor, { format, chunkRows, firstRow: item.firstRow, ...(file.header !== undefined ? { header: file.header } : {}) });
+    const scorer = createRangeScorer(predictor, { format, chunkRows, firstRow: item.firstRow, ...(file.header !== undefined ? { header: file.header } : {}), ...(explain ? { explain } : {}) });
     // The range whole (rowsPerBatch rows, one read locally): the scorer reads plain CSV from the bytes
     // and decodes the rest as scoreFile's read stream decodes a file (StringDecoder), so bad bytes read the
     // same; no range holds a BOM (the splitter starts the first one after it).
@@ -100,7 +141,7 @@ export async function scoreBatch({ store, bucket, predictor, plans, event }: Sco
   return { firstRow, lastRow: last.firstRow + last.rows - 1, rows, rowsScored, rowsRejected, scoredKey: keys.scored, ...(rejects === '' ? {} : { rejectsKey: keys.rejects }) };
 }
 
-export function createScoreHandler(deps: { store: ObjectStore; bucket: string; predictor: Predictor }): (event: ScoreBatchEvent) => Promise<BatchPartResult> {
+export function createScoreHandler(deps: { store: ObjectStore; bucket: string; predictor: Predictor; explainer?: ExplainerSource }): (event: ScoreBatchEvent) => Promise<BatchPartResult> {
   const plans = new PlanCache(deps.store, deps.bucket);
   return async (event) => scoreBatch({ ...deps, plans, event });
 }

@@ -9,6 +9,7 @@
 //   parts/<first row>.scored.csv and .rejects.jsonl   one pair per scored batch
 //   results/<map run id>/...   the Distributed Map's ResultWriter (manifest.json, SUCCEEDED_n, FAILED_n)
 //   transform-input/rows.jsonl, transform-output/rows.jsonl.out   SageMaker models: Batch Transform's files
+import type { BatchExplainSettings } from '../batch-explain';
 import type { BatchFormat } from '../batch-format';
 
 export type BatchRuntime = 'lambda' | 'sagemaker';
@@ -35,8 +36,10 @@ export interface BatchPlan {
   readonly resultsPrefix: string;
   /** The files (keys, headers, row ranges). */
   readonly planKey: string;
-  /** The scored CSV's header line, with its line end. */
+  /** The scored CSV's header line, with its line end (with the explanation columns when the run explains). */
   readonly scoredHeader: string;
+  /** Attributions per scored row as columns; 0 or absent: none. */
+  readonly explainTopK?: number;
   /** runtime sagemaker: the Batch Transform job. */
   readonly transform?: TransformPlan;
 }
@@ -70,6 +73,8 @@ export interface PlanFile {
   readonly format: BatchFormat;
   readonly rowsIn: number;
   readonly files: readonly PlannedFile[];
+  /** The run's explanation columns (the execution input's explainTopK, else the manifest's); absent: none. */
+  readonly explain?: BatchExplainSettings;
 }
 
 /** SageMaker models: one row (a line of rows.jsonl). */
