@@ -1,9 +1,13 @@
 // The batch state machine's explanation settings in the template: a model with batch.explainTopK passes it
 // (and explain.maxEvaluations) to the plan function in BATCH_MODELS, and its scorer gets the longest
 // timeout; a model without it keeps the short one; a SageMaker model with explainTopK fails synth naming
-// models[i].batch.explainTopK (Batch Transform adds no explanations, so it is never dropped silently).
+// models[i].batch.explainTopK (Batch Transform adds no explanations, so it is never dropped silently); the
+// pipeline image, where the batch scorers run, carries a model's background.json when its card names it.
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { PipelineImage } from '../../../lib/pipelines/pipeline-image';
 import { loadManifest } from '../../../lambdas/core/manifest/load';
 import type { JsonObject } from '../../../local/pipelines/runner';
 import { synthesizeStackTemplate } from '../../../local/pipelines/stack-template';
@@ -45,5 +49,19 @@ describe('batch.explainTopK in the synthesized template', () => {
     assert.throws(() => synthesizeStackTemplate(forced), /models\[1\]\.batch\.explainTopK is 2, but digits runs on SageMaker, whose batch scoring \(a Batch Transform job\) adds no explanations/);
     const negative = { ...loaded, models: loaded.models.map((m, i) => (i === 0 ? { ...m, entry: { ...m.entry, batch: { ...m.entry.batch, explainTopK: -1 } } } : m)) };
     assert.throws(() => synthesizeStackTemplate(negative), /models\[0\]\.batch\.explainTopK must be an integer between 0 and 10000, received -1/);
+  });
+});
+
+describe('the pipeline image of the batch scorers', () => {
+  it("carries background.json beside model.json when the card names it, and nothing more when it does not", () => {
+    const root = join(tempDir(), 'models');
+    explainedModels(join(root, '..'), { withoutBackground: ['digits'] });
+    const image = new PipelineImage({ handlers: { 'step-one': join(import.meta.dirname, '..', '..', '..', 'lambdas', 'batch-summarise', 'index.ts') }, models: { 'breast-cancer': join(root, 'breast-cancer', '1'), digits: join(root, 'digits', '1') } });
+    try {
+      assert.deepEqual(readFileSync(join(image.dir, 'models', 'breast-cancer', 'background.json')), readFileSync(join(root, 'breast-cancer', '1', 'background.json')));
+      assert.equal(existsSync(join(image.dir, 'models', 'digits', 'background.json')), false);
+    } finally {
+      rmSync(image.dir, { recursive: true, force: true });
+    }
   });
 });
