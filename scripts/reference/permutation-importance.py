@@ -12,8 +12,9 @@ shuffles, so this script does what permutation_importance does (column j of the 
 score with the metric, importance = baseline score - permuted score, mean and np.std over the repeats) on the
 shuffles written into the fixture. The script also checks itself against permutation_importance by feeding it a
 RandomState whose shuffles are recorded, so the fixture is sklearn's own computation, not a re-implementation.
-For MAE (a loss) the score is its negative, as sklearn's neg_mean_absolute_error scorer: the importance is
-then permuted MAE - baseline MAE, the drop in quality.
+For MAE and log-loss (losses) the score is their negative, as sklearn's neg_mean_absolute_error and neg_log_loss
+scorers: the importance is then permuted loss - baseline loss, the drop in quality; the fixture states the
+baseline loss itself (positive), as the model card does.
 
     python3 -m venv /tmp/venv-art && /tmp/venv-art/bin/pip install scikit-learn numpy
     /tmp/venv-art/bin/python scripts/reference/permutation-importance.py
@@ -28,7 +29,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.datasets import make_classification, make_regression
 from sklearn.inspection import permutation_importance
 from sklearn.linear_model import LinearRegression, LogisticRegression
-from sklearn.metrics import accuracy_score, f1_score, make_scorer, mean_absolute_error, r2_score, roc_auc_score
+from sklearn.metrics import accuracy_score, f1_score, log_loss, make_scorer, mean_absolute_error, r2_score, roc_auc_score
 
 OUT = pathlib.Path(__file__).resolve().parents[2] / "test" / "fixtures" / "permutation-importance.json"
 REPEATS = 4
@@ -79,6 +80,8 @@ def score(metric, model, X, y):
         return accuracy_score(y, model.predict(X))
     if metric == "macroF1":
         return f1_score(y, model.predict(X), average="macro")
+    if metric == "logLoss":
+        return -log_loss(y, model.predict_proba(X), labels=model.classes_)
     if metric == "rocAuc":
         return roc_auc_score(y, model.predict_proba(X)[:, 1])
     if metric == "r2":
@@ -141,7 +144,8 @@ def check_with_sklearn(metric, model, X, y, perms, drops):
     original = pi.check_random_state
     pi.check_random_state = lambda _seed: RecordingState(orders)
     try:
-        got = permutation_importance(model, X, y, scoring=SCORERS[metric], n_repeats=repeats, random_state=0)
+        scorer = make_scorer(log_loss, greater_is_better=False, response_method="predict_proba", labels=list(model.classes_)) if metric == "logLoss" else SCORERS[metric]
+        got = permutation_importance(model, X, y, scoring=scorer, n_repeats=repeats, random_state=0)
     finally:
         pi.check_random_state = original
     assert not orders, "every shuffle used"
@@ -171,7 +175,7 @@ def classifier_case(name, classes, n, features, ignored, metrics, seed):
     for metric in metrics:
         baseline, drops = importances(metric, model, X, y, perms)
         got = check_with_sklearn(metric, model, X, y, perms, drops)
-        out["metrics"][metric] = {"baseline": baseline, "importances": drops.tolist(), "mean": got.importances_mean.tolist(), "std": got.importances_std.tolist()}
+        out["metrics"][metric] = {"baseline": -baseline if metric == "logLoss" else baseline, "importances": drops.tolist(), "mean": got.importances_mean.tolist(), "std": got.importances_std.tolist()}
     return out
 
 
@@ -194,8 +198,8 @@ def regression_case(name, n, features, ignored, seed):
 
 
 cases = [
-    classifier_case("three-class logistic regression", 3, 60, 5, 4, ("accuracy", "macroF1"), 7),
-    classifier_case("binary logistic regression", 2, 50, 4, 1, ("accuracy", "rocAuc"), 11),
+    classifier_case("three-class logistic regression", 3, 60, 5, 4, ("accuracy", "logLoss", "macroF1"), 7),
+    classifier_case("binary logistic regression", 2, 50, 4, 1, ("accuracy", "logLoss", "rocAuc"), 11),
     regression_case("linear regression", 40, 4, 3, 13),
 ]
 OUT.write_text(json.dumps({"generator": "scripts/reference/permutation-importance.py", "sklearn": sklearn.__version__, "numpy": np.__version__, "repeats": REPEATS, "cases": cases}, indent=1) + "\n")

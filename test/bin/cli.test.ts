@@ -69,7 +69,7 @@ describe('mlship train and import (the real executable)', () => {
     assert.deepEqual(loadModelFolder(dir, 'flowers').problems, []);
     // Explanations: the background (all 48 training rows, fewer than 100) and the held-out importance.
     assert.match(train.stdout, /^ {2}background for explanations: all 48 training-split rows \(background\.json\)$/m);
-    assert.match(train.stdout, /^ {2}permutation importance \(accuracy drop, 5 repeats, 12 held-out rows\): f\d -?\d\.\d{4} ± \d\.\d{4}, /m);
+    assert.match(train.stdout, /^ {2}permutation importance \(rise of logLoss when a feature is shuffled, 5 repeats, 12 held-out rows\): f\d -?\d\.\d{4} ± \d\.\d{4}, /m);
     assert.equal(card.explanation?.background.rows, 48);
     assert.ok(existsSync(join(dir, 'background.json')));
     assert.equal(card.explanation?.importance?.rows, 12);

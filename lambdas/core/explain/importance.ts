@@ -1,6 +1,6 @@
 // Permutation feature importance (Breiman 2001; scikit-learn's sklearn.inspection.permutation_importance):
 // shuffle one feature's column of the held-out rows, score the model again, and record how much the metric
-// got worse. Repeated `repeats` times with seeded shuffles; the mean and the standard deviation (numpy's
+// got worse (a drop of accuracy or R2, a rise of log-loss, MAE or RMSE; always positive = worse). Repeated `repeats` times with seeded shuffles; the mean and the standard deviation (numpy's
 // np.std, ddof 0, as scikit-learn reports it) of the drop per feature. The model is run through a batch
 // predict function (the serving onnxruntime session), all permuted copies of one repeat in as few runs as
 // the size cap allows (one run for both shipped models). Checked against scikit-learn's metrics on fixed
@@ -32,7 +32,7 @@ export interface HeldOutRows {
 }
 
 export interface ImportanceOptions {
-  /** @default defaultImportanceMetric(task): accuracy for classifiers, r2 for regression */
+  /** @default defaultImportanceMetric(task): logLoss for classifiers, r2 for regression */
   readonly metric?: ImportanceMetric;
   /** Shuffles per feature. @default IMPORTANCE_REPEATS (5) */
   readonly repeats?: number;
@@ -51,25 +51,32 @@ export interface ImportanceResult {
   readonly baseline: number;
   /** The drop of every repeat, `repeats x featureCount` row-major (repeat r, feature j at r * featureCount + j). */
   readonly drops: Float64Array;
-  /** Mean drop per feature; higher = more important. */
+  /** Mean drop per feature (how much worse the metric got); higher = more important. */
   readonly mean: Float64Array;
   /** Standard deviation of the drop over the repeats (ddof 0). */
   readonly std: Float64Array;
 }
 
 /**
- * Accuracy for classifiers: it reads the same for two or ten classes, is scikit-learn's default score, and
- * its drop has a plain meaning ("shuffling this feature costs 3 points of accuracy"). R2 for regression
- * (scikit-learn's default score for regressors).
+ * Log-loss for classifiers, R2 for regression (scikit-learn's default score for regressors). Not accuracy,
+ * scikit-learn's default for classifiers: on a held-out split of a hundred rows it moves in steps of one
+ * row and only when a prediction crosses the decision boundary, so most features of a good model read 0.
+ * On the shipped breast-cancer model (113 held-out rows) accuracy gives 19 of the 30 features an importance
+ * <= 0 and 26 a std >= their mean; log-loss (what the built-in families are trained to minimise, scikit-learn's
+ * neg_log_loss scorer) sees every probability move: 4 features <= 0, 8 with std >= mean. Digits (359 rows):
+ * accuracy 19 of 64 <= 0, log-loss 15 (pixels that are always blank: exactly 0). Pass `metric` for another.
  */
 export function defaultImportanceMetric(task: Task): ImportanceMetric {
-  return task === 'regression' ? 'r2' : 'accuracy';
+  return task === 'regression' ? 'r2' : 'logLoss';
 }
 
-/** Whether a larger value of the metric is better (the drop is then baseline - permuted). */
+/** Whether a larger value of the metric is better (the drop is then baseline - permuted; for a loss, permuted - baseline). */
 export function higherIsBetter(metric: ImportanceMetric): boolean {
-  return metric !== 'mae' && metric !== 'rmse';
+  return metric !== 'mae' && metric !== 'rmse' && metric !== 'logLoss';
 }
+
+/** Probabilities are clipped here before the log, as the trainer's log-loss does. */
+const LOG_LOSS_FLOOR = 1e-15;
 
 /**
  * The metric of `count` predicted rows starting at row `offset` of `prediction`, against the truth of the
@@ -85,6 +92,11 @@ export function scoreRows(metric: ImportanceMetric, prediction: BatchPrediction,
   switch (metric) {
     case 'accuracy':
       return accuracy(truth.classIndex, prediction.classIndex.subarray(offset, offset + count));
+    case 'logLoss': {
+      let sum = 0;
+      for (let i = 0; i < count; i++) sum -= Math.log(Math.max(prediction.scores[(offset + i) * width + truth.classIndex[i]!]!, LOG_LOSS_FLOOR));
+      return sum / count;
+    }
     case 'macroF1':
       return macroF1(truth.classIndex, prediction.classIndex.subarray(offset, offset + count), truth.classCount);
     case 'rocAuc': {
@@ -96,7 +108,7 @@ export function scoreRows(metric: ImportanceMetric, prediction: BatchPrediction,
       return auc;
     }
     default:
-      throw new RangeError(`metric '${metric}' is for regression; a classifier is scored by accuracy, macroF1 or rocAuc`);
+      throw new RangeError(`metric '${metric}' is for regression; a classifier is scored by accuracy, logLoss, macroF1 or rocAuc`);
   }
 }
 

@@ -104,8 +104,12 @@ export const goldenCaseSchema = z.object({
 });
 export type GoldenCase = z.infer<typeof goldenCaseSchema>;
 
-/** How a permuted feature's effect on the held-out split is scored; the drop is reported so higher = more important. */
-export const importanceMetricSchema = z.enum(['accuracy', 'rocAuc', 'macroF1', 'r2', 'mae', 'rmse']);
+/**
+ * How a permuted feature's effect on the held-out split is scored. Higher is better for accuracy, rocAuc,
+ * macroF1 and r2; logLoss, mae and rmse are losses. The importance is always how much WORSE the metric got
+ * (a drop of a score, a rise of a loss), so higher = more important for every metric.
+ */
+export const importanceMetricSchema = z.enum(['accuracy', 'logLoss', 'rocAuc', 'macroF1', 'r2', 'mae', 'rmse']);
 export type ImportanceMetric = z.infer<typeof importanceMetricSchema>;
 
 export const explanationSchema = z
@@ -123,14 +127,14 @@ export const explanationSchema = z
     /** Permutation feature importance on the held-out split (the card's evaluation split). */
     importance: z
       .object({
-        metric: importanceMetricSchema.describe('the metric whose drop is measured'),
+        metric: importanceMetricSchema.describe('the metric: logLoss for classifiers and r2 for regression unless chosen otherwise'),
         repeats: z.number().int().min(1).describe('shuffles per feature'),
         rows: z.number().int().min(1).describe('held-out rows used'),
         seed: z.number().int().describe('seed of the shuffles'),
-        baseline: finite.describe('the metric on the unpermuted held-out rows'),
+        baseline: finite.describe('the metric on the unpermuted held-out rows (a loss stated as the loss itself)'),
         features: z
           .array(z.object({ name: z.string().min(1), mean: finite, std: finite.refine((v) => v >= 0, 'must be >= 0') }))
-          .describe("in the card's feature order; mean (std over the repeats) drop of the metric when the feature is shuffled; higher = more important"),
+          .describe("in the card's feature order; mean (std over the repeats, ddof 0) of how much worse the metric got when the feature was shuffled (a score's drop, a loss's rise); higher = more important"),
       })
       .optional()
       .describe('left out when there were no labelled held-out rows (an import without a label column)'),

@@ -3,7 +3,7 @@
 // the training rows) and permutation feature importance on the held-out rows, both computed by running the
 // ONNX file in the serving onnxruntime session (ServedModel), and the card's explanation field naming them.
 import { BACKGROUND_FILE, BACKGROUND_ROWS, backgroundFileText, sampleBackground } from '../explain/background';
-import { importanceCardEntry, IMPORTANCE_REPEATS, permutationImportance, type BatchPredict, type ImportanceMetric, type ImportanceTruth } from '../explain/importance';
+import { higherIsBetter, importanceCardEntry, IMPORTANCE_REPEATS, permutationImportance, type BatchPredict, type ImportanceMetric, type ImportanceTruth } from '../explain/importance';
 import { ServedModel } from './inference-session';
 import { sha256Hex } from './model-artifact';
 import type { Explanation, ModelCard } from './model-card';
@@ -16,7 +16,7 @@ export interface ExplainSettings {
   readonly repeats?: number;
   /** Seeds the background sample and the shuffles. @default the card's split seed, else 42 */
   readonly seed?: number;
-  /** @default accuracy for classifiers, r2 for regression */
+  /** @default logLoss for classifiers, r2 for regression (importance.ts says why) */
   readonly metric?: ImportanceMetric;
 }
 
@@ -95,7 +95,7 @@ export async function buildExplanation(input: ExplanationInput): Promise<BuiltEx
       importance = importanceCardEntry(result, features);
       const top = [...importance.features].sort((a, b) => b.mean - a.mean).slice(0, 3);
       notes.push(
-        `permutation importance (${result.metric} drop, ${result.repeats} repeats, ${result.rows} held-out rows): ${top.map((f) => `${f.name} ${formatDrop(f.mean)} ± ${formatDrop(f.std)}`).join(', ')}`,
+        `permutation importance (${higherIsBetter(result.metric) ? 'drop' : 'rise'} of ${result.metric} when a feature is shuffled, ${result.repeats} repeats, ${result.rows} held-out rows): ${top.map((f) => `${f.name} ${formatDrop(f.mean)} ± ${formatDrop(f.std)}`).join(', ')}`,
       );
     } finally {
       await model.release();

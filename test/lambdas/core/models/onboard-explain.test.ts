@@ -13,9 +13,12 @@ import { sha256Hex } from '../../../../lambdas/core/models/model-artifact';
 import { modelCardSchema } from '../../../../lambdas/core/models/model-card';
 import { resolveClassLabels } from '../../../../lambdas/core/models/onboard';
 import { importModel } from '../../../../lambdas/core/models/onboard-import';
+import { buildExplanation } from '../../../../lambdas/core/models/onboard-explain';
 import { buildTrainedArtifact, trainModel } from '../../../../lambdas/core/models/onboard-train';
 import { stratifiedSplit } from '../../../../lambdas/core/models/training/split';
 import { loadModelFolder } from '../../../../lambdas/core/manifest/load';
+import { explanationOf } from '../../../../scripts/explain/add-explanation-artifacts';
+import { REPO_ROOT } from '../../../fixtures/breast-cancer-split';
 import { tempDirMaker } from '../../../fixtures/temp-dirs';
 import { matmulModel } from './onnx-fixtures';
 import { blobs, blobsCsv, THREE_CLASSES } from './training-fixtures';
@@ -60,10 +63,10 @@ describe('trainModel writes the explanation', async () => {
 
   it('records permutation importance on the held-out split, in the card feature order', () => {
     const importance = card.explanation!.importance!;
-    assert.equal(importance.metric, 'accuracy');
+    assert.equal(importance.metric, 'logLoss');
     assert.equal(importance.repeats, 5);
     assert.equal(importance.rows, card.evaluation!.testSize);
-    assert.equal(importance.baseline, card.evaluation!.accuracy);
+    assert.ok(importance.baseline > 0 && importance.baseline < 0.5, `held-out log-loss ${importance.baseline}`);
     assert.deepEqual(
       importance.features.map((f) => f.name),
       card.input.features,
@@ -72,7 +75,23 @@ describe('trainModel writes the explanation', async () => {
     const [f1, f2, f3, f4] = importance.features.map((f) => f.mean) as [number, number, number, number];
     assert.ok(f1 > 0.3 && f2 > 0.3, `f1 ${f1}, f2 ${f2}`);
     assert.ok(f3 < f1 && f4 < f2, `f3 ${f3}, f4 ${f4}`);
-    assert.ok(result.notes.some((n) => /^permutation importance \(accuracy drop, 5 repeats, 90 held-out rows\): f[12] \d\.\d{4} ± \d\.\d{4}, f[12]/.test(n)));
+    assert.ok(result.notes.some((n) => /^permutation importance \(rise of logLoss when a feature is shuffled, 5 repeats, 90 held-out rows\): f[12] \d\.\d{4} ± \d\.\d{4}, f[12]/.test(n)));
+  });
+
+  it('records accuracy drops when asked, equal to the card accuracy unpermuted', async () => {
+    const data = toNumericTable(readCsvFile(csv), 'species');
+    const { classIndex } = resolveClassLabels(data.labels!, card.labels, 'species');
+    const { train, test } = stratifiedSplit(classIndex, card.evaluation!.split);
+    const built = await buildExplanation({
+      card,
+      onnxBytes: readFileSync(join(result.dir, 'model.onnx')),
+      background: { x: data.x, positions: train, source: 'training-split rows' },
+      heldOut: { x: data.x, positions: test, truth: { kind: 'classes', classIndex: test.map((r) => classIndex[r]!), classCount: 3 } },
+      settings: { metric: 'accuracy', repeats: 2 },
+    });
+    assert.equal(built.explanation.importance!.baseline, card.evaluation!.accuracy);
+    assert.equal(built.explanation.importance!.repeats, 2);
+    assert.equal(built.backgroundText, readFileSync(join(result.dir, BACKGROUND_FILE), 'utf8'), 'the same background as train wrote');
   });
 
   it('honours backgroundRows, and is deterministic', async () => {
@@ -138,4 +157,19 @@ describe('importModel writes the explanation from its baseline', () => {
     assert.ok(!existsSync(join(result.dir, BACKGROUND_FILE)));
     assert.ok(result.notes.some((n) => n.startsWith('no --baseline: no background sample, so this version cannot be explained')));
   });
+});
+
+describe('the shipped model versions carry their explanation', () => {
+  for (const name of ['breast-cancer', 'digits']) {
+    it(`${name}/1: background.json and the card's explanation are what the script computes today, and model.onnx is the card's`, async () => {
+      const dir = join(REPO_ROOT, 'models', name, '1');
+      const { card, built } = await explanationOf(dir);
+      assert.equal(sha256Hex(readFileSync(join(dir, 'model.onnx'))), card.onnx.sha256);
+      assert.deepEqual(card.explanation, built.explanation, 'run scripts/explain/add-explanation-artifacts.ts again');
+      assert.equal(readFileSync(join(dir, BACKGROUND_FILE), 'utf8'), built.backgroundText);
+      assert.equal(readBackground(dir, card)!.length, 100 * card.input.features.length);
+      assert.equal(card.explanation!.importance!.rows, card.evaluation!.testSize);
+      assert.deepEqual(loadModelFolder(dir, name).problems, []);
+    });
+  }
 });
