@@ -280,9 +280,18 @@ export class LocalMonitoring {
     if ('error' in outcome) return { state: 'error', lastRun: result.time, error: outcome.error.message, driftingFeatures: [], features: [] };
     const { report } = outcome.run;
     const features = [...report.features]
-      .sort((a, b) => Number(b.drifting) - Number(a.drifting) || (b.psi ?? -1) - (a.psi ?? -1))
+      // Drifting important features first (the card's permutation importance), then drifting ones, then by PSI.
+      .sort((a, b) => Number(b.drifting && b.importance?.important === true) - Number(a.drifting && a.importance?.important === true) || Number(b.drifting) - Number(a.drifting) || (b.psi ?? -1) - (a.psi ?? -1))
       .slice(0, 10)
-      .map((f) => ({ name: f.name, psi: f.psi, ksStatistic: f.ks?.statistic ?? null, ksPValue: f.ks?.pValue ?? null, jsDistance: f.jsDistance, drifting: f.drifting }));
+      .map((f) => ({
+        name: f.name,
+        psi: f.psi,
+        ksStatistic: f.ks?.statistic ?? null,
+        ksPValue: f.ks?.pValue ?? null,
+        jsDistance: f.jsDistance,
+        drifting: f.drifting,
+        ...(f.importance ? { importance: { rank: f.importance.rank, mean: f.importance.mean, important: f.importance.important } } : {}),
+      }));
     return {
       state: report.verdict,
       lastRun: result.time,

@@ -21,6 +21,8 @@ export interface FeatureStatus {
   readonly ksPValue: number | null;
   readonly jsDistance: number | null;
   readonly drifting: boolean;
+  /** The feature's rank by the card's permutation importance (1 = most important), and whether it is among the most important. @default - the card has none */
+  readonly importance?: { readonly rank: number; readonly mean: number; readonly important: boolean };
 }
 
 export interface DriftStatus {
@@ -33,7 +35,7 @@ export interface DriftStatus {
   readonly summary?: string;
   readonly error?: string;
   readonly driftingFeatures: readonly string[];
-  /** Drifting features first, then the highest PSI; at most 10. */
+  /** Drifting important features first (by the card's permutation importance), then drifting ones, then the highest PSI; at most 10. */
   readonly features: readonly FeatureStatus[];
   readonly predictions?: { readonly drifting: boolean; readonly jsDistance: number };
 }
@@ -239,8 +241,11 @@ function drift(d) {
   if (d.lastRun && d.rows !== undefined) parts.push(el('p', {}, ['last run ' + clock(d.lastRun) + ' over v' + d.version + ': ' + d.rows + ' captured rows (at least ' + d.minSampleSize + ' to judge)' + (d.predictions ? ' · predictions ' + (d.predictions.drifting ? 'drift' : 'stable') + ' (JS ' + num(d.predictions.jsDistance, 3) + ')' : '')]));
   if (d.summary) parts.push(el('p', { class: 'drift-summary' }, [d.summary]));
   if (d.features.length > 0) {
-    parts.push(table(['feature', 'PSI', 'KS', 'KS p', 'JS', ''],
-      d.features.map((f) => ({ attrs: { class: f.drifting ? 'drifting' : '' }, cells: [f.name, num(f.psi, 3), num(f.ksStatistic, 3), num(f.ksPValue, 4), num(f.jsDistance, 3), f.drifting ? 'drifting' : ''] })), 'features'));
+    const ranked = d.features.some((f) => f.importance);
+    const important = (f) => f.drifting && f.importance && f.importance.important;
+    parts.push(table(['feature', 'PSI', ...(ranked ? ['importance'] : []), 'KS', 'KS p', 'JS', ''],
+      d.features.map((f) => ({ attrs: { class: f.drifting ? 'drifting' : '' }, cells: [f.name, num(f.psi, 3), ...(ranked ? [f.importance ? '#' + f.importance.rank + ' (' + num(f.importance.mean, 4) + ')' : '-'] : []), num(f.ksStatistic, 3), num(f.ksPValue, 4), num(f.jsDistance, 3), important(f) ? 'drifting, important' : f.drifting ? 'drifting' : ''] })), 'features'));
+    if (ranked) parts.push(el('p', { class: 'meta' }, ['importance: rank by the card\u2019s permutation importance (#1 the most important; the drop of the held-out metric when the feature is shuffled); a drifting feature among the 5 most important moves the model\u2019s output, a drifting unimportant one matters less']));
   }
   return el('div', { class: 'drift' }, parts);
 }

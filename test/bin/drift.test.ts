@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { driftJson, formatDriftTable } from '../../bin/commands/drift';
 import { driftOfCsvFile, NoBaselineError, type FileDrift } from '../../lambdas/core/monitoring/drift/check-file';
 import { driftRowsFromCsv } from '../../lambdas/core/monitoring/drift/drift-csv';
+import { importanceFigures } from '../../lambdas/core/monitoring/drift/drift-report';
 import { driftReportHtml, formatFigure } from '../../lambdas/core/monitoring/drift/report-html';
 import { parseCsv } from '../../lambdas/core/common/csv';
 import { ServedModel } from '../../lambdas/core/models/inference-session';
@@ -72,11 +73,21 @@ describe('mlship drift (the real executable)', () => {
     assert.equal(table.code, 0, table.stderr);
     const lines = table.stdout.trim().split('\n');
     assert.equal(lines[0], 'breast-cancer v1: 113 rows of shifted.csv against the baseline of 456 training rows');
-    assert.match(lines[2]!, /^rank {2}feature +PSI +KS +KS p +JS +shift {2}verdict$/);
+    // The shipped card has permutation importance: its column stands beside PSI.
+    assert.match(lines[2]!, /^rank {2}feature +PSI +importance +KS +KS p +JS +shift {2}verdict$/);
     const ranked = lines.slice(3, 33);
     assert.equal(ranked.length, 30);
     assert.deepEqual(new Set(ranked.slice(0, 3).map((l) => l.slice(6, 30).trim())), new Set(SHIFTED));
-    assert.ok(ranked.slice(0, 3).every((l) => l.endsWith('DRIFT')) && ranked.slice(3).every((l) => !l.endsWith('DRIFT')), ranked.join('\n'));
+    assert.ok(ranked.slice(0, 3).every((l) => /DRIFT(, IMPORTANT)?$/.test(l)) && ranked.slice(3).every((l) => !l.includes('DRIFT')), ranked.join('\n'));
+    // A shifted feature among the card's 5 most important is marked so; the others only DRIFT.
+    const figures = importanceFigures(heldOut.card.explanation!.importance!);
+    for (const line of ranked.slice(0, 3)) {
+      const name = line.slice(6, 30).trim();
+      const f = figures.get(name)!;
+      assert.ok(line.includes(`± ${formatFigure(f.std)} (#${f.rank})`), `${name}'s importance beside its PSI: ${line}`);
+      assert.equal(line.endsWith('DRIFT, IMPORTANT'), f.important, line);
+    }
+    assert.ok(SHIFTED.some((name) => figures.get(name)!.important), 'the test shows an important drifting feature (worst area)');
     assert.match(table.stdout, /^predictions: malignant 36% -> \d+%, benign 64% -> \d+%; chi-square [\d.]+ \(1 dof\), p [\d.]+, JS [\d.]+: stable$/m);
     assert.equal(lines[lines.length - 2], 'thresholds: psiModerate 0.1 (default), psiSignificant 0.25 (default), predictionJs 0.1 (default), alpha 0.05 (default), driftShare 0 (manifest), minSampleSize 100 (default)');
     assert.match(lines[lines.length - 1]!, /^drift: 3 of 30 features drift \(.+\), more than 0%; predictions stable \(chi-square p [\d.]+, JS [\d.e-]+\)$/);

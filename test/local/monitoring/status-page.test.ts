@@ -67,8 +67,8 @@ function snapshot(alertCount: number): StatusSnapshot {
           summary: `drift: 1 of 30 features drift (${HOSTILE})`,
           driftingFeatures: [HOSTILE],
           features: [
-            { name: HOSTILE, psi: 0.91, ksStatistic: 0.41, ksPValue: 1e-12, jsDistance: 0.3, drifting: true },
-            { name: 'mean texture', psi: 0.02, ksStatistic: 0.05, ksPValue: 0.6, jsDistance: 0.04, drifting: false },
+            { name: HOSTILE, psi: 0.91, ksStatistic: 0.41, ksPValue: 1e-12, jsDistance: 0.3, drifting: true, importance: { rank: 2, mean: 0.03, important: true } },
+            { name: 'mean texture', psi: 0.02, ksStatistic: 0.05, ksPValue: 0.6, jsDistance: 0.04, drifting: false, importance: { rank: 4, mean: 0.0101, important: true } },
           ],
           predictions: { drifting: false, jsDistance: 0.02 },
         },
@@ -86,7 +86,7 @@ function snapshot(alertCount: number): StatusSnapshot {
         topFeatures: topFeaturesStatus([
           { version: 2, card: cardWithImportance(2, [['worst area', 0.061, 0.004], ['mean texture', 0.0123, 0.002]]) },
           { version: 1, card: cardWithImportance(1, [['mean radius', 0.001, 0.0005], ['worst concave points', 0.0482, 0.0031], [HOSTILE, 0.03, 0.01], ['texture error', 0, 0], ['worst area', 0.02, 0.004], ['mean texture', 0.0101, 0.002], ['area error', 0.005, 0.001]]) },
-          { version: 3, card: { ...BREAST_CANCER_CARD, version: 3 } },
+          { version: 3, card: { ...BREAST_CANCER_CARD, version: 3, explanation: undefined } },
         ]),
       },
     ],
@@ -142,6 +142,9 @@ describe('status page in headless Chromium', () => {
     assert.equal(await page.locator('#status img').count(), 0, 'no element was made from the texts');
     assert.equal(await page.locator('tr.drifting').count(), 1, 'the drifting feature is marked');
     assert.equal(await page.locator('tr.quality-alarm').count(), 1, 'the version in quality ALARM is marked');
+    // The drift table: each feature's importance rank beside its PSI, the drifting important one said so.
+    assert.deepEqual(await page.locator('table.features tr.drifting td').allInnerTexts(), [HOSTILE, '0.910', '#2 (0.0300)', '0.410', '1.0e-12', '0.300', 'drifting, important']);
+    assert.ok(text.includes('a drifting feature among the 5 most important moves the model\u2019s output'), 'the column is explained');
     // Top features per version by the card's permutation importance: the 5 largest of v1, both of v2, none for v3.
     assert.ok(text.includes('Top features'), text);
     assert.ok(text.includes('v1: importance = drop in accuracy on 114 held-out rows when the feature is shuffled (mean ± std over 5 shuffles)'), text);

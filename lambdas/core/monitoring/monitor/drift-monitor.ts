@@ -134,7 +134,8 @@ export async function monitorModel(store: ObjectStore, bucket: string, model: Mo
  * its children's partial summaries: lambdas/core/monitoring/pipeline/).
  */
 export function monitorRunOf(model: MonitoredModel, window: CaptureWindow, hours: number, fold: WindowFold<DriftFold>): MonitorRun {
-  const report = evaluateDrift(fold.total.accumulator, { thresholds: model.drift, labels: model.card.labels });
+  const importance = model.card.explanation?.importance;
+  const report = evaluateDrift(fold.total.accumulator, { thresholds: model.drift, labels: model.card.labels, ...(importance ? { importance } : {}) });
   return {
     model: model.name,
     version: model.version,
