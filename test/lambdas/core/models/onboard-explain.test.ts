@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import onnxProto from 'onnx-proto';
 import { readCsvFile, toNumericTable } from '../../../../lambdas/core/common/csv';
 import { BACKGROUND_FILE, readBackground } from '../../../../lambdas/core/explain/background';
 import { sha256Hex } from '../../../../lambdas/core/models/model-artifact';
@@ -137,6 +138,31 @@ describe('importModel writes the explanation from its baseline', () => {
     assert.deepEqual(importance.features[1], { name: 'b', mean: 0, std: 0 });
     assert.ok(importance.features[0]!.mean > 1, `a: ${importance.features[0]!.mean}`);
     assert.ok(modelCardSchema.safeParse(result.card).success);
+  });
+
+  it('runs a model whose batch dimension is fixed at 1 one row at a time', async () => {
+    const { onnx } = onnxProto;
+    const FLOAT = onnx.TensorProto.DataType.FLOAT;
+    const dims = (d: number[]) => ({ tensorType: { elemType: FLOAT, shape: { dim: d.map((dimValue) => ({ dimValue })) } } });
+    const single = onnx.ModelProto.encode({
+      irVersion: 8,
+      opsetImport: [{ domain: '', version: 17 }],
+      graph: {
+        name: 'single',
+        node: [{ opType: 'MatMul', input: ['x', 'W'], output: ['value'] }],
+        initializer: [{ name: 'W', dims: [2, 1], dataType: FLOAT, floatData: [2, 0] }],
+        input: [{ name: 'x', type: dims([1, 2]) }],
+        output: [{ name: 'value', type: dims([1, 1]) }],
+      },
+    }).finish();
+    const dir = tempDir();
+    writeFileSync(join(dir, 'one.onnx'), single);
+    writeFileSync(join(dir, 'base.csv'), `a,b,target\n${Array.from({ length: 12 }, (_, i) => `${i},${i % 3},${2 * i}`).join('\n')}\n`);
+    const result = await importModel({ name: 'single', onnxFile: join(dir, 'one.onnx'), baseline: join(dir, 'base.csv'), label: 'target', modelsDir: join(dir, 'models') });
+    const importance = result.card.explanation!.importance!;
+    assert.equal(importance.baseline, 1);
+    assert.deepEqual(importance.features[1], { name: 'b', mean: 0, std: 0 });
+    assert.ok(importance.features[0]!.mean > 1);
   });
 
   it('without a label column: a background, no importance, and the note says why', async () => {
