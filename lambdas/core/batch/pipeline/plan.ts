@@ -14,7 +14,8 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { z } from 'zod';
 import { BatchInputError, scoredHeader, type BatchFormat } from '../batch-format';
-import { explainTopKProblem } from '../explain-settings';
+import { explainedRowsPerBatch, explainTopKProblem } from '../explain-settings';
+import { DEFAULT_MAX_EVALUATIONS } from '../../explain/explainer';
 import { createRangeSplitter, type RowRange } from '../range-splitter';
 import { createRecordSplitter } from '../record-splitter';
 import { createRecordScorer } from '../scorers';
@@ -247,8 +248,10 @@ export async function planBatch(options: PlanOptions): Promise<BatchPlan> {
       rows: requests.requests.length,
     };
   } else {
-    const rowsPerBatch = model.rowsPerBatch;
-    if (rowsPerBatch === undefined || !Number.isInteger(rowsPerBatch) || rowsPerBatch < 1) throw new TypeError(`model '${card.name}' has no rowsPerBatch for its batches (received ${String(rowsPerBatch)})`);
+    const manifestRows = model.rowsPerBatch;
+    if (manifestRows === undefined || !Number.isInteger(manifestRows) || manifestRows < 1) throw new TypeError(`model '${card.name}' has no rowsPerBatch for its batches (received ${String(manifestRows)})`);
+    // Permutation SHAP runs the model maxEvaluations times a row: smaller batches keep each call short.
+    const rowsPerBatch = explain ? explainedRowsPerBatch(card, manifestRows, explain.maxEvaluations ?? DEFAULT_MAX_EVALUATIONS) : manifestRows;
     const items: string[] = [];
     for (const [index, file] of files.entries()) {
       const uri = `s3://${bucket}/${file.key}`;

@@ -11,7 +11,7 @@ import { describe, it } from 'node:test';
 import onnxProto from 'onnx-proto';
 import ort from 'onnxruntime-node';
 import { explainColumns, explainRowsPerCall, RowExplainer } from '../../../../lambdas/core/batch/batch-explain';
-import { explainTopKProblem } from '../../../../lambdas/core/batch/explain-settings';
+import { EXPLAIN_EVALUATIONS_PER_BATCH, explainedRowsPerBatch, explainTopKProblem } from '../../../../lambdas/core/batch/explain-settings';
 import { scoredHeader } from '../../../../lambdas/core/batch/batch-format';
 import { scoreText } from '../../../../lambdas/core/batch/scorers';
 import { ScoredLineWriter } from '../../../../lambdas/core/batch/scored-writer';
@@ -176,6 +176,16 @@ describe('batch explanation columns, permutation SHAP (digits MLP)', async () =>
     assert.ok(perCall * (B + 1 + 4 * (p - 1) * B) <= MAX_ROWS_PER_ROUND);
     assert.equal(explainRowsPerCall(s.card, 100, 'permutation'), 10, '100 background rows of 64 features: 10 rows per call');
     assert.equal(explainRowsPerCall(s.card, 100, 'linear'), Infinity);
+  });
+
+  it('cuts a run that explains by permutation into batches of at most 2^25 model rows; the logistic regression keeps rowsPerBatch', async () => {
+    assert.equal(explainedRowsPerBatch(s.card, 5000, 65_536), EXPLAIN_EVALUATIONS_PER_BATCH / 65_536);
+    assert.equal(explainedRowsPerBatch(s.card, 5000, 65_536), 512);
+    assert.equal(explainedRowsPerBatch(s.card, 100, 65_536), 100);
+    assert.equal(explainedRowsPerBatch(s.card, 5000, 10_000_000), 3);
+    assert.equal(explainedRowsPerBatch(s.card, 5000, 1e9), 1);
+    const logreg = modelCardSchema.parse(JSON.parse(readFileSync(join(root, 'models', 'breast-cancer', '1', 'model.json'), 'utf8')));
+    assert.equal(explainedRowsPerBatch(logreg, 5000, 65_536), 5000);
   });
 
   it('adds the columns; all 64 attributions plus the base equal the predicted class\'s probability; a row gets the same answer whatever its chunk', async () => {
