@@ -5,7 +5,7 @@ import onnxProto from 'onnx-proto';
 import ort from 'onnxruntime-node';
 import { readCsvFile, toNumericTable } from '../../../../lambdas/core/common/csv';
 import { sampleBackground } from '../../../../lambdas/core/explain/background';
-import { Explainer, explanationJson, topAttributions, type ExplainPredict } from '../../../../lambdas/core/explain/explainer';
+import { Explainer, explanationJson, MAX_ROWS_PER_RUN, topAttributions, type ExplainPredict } from '../../../../lambdas/core/explain/explainer';
 import { exactShapley, type BatchScorer } from '../../../../lambdas/core/explain/shapley';
 import { ServedModel, type BatchPrediction } from '../../../../lambdas/core/models/inference-session';
 import { modelCardSchema, type ModelCard } from '../../../../lambdas/core/models/model-card';
@@ -62,14 +62,15 @@ async function logitSession(bytes: Uint8Array): Promise<ort.InferenceSession> {
 }
 
 /** A predict function counting calls and rows. */
-function counting(predict: ExplainPredict): ExplainPredict & { calls: number; rows: number } {
+function counting(predict: ExplainPredict): ExplainPredict & { calls: number; rows: number; largest: number } {
   const wrapped = Object.assign(
     async (rows: Float32Array, count: number): Promise<BatchPrediction> => {
       wrapped.calls++;
       wrapped.rows += count;
+      wrapped.largest = Math.max(wrapped.largest, count);
       return predict(rows, count);
     },
-    { calls: 0, rows: 0 },
+    { calls: 0, rows: 0, largest: 0 },
   );
   return wrapped;
 }
@@ -197,7 +198,7 @@ describe('Explainer, permutation: MLPs', () => {
     await model.release();
   });
 
-  it('models/digits/1 (64 features): all masked rows of a round of every row in one predict call; the same answers as one row at a time', async () => {
+  it('models/digits/1 (64 features): the masked rows of a round of every row scored together, in runs of MAX_ROWS_PER_RUN; the same answers as one row at a time', async () => {
     const model = await ServedModel.load(join(root, 'models', 'digits', '1'));
     const table = toNumericTable(readCsvFile(join(root, 'models', 'digits', 'data', 'digits.csv.gz')), 'digit');
     const all = Float32Array.from(table.x.data);
@@ -209,10 +210,11 @@ describe('Explainer, permutation: MLPs', () => {
     const x = all.slice(100 * p, 103 * p);
     const budget = { maxEvaluations: 21 + 6 * 2 * (p - 1) * 20 };
     const together = await explainer.explain(x, 3, budget);
-    // 6 pairs each: the first round takes 2, then rounds of as many pairs as fit MAX_ROWS_PER_ROUND; plus one call for the classes.
-    const rounds = predict.calls - 1;
-    assert.ok(rounds >= 1 && rounds <= 5, `${predict.calls} predict calls for 3 rows`);
-    assert.equal(predict.rows, 3 + 3 * (21 + 6 * 2 * (p - 1) * 20), 'every row scored once: the classes, then the budget');
+    // 6 pairs each fit one round (MAX_ROWS_PER_ROUND): one call for the classes, then the round's 45,423 rows in full runs.
+    const roundRows = 3 * (21 + 6 * 2 * (p - 1) * 20);
+    assert.equal(predict.rows, 3 + roundRows, 'every row scored once: the classes, then the budget');
+    assert.equal(predict.calls, 1 + Math.ceil(roundRows / MAX_ROWS_PER_RUN), `${predict.calls} predict calls for 3 rows`);
+    assert.equal(predict.largest, MAX_ROWS_PER_RUN, 'runs as large as allowed, no larger');
     const served = await model.predict(x, 3);
     for (let k = 0; k < 3; k++) {
       const e = together[k]!;
@@ -243,11 +245,13 @@ describe('Explainer, permutation: MLPs', () => {
       return out;
     };
     const explainer = Explainer.create({ card, background, predict: slow });
-    const deadline = 1_450;
+    // The classes call takes 1000-1100; a round (2 rows x 655 pairs, 262,042 rows) is 8 runs of MAX_ROWS_PER_RUN,
+    // 800 ms: the first 1100-1900, the second 1900-2700; a third would end at 3500, past the deadline, so it never starts.
+    const deadline = 2_750;
     const answers = await explainer.explain(data.subarray(0, 2 * p), 2, { deadline, now: () => clock, maxEvaluations: 1e9 });
-    // The classes call (1000-1100), then rounds start at 1100, 1200, 1300; a round at 1400 would end past 1450.
-    assert.deepEqual(started, [1000, 1100, 1200, 1300]);
-    assert.ok(clock <= deadline + 100, `the last round ended at ${clock}`);
+    assert.equal(started.length, 1 + 2 * 8, `calls started at ${started.join(', ')}`);
+    assert.ok(started.every((t) => t < deadline));
+    assert.equal(clock, 2_700, 'the last round ended before the deadline');
     for (const e of answers) {
       assert.equal(e.complete, false);
       assert.ok(e.standardError && e.standardError.length === p);
