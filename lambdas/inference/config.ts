@@ -1,7 +1,7 @@
 // Settings from the environment, read once at start-up: a missing or wrong value stops the function
 // at init with a message naming the variable, instead of failing on the first request.
 import { ConfigError } from '../core/common/config-error';
-import { DEFAULT_EXPLAIN_LIMITS, type ExplainLimits } from '../core/serving/explain-options';
+import { DEFAULT_EXPLAIN_LIMITS, type ExplainLimits } from '../core/serving/explain-limits';
 
 export interface InferenceConfig {
   readonly modelDir: string;

@@ -2,7 +2,7 @@
 // init with a message naming the variable (or the file) at fault.
 import type { ModelCard } from '../core/models/model-card';
 import { ConfigError, readInferenceConfig } from '../inference/config';
-import type { ExplainLimits } from '../core/serving/explain-options';
+import type { ExplainLimits } from '../core/serving/explain-limits';
 import { readModelCardFile } from '../core/models/model-card-file';
 
 export { ConfigError };

@@ -18,6 +18,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
+import { DEFAULT_EXPLAIN_LIMITS, type ExplainLimits } from '../../lambdas/core/serving/explain-limits';
 import { Construct } from 'constructs';
 import { modelNameSchema } from '../../lambdas/core/models/model-card';
 // The proxy's timeout follows from its invoke timeout (in its own config: the local gateway waits as long).
@@ -157,6 +158,12 @@ export interface SagemakerModelProps {
    * @default 2000
    */
   readonly invokeTimeoutMs?: number;
+  /**
+   * `POST /v1/models/<name>:explain` through the proxy (permutation SHAP, the masked rows of each round sent
+   * to the endpoint in invocations of at most maxBatchSize rows): the manifest's explain block.
+   * @default - 16 instances, 5000 ms, 65536 rows
+   */
+  readonly explain?: ExplainLimits;
   /**
    * Memory of the proxy function, in MB.
    * @default 512
@@ -578,6 +585,9 @@ export class SagemakerModel extends Construct {
         INVOKE_TIMEOUT_MS: String(settings.invokeTimeoutMs),
         MAX_BODY_BYTES: String(settings.maxBodyBytes),
         MAX_BATCH_SIZE: String(settings.maxBatchSize),
+        EXPLAIN_MAX_INSTANCES: String((props.explain ?? DEFAULT_EXPLAIN_LIMITS).maxInstances),
+        EXPLAIN_TIMEOUT_MS: String((props.explain ?? DEFAULT_EXPLAIN_LIMITS).timeoutMs),
+        EXPLAIN_MAX_EVALUATIONS: String((props.explain ?? DEFAULT_EXPLAIN_LIMITS).maxEvaluations),
         POWERTOOLS_SERVICE_NAME: props.metricsServiceName ?? metricsServiceName(modelName),
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         LOG_LEVEL: 'INFO',

@@ -7,6 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { modelNameSchema } from '../../lambdas/core/models/model-card';
 import { IMAGE_MODEL_DIR, modelImageCode } from './model-image';
+import { DEFAULT_EXPLAIN_LIMITS, type ExplainLimits } from '../../lambdas/core/serving/explain-limits';
 import { functionRole } from '../private/grants';
 import { LOG_GROUP_REMOVAL_POLICY } from '../private/logs';
 import { acknowledgeWildcards, XRAY_REASON } from '../private/nag';
@@ -64,6 +65,12 @@ export interface ModelFunctionProps {
    */
   readonly maxBatchSize?: number;
   /**
+   * `POST /v1/models/<name>:explain`: most instances per request, the sampling deadline (ms, below the
+   * function's timeout) and the rows scored per explained row (the manifest's explain block).
+   * @default - 16 instances, 5000 ms (at most half the timeout), 65536 rows
+   */
+  readonly explain?: ExplainLimits;
+  /**
    * How long the function's logs are kept.
    * @default logs.RetentionDays.ONE_MONTH
    */
@@ -114,6 +121,13 @@ export class ModelFunction extends Construct {
     requireInteger('maxBodyBytes', maxBodyBytes, 1, 6 * 1024 * 1024);
     requireInteger('maxBatchSize', maxBatchSize, 1, 10_000);
     if (props.reservedConcurrency !== undefined) requireInteger('reservedConcurrency', props.reservedConcurrency, 1, 100_000);
+    const explain = props.explain ?? { ...DEFAULT_EXPLAIN_LIMITS, timeoutMs: Math.min(DEFAULT_EXPLAIN_LIMITS.timeoutMs, timeoutSeconds * 500) };
+    requireInteger('explain.maxInstances', explain.maxInstances, 1, 256);
+    requireInteger('explain.maxEvaluations', explain.maxEvaluations, 1, Number.MAX_SAFE_INTEGER);
+    // The deadline stops sampling; the answer still needs the round in flight and its encoding, inside the timeout.
+    if (!Number.isInteger(explain.timeoutMs) || explain.timeoutMs < 1 || explain.timeoutMs >= timeoutSeconds * 1000) {
+      throw new Error(`explain.timeoutMs must be an integer below the function's timeout (timeoutSeconds ${timeoutSeconds} = ${timeoutSeconds * 1000} ms), received ${explain.timeoutMs}`);
+    }
 
     this.modelName = props.modelName;
     this.modelVersion = props.modelVersion;
@@ -143,6 +157,9 @@ export class ModelFunction extends Construct {
         MODEL_DIR: IMAGE_MODEL_DIR,
         MAX_BODY_BYTES: String(maxBodyBytes),
         MAX_BATCH_SIZE: String(maxBatchSize),
+        EXPLAIN_MAX_INSTANCES: String(explain.maxInstances),
+        EXPLAIN_TIMEOUT_MS: String(explain.timeoutMs),
+        EXPLAIN_MAX_EVALUATIONS: String(explain.maxEvaluations),
         POWERTOOLS_SERVICE_NAME: props.metricsServiceName ?? metricsServiceName(props.modelName),
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         LOG_LEVEL: 'INFO',

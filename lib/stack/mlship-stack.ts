@@ -9,6 +9,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
 import { compositeAlarmName, modelAlarmSpecs } from '../../lambdas/core/monitoring/alarms/alarm-catalog';
 import { TRITON_MAX_BATCH_SIZE } from '../../lambdas/core/sagemaker/triton-config';
+import { explainTimeoutMs } from '../../lambdas/core/manifest/schema';
 import { explainMaxEvaluationsOf } from '../../lambdas/core/batch/explain-settings';
 import { AlertFormatter } from '../monitoring/alert-formatter';
 import { ManifestError, type LoadedManifest, type LoadedModel } from '../../lambdas/core/manifest/load';
@@ -204,6 +205,7 @@ export class MlshipStack extends Stack {
             tritonVersion: sagemaker.tritonVersion,
             maxBatchSize: entry.maxBatchSize,
             maxBodyBytes: manifest.api.maxBodyBytes,
+            explain: { ...entry.explain, timeoutMs: explainTimeoutMs(entry) },
             proxyEntry,
             metricsServiceName: serviceName,
           }),
@@ -222,6 +224,7 @@ export class MlshipStack extends Stack {
         reservedConcurrency: entry.lambda.reservedConcurrency,
         maxBodyBytes: manifest.api.maxBodyBytes,
         maxBatchSize: entry.maxBatchSize,
+        explain: { ...entry.explain, timeoutMs: explainTimeoutMs(entry) },
         handlerEntry,
         metricsServiceName: serviceName,
       });

@@ -10,15 +10,9 @@ import { Explainer, type ExplainPredict } from '../explain/explainer';
 import type { ModelCard } from '../models/model-card';
 import { noBackgroundReason, type ExplainOptions } from './model-api';
 
-/** The manifest's `explain` block as the runtimes pass it on (explain.timeoutMs resolved). */
-export interface ExplainLimits {
-  readonly maxInstances: number;
-  readonly timeoutMs: number;
-  readonly maxEvaluations: number;
-}
+import type { ExplainLimits } from './explain-limits';
 
-/** Defaults of the manifest's explain block with the default function timeout (10 s): the function's own fallbacks. */
-export const DEFAULT_EXPLAIN_LIMITS: ExplainLimits = { maxInstances: 16, timeoutMs: 5000, maxEvaluations: 65_536 };
+export { DEFAULT_EXPLAIN_LIMITS, type ExplainLimits } from './explain-limits';
 
 export interface ExplainSource {
   /** The model folder holding model.json, background.json and (for a local session) model.onnx. */

@@ -161,7 +161,7 @@ describe('SagemakerModel: model data', () => {
     const root = tempDir();
     const copy = join(root, 'digits', '1');
     mkdirSync(copy, { recursive: true });
-    for (const f of ['model.json', 'model.onnx']) execFileSync('cp', ['-p', join(DIGITS_DIR, f), join(copy, f)]);
+    for (const f of ['model.json', 'model.onnx', 'background.json']) if (existsSync(join(DIGITS_DIR, f))) execFileSync('cp', ['-p', join(DIGITS_DIR, f), join(copy, f)]);
     execFileSync('chmod', ['0664', join(copy, 'model.onnx')]);
     execFileSync('touch', ['-d', '2011-11-11', join(copy, 'model.onnx')]);
     const again = build({ modelDir: copy });
@@ -491,6 +491,9 @@ describe('SagemakerModel: the proxy function', () => {
             INVOKE_TIMEOUT_MS: '2000',
             MAX_BODY_BYTES: '1048576',
             MAX_BATCH_SIZE: '1000',
+            EXPLAIN_MAX_INSTANCES: '16',
+            EXPLAIN_TIMEOUT_MS: '5000',
+            EXPLAIN_MAX_EVALUATIONS: '65536',
             POWERTOOLS_SERVICE_NAME: 'mlship-digits',
             POWERTOOLS_METRICS_NAMESPACE: 'mlship',
             LOG_LEVEL: 'INFO',

@@ -37,13 +37,13 @@ describe('InferenceApi', () => {
       StageName: 'dev',
       MethodSettings: [
         { DataTraceEnabled: false, HttpMethod: '*', ResourcePath: '/*', ThrottlingBurstLimit: 200, ThrottlingRateLimit: 100 },
-        ...['GET /~1v2~1models~1iris', 'GET /~1v2~1models~1iris~1ready', 'POST /~1v2~1models~1iris~1infer', 'GET /~1v1~1models~1iris', 'POST /~1v1~1models~1iris:predict'].map((key) => {
+        ...['GET /~1v2~1models~1iris', 'GET /~1v2~1models~1iris~1ready', 'POST /~1v2~1models~1iris~1infer', 'GET /~1v1~1models~1iris', 'POST /~1v1~1models~1iris:predict', 'POST /~1v1~1models~1iris:explain'].map((key) => {
           const [HttpMethod, ResourcePath] = key.split(' ');
           return { DataTraceEnabled: false, HttpMethod, ResourcePath, ThrottlingBurstLimit: 200, ThrottlingRateLimit: 100 };
         }),
       ],
     });
-    template.resourceCountIs('AWS::Lambda::Permission', 5);
+    template.resourceCountIs('AWS::Lambda::Permission', 6);
     assert.deepEqual(Object.keys(template.toJSON().Outputs ?? {}), [], 'no outputs of its own');
   });
 
@@ -74,6 +74,31 @@ describe('InferenceApi', () => {
     template.resourceCountIs('AWS::ApiGateway::UsagePlan', 0);
     // Without a signature API Gateway says MISSING_AUTHENTICATION_TOKEN: the answer names both causes.
     template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', { ResponseType: 'MISSING_AUTHENTICATION_TOKEN', StatusCode: '403', ResponseTemplates: { 'application/json': Match.stringLikeRegexp('missing_authentication.*SigV4') } });
+  });
+
+  it(':explain is a resource of each model with a POST method like :predict: the same integration and authorization, IAM or API key', () => {
+    for (const authorization of ['iam', 'apiKey'] as const) {
+      const { template } = build((stack) => ({
+        models: [
+          { name: 'iris', handler: inlineFunction(stack, 'Iris') },
+          { name: 'wine', handler: inlineFunction(stack, 'Wine') },
+        ],
+        authorization,
+        ...(authorization === 'apiKey' ? { apiKeys: [{ name: 'web' }] } : {}),
+      }));
+      const routes = methodsByPath(template.toJSON().Resources as Record<string, { Type: string; Properties: Record<string, unknown> }>);
+      for (const model of ['iris', 'wine']) {
+        const explain = routes.get(`/v1/models/${model}:explain`)?.find((m) => m.httpMethod === 'POST');
+        const predict = routes.get(`/v1/models/${model}:predict`)?.find((m) => m.httpMethod === 'POST');
+        assert.ok(explain && predict, `${model}: ${[...routes.keys()].join(' ')}`);
+        assert.equal(explain.properties.AuthorizationType, authorization === 'iam' ? 'AWS_IAM' : 'NONE');
+        assert.equal(explain.properties.AuthorizationType, predict.properties.AuthorizationType);
+        assert.equal(explain.properties.ApiKeyRequired, predict.properties.ApiKeyRequired);
+        assert.deepEqual(explain.properties.Integration, predict.properties.Integration, `${model}: :explain goes to the model's function as :predict does`);
+        // Any other method on it answers 405, as on :predict.
+        assert.deepEqual(routes.get(`/v1/models/${model}:explain`)!.map((m) => m.httpMethod).sort(), routes.get(`/v1/models/${model}:predict`)!.map((m) => m.httpMethod).sort());
+      }
+    }
   });
 
   it('with apiKey: an API key on every method but the health checks, one key and usage plan per key with its throttle and quota on the stage', () => {

@@ -34,9 +34,18 @@ describe('ModelFunction', () => {
       Architectures: ['arm64'],
       ReservedConcurrentExecutions: Match.absent(),
       Description: 'mlship model digits v3: ONNX inference (onnxruntime-node)',
-      Environment: { Variables: Match.objectLike({ MODEL_VERSION: '3', MAX_BODY_BYTES: '1048576', MAX_BATCH_SIZE: '1000' }) },
+      Environment: { Variables: Match.objectLike({ MODEL_VERSION: '3', MAX_BODY_BYTES: '1048576', MAX_BATCH_SIZE: '1000', EXPLAIN_MAX_INSTANCES: '16', EXPLAIN_TIMEOUT_MS: '5000', EXPLAIN_MAX_EVALUATIONS: '65536' }) },
     });
     template.hasResource('AWS::Logs::LogGroup', { Properties: { RetentionInDays: 30 }, DeletionPolicy: 'Retain' });
+  });
+
+  it(":explain's limits reach the handler's environment; the default deadline is at most half a short timeout", () => {
+    const stack = newStack();
+    new ModelFunction(stack, 'Digits', { ...base, timeoutSeconds: 20, explain: { maxInstances: 4, timeoutMs: 15_000, maxEvaluations: 1000 } });
+    new ModelFunction(stack, 'Quick', { ...base, modelName: 'quick', timeoutSeconds: 3 });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::Lambda::Function', { Timeout: 20, Environment: { Variables: Match.objectLike({ EXPLAIN_MAX_INSTANCES: '4', EXPLAIN_TIMEOUT_MS: '15000', EXPLAIN_MAX_EVALUATIONS: '1000' }) } });
+    template.hasResourceProperties('AWS::Lambda::Function', { Timeout: 3, Environment: { Variables: Match.objectLike({ MODEL_NAME: 'quick', EXPLAIN_TIMEOUT_MS: '1500' }) } });
   });
 
   it('takes the log retention it is given', () => {
@@ -55,6 +64,12 @@ describe('ModelFunction', () => {
     ['a body limit above the Lambda payload limit', { maxBodyBytes: 7 * 1024 * 1024 }, 'maxBodyBytes must be an integer between 1 and 6291456, received 7340032'],
     ['a batch size of 0', { maxBatchSize: 0 }, 'maxBatchSize must be an integer between 1 and 10000, received 0'],
     ['reserved concurrency 0', { reservedConcurrency: 0 }, 'reservedConcurrency must be an integer between 1 and 100000, received 0'],
+    [
+      'an explain deadline as long as the timeout',
+      { timeoutSeconds: 5, explain: { maxInstances: 16, timeoutMs: 5000, maxEvaluations: 100 } },
+      "explain.timeoutMs must be an integer below the function's timeout (timeoutSeconds 5 = 5000 ms), received 5000",
+    ],
+    ['no instance to explain', { explain: { maxInstances: 0, timeoutMs: 100, maxEvaluations: 100 } }, 'explain.maxInstances must be an integer between 1 and 256, received 0'],
   ];
   for (const [what, patch, message] of invalid) {
     it(`rejects ${what}`, () => {
