@@ -1,6 +1,6 @@
 // `npm run bench`: each figure next to its raw baseline, measured in the same run, as a ratio, so the
 // result holds on a noisy machine. Usage: npm run bench -- [--manifest FILE] [--model NAME] [--quick]
-// [--only handler|capture|predictions|gateway|batch|drift|monitor|quality] (repeatable: those groups of figures alone)
+// [--only handler|capture|predictions|gateway|batch|drift|monitor|quality|explain] (repeatable: those groups of figures alone)
 // Over 400 lines: every benchmark group beside its raw baseline, so each ratio is measured the same way.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
@@ -35,10 +35,11 @@ import { createRandom } from '../lambdas/core/models/training/random';
 import { feedbackIngest, feedbackIngestOverHttp } from './quality/feedback-ingest';
 import { qualityJoinBench } from './quality/quality-join';
 import { qualityMetricsBench } from './quality/quality-metrics';
+import { explainBench } from './explain/explain';
 
 const { values: args } = parseArgs({ options: { manifest: { type: 'string' }, model: { type: 'string' }, quick: { type: 'boolean' }, only: { type: 'string', multiple: true } } });
 const quick = args.quick ?? false;
-const GROUPS = ['handler', 'capture', 'predictions', 'gateway', 'batch', 'drift', 'monitor', 'quality'] as const;
+const GROUPS = ['handler', 'capture', 'predictions', 'gateway', 'batch', 'drift', 'monitor', 'quality', 'explain'] as const;
 for (const group of args.only ?? []) if (!(GROUPS as readonly string[]).includes(group)) throw new Error(`--only ${group}: the groups are ${GROUPS.join(', ')}`);
 /** Whether a group of figures is measured in this run. */
 const measures = (group: (typeof GROUPS)[number]) => args.only === undefined || args.only.includes(group);
@@ -647,6 +648,10 @@ async function main(): Promise<void> {
     rows.push(...(await qualityMetricsBench({ quick })));
     process.stderr.write('measuring the quality join of 1M predictions with 1M labels against reading the same lines...\n');
     rows.push(...(await qualityJoinBench({ quick })));
+  }
+  if (measures('explain')) {
+    process.stderr.write('measuring explanations (breast-cancer exact linear SHAP, digits permutation SHAP at the default budget) against session.run of one row...\n');
+    rows.push(...(await explainBench({ quick })));
   }
   if (measures('gateway')) {
     process.stderr.write(`measuring the local gateway against a minimal server (${selected[0]!.entry.name})...\n`);
