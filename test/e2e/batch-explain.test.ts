@@ -69,7 +69,8 @@ describe('mlship batch --explain: breast-cancer (exact linear SHAP) and digits o
     writeFileSync(input, `${good}${model.card.input.features.map(() => 'oops').join(',')}\n`);
     const result = await runLocalBatch({ loaded, template, model: 'breast-cancer', input, output: join(dir, 'bc-3'), explainTopK: 3, workerThreads: 1 });
     assert.equal(result.status, 'SUCCEEDED', `${result.error}: ${result.cause}`);
-    assert.deepEqual([result.summary!.rowsIn, result.summary!.rowsScored, result.summary!.rowsRejected], [ROWS + 1, ROWS, 1]);
+    assert.deepEqual([result.summary!.rowsIn, result.summary!.rowsScored, result.summary!.rowsRejected, result.summary!.explainTopK], [ROWS + 1, ROWS, 1, 3]);
+    assert.match(result.notifications.at(-1)!.message, /^Explained: the top 3 attributions of each scored row \(explain_\* columns\)$/m);
     const lines = split(readFileSync(join(dir, 'bc-3', 'scored.csv'), 'utf8'));
     assert.deepEqual(lines[0], ['row', 'id', 'label', ...model.card.labels.map((l) => `p_${l}`), ...explainColumns(3)]);
     assert.equal(lines.length - 1, ROWS);
@@ -156,6 +157,8 @@ describe('batch.explainTopK in the manifest: the state machine from the synthesi
     const off = await runLocalBatch({ loaded, template, model: 'breast-cancer', input, output: join(dir, 'off'), explainTopK: 0 });
     assert.equal(off.status, 'SUCCEEDED');
     assert.equal(readFileSync(join(dir, 'off', 'scored.csv'), 'utf8').split('\n')[0], `row,id,label,${model.card.labels.map((l) => `p_${l}`).join(',')}`);
+    assert.equal(off.summary!.explainTopK, undefined);
+    assert.doesNotMatch(off.notifications.at(-1)!.message, /Explained/);
   });
 
   it('is a manifest error naming its path for a SageMaker model, over the feature count, or without a background sample', () => {

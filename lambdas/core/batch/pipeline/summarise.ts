@@ -157,6 +157,7 @@ function messageText(summary: BatchSummary, stage: string): string {
     `Rows in:   ${summary.rowsIn}`,
     `Scored:    ${summary.rowsScored}`,
     `Rejected:  ${summary.rowsRejected}${summary.batchesFailed > 0 ? ` (of which the rows of ${summary.batchesFailed} batch${summary.batchesFailed === 1 ? '' : 'es'} that failed after retries)` : ''}`,
+    ...(summary.explainTopK ? [`Explained: the top ${summary.explainTopK} attribution${summary.explainTopK === 1 ? '' : 's'} of each scored row (explain_* columns)`] : []),
     '',
     `Scored rows: ${summary.outputs.scored}`,
     `Rejects:     ${summary.outputs.rejects} (each line names its row and the reason)`,
@@ -207,6 +208,7 @@ export async function summariseBatch(options: SummariseOptions): Promise<Summari
     batchesFailed,
     files: planFile.files.map((f) => ({ file: locate(f.key), firstRow: f.firstRow, rows: f.rows })),
     outputs: { scored: locate(keys.scored), rejects: locate(keys.rejects), summary: locate(keys.summary) },
+    ...(planFile.explain ? { explainTopK: planFile.explain.topK } : {}),
   };
   // Streamed in row order, each part read once, PART_READS of them ahead (one GetObject after another
   // would cost a round trip per batch): memory stays at a few parts and upload parts, whatever the run's size.

@@ -139,6 +139,8 @@ export interface BatchSummary {
   readonly batchesFailed: number;
   readonly files: readonly { readonly file: string; readonly firstRow: number; readonly rows: number }[];
   readonly outputs: { readonly scored: string; readonly rejects: string; readonly summary: string };
+  /** The run explained: attributions per scored row as columns. Absent when it did not. */
+  readonly explainTopK?: number;
 }
 
 export const WORK_ROOT = '_work/';
