@@ -11,6 +11,7 @@ import { driftOfCsvFile, type FileDrift } from '../../lambdas/core/monitoring/dr
 import type { FeatureDrift } from '../../lambdas/core/monitoring/drift/drift-report';
 import { driftReportHtml, formatFigure, importanceText } from '../../lambdas/core/monitoring/drift/report-html';
 import { DEFAULT_DRIFT_THRESHOLDS, describeDriftThresholds, resolveDriftThresholds, type ResolvedDriftThresholds } from '../../lambdas/core/monitoring/drift/thresholds';
+import { importanceMeasure } from '../../lambdas/core/explain/report/importance-text';
 import { ServedModel } from '../../lambdas/core/models/inference-session';
 import { loadManifest, resolveManifestPath } from '../../lambdas/core/manifest/load';
 import { action, parseNumber, parsePositiveInteger } from './common';
@@ -87,7 +88,7 @@ export function formatDriftTable(result: FileDrift, context: DriftOutputContext)
   ];
   if (imp) {
     lines.push(
-      `(importance: drop in ${imp.metric} on ${imp.rows} held-out rows when the feature is shuffled, mean ± std over ${imp.repeats} shuffles, #1 the most important, from model.json; a drifting feature among the ${imp.top} most important is DRIFT, IMPORTANT: it moves the model's output, a drifting unimportant one matters less)`,
+      `(importance: ${importanceMeasure(imp.metric)} on ${imp.rows} held-out rows when the feature is shuffled, mean ± std over ${imp.repeats} shuffles, #1 the most important, from model.json; a drifting feature among the ${imp.top} most important is DRIFT, IMPORTANT: it moves the model's output, a drifting unimportant one matters less)`,
       `importance: ${imp.note}`,
     );
   }

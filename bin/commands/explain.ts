@@ -1,5 +1,5 @@
 // mlship explain: why a model answers as it does. Without --data: the version's global permutation
-// importance from its card (the drop of the held-out metric when a feature is shuffled, mean ± std over the
+// importance from its card (how much worse the held-out metric gets when a feature is shuffled, mean ± std over the
 // shuffles), most important first. With --data FILE (CSV or JSON Lines, as `mlship batch` reads them): the
 // mean |attribution| per feature over the file's rows, by the version's Explainer (exact linear SHAP for the
 // built-in logistic regression, permutation SHAP with a standard error otherwise). --json prints the same as
@@ -32,8 +32,9 @@ interface ExplainFlags {
 
 const HELP = `
 Without --data it prints the permutation importance that mlship train (or mlship import with a labelled
---baseline) recorded in the version's model.json: how much the held-out metric drops when one feature's
-values are shuffled, mean ± std over the shuffles. Higher is more important.
+--baseline) recorded in the version's model.json: how much worse the held-out metric gets (accuracy
+drops, log loss rises) when one feature's values are shuffled, mean ± std over the shuffles. Higher is
+more important.
 
 With --data it explains every row of the file and prints each feature's mean |attribution| (in the
 method's output space: the log-odds or the probability of the predicted class, or the predicted value),

@@ -5,6 +5,7 @@
 // as HTML; a Content-Security-Policy lets only that one script run and only /status.json be fetched.
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { importanceMeasure } from '../../lambdas/core/explain/report/importance-text';
 import type { ModelCard } from '../../lambdas/core/models/model-card';
 import type { AlarmState } from '../../lambdas/core/monitoring/contracts';
 import type { ProcessFaultCounts } from '../serving/process-faults';
@@ -74,8 +75,10 @@ export const TOP_FEATURES = 5;
 /** One version's most important features, from its card's explanation.importance (issue 19). */
 export interface TopFeaturesStatus {
   readonly version: string;
-  /** The metric whose drop is the importance, e.g. 'accuracy'. */
+  /** The metric the importance is measured on, e.g. 'logLoss'. */
   readonly metric: string;
+  /** What the importance is, for people: 'rise in log loss', 'drop in accuracy'. */
+  readonly measure: string;
   readonly repeats: number;
   /** Held-out rows the importance was measured on. */
   readonly rows: number;
@@ -95,7 +98,7 @@ export function topFeaturesStatus(versions: readonly { readonly version: number;
         .sort((a, b) => b.mean - a.mean || a.i - b.i)
         .slice(0, TOP_FEATURES)
         .map(({ name, mean, std }) => ({ name, mean, std }));
-      return [{ version: String(version), metric: importance.metric, repeats: importance.repeats, rows: importance.rows, features }];
+      return [{ version: String(version), metric: importance.metric, measure: importanceMeasure(importance.metric), repeats: importance.repeats, rows: importance.rows, features }];
     });
 }
 
@@ -209,8 +212,8 @@ function topFeatures(list) {
   if (!list || list.length === 0) return '';
   const parts = [el('h3', {}, ['Top features'])];
   for (const v of list) {
-    parts.push(el('p', { class: 'meta' }, ['v' + v.version + ': importance = drop in ' + v.metric + ' on ' + v.rows + ' held-out rows when the feature is shuffled (mean \u00b1 std over ' + v.repeats + ' shuffles)']));
-    parts.push(table(['#', 'feature', v.metric + ' drop'],
+    parts.push(el('p', { class: 'meta' }, ['v' + v.version + ': importance = ' + v.measure + ' on ' + v.rows + ' held-out rows when the feature is shuffled (mean \u00b1 std over ' + v.repeats + ' shuffles)']));
+    parts.push(table(['#', 'feature', v.measure],
       v.features.map((f, i) => ({ attrs: { 'data-top-feature': v.version }, cells: [i + 1, f.name, num(f.mean, 4) + ' \u00b1 ' + num(f.std, 4)] })), 'top-features'));
   }
   return el('div', { class: 'top-features' }, parts);
@@ -245,7 +248,7 @@ function drift(d) {
     const important = (f) => f.drifting && f.importance && f.importance.important;
     parts.push(table(['feature', 'PSI', ...(ranked ? ['importance'] : []), 'KS', 'KS p', 'JS', ''],
       d.features.map((f) => ({ attrs: { class: f.drifting ? 'drifting' : '' }, cells: [f.name, num(f.psi, 3), ...(ranked ? [f.importance ? '#' + f.importance.rank + ' (' + num(f.importance.mean, 4) + ')' : '-'] : []), num(f.ksStatistic, 3), num(f.ksPValue, 4), num(f.jsDistance, 3), important(f) ? 'drifting, important' : f.drifting ? 'drifting' : ''] })), 'features'));
-    if (ranked) parts.push(el('p', { class: 'meta' }, ['importance: rank by the card\u2019s permutation importance (#1 the most important; the drop of the held-out metric when the feature is shuffled); a drifting feature among the 5 most important moves the model\u2019s output, a drifting unimportant one matters less']));
+    if (ranked) parts.push(el('p', { class: 'meta' }, ['importance: rank by the card\u2019s permutation importance (#1 the most important: how much worse the held-out metric gets when the feature is shuffled); a drifting feature among the 5 most important moves the model\u2019s output, a drifting unimportant one matters less']));
   }
   return el('div', { class: 'drift' }, parts);
 }

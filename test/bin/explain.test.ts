@@ -1,6 +1,7 @@
-// mlship explain: the real executable on model folders with an explanation in their cards (the shipped
-// breast-cancer and digits folders copied to a temp dir, given a background sample from their data and a
-// permutation importance, and a second breast-cancer version), against the Explainer run in process.
+// mlship explain: the real executable on the shipped models (their cards' importance and background
+// samples) and on model folders made here (the shipped breast-cancer and digits folders copied to a temp
+// dir with a background sample from their data and a known importance, a second breast-cancer version, and
+// folders without importance or background), against the Explainer run in process.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -12,12 +13,15 @@ import { readCsvFile, toNumericTable } from '../../lambdas/core/common/csv';
 import { backgroundFileText, readBackground } from '../../lambdas/core/explain/background';
 import { Explainer } from '../../lambdas/core/explain/explainer';
 import { explainChunkRows } from '../../lambdas/core/explain/report/file-attributions';
+import { figure, rankImportance } from '../../lambdas/core/explain/report/explain-report-html';
+import { importanceMeasure, metricName } from '../../lambdas/core/explain/report/importance-text';
 import { ServedModel } from '../../lambdas/core/models/inference-session';
 import { modelCardSchema, type ModelCard } from '../../lambdas/core/models/model-card';
 import { REPO_ROOT } from '../fixtures/breast-cancer-split';
 import { tempDirMaker } from '../fixtures/temp-dirs';
 
 const MLSHIP = resolve(import.meta.dirname, '../../bin/mlship.mjs');
+const SHIPPED = { 'breast-cancer': join(REPO_ROOT, 'models', 'breast-cancer', '1'), digits: join(REPO_ROOT, 'models', 'digits', '1') } as const;
 
 interface Run {
   code: number;
@@ -86,9 +90,9 @@ function modelFolder(name: string, version: number, rows: number[][] | undefined
 const CANCER_TOP = ['worst concave points', 'worst area', 'mean texture'];
 const CANCER_V2_TOP = ['worst radius', 'mean smoothness'];
 const DIGITS_TOP = ['pixel_4_4', 'pixel_2_5'];
-const cancerDir = modelFolder('breast-cancer', 1, rowsOf(cancer, 0, 60), CANCER_TOP);
+modelFolder('breast-cancer', 1, rowsOf(cancer, 0, 60), CANCER_TOP);
 modelFolder('breast-cancer', 2, rowsOf(cancer, 60, 60), CANCER_V2_TOP);
-const digitsDir = modelFolder('digits', 1, rowsOf(digits, 0, 20), DIGITS_TOP);
+modelFolder('digits', 1, rowsOf(digits, 0, 20), DIGITS_TOP);
 // breast-cancer again: without an explanation at all, and with a background but no importance.
 modelFolder('plain', 1, undefined, undefined, 'breast-cancer');
 modelFolder('unranked', 1, rowsOf(cancer, 0, 10), undefined, 'breast-cancer');
@@ -149,17 +153,34 @@ describe('mlship explain', () => {
   const html = join(work, 'report.html');
   let runs: Record<string, Run>;
   before(async () => {
-    const [table, json, digitsJson, page, v2] = await Promise.all([
+    // The shipped models (models/manifest.yaml) for the tables and the JSON; the temp folders for versions, the report and errors.
+    const [shippedCancer, shippedDigits, table, json, digitsJson, page, v2] = await Promise.all([
+      mlship(['explain', '--model', 'breast-cancer']),
+      mlship(['explain', '--model', 'digits']),
       mlship(['explain', '--model', 'breast-cancer', '--manifest', MANIFEST]),
-      mlship(['explain', '--model', 'breast-cancer', '--manifest', MANIFEST, '--data', cancerData, '--json']),
-      mlship(['explain', '--model', 'digits', '--manifest', MANIFEST, '--data', digitsData, '--json', '--max-evaluations', '30000']),
+      mlship(['explain', '--model', 'breast-cancer', '--data', cancerData, '--json']),
+      mlship(['explain', '--model', 'digits', '--data', digitsData, '--json', '--max-evaluations', '30000']),
       mlship(['explain', '--model', 'breast-cancer', '--manifest', MANIFEST, '--data', cancerData, '--html', html]),
       mlship(['explain', '--model', 'breast-cancer', '--manifest', MANIFEST, '--version', '2']),
     ]);
-    runs = { table: table!, json: json!, digitsJson: digitsJson!, page: page!, v2: v2! };
+    runs = { shippedCancer: shippedCancer!, shippedDigits: shippedDigits!, table: table!, json: json!, digitsJson: digitsJson!, page: page!, v2: v2! };
   });
 
-  it('prints the global importance, most important first, with what it measures', () => {
+  it('on the shipped models: names their most important features first, as their cards rank them', () => {
+    for (const [name, run] of [['breast-cancer', runs.shippedCancer!], ['digits', runs.shippedDigits!]] as const) {
+      assert.equal(run.code, 0, run.stderr);
+      const card = modelCardSchema.parse(JSON.parse(readFileSync(join(SHIPPED[name], 'model.json'), 'utf8')));
+      const importance = card.explanation!.importance!;
+      const lines = run.stdout.split('\n');
+      assert.match(lines[0]!, new RegExp(`^${name} v1: permutation importance, ${importanceMeasure(importance.metric)} on ${importance.rows} held-out rows \\(${metricName(importance.metric)} [\\d.e+-]+ unshuffled\\) when the feature is shuffled, mean ± std over ${importance.repeats} shuffles$`));
+      const top = rankImportance(importance).slice(0, 5);
+      assert.ok(top[0]!.mean > top[4]!.mean, `${name}: a real ranking`);
+      top.forEach((f, i) => assert.ok(lines[3 + i]!.startsWith(`${String(i + 1).padStart(4)}  ${f.name} `) && lines[3 + i]!.includes(`${figure(f.mean)} ± ${figure(f.std)}`), `${name} #${i + 1} is ${f.name}: ${lines[3 + i]}`));
+      assert.equal(lines.filter((l) => /^ +\d+ {2}/.test(l)).length, card.input.features.length, 'every feature');
+    }
+  });
+
+  it('prints the global importance with its figures, and --version picks the version', () => {
     const { code, stdout, stderr } = runs.table!;
     assert.equal(code, 0, stderr);
     const lines = stdout.split('\n');
@@ -176,13 +197,15 @@ describe('mlship explain', () => {
     const { code, stdout, stderr } = runs.json!;
     assert.equal(code, 0, stderr);
     const doc = JSON.parse(stdout) as ExplainDoc;
-    assert.deepEqual([doc.model, doc.version, doc.importance?.metric, doc.importance?.features[0]?.name], ['breast-cancer', 1, 'accuracy', 'worst concave points']);
+    const shipped = modelCardSchema.parse(JSON.parse(readFileSync(join(SHIPPED['breast-cancer'], 'model.json'), 'utf8')));
+    assert.deepEqual([doc.model, doc.version, doc.importance?.metric], ['breast-cancer', 1, shipped.explanation!.importance!.metric]);
+    assert.deepEqual(doc.importance?.features, rankImportance(shipped.explanation!.importance!), 'the card\'s importance, ranked');
     const a = doc.attributions!;
     assert.deepEqual([a.file, a.rowsIn, a.rows, a.rejected], ['cancer.csv', 13, 12, 1]);
     assert.match(a.rejectedExamples[0]!.reason, /^row 13: column 'mean area' is 'oops', not a number/);
     assert.match(a.method, /^linear-shap: /);
     assert.ok(a.maxAdditivityError < 1e-6, `additive: ${a.maxAdditivityError}`);
-    const expected = await meanAbsolute(cancerDir, cancerRows);
+    const expected = await meanAbsolute(SHIPPED['breast-cancer'], cancerRows);
     assert.equal(a.method, expected.method);
     const byName = new Map(a.features.map((f) => [f.name, f]));
     cancer.features.forEach((name, i) => {
@@ -201,7 +224,7 @@ describe('mlship explain', () => {
     assert.equal(a.method, 'permutation-shap: probability of the predicted class');
     assert.ok(a.features.every((f) => f.standardError !== undefined && f.standardError >= 0), 'a standard error for every feature');
     assert.ok(a.features.some((f) => f.standardError! > 0), 'sampling shows');
-    const expected = await meanAbsolute(digitsDir, digitRows, 30000);
+    const expected = await meanAbsolute(SHIPPED.digits, digitRows, 30000);
     const byName = new Map(a.features.map((f) => [f.name, f]));
     digits.features.forEach((name, i) => {
       assert.ok(Math.abs(byName.get(name)!.meanAbs - expected.meanAbs[i]!) <= 1e-12, `${name}: ${byName.get(name)!.meanAbs} vs ${expected.meanAbs[i]}`);

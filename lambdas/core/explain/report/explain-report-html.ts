@@ -5,6 +5,7 @@
 // space and its precision (standard errors for sampling methods). Every text from data is escaped.
 import type { ModelCard } from '../../models/model-card';
 import type { FileAttributions } from './file-attributions';
+import { importanceMeasure, metricName } from './importance-text';
 
 /** One feature's global permutation importance, with its rank (1 = most important). */
 export interface RankedImportance {
@@ -24,16 +25,10 @@ export function rankImportance(importance: CardImportance): RankedImportance[] {
     .map((f, r) => ({ name: f.name, mean: f.mean, std: f.std, rank: r + 1 }));
 }
 
-/** A metric's name for people. */
-export function metricName(metric: string): string {
-  return ({ accuracy: 'accuracy', rocAuc: 'ROC AUC', macroF1: 'macro-F1', r2: 'R²', mae: 'MAE', rmse: 'RMSE' } as Record<string, string>)[metric] ?? metric;
-}
-
 /** What the importance measures (how much the metric got worse: a drop, or for an error metric a rise), e.g. "drop in accuracy on 114 held-out rows (accuracy 0.965 unshuffled) when the feature is shuffled, mean ± std over 5 shuffles" */
 export function importanceDescription(importance: CardImportance): string {
   const m = metricName(importance.metric);
-  const worse = importance.metric === 'mae' || importance.metric === 'rmse' ? `rise in ${m}` : `drop in ${m}`;
-  return `${worse} on ${importance.rows} held-out rows (${m} ${figure(importance.baseline)} unshuffled) when the feature is shuffled, mean ± std over ${importance.repeats} shuffles`;
+  return `${importanceMeasure(importance.metric)} on ${importance.rows} held-out rows (${m} ${figure(importance.baseline)} unshuffled) when the feature is shuffled, mean ± std over ${importance.repeats} shuffles`;
 }
 
 /** A figure in at most 4 significant digits, exponent form for the very small and very large. */

@@ -14,6 +14,7 @@ import {
   type KolmogorovSmirnov,
 } from './statistics';
 import { resolveThresholds, type DriftThresholds } from './thresholds';
+import { importanceMeasure } from '../../explain/report/importance-text';
 
 /** What a DriftAccumulator counted, exactly, as JSON keeps it (DriftAccumulator.state, DriftAccumulator.fromState). */
 export interface DriftAccumulatorState {
@@ -345,7 +346,7 @@ export function importanceFigures(importance: FeatureImportanceInput): Map<strin
 
 function noDriftNote(features: readonly FeatureDrift[], metric: string): string {
   const top = features.filter((f) => f.importance?.important).sort((a, b) => a.importance!.rank - b.importance!.rank);
-  return top.length === 0 ? `no feature drifts; no feature's importance (${metric} drop when permuted) is above 0` : `no feature drifts; the most important (${metric} drop when permuted): ${listNames(top.map((f) => f.name))}`;
+  return top.length === 0 ? `no feature drifts; no feature's importance (${importanceMeasure(metric)} when shuffled) is above 0` : `no feature drifts; the most important (${importanceMeasure(metric)} when shuffled): ${listNames(top.map((f) => f.name))}`;
 }
 
 function driftImportance(importance: FeatureImportanceInput, features: readonly FeatureDrift[]): DriftImportance {

@@ -4,6 +4,7 @@
 // When the model card has permutation importance, each feature's importance stands beside its PSI and a
 // drifting feature among the most important is marked, so it stands out over a drifting unimportant one.
 import type { DriftReport, FeatureDrift, SideBySide } from './drift-report';
+import { importanceMeasure } from '../../explain/report/importance-text';
 import { describeDriftThresholds, type ResolvedDriftThresholds } from './thresholds';
 
 export interface HtmlReportContext {
@@ -131,7 +132,7 @@ export function driftReportHtml(report: DriftReport, context: HtmlReportContext)
   }
   const imp = report.importance;
   const importanceNote = imp
-    ? `<p class="figures importance-note">importance: the drop in ${escapeHtml(imp.metric)} on ${imp.rows} held-out rows when the feature's values are shuffled (mean ± std over ${imp.repeats} shuffles, #1 the most important), from the model card. A drifting feature among the ${imp.top} most important is marked <span class="tag important">important</span>: its shift moves the model's output; a drifting feature of importance near 0 matters less. ${escapeHtml(imp.note)}.</p>`
+    ? `<p class="figures importance-note">importance: the ${escapeHtml(importanceMeasure(imp.metric))} on ${imp.rows} held-out rows when the feature's values are shuffled (mean ± std over ${imp.repeats} shuffles, #1 the most important), from the model card. A drifting feature among the ${imp.top} most important is marked <span class="tag important">important</span>: its shift moves the model's output; a drifting feature of importance near 0 matters less. ${escapeHtml(imp.note)}.</p>`
     : '';
   const rejected = context.rejected && context.rejected.count > 0
     ? `<h2>Rows left out</h2><p>${context.rejected.count} of ${context.rejected.total} rows are not numbers in a feature column and are not in the figures${context.rejected.examples.length < context.rejected.count ? `; the first ${context.rejected.examples.length}` : ''}:</p><ul class="rejected">${context.rejected.examples.map((e) => `<li>${escapeHtml(e)}</li>`).join('')}</ul>`
