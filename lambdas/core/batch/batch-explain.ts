@@ -7,7 +7,7 @@
 // the group in one onnxruntime run each, stay under the Explainer's MAX_ROWS_PER_ROUND, so memory stays
 // bounded whatever the chunk size.
 import { csvField } from './scored-writer';
-import { MAX_ROWS_PER_ROUND, topAttributions, type Explainer, type RowExplanation } from '../explain/explainer';
+import { MAX_ROWS_PER_ROUND, type Explainer, type RowExplanation } from '../explain/explainer';
 import type { ModelCard } from '../models/model-card';
 
 /** What a run explains: the k top attributions per row, and permutation SHAP's evaluations per row. */
@@ -53,6 +53,9 @@ export class RowExplainer {
   /** Rows per Explainer call (explainRowsPerCall). */
   readonly rowsPerCall: number;
   private readonly width: number;
+  /** The features as CSV fields, and the chosen indices of the row being written (reused). */
+  private readonly featureFields: readonly string[];
+  private readonly chosen: Int32Array;
 
   constructor(
     private readonly explainer: Explainer,
@@ -63,6 +66,8 @@ export class RowExplainer {
     this.topK = checkTopK(settings.topK, card);
     this.width = card.input.features.length;
     this.rowsPerCall = explainRowsPerCall(card, backgroundRows, explainer.method);
+    this.featureFields = card.input.features.map(csvField);
+    this.chosen = new Int32Array(this.topK);
   }
 
   /** The CSV header's explanation fields, each after a comma. */
@@ -82,10 +87,29 @@ export class RowExplainer {
     return out;
   }
 
-  /** ,feature,value ... ,method,base: numbers as their shortest round-trip text (exact, so sums can be checked). */
+  /**
+   * ,feature,value ... ,method,base: the features topAttributions picks, in its order (largest |attribution|
+   * first, ties in feature order; the tests compare the two on every row), chosen by insertion into k
+   * places instead of sorting all p per row (a third of the cost of explaining a row linearly); numbers as
+   * their shortest round-trip text (exact, so sums can be checked).
+   */
   tail(e: RowExplanation): string {
+    const values = e.attributions;
+    const chosen = this.chosen;
+    const k = this.topK;
+    let count = 0;
+    for (let i = 0; i < values.length; i++) {
+      const a = Math.abs(values[i]!);
+      // After every chosen one at least as large: a later feature never passes an equal earlier one.
+      let at = count;
+      while (at > 0 && Math.abs(values[chosen[at - 1]!]!) < a) at--;
+      if (at >= k) continue;
+      for (let j = Math.min(count, k - 1); j > at; j--) chosen[j] = chosen[j - 1]!;
+      chosen[at] = i;
+      if (count < k) count++;
+    }
     let text = '';
-    for (const { feature, attribution } of topAttributions(e, this.card, this.topK)) text += `,${csvField(feature)},${String(attribution)}`;
+    for (let j = 0; j < count; j++) text += `,${this.featureFields[chosen[j]!]!},${String(values[chosen[j]!]!)}`;
     return `${text},${csvField(e.method)},${String(e.baseValue)}`;
   }
 }

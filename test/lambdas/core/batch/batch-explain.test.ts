@@ -20,6 +20,7 @@ import { sampleBackground } from '../../../../lambdas/core/explain/background';
 import { Explainer, MAX_ROWS_PER_ROUND, topAttributions } from '../../../../lambdas/core/explain/explainer';
 import { ServedModel } from '../../../../lambdas/core/models/inference-session';
 import { modelCardSchema, type ModelCard } from '../../../../lambdas/core/models/model-card';
+import { createRandom } from '../../../../lambdas/core/models/training/random';
 
 const { onnx } = onnxProto;
 const root = join(import.meta.dirname, '..', '..', '..', '..');
@@ -149,6 +150,19 @@ describe('batch explanation columns, exact linear SHAP (breast-cancer logistic r
     // A scorer explaining another model than it scores is refused too.
     const other = new RowExplainer(explainer, { ...s.card, version: 2 }, 100, { topK: 1 });
     await assert.rejects(scoreText(s.model, 'x\n', { format: 'csv', explain: other }), /explains model breast-cancer v2, the scorer scores breast-cancer v1/);
+  });
+
+  it('picks exactly the features topAttributions picks, in its order, ties and zeros included, for every k', () => {
+    const { next } = createRandom(42);
+    for (let trial = 0; trial < 400; trial++) {
+      // Few distinct magnitudes and both signs: many ties.
+      const attributions = Float64Array.from({ length: p }, () => (next() < 0.2 ? 0 : Math.round(next() * 6 - 3) / (trial % 2 === 0 ? 1 : 7)));
+      const e = { method: 'm', output: 'logit' as const, baseValue: 0.5, prediction: 0, attributions, additivityError: 0, complete: true };
+      for (const k of [1, 2, 3, 7, p]) {
+        const expected = topAttributions(e, s.card, k).map((t) => `,${t.feature},${String(t.attribution)}`).join('') + ',m,0.5';
+        assert.equal(new RowExplainer(explainer, s.card, 100, { topK: k }).tail(e), expected, `trial ${trial}, k ${k}`);
+      }
+    }
   });
 
   it('writes a tail after the probabilities, also on a line kept as text (an id with a lone surrogate)', () => {
