@@ -173,7 +173,7 @@ describe('MlshipStack', () => {
     const feedbackPermissions = apiPermissions.filter((p) => JSON.stringify(p.Properties.FunctionName) === JSON.stringify(feedbackFunction));
     assert.equal(feedbackPermissions.length, 2);
     const permissions = apiPermissions.filter((p) => !feedbackPermissions.includes(p));
-    assert.equal(permissions.length, 10);
+    assert.equal(permissions.length, 12);
     assert.deepEqual([...new Set(permissions.map((p) => JSON.stringify(p.Properties.FunctionName)))].sort(), [{ Ref: aliasId('BreastCancer') }, { Ref: aliasId('Digits') }].map((r) => JSON.stringify(r)).sort());
     template.hasResourceProperties('AWS::Lambda::Permission', {
       Action: 'lambda:InvokeFunction',
@@ -296,9 +296,11 @@ describe('MlshipStack', () => {
     assert.deepEqual(byPath.get('/~1v2~1models~1breast-cancer GET'), [200, 400]);
     assert.deepEqual(byPath.get('/~1v2~1models~1digits~1infer POST'), [50, 80]);
     assert.deepEqual(byPath.get('/~1v1~1models~1digits:predict POST'), [50, 80]);
+    assert.deepEqual(byPath.get('/~1v1~1models~1breast-cancer:explain POST'), [200, 400], ':explain is throttled as the model');
+    assert.deepEqual(byPath.get('/~1v1~1models~1digits:explain POST'), [50, 80]);
     assert.deepEqual(byPath.get('/~1v1~1models~1breast-cancer~1feedback POST'), [200, 400], 'the feedback route is throttled as the model');
     assert.deepEqual(byPath.get('/~1v1~1models~1digits~1feedback POST'), [50, 80]);
-    assert.equal(byPath.size, 13, 'the default and one entry per model route, feedback included');
+    assert.equal(byPath.size, 15, 'the default and one entry per model route, feedback included');
   });
 
   it('deploys the stage named after the manifest stage, traced, with JSON access logs', () => {
