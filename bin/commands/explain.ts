@@ -87,7 +87,7 @@ export function formatAttributionTable(a: FileAttributions, context: { readonly 
   if (a.method !== undefined) {
     const sampled = a.features.some((f) => f.standardError !== undefined);
     lines.push(
-      `method: ${a.method}; ${sampled ? 'sampled: ± is the standard error of the mean |attribution|' : 'exact (no sampling error)'}; largest additivity error ${figure(a.maxAdditivityError)}${a.incompleteRows > 0 ? `; ${a.incompleteRows} rows stopped sampling at the budget` : ''}`,
+      `method: ${a.method}; ${sampled ? 'sampled: ± is the standard error of the mean |attribution|' : 'exact (no sampling error)'}; largest additivity error ${figure(a.maxAdditivityError)}${a.incompleteRows > 0 ? `; ${a.incompleteRows} row${a.incompleteRows === 1 ? '' : 's'} stopped sampling at the deadline` : ''}`,
     );
     if (a.explainedClasses) lines.push(`explained for the predicted class: ${Object.entries(a.explainedClasses).filter(([, n]) => n > 0).map(([label, n]) => `${label}: ${n} row${n === 1 ? '' : 's'}`).join(', ')}`);
     const sorted = [...a.features].sort((x, y) => y.meanAbs - x.meanAbs);

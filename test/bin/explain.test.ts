@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { before, describe, it } from 'node:test';
 import { readCsvFile, toNumericTable } from '../../lambdas/core/common/csv';
 import { backgroundFileText, readBackground } from '../../lambdas/core/explain/background';
@@ -249,6 +249,8 @@ describe('mlship explain', () => {
   it('a model without importance or background, an unknown version or model, and a bad file: a clear error, exit 1, no stack trace', async () => {
     const bad = join(work, 'bad.csv');
     writeFileSync(bad, 'not,a,header\n1,2,3\n');
+    const badGzip = join(work, 'bad.csv.gz');
+    writeFileSync(badGzip, 'id,not gzipped\n');
     const cases: [string[], RegExp][] = [
       [['--model', 'plain'], /^error: plain v1 has no permutation importance in its model\.json \(explanation\.importance\): mlship train records it; mlship import records it with a --baseline file that has a label column/],
       [['--model', 'plain', '--data', cancerData], /^error: plain v1 has no background sample for explanations \(model\.json explanation\.background, background\.json\): mlship train writes one; mlship import writes one with --baseline FILE$/],
@@ -258,6 +260,7 @@ describe('mlship explain', () => {
       [['--model', 'breast-cancer', '--data', join(work, 'missing.csv')], /^error: .*missing\.csv: file not found$/],
       [['--model', 'breast-cancer', '--data', bad], /^error: the header has unknown columns 'not', 'a', 'header'/],
       [['--model', 'breast-cancer', '--data', join(work, 'rows.txt')], /^error: .*rows\.txt: cannot tell the format from the name/],
+      [['--model', 'breast-cancer', '--data', badGzip], /^error: .*bad\.csv\.gz: not a readable gzip file \(incorrect header check\)$/],
     ];
     const results = await Promise.all(cases.map(([args]) => mlship(['explain', '--manifest', MANIFEST, ...args])));
     results.forEach((run, i) => {
@@ -271,5 +274,11 @@ describe('mlship explain', () => {
     assert.equal(unrankedData.code, 0, unrankedData.stderr);
     assert.match(unrankedData.stdout, /^unranked v1 has no permutation importance in its model\.json \(explanation\.importance\)\.\n/);
     assert.match(unrankedData.stdout, /mean \|attribution\| over 12 rows/);
+    // A gzipped file is read as the plain one.
+    const gzipped = join(work, 'cancer.csv.gz');
+    writeFileSync(gzipped, gzipSync(readFileSync(cancerData)));
+    const [plain, unzipped] = await Promise.all([cancerData, gzipped].map((file) => mlship(['explain', '--manifest', MANIFEST, '--model', 'breast-cancer', '--data', file, '--json'])));
+    const attributions = (run: Run) => (JSON.parse(run.stdout) as ExplainDoc).attributions!;
+    assert.deepEqual(attributions(unzipped!).features, attributions(plain!).features, 'the same attributions from the .gz');
   });
 });

@@ -79,7 +79,7 @@ function attributionSection(data: { readonly file: string; readonly attributions
   const top = Math.max(1e-12, ...sorted.map((f) => f.meanAbs + (f.standardError ?? 0)));
   const sampled = sorted.some((f) => f.standardError !== undefined);
   const precision = sampled
-    ? `Each row's attributions are sampled (antithetic permutations over the background sample); ± is the standard error of the mean |attribution| from the rows' own standard errors (at most sqrt(Σ se²) / n).${a.incompleteRows > 0 ? ` ${a.incompleteRows} rows stopped sampling at the budget.` : ''}`
+    ? `Each row's attributions are sampled (antithetic permutations over the background sample); ± is the standard error of the mean |attribution| from the rows' own standard errors (at most sqrt(Σ se²) / n).${a.incompleteRows > 0 ? ` ${a.incompleteRows} row${a.incompleteRows === 1 ? '' : 's'} stopped sampling at the deadline, before the budget was spent.` : ''}`
     : 'Exact: each row\'s attributions are computed from the model\'s weights, with no sampling error.';
   const classes = a.explainedClasses ? ` Each row is explained for its predicted class: ${Object.entries(a.explainedClasses).filter(([, n]) => n > 0).map(([label, n]) => `${label}: ${n} row${n === 1 ? '' : 's'}`).join(', ')}.` : '';
   const rows = sorted.map((f) => barRow(f.name, f.meanAbs, f.standardError, top, sampled ? 'standard error' : 'exact', 'attribution', ` data-feature="${escape(f.name)}"`)).join('');

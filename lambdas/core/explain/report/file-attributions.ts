@@ -53,7 +53,7 @@ export interface FileAttributions {
   readonly rejected: number;
   /** The first rejects: the row number and the reason, as `mlship batch` writes them to rejects.jsonl. */
   readonly rejectedExamples: readonly { readonly row: number; readonly reason: string }[];
-  /** Rows whose sampling a budget cut short (complete: false). */
+  /** Rows whose sampling a deadline cut short (complete: false); none without a deadline. */
   readonly incompleteRows: number;
   /** The largest |baseValue + sum(attributions) - prediction| over the rows. */
   readonly maxAdditivityError: number;
@@ -178,7 +178,13 @@ export async function attributionsOfFile(predictor: Predictor, explainer: Explai
     }
   };
   const decoder = new StringDecoder('utf8');
-  for await (const chunk of inputStream(path, options.gzip ?? false) as AsyncIterable<Buffer>) take(await scorer.push(decoder.write(chunk)));
+  try {
+    for await (const chunk of inputStream(path, options.gzip ?? false) as AsyncIterable<Buffer>) take(await scorer.push(decoder.write(chunk)));
+  } catch (error) {
+    // zlib's errors (Z_DATA_ERROR, Z_BUF_ERROR) name no file.
+    if (/^Z_/.test(String((error as NodeJS.ErrnoException).code))) throw new Error(`${path}: not a readable gzip file (${(error as Error).message})`);
+    throw error;
+  }
   take(await scorer.push(decoder.end()));
   take(await scorer.end());
   const summary = scorer.summary();
