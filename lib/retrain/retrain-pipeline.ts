@@ -168,7 +168,7 @@ interface StepFunctionSpec {
 }
 
 export class RetrainPipeline extends Construct {
-  /** Candidate versions: `<model>/<version>/model.onnx|model.json|evaluation.json`; versioned, KMS-encrypted, kept. */
+  /** Candidate versions: `<model>/<version>/model.onnx|model.json|background.json|evaluation.json`; versioned, KMS-encrypted, kept. */
   readonly registryBucket: s3.Bucket;
   readonly registryKey: kms.Key;
   /** The parameter naming each model's latest registered candidate, by model name. */

@@ -3,7 +3,8 @@
 // the Lambda functions over local folders. The data bucket is a temporary folder holding, under
 // training-data/<model>/, the data file given and the labelled production rows the local quality monitor left
 // in <stateDir>/retrain-data/training-data/<model>/ (issue 17.4); the registry is the models folder, so a candidate that passes the gate
-// lands in models/<model>/<version>/ as `mlship train` would write it, and nothing is written otherwise.
+// lands in models/<model>/<version>/ as `mlship train` would write it (model.onnx, evaluation.json, background.json, then
+// model.json last), and nothing is written otherwise.
 // SNS publishes become alerts (.mlship/alerts.jsonl) and are handed to the caller to print; the candidate
 // parameter goes to .mlship/parameters.json; the execution's work files (data.csv, rejects.jsonl,
 // evaluation.json, the candidate) are kept in .mlship/retrain/<execution>/.

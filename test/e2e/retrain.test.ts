@@ -2,10 +2,12 @@
 // by the local runner (local/retrain/run-retrain.ts), with the real trainer, real ONNX sessions for the candidate and
 // the live model, and files written as `mlship train` writes them; each test on its own copy of a project.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { stringify } from 'yaml';
+import { readBackground } from '../../lambdas/core/explain/background';
 import { trainModel } from '../../lambdas/core/models/onboard-train';
 import { createRandom, shuffleInPlace } from '../../lambdas/core/models/training/random';
 import { stratifiedSplit } from '../../lambdas/core/models/training/split';
@@ -161,12 +163,22 @@ describe('mlship retrain, locally, from the synthesized state machine', () => {
     const written = loadModelFolder(result.dir, 'candidate', { name: 'breast-cancer', version: 2 });
     assert.deepEqual(written.problems, [], 'the candidate loads as the manifest loader checks it (sha256, graph, card)');
     assert.ok(written.card!.golden.length > 0, 'the candidate has golden cases for its canary');
+    // It can be explained: background.json beside model.json, as the card states it, and importance.
+    const explanation = written.card!.explanation!;
+    assert.ok(explanation, 'the candidate card has an explanation');
+    assert.equal(explanation.background.sha256, createHash('sha256').update(readFileSync(join(result.dir, 'background.json'))).digest('hex'), "background.json is the card's");
+    assert.equal(readBackground(result.dir, written.card!)!.length, explanation.background.rows * written.card!.input.features.length);
+    assert.ok(explanation.background.rows > 0 && explanation.background.rows <= 100);
+    assert.deepEqual(explanation.importance!.features.map((f) => f.name), written.card!.input.features, 'permutation importance of every feature');
+    assert.deepEqual(readdirSync(result.dir).sort(), ['background.json', 'evaluation.json', 'model.json', 'model.onnx']);
+    assert.equal(readFileSync(join(result.workDir, 'candidate', 'background.json'), 'utf8'), readFileSync(join(result.dir, 'background.json'), 'utf8'), 'the work folder keeps the candidate with it');
     const parameters = JSON.parse(readFileSync(join(stateDir, 'parameters.json'), 'utf8')) as Record<string, string>;
     assert.deepEqual(Object.keys(parameters), ['/mlship/e2e/dev/breast-cancer/candidate']);
     assert.equal((JSON.parse(parameters['/mlship/e2e/dev/breast-cancer/candidate']!) as { version: number }).version, 2, 'the parameter names the candidate version');
     assert.deepEqual(result.notifications.map((n) => n.state), ['Notify registered']);
     assert.match(result.notifications[0]!.message, /version: 2/, 'the notification says how to deploy');
     assert.ok(result.notifications[0]!.message.includes(`the files are already in ${result.dir}/`), `names the folder: ${result.notifications[0]!.message}`);
+    assert.ok(result.notifications[0]!.message.includes(`(model.onnx, model.json, background.json, evaluation.json)`), `lists the files: ${result.notifications[0]!.message}`);
     assert.ok(result.notifications[0]!.message.includes(`for breast-cancer in ${manifest} and open a pull request`), 'names the manifest it ran with');
     assert.deepEqual(alerts(stateDir).map((a) => a.event), ['retrain-registered']);
   });

@@ -4,6 +4,7 @@
 // (`data`, `candidate`, `evaluation`, `registered`). Every handler checks its event against these schemas,
 // so a step started with the wrong shape fails at once with the field at fault.
 import { z } from 'zod';
+import { BACKGROUND_FILE } from '../explain/background';
 import { modelNameSchema } from '../models/model-card';
 
 /** Prefix of the data bucket under which retraining data may be gathered (the gather function's role reads only here). */
@@ -76,6 +77,8 @@ export const candidateSchema = z.object({
   version: z.number().int().min(1),
   onnxKey: z.string(),
   cardKey: z.string(),
+  /** The candidate's background.json (the sample its explanations use), named in its card's explanation.background. */
+  backgroundKey: z.string().nullable().default(null),
   family: z.enum(['logreg', 'mlp']),
   trainSize: z.number().int(),
   testSize: z.number().int(),
@@ -149,7 +152,7 @@ export const registeredSchema = z.object({
 export type Registered = z.infer<typeof registeredSchema>;
 
 /** The work folder of an execution in the data bucket, and its files. */
-export function workKeys(execution: string): { prefix: string; data: string; rejects: string; onnx: string; card: string; evaluation: string } {
+export function workKeys(execution: string): { prefix: string; data: string; rejects: string; onnx: string; card: string; background: string; evaluation: string } {
   const prefix = `${RETRAIN_WORK_PREFIX}${execution}/`;
   return {
     prefix,
@@ -157,14 +160,15 @@ export function workKeys(execution: string): { prefix: string; data: string; rej
     rejects: `${prefix}rejects.jsonl`,
     onnx: `${prefix}candidate/model.onnx`,
     card: `${prefix}candidate/model.json`,
+    background: `${prefix}candidate/${BACKGROUND_FILE}`,
     evaluation: `${prefix}evaluation.json`,
   };
 }
 
 /** Keys of a version in the registry bucket. */
-export function registryKeys(model: string, version: number): { prefix: string; onnx: string; card: string; evaluation: string } {
+export function registryKeys(model: string, version: number): { prefix: string; onnx: string; card: string; background: string; evaluation: string } {
   const prefix = `${model}/${version}/`;
-  return { prefix, onnx: `${prefix}model.onnx`, card: `${prefix}model.json`, evaluation: `${prefix}evaluation.json` };
+  return { prefix, onnx: `${prefix}model.onnx`, card: `${prefix}model.json`, background: `${prefix}${BACKGROUND_FILE}`, evaluation: `${prefix}evaluation.json` };
 }
 
 /** Fewer labelled rows than retrain.minRows (or no CSV file at all). */

@@ -3,6 +3,7 @@
 // feature order; and the held-out split re-made exactly as the card's evaluation.split says.
 import { parseCsv, toNumericTable } from '../common/csv';
 import type { ModelCard } from '../models/model-card';
+import type { ExplainSettings } from '../models/onboard-explain';
 import { readText, type ObjectStore } from '../storage/object-store';
 import type { Matrix } from '../models/training/matrix';
 import { stratifiedSplit, type Split } from '../models/training/split';
@@ -76,4 +77,14 @@ export function liveTrainingOptions(card: ModelCard): { family: Family } & Train
   }
   if (training.activation === 'relu' || training.activation === 'tanh') options.activation = training.activation;
   return { family: card.family, ...options };
+}
+
+/**
+ * How the candidate's explanation is built: as `mlship train` builds it (a background sample of up to
+ * BACKGROUND_ROWS training-split rows, seeded with the split seed), with the live card's importance metric
+ * and repeats, so that the two versions' permutation importance are figures of the same kind.
+ */
+export function liveExplainSettings(card: ModelCard): ExplainSettings {
+  const importance = card.explanation?.importance;
+  return importance ? { metric: importance.metric, repeats: importance.repeats } : {};
 }

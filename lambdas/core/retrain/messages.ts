@@ -93,6 +93,11 @@ export interface RegisteredMessageInput {
    * @default 'models/manifest.yaml' (the repository's)
    */
   readonly manifestFile?: string;
+  /**
+   * The files registered in `location`.
+   * @default ['model.onnx', 'model.json', 'evaluation.json']
+   */
+  readonly files?: readonly string[];
 }
 
 /** The notification of a registered candidate, with how to deploy it. */
@@ -107,7 +112,7 @@ export function registeredMessage(input: RegisteredMessageInput): string {
   return [
     `${settings.model}: candidate v${v} registered: ${comparison(e, true)}.`,
     '',
-    `Files: ${input.location} (model.onnx, model.json, evaluation.json).`,
+    `Files: ${input.location} (${(input.files ?? ['model.onnx', 'model.json', 'evaluation.json']).join(', ')}).`,
     `Parameter: ${settings.candidateParameter} names v${v}.`,
     otherMetrics(e),
     productionLine(e),

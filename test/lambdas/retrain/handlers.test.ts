@@ -15,6 +15,7 @@ import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectC
 import type { Context } from 'aws-lambda';
 import S3rver from 's3rver';
 import { ConfigError } from '../../../lambdas/core/common/config-error';
+import { readBackground } from '../../../lambdas/core/explain/background';
 import { loadManifest, loadModelFolder, resolveManifestPath } from '../../../lambdas/core/manifest/load';
 import { RETRAIN_STATES } from '../../../lib/retrain/retrain-pipeline';
 import { runStateMachine, type Json, type TaskHandler } from '../../../local/pipelines/runner';
@@ -137,18 +138,30 @@ describe('the retrain Lambda entries over S3 and SSM', () => {
   it('registers a candidate in the registry bucket and names it in the SSM parameter; the notification says how to deploy it', async () => {
     const result = await run({ model: 'breast-cancer' });
     assert.equal(result.status, 'SUCCEEDED', JSON.stringify(result));
-    assert.deepEqual(await registryKeys(), ['breast-cancer/2/evaluation.json', 'breast-cancer/2/model.json', 'breast-cancer/2/model.onnx']);
+    assert.deepEqual(await registryKeys(), ['breast-cancer/2/background.json', 'breast-cancer/2/evaluation.json', 'breast-cancer/2/model.json', 'breast-cancer/2/model.onnx']);
 
-    // The registered files make a model folder that loads as `cdk deploy` would load it.
+    // The registered files make a model folder that loads as `cdk deploy` would load it, and can be explained.
     const folder = join(tempDir(), 'breast-cancer', '2');
     mkdirSync(folder, { recursive: true });
-    for (const file of ['model.onnx', 'model.json']) {
+    for (const file of ['model.onnx', 'model.json', 'background.json']) {
       const body = await s3.send(new GetObjectCommand({ Bucket: REGISTRY, Key: `breast-cancer/2/${file}` }));
       writeFileSync(join(folder, file), await body.Body!.transformToByteArray());
     }
     const written = loadModelFolder(folder, 'registry', { name: 'breast-cancer', version: 2 });
     assert.deepEqual(written.problems, [], 'sha256, graph and card agree');
     assert.equal(written.card!.onnx.sha256, createHash('sha256').update(readFileSync(join(folder, 'model.onnx'))).digest('hex'));
+    const explanation = written.card!.explanation!;
+    assert.ok(explanation, 'the candidate card has an explanation');
+    assert.equal(explanation.background.file, 'background.json');
+    assert.equal(explanation.background.sha256, createHash('sha256').update(readFileSync(join(folder, 'background.json'))).digest('hex'), "the registered background.json is the card's");
+    const background = readBackground(folder, written.card!)!;
+    assert.equal(background.length, explanation.background.rows * written.card!.input.features.length, 'readBackground reads the rows the card states');
+    assert.equal(explanation.background.rows, 100, 'a sample of the training split, as mlship train writes it');
+    const liveImportance = loadModelFolder(LIVE, 'live', { name: 'breast-cancer', version: 1 }).card!.explanation!.importance!;
+    const importance = explanation.importance!;
+    assert.deepEqual([importance.metric, importance.repeats], [liveImportance.metric, liveImportance.repeats], "the live card's importance metric and repeats");
+    assert.equal(importance.rows, written.card!.evaluation!.testSize, 'on the held-out split');
+    assert.deepEqual(importance.features.map((f) => f.name), written.card!.input.features);
 
     assert.equal(ssm.calls.length, 1, JSON.stringify(ssm.calls));
     const [put] = ssm.calls;
@@ -164,6 +177,7 @@ describe('the retrain Lambda entries over S3 and SSM', () => {
     assert.equal(result.notifications[0]!.subject, 'mlship-dev: breast-cancer candidate v2 registered');
     assert.ok(result.notifications[0]!.message.includes(`aws s3 cp --recursive s3://${REGISTRY}/breast-cancer/2/ models/breast-cancer/2/`), result.notifications[0]!.message);
     assert.ok(result.notifications[0]!.message.includes('in models/manifest.yaml and open a pull request'), 'the repository manifest');
+    assert.ok(result.notifications[0]!.message.includes(`Files: s3://${REGISTRY}/breast-cancer/2/ (model.onnx, model.json, background.json, evaluation.json).`), result.notifications[0]!.message);
   });
 
   it('gives the next run the next version, never overwriting one in the registry', async () => {
