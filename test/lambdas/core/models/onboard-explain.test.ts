@@ -101,7 +101,7 @@ describe('trainModel writes the explanation', async () => {
     assert.deepEqual(again.card.explanation!.importance, card.explanation!.importance);
   });
 
-  it('buildTrainedArtifact adds no explanation unless asked (the retraining pipeline writes no background.json)', async () => {
+  it('buildTrainedArtifact adds no explanation unless asked', async () => {
     const data = blobs(THREE_CLASSES, 20);
     const built = await buildTrainedArtifact({
       name: 'flowers',
