@@ -109,22 +109,33 @@ class RoundBatcher {
   private async score(batch: RoundBatcher['pending']): Promise<void> {
     try {
       let total = 0;
-      for (const request of batch) total += request.count;
-      const rows = batch.length === 1 ? batch[0]!.rows : new Float32Array(total * this.featureCount);
-      if (batch.length > 1) {
-        let offset = 0;
-        for (const request of batch) {
-          rows.set(request.rows, offset);
-          offset += request.rows.length;
-        }
+      const starts: number[] = [];
+      for (const request of batch) {
+        starts.push(total);
+        total += request.count;
       }
-      // The round's rows in runs of at most MAX_ROWS_PER_RUN, one after the other; each request reads its slice.
+      // The round's rows, all requests one after the other, in runs of at most MAX_ROWS_PER_RUN; each request
+      // reads its slice. A run inside one request's rows is a view of them; only a run across requests is copied.
       const outs = batch.map((request) => new Float64Array(request.count));
+      const width = this.featureCount;
+      const runRows = (first: number, n: number): Float32Array => {
+        let k = 0;
+        while (first >= starts[k]! + batch[k]!.count) k++;
+        if (first + n <= starts[k]! + batch[k]!.count) return batch[k]!.rows.subarray((first - starts[k]!) * width, (first - starts[k]! + n) * width);
+        const rows = new Float32Array(n * width);
+        for (let at = 0; at < n; k++) {
+          const from = first + at - starts[k]!;
+          const take = Math.min(n - at, batch[k]!.count - from);
+          rows.set(batch[k]!.rows.subarray(from * width, (from + take) * width), at * width);
+          at += take;
+        }
+        return rows;
+      };
       let owner = 0;
       let ownerStart = 0;
       for (let first = 0; first < total; first += MAX_ROWS_PER_RUN) {
         const n = Math.min(MAX_ROWS_PER_RUN, total - first);
-        const prediction = await this.predict(rows.subarray(first * this.featureCount, (first + n) * this.featureCount), n);
+        const prediction = await this.predict(runRows(first, n), n);
         if (prediction.count !== n || prediction.scores.length !== n * prediction.width) {
           throw new Error(`the model returned ${prediction.scores.length} scores for ${n} rows`);
         }
