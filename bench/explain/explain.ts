@@ -97,7 +97,7 @@ async function measure(subject: Subject, quick: boolean): Promise<Row[]> {
     },
     {
       figure: `:explain core, ${subject.name}: ${many} rows per request (each round of all of them scored together, in runs of at most ${MAX_ROWS_PER_RUN} rows)`,
-      value: `${perSecond(batch / many)} explanations/s (${batch.toFixed(1)} ms a request)`,
+      value: `${perSecond(batch / many)} explanations/s (${batch < 1 ? `${(batch * 1000).toFixed(1)} µs` : `${batch.toFixed(1)} ms`} a request)`,
       baseline: `${(run * 1000).toFixed(1)} µs session.run of 1 row`,
       ratio: batch / many / run,
       target: targetText,
