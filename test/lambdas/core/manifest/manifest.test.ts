@@ -56,6 +56,7 @@ describe('manifest schema', () => {
       maxBatchSize: 1000,
       release: { strategy: 'canary', percent: 10, intervalMinutes: 5, alarms: { errorRatePercent: 1, p99LatencyMs: 1000, throttles: 0, minRequests: 10 } },
       batch: { rowsPerBatch: 5000, toleratedFailurePercent: 5, maxConcurrency: 100, transformInstanceCount: 1, explainTopK: 0 },
+      explain: { maxInstances: 16, maxEvaluations: 65536 },
       monitoring: {
         alarms: { p99LatencyMs: 1000, errorRatePercent: 1, throttles: 10, minRequests: 20, gpuUtilizationPercent: 90, periodMinutes: 5, evaluationPeriods: 3 },
         // as written: the thresholds left out take their defaults in resolveDriftThresholds, which says so
