@@ -3,9 +3,9 @@
 //   explain_1_feature,explain_1_value,...,explain_k_feature,explain_k_value,explain_method,explain_base
 // computed by the model version's Explainer (lambdas/core/explain/explainer.ts) in the thread that scored
 // the chunk, on the chunk's own rows. Exact linear SHAP (the built-in logistic regression) explains a whole
-// chunk at once; permutation SHAP explains it in groups of rows whose sampling rounds, all masked rows of
-// the group in one onnxruntime run each, stay under the Explainer's MAX_ROWS_PER_ROUND, so memory stays
-// bounded whatever the chunk size.
+// chunk at once; permutation SHAP explains it in groups of rows whose sampling rounds (the masked rows of
+// all the group's rows scored together, in onnxruntime runs of at most the Explainer's MAX_ROWS_PER_RUN)
+// stay under its MAX_ROWS_PER_ROUND, so memory stays bounded whatever the chunk size.
 import { csvField } from './scored-writer';
 import { MAX_ROWS_PER_ROUND, type Explainer, type RowExplanation } from '../explain/explainer';
 import type { ModelCard } from '../models/model-card';
