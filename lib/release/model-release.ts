@@ -2,8 +2,8 @@
 // publishes a new version (`currentVersion`); the `live` alias, which API Gateway calls, moves to it
 // through a CodeDeploy deployment with the manifest's strategy (canary, linear or all at once). Before
 // any traffic moves, a pre-traffic hook invokes the new version with the golden cases of its model.json;
-// while traffic moves, alarms on the new version (error rate, function errors, p99 duration,
-// throttles) watch it. A failed hook, an alarm or a failed or stopped deployment moves the alias back.
+// while traffic moves, alarms on the new version (error rate, function errors, p99 latency of its
+// scoring requests, throttles) watch it. A failed hook, an alarm or a failed or stopped deployment moves the alias back.
 // Over 400 lines: one construct (the alias, the deployment group, its alarms and the hook) whose parts refer to each other.
 import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -41,7 +41,8 @@ export interface ReleaseAlarmThresholds {
    */
   readonly errorRatePercent?: number;
   /**
-   * p99 duration of the new version in a minute, in milliseconds, above which it is rolled back.
+   * p99 handler latency of the new version's scoring requests (predict, infer; not :explain) in a minute, in
+   * milliseconds, above which it is rolled back.
    * @default 1000
    */
   readonly p99LatencyMs?: number;
@@ -68,7 +69,7 @@ export interface ReleaseSettings {
 
 /** What the released function allows, where known: some settings are impossible against it. */
 export interface ReleaseFunctionLimits {
-  /** The function timeout, in seconds: its Duration never exceeds it. */
+  /** The function timeout, in seconds: no handler latency exceeds it. */
   readonly timeoutSeconds?: number;
   /** The function's reserved concurrency: provisioned concurrency cannot exceed it. */
   readonly reservedConcurrency?: number;
@@ -188,7 +189,7 @@ export function releaseProblems(settings: ReleaseSettings, path = '', limits: Re
   } else if (limits.timeoutSeconds !== undefined && alarms.p99LatencyMs >= limits.timeoutSeconds * 1000) {
     problems.push(
       `${at(alarmsPath, 'p99LatencyMs')} must be below the function timeout of ${limits.timeoutSeconds * 1000} ms (${limits.timeoutSeconds} s): ` +
-        `Lambda's Duration never exceeds the timeout, so the alarm could never fire; received ${alarms.p99LatencyMs}`,
+        `the handler's latency never exceeds the timeout (Lambda stops the function first), so the alarm could never fire; received ${alarms.p99LatencyMs}`,
     );
   }
   if (!isInteger(alarms.throttles, 0)) problems.push(`${at(alarmsPath, 'throttles')} must be an integer, 0 or more, received ${alarms.throttles}`);
@@ -232,7 +233,7 @@ export class ModelRelease extends Construct {
   public readonly errorRateAlarm: cloudwatch.Alarm;
   /** Failed invocations (crash, timeout, out of memory) of the new Lambda version. */
   public readonly functionErrorsAlarm: cloudwatch.Alarm;
-  /** p99 Duration of the new Lambda version. */
+  /** p99 HandlerLatency of the new model version's scoring requests (predict, infer), from the handler's EMF metrics. */
   public readonly latencyAlarm: cloudwatch.Alarm;
   /** Throttled invocations of the alias. */
   public readonly throttlesAlarm: cloudwatch.Alarm;
@@ -373,7 +374,7 @@ export class ModelRelease extends Construct {
       new cloudwatch.Metric({ namespace: 'AWS/Lambda', metricName, statistic, period, dimensionsMap });
     // The handler's EMF metrics (Powertools): dimensions service, model and the MODEL version.
     const emfDimensions = { service: props.metricsServiceName ?? metricsServiceName(props.modelName), model: props.modelName, version: String(props.modelVersion) };
-    const emfMetric = (metricName: string) => new cloudwatch.Metric({ namespace: props.metricsNamespace ?? METRICS_NAMESPACE, metricName, statistic: 'Sum', period, dimensionsMap: emfDimensions });
+    const emfMetric = (metricName: string, statistic = 'Sum') => new cloudwatch.Metric({ namespace: props.metricsNamespace ?? METRICS_NAMESPACE, metricName, statistic, period, dimensionsMap: emfDimensions });
 
     const common = { evaluationPeriods: 1, datapointsToAlarm: 1, comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD, treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING };
     const rollback = 'During a release CodeDeploy stops the deployment and moves the live alias back to the previous version; after a release it only reports.';
@@ -409,14 +410,18 @@ export class ModelRelease extends Construct {
       ...common,
       alarmName: boundedName(`${baseName}-release-p99-latency`, 255),
       alarmDescription:
-        `${label}: p99 duration of the new Lambda version above ${p99LatencyMs} ms in a minute with at least ${minRequests} invocations. ${rollback} ` +
+        `${label}: p99 handler latency of the new version's predict and infer requests (HandlerLatency; :explain requests are not counted) above ${p99LatencyMs} ms in a minute with at least ${minRequests} requests. ${rollback} ` +
         `What to do: compare the InferenceLatency metric of the new and the previous model version (namespace ${props.metricsNamespace ?? METRICS_NAMESPACE}); give the function more lambda.memoryMb (more CPU), make the model smaller, or raise release.alarms.p99LatencyMs if the new latency is expected.`,
       threshold: p99LatencyMs,
+      // The handler's HandlerLatency, not Lambda's Duration: Duration cannot tell an :explain request (slow by
+      // design, up to explain.timeoutMs) from a :predict, and a few explanations in a canary would roll back a
+      // good version. Only scoring requests publish HandlerLatency (lambdas/inference/request-metrics.ts); a
+      // minute with requests but none of them scoring has no datapoint: FILL makes it 0.
       metric: new cloudwatch.MathExpression({
-        expression: `IF(invocations >= ${minRequests}, p99Duration, 0)`,
-        usingMetrics: { invocations: lambdaMetric('Invocations', 'Sum', newVersionDimensions), p99Duration: lambdaMetric('Duration', 'p99', newVersionDimensions) },
+        expression: `IF(requests >= ${minRequests}, FILL(p99Latency, 0), 0)`,
+        usingMetrics: { requests: emfMetric('Requests'), p99Latency: emfMetric('HandlerLatency', 'p99') },
         period,
-        label: `${props.modelName} v${props.modelVersion} p99 duration (ms)`,
+        label: `${props.modelName} v${props.modelVersion} p99 scoring latency (ms)`,
       }),
     });
 

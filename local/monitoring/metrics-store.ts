@@ -4,7 +4,7 @@
 // (AWS/ApiGateway Latency, AWS/Lambda Duration, the handler's EMF counts, ...) and gets the local figure
 // that stands for each; the status page reads its per-version summaries.
 import type { DriftDatum } from '../../lambdas/core/monitoring/monitor/drift-monitor';
-import { API_LOG_METRICS_NAMESPACE, type MetricRef } from '../../lambdas/core/monitoring/alarms/alarm-catalog';
+import { API_LOG_METRICS_NAMESPACE, isLatencyJudged, type MetricRef } from '../../lambdas/core/monitoring/alarms/alarm-catalog';
 import { DRIFT_METRICS_NAMESPACE } from '../../lambdas/core/monitoring/contracts';
 import { QUALITY_METRICS_NAMESPACE } from '../../lambdas/core/quality/contracts';
 import type { QualityDatum } from '../../lambdas/core/quality/monitor/run-quality-monitor';
@@ -17,6 +17,11 @@ export interface RequestFigure {
   readonly version?: string;
   /** The route's resource path, e.g. /v2/models/breast-cancer/infer (API Gateway's Resource dimension). */
   readonly resource: string;
+  /**
+   * The route's operation (predict, infer, explain, metadata, ...): only scoring requests (isLatencyJudged) are in
+   * the handler's EMF latency (HandlerLatency, InferenceLatency), as the function publishes them. @default - not scoring
+   */
+  readonly operation?: string;
   readonly statusCode: number;
   /** Time at the gateway, ms: what API Gateway's Latency measures. */
   readonly latencyMs: number;
@@ -76,6 +81,8 @@ interface Counts {
 interface Cell extends Counts {
   readonly version: string | undefined;
   readonly resource: string;
+  /** Whether the route's requests are scoring ones, judged for latency. */
+  readonly judged: boolean;
 }
 
 /** A version's figures over a stretch of time (the status page's rows). */
@@ -113,7 +120,7 @@ interface ModelSeries {
 }
 
 /** Where a metric's local figure comes from. */
-type Source = 'latency' | 'handler' | 'handler-us' | 'requests' | 'client-errors' | 'server-errors' | 'throttles' | 'handled';
+type Source = 'latency' | 'handler' | 'scoring-handler' | 'handler-us' | 'requests' | 'client-errors' | 'server-errors' | 'throttles' | 'handled';
 
 /**
  * The local figure behind each CloudWatch metric the alarms and dashboard use. The gateway is API Gateway
@@ -128,8 +135,11 @@ const SOURCES: Readonly<Record<string, Readonly<Record<string, Source>>>> = {
   'AWS/SageMaker': { ModelLatency: 'handler-us', Invocations: 'handled', Invocation5XXErrors: 'server-errors', Invocation4XXErrors: 'client-errors' },
 };
 
-/** The handler's EMF metrics (namespace given to the store): counted per version. */
-const EMF_SOURCES: Readonly<Record<string, Source>> = { Requests: 'requests', ServerErrors: 'server-errors', ClientErrors: 'client-errors', InferenceLatency: 'handler' };
+/**
+ * The handler's EMF metrics (namespace given to the store): counted per version. Its latencies are those of
+ * scoring requests only (an :explain request's time is ExplainLatency); Lambda's Duration above has them all.
+ */
+const EMF_SOURCES: Readonly<Record<string, Source>> = { Requests: 'requests', ServerErrors: 'server-errors', ClientErrors: 'client-errors', InferenceLatency: 'scoring-handler', HandlerLatency: 'scoring-handler' };
 
 export interface LocalMetricsOptions {
   /** Length of a model's periods, ms (its alarms' period, scaled by --time-scale). */
@@ -183,12 +193,12 @@ export class LocalMetrics {
     const key = `${figure.version ?? ''}|${figure.resource}`;
     let cell = period.get(key);
     if (!cell) {
-      cell = newCell(figure.version, figure.resource);
+      cell = newCell(figure.version, figure.resource, isLatencyJudged(figure.operation));
       period.set(key, cell);
     }
     let total = series.totals.get(figure.version ?? '');
     if (!total) {
-      total = newCell(figure.version, '*');
+      total = newCell(figure.version, '*', false);
       series.totals.set(figure.version ?? '', total);
     }
     count(cell, figure);
@@ -284,6 +294,8 @@ export class LocalMetrics {
         const value = sampleStatistic(ref.statistic, merge(cells.map((c) => c.handler.samples())));
         return value === undefined || source === 'handler' ? value : value * 1000;
       }
+      case 'scoring-handler':
+        return sampleStatistic(ref.statistic, merge(cells.filter((c) => c.judged).map((c) => c.handler.samples())));
     }
   }
 
@@ -328,8 +340,8 @@ export class LocalMetrics {
   }
 }
 
-function newCell(version: string | undefined, resource: string): Cell {
-  return { version, resource, requests: 0, clientErrors: 0, serverErrors: 0, throttles: 0, handled: 0, latency: new Reservoir(), handler: new Reservoir() };
+function newCell(version: string | undefined, resource: string, judged: boolean): Cell {
+  return { version, resource, judged, requests: 0, clientErrors: 0, serverErrors: 0, throttles: 0, handled: 0, latency: new Reservoir(), handler: new Reservoir() };
 }
 
 function count(cell: Cell, figure: RequestFigure): void {

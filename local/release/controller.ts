@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { ServedModel } from '../../lambdas/core/models/inference-session';
 import type { InferenceHandler } from '../../lambdas/inference/handler';
 import type { Release } from '../../lambdas/core/manifest/schema';
+import { isLatencyJudged } from '../../lambdas/core/monitoring/alarms/alarm-catalog';
 import type { AlertSink } from './alerts';
 import { HISTORY_LIMIT, type Deployment, type ModelReleaseState, type ReleaseOutcome } from './state';
 import { TrafficWindow, type WindowFigures } from './window';
@@ -41,7 +42,9 @@ export function breachedAlarm(figures: WindowFigures, alarms: Release['alarms'])
   if (figures.errorRatePercent > alarms.errorRatePercent) {
     return `error rate ${figures.errorRatePercent.toFixed(1)}% > ${alarms.errorRatePercent}% (${figures.serverErrors} of ${figures.requests} requests answered 5xx)`;
   }
-  if (figures.p99LatencyMs > alarms.p99LatencyMs) return `p99 latency ${figures.p99LatencyMs.toFixed(1)} ms > ${alarms.p99LatencyMs} ms (${figures.requests} requests)`;
+  if (figures.p99LatencyMs > alarms.p99LatencyMs) {
+    return `p99 latency ${figures.p99LatencyMs.toFixed(1)} ms > ${alarms.p99LatencyMs} ms (${figures.scoringRequests} scoring requests of ${figures.requests})`;
+  }
   return undefined;
 }
 
@@ -112,9 +115,13 @@ export class ModelRelease {
     return this.stable;
   }
 
-  /** Counts a request answered by `version`: only the candidate's requests are judged. */
-  record(version: number, statusCode: number, latencyMs: number): void {
-    if (this.candidate && version === this.candidate.version) this.window.record(statusCode, latencyMs);
+  /**
+   * Counts a request answered by `version`: only the candidate's requests are judged, and the latency only of
+   * its scoring requests (`operation` predict or infer: isLatencyJudged, as the cloud's HandlerLatency); an
+   * :explain request counts as a request and an error, never in the p99.
+   */
+  record(version: number, statusCode: number, latencyMs: number, operation: string | undefined): void {
+    if (this.candidate && version === this.candidate.version) this.window.record(statusCode, isLatencyJudged(operation) ? latencyMs : undefined);
   }
 
   status(): ReleaseStatus {

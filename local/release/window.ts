@@ -10,7 +10,9 @@ export interface WindowFigures {
   readonly throttles: number;
   /** Percent of requests answered 5xx; 0 when there were none. */
   readonly errorRatePercent: number;
-  /** 99th percentile latency in ms; 0 when there were no requests. */
+  /** Scoring requests (predict, infer): the only ones whose latency is judged. */
+  readonly scoringRequests: number;
+  /** 99th percentile latency of the scoring requests in ms; 0 when there were none. */
   readonly p99LatencyMs: number;
 }
 
@@ -18,14 +20,22 @@ export class TrafficWindow {
   private requests = 0;
   private serverErrors = 0;
   private throttles = 0;
+  private scoringRequests = 0;
   private latencies: number[] = [];
   private seen = 0;
   private random = 1;
 
-  record(statusCode: number, latencyMs: number): void {
+  /**
+   * Counts one request; `latencyMs` only for a scoring one (undefined for an :explain request, slow by design,
+   * and the other routes): it still counts as a request and, answered 5xx, as an error, as the cloud's Requests
+   * and ServerErrors do, but only HandlerLatency's requests are in the p99.
+   */
+  record(statusCode: number, latencyMs: number | undefined): void {
     this.requests++;
     if (statusCode >= 500) this.serverErrors++;
     if (statusCode === 429) this.throttles++;
+    if (latencyMs === undefined) return;
+    this.scoringRequests++;
     this.seen++;
     if (this.latencies.length < MAX_SAMPLES) this.latencies.push(latencyMs);
     else {
@@ -43,6 +53,7 @@ export class TrafficWindow {
       serverErrors: this.serverErrors,
       throttles: this.throttles,
       errorRatePercent: this.requests === 0 ? 0 : (100 * this.serverErrors) / this.requests,
+      scoringRequests: this.scoringRequests,
       p99LatencyMs: percentile(this.latencies, 0.99),
     };
   }
@@ -53,6 +64,7 @@ export class TrafficWindow {
     this.requests = 0;
     this.serverErrors = 0;
     this.throttles = 0;
+    this.scoringRequests = 0;
     this.latencies = [];
     this.seen = 0;
     return figures;

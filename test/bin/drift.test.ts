@@ -2,9 +2,8 @@
 // it prints with (table, JSON, HTML) on the same files in process. The thresholds are the manifest's (the
 // shipped breast-cancer sets driftShare 0), a flag overriding one, and the output names each one's source.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { driftJson, formatDriftTable } from '../../bin/commands/drift';
 import { driftOfCsvFile, NoBaselineError, type FileDrift } from '../../lambdas/core/monitoring/drift/check-file';
@@ -14,26 +13,14 @@ import { driftReportHtml, formatFigure } from '../../lambdas/core/monitoring/dri
 import { parseCsv } from '../../lambdas/core/common/csv';
 import { ServedModel } from '../../lambdas/core/models/inference-session';
 import { BREAST_CANCER_DIR, breastCancerHeldOut, heldOutCsv, REPO_ROOT, shiftByOneStd } from '../fixtures/breast-cancer-split';
+import { runMlship, type MlshipRun as Run } from '../fixtures/run-mlship';
 import { tempDirMaker } from '../fixtures/temp-dirs';
 
-const MLSHIP = resolve(import.meta.dirname, '../../bin/mlship.mjs');
 const SHIFTED = ['mean smoothness', 'worst area', 'texture error'];
 /** Exactly 2 of the 30 features moved: drift under the shipped driftShare 0, not under the default 0.5. */
 const TWO_SHIFTED = ['mean smoothness', 'worst area'];
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function mlship(args: string[]): Promise<Run> {
-  return new Promise((done) => {
-    execFile(process.execPath, [MLSHIP, ...args], { cwd: REPO_ROOT, env: { ...process.env, MLSHIP_DEBUG: '' } }, (error, stdout, stderr) => {
-      done({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+const mlship = runMlship;
 
 const heldOut = breastCancerHeldOut();
 const work = tempDirMaker('mlship-drift-')();

@@ -3,10 +3,9 @@
 // dir with a background sample from their data and a known importance, a second breast-cancer version, and
 // folders without importance or background), against the Explainer run in process.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { before, describe, it } from 'node:test';
 import { readCsvFile, toNumericTable } from '../../lambdas/core/common/csv';
@@ -18,24 +17,12 @@ import { importanceMeasure, metricName } from '../../lambdas/core/explain/report
 import { ServedModel } from '../../lambdas/core/models/inference-session';
 import { modelCardSchema, type ModelCard } from '../../lambdas/core/models/model-card';
 import { REPO_ROOT } from '../fixtures/breast-cancer-split';
+import { runMlship, type MlshipRun as Run } from '../fixtures/run-mlship';
 import { tempDirMaker } from '../fixtures/temp-dirs';
 
-const MLSHIP = resolve(import.meta.dirname, '../../bin/mlship.mjs');
 const SHIPPED = { 'breast-cancer': join(REPO_ROOT, 'models', 'breast-cancer', '1'), digits: join(REPO_ROOT, 'models', 'digits', '1') } as const;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function mlship(args: string[]): Promise<Run> {
-  return new Promise((done) => {
-    execFile(process.execPath, [MLSHIP, ...args], { cwd: REPO_ROOT, env: { ...process.env, MLSHIP_DEBUG: '' }, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      done({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+const mlship = runMlship;
 
 const work = tempDirMaker('mlship-explain-')();
 const MODELS = join(work, 'models');

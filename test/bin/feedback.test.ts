@@ -3,29 +3,15 @@
 // good labels in the state folder's ground-truth files; run again, every good row is a duplicate; --json; a JSONL
 // file; and a manifest without the model.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { runMlship } from '../fixtures/run-mlship';
 import { tempDirMaker } from '../fixtures/temp-dirs';
 
-const REPO_ROOT = resolve(import.meta.dirname, '../..');
-const MLSHIP = join(REPO_ROOT, 'bin', 'mlship.mjs');
 const tempDir = tempDirMaker('mlship-feedback-cli-');
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function mlship(args: string[]): Promise<Run> {
-  return new Promise((done) => {
-    execFile(process.execPath, [MLSHIP, ...args], { cwd: REPO_ROOT, env: { ...process.env, MLSHIP_DEBUG: '' } }, (error, stdout, stderr) => {
-      done({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+const mlship = runMlship;
 
 function labelLines(stateDir: string): { id: string; index: number; label: string }[] {
   const root = join(stateDir, 'capture', 'ground-truth', 'breast-cancer');

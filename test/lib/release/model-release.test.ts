@@ -240,20 +240,39 @@ describe('ModelRelease: alarms on the new version', () => {
     assert.match(String(props.AlarmDescription), /crash, a timeout or running out of memory.*What to do: /);
   });
 
-  it('latency: p99 Duration of the new Lambda version, judged from minRequests invocations', () => {
+  it('latency: p99 HandlerLatency of the new model version (scoring requests only, not :explain), judged from minRequests requests', () => {
     const props = alarm(resources, 'LatencyAlarm');
+    const emf = (id: string, name: string, stat: string) => ({
+      Id: id,
+      ReturnData: false,
+      MetricStat: {
+        Metric: {
+          Namespace: 'mlship',
+          MetricName: name,
+          Dimensions: [
+            { Name: 'model', Value: 'breast-cancer' },
+            { Name: 'service', Value: 'mlship-breast-cancer' },
+            { Name: 'version', Value: '3' },
+          ],
+        },
+        Period: 60,
+        Stat: stat,
+      },
+    });
     assert.deepEqual({ ...props, AlarmDescription: undefined }, {
       ...everyMinute,
       AlarmDescription: undefined,
       AlarmName: 'shop-test-breast-cancer-release-p99-latency',
       Threshold: 800,
       Metrics: [
-        { Id: 'expr_1', Expression: 'IF(invocations >= 20, p99Duration, 0)', Label: 'breast-cancer v3 p99 duration (ms)', ReturnData: true },
-        { Id: 'invocations', ReturnData: false, MetricStat: { Metric: { Namespace: 'AWS/Lambda', MetricName: 'Invocations', Dimensions: newVersionDimensions }, Period: 60, Stat: 'Sum' } },
-        { Id: 'p99Duration', ReturnData: false, MetricStat: { Metric: { Namespace: 'AWS/Lambda', MetricName: 'Duration', Dimensions: newVersionDimensions }, Period: 60, Stat: 'p99' } },
+        { Id: 'expr_1', Expression: 'IF(requests >= 20, FILL(p99Latency, 0), 0)', Label: 'breast-cancer v3 p99 scoring latency (ms)', ReturnData: true },
+        emf('requests', 'Requests', 'Sum'),
+        emf('p99Latency', 'HandlerLatency', 'p99'),
       ],
     });
-    assert.match(String(props.AlarmDescription), /p99 duration of the new Lambda version above 800 ms .*What to do: /);
+    // Lambda's Duration counts :explain requests (slow by design): no alarm of the release reads it.
+    for (const name of ['ErrorRateAlarm', 'LatencyAlarm']) assert.doesNotMatch(JSON.stringify(alarm(resources, name)), /"Duration"/);
+    assert.match(String(props.AlarmDescription), /p99 handler latency of the new version's predict and infer requests \(HandlerLatency; :explain requests are not counted\) above 800 ms in a minute with at least 20 requests\. .*What to do: /);
   });
 
   it('throttles: throttled invocations of the alias (they carry no version)', () => {
@@ -418,14 +437,14 @@ describe('ModelRelease validation', () => {
     ['an error rate above 100%', { alarms: { errorRatePercent: 101 } }, 'alarms.errorRatePercent must be a percentage between 0 and 100, received 101'],
     ['a p99 of 0 ms', { alarms: { p99LatencyMs: 0 } }, 'alarms.p99LatencyMs must be a number of milliseconds above 0, received 0'],
     [
-      'a p99 threshold the function timeout never lets Duration reach',
+      'a p99 threshold the function timeout never lets the handler reach',
       { alarms: { p99LatencyMs: 10_000 } },
-      "alarms.p99LatencyMs must be below the function timeout of 10000 ms (10 s): Lambda's Duration never exceeds the timeout, so the alarm could never fire; received 10000",
+      "alarms.p99LatencyMs must be below the function timeout of 10000 ms (10 s): the handler's latency never exceeds the timeout (Lambda stops the function first), so the alarm could never fire; received 10000",
     ],
     [
       "a p99 threshold above Lambda's default timeout of 3 s",
       { alarms: { p99LatencyMs: 5000 } },
-      "alarms.p99LatencyMs must be below the function timeout of 3000 ms (3 s): Lambda's Duration never exceeds the timeout, so the alarm could never fire; received 5000",
+      "alarms.p99LatencyMs must be below the function timeout of 3000 ms (3 s): the handler's latency never exceeds the timeout (Lambda stops the function first), so the alarm could never fire; received 5000",
       {},
     ],
     ['negative throttles', { alarms: { throttles: -1 } }, 'alarms.throttles must be an integer, 0 or more, received -1'],
@@ -474,7 +493,7 @@ describe('releaseProblems', () => {
   it('names each problem with its manifest path', () => {
     assert.deepEqual(releaseProblems({ ...fine, strategy: 'linear', percent: 1, intervalMinutes: 30, provisionedConcurrency: 9 }, 'models[2].release', { timeoutSeconds: 1, reservedConcurrency: 8 }), [
       'models[2].release: linear 1% every 30 minutes shifts the last traffic 2970 minutes (99 intervals) after the first; CodeDeploy allows at most 2880 (48 hours) for a Lambda deployment: raise percent or lower intervalMinutes',
-      "models[2].release.alarms.p99LatencyMs must be below the function timeout of 1000 ms (1 s): Lambda's Duration never exceeds the timeout, so the alarm could never fire; received 1000",
+      "models[2].release.alarms.p99LatencyMs must be below the function timeout of 1000 ms (1 s): the handler's latency never exceeds the timeout (Lambda stops the function first), so the alarm could never fire; received 1000",
       "models[2].release.provisionedConcurrency must be at most the function's reserved concurrency (8): Lambda refuses more; received 9",
     ]);
   });

@@ -459,7 +459,7 @@ describe('MlshipStack synth-time errors', () => {
         }),
       [
         'models[0].release: linear 5% every 200 minutes shifts the last traffic 3800 minutes (19 intervals) after the first; CodeDeploy allows at most 2880 (48 hours) for a Lambda deployment: raise percent or lower intervalMinutes',
-        "models[1].release.alarms.p99LatencyMs must be below the function timeout of 2000 ms (2 s): Lambda's Duration never exceeds the timeout, so the alarm could never fire; received 2000",
+        "models[1].release.alarms.p99LatencyMs must be below the function timeout of 2000 ms (2 s): the handler's latency never exceeds the timeout (Lambda stops the function first), so the alarm could never fire; received 2000",
         "models[1].release.provisionedConcurrency must be at most the function's reserved concurrency (3): Lambda refuses more; received 4",
       ],
     );

@@ -19,6 +19,20 @@ export interface MetricRef {
   readonly accessLogFilter?: string;
 }
 
+/**
+ * The operations whose latency the latency alarms judge (the release p99, the function's p99, locally the
+ * release window and the monitoring store): scoring only. An :explain request is slow by design (permutation
+ * SHAP may run up to explain.timeoutMs), so it is still a request (and its 5xx a server error) but its time
+ * is published apart (ExplainLatency) and never judged against p99LatencyMs; the metadata, ready and status
+ * routes are not scoring either. The one definition every layer uses.
+ */
+export const LATENCY_JUDGED_OPERATIONS: readonly string[] = ['predict', 'infer'];
+
+/** Whether a request of this operation (RequestRecord.operation, ModelRoute.operation) counts in the latency alarms. */
+export function isLatencyJudged(operation: string | undefined): boolean {
+  return operation !== undefined && LATENCY_JUDGED_OPERATIONS.includes(operation);
+}
+
 /** Namespace of the metrics counted from the API's access log (API Gateway publishes no 429 count). */
 export const API_LOG_METRICS_NAMESPACE = 'mlship/api';
 
@@ -154,8 +168,11 @@ export function modelAlarmSpecs(targets: AlarmTargets, entry: ModelEntry): Alarm
         threshold: alarms.p99LatencyMs,
         comparison: '>',
         unit: 'ms',
-        runbook: `The model itself is slow: p99 duration of the function's live alias over ${alarms.p99LatencyMs} ms for ${sustained}. First check the InferenceLatency metric by version and the batch sizes callers send; raise lambda.memoryMb (more CPU) or lower maxBatchSize.`,
-        metrics: { duration: { namespace: 'AWS/Lambda', metricName: 'Duration', statistic: 'p99', dimensions: { FunctionName: fn, Resource: `${fn}:live` } } },
+        runbook: `The model itself is slow: p99 handler latency of predict and infer requests (HandlerLatency; :explain requests are not counted) over ${alarms.p99LatencyMs} ms for ${sustained} (judged from ${alarms.minRequests} requests a period). First check the InferenceLatency metric by version and the batch sizes callers send; raise lambda.memoryMb (more CPU) or lower maxBatchSize.`,
+        // The handler's own HandlerLatency, not Lambda's Duration: Duration cannot tell an :explain request
+        // (slow by design, up to explain.timeoutMs) from a :predict. No scoring request in a period: FILL makes it 0.
+        metrics: { requests: emf('Requests'), latency: { ...emf('HandlerLatency'), statistic: 'p99' } },
+        expression: `IF(requests >= ${alarms.minRequests}, FILL(latency, 0), 0)`,
         inComposite: true,
       },
       throttles(
