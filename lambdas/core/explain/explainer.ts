@@ -11,7 +11,7 @@
 import type { BatchPrediction } from '../models/inference-session';
 import type { ModelCard } from '../models/model-card';
 import { createRandom } from '../models/training/random';
-import { backgroundMean, linearOutputFromOnnx, linearShapley, type LinearOutput } from './linear';
+import { backgroundMean, linearOutputFromOnnx, linearShapley, linearValue, type LinearOutput } from './linear';
 import { ExplainInputError, permutationShapley, type BatchScorer, type PermutationShapleyExplanation } from './shapley';
 
 export interface ExplainBudget {
@@ -213,7 +213,7 @@ export class Explainer {
       // by the sign of the log-odds of class 1.
       let classIndex = 0;
       if (binary) {
-        classIndex = linearShapley(linear[1]!, x, this.meanOfBackground).prediction > 0 ? 1 : 0;
+        classIndex = linearValue(linear[1]!, x) > 0 ? 1 : 0;
       } else {
         let best = -Infinity;
         linear.forEach((output, k) => {
