@@ -411,7 +411,7 @@ export class LocalGateway {
     }
     const arrived = performance.now();
     const answered = (statusCode: number, version?: number, handlerMs?: number) =>
-      this.monitoring?.record({ model: served.route.model, ...(version !== undefined ? { version: String(version) } : {}), resource: path, statusCode, latencyMs: performance.now() - arrived, ...(handlerMs !== undefined ? { handlerMs } : {}) });
+      this.monitoring?.record({ model: served.route.model, ...(version !== undefined ? { version: String(version) } : {}), resource: path, operation: served.route.operation, statusCode, latencyMs: performance.now() - arrived, ...(handlerMs !== undefined ? { handlerMs } : {}) });
 
     if (served.bucket && !served.bucket.tryTake()) {
       answered(429);
@@ -430,7 +430,7 @@ export class LocalGateway {
     const started = performance.now();
     const result = await this.invoke(() => version.handler(toProxyEvent(req, method, path, queryAt === -1 ? '' : rawUrl.slice(queryAt + 1), served.route, body)), served, version.version);
     const handlerMs = performance.now() - started;
-    release.record(version.version, result.statusCode, handlerMs);
+    release.record(version.version, result.statusCode, handlerMs, served.route.operation);
     // Answered during a drain: tell the client this connection ends here, before it sends another request on it.
     if (this.draining) res.setHeader('connection', 'close');
     send(res, result.statusCode, result.headers as Record<string, string>, result.body);

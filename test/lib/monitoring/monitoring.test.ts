@@ -112,10 +112,14 @@ describe('monitoring alarms', () => {
     const api = metricsOf(alarm('shop-test-breast-cancer-api-p99-latency'));
     const resources = api.flatMap((m) => m.MetricStat?.Metric.Dimensions.filter((d) => d.Name === 'Resource').map((d) => d.Value) ?? []);
     assert.deepEqual(resources.sort(), ['/v1/models/breast-cancer:predict', '/v2/models/breast-cancer/infer']);
-    const fnId = idOf(stack.modelFunctions.get('breast-cancer')!.function);
-    const duration = metricsOf(alarm('shop-test-breast-cancer-function-p99-latency'))[0]!.MetricStat!;
-    assert.equal(duration.Stat, 'p99');
-    assert.equal(flat(duration.Metric.Dimensions.find((d) => d.Name === 'Resource')!.Value), `\${${fnId}}:live`);
+    // The function's latency is the handler's HandlerLatency of the deployed model version (scoring requests
+    // only), gated on its Requests: Lambda's Duration would count slow :explain requests too.
+    const fnMetrics = metricsOf(alarm('shop-test-breast-cancer-function-p99-latency'));
+    const latency = fnMetrics.find((m) => m.MetricStat?.Metric.MetricName === 'HandlerLatency')!.MetricStat!;
+    assert.equal(latency.Stat, 'p99');
+    assert.deepEqual(Object.fromEntries(latency.Metric.Dimensions.map((d) => [d.Name, flat(d.Value)])), { service: 'shop-test-breast-cancer', model: 'breast-cancer', version: '3' });
+    assert.ok(fnMetrics.some((m) => m.MetricStat?.Metric.MetricName === 'Requests'), 'gated on the Requests count');
+    assert.ok(!JSON.stringify(fnMetrics).includes('"Duration"'), 'not Lambda Duration');
   });
 
   it('counts API 429s of each model from the API access log, and adds Lambda throttles for a Lambda model', () => {

@@ -23,8 +23,19 @@ function setUp(entryInput: Record<string, unknown>) {
   const evaluator = new AlarmEvaluator({ project: 'mlship', stage: 'local', specs, metrics, onAlert: (e) => events.push(e), now: () => T0 });
   const infer = `/v2/models/${entry.name}/infer`;
   /** Requests answered in minute `p` (0 = the one starting at T0), one per latency, spread over the minute. */
-  const traffic = (p: number, latencies: readonly number[], status = (_: number) => 200) =>
-    latencies.forEach((ms, i) => metrics.record({ model: entry.name, version: String(entry.version), resource: infer, statusCode: status(i), latencyMs: ms, handlerMs: ms * 0.9, time: T0 + p * PERIOD + (i * PERIOD) / (latencies.length + 1) }));
+  const traffic = (p: number, latencies: readonly number[], status = (_: number) => 200, operation: 'infer' | 'explain' = 'infer') =>
+    latencies.forEach((ms, i) =>
+      metrics.record({
+        model: entry.name,
+        version: String(entry.version),
+        resource: operation === 'infer' ? infer : `/v1/models/${entry.name}:explain`,
+        operation,
+        statusCode: status(i),
+        latencyMs: ms,
+        handlerMs: ms * 0.9,
+        time: T0 + p * PERIOD + (i * PERIOD) / (latencies.length + 1),
+      }),
+    );
   /** Judges everything up to the end of minute `p` (plus the settling wait of the model's period). */
   const judgeThrough = (p: number) => evaluator.tick(T0 + (p + 1) * PERIOD + entry.monitoring.alarms.periodMinutes * PERIOD * 0.06);
   return { entry, specs, metrics, evaluator, events, traffic, judgeThrough };
@@ -85,6 +96,29 @@ describe('local alarm evaluation over the alarm catalog', () => {
     assert.equal(t.events[1]!.state, 'OK', 'recovery');
     assert.equal(t.events[1]!.previousState, 'ALARM', 'recovered from ALARM');
     assert.match(readableAlert(t.events[1]!).subject, /^\[OK\] breast-cancer v3 API p99 latency back to normal/, 'the OK subject');
+  });
+
+  it('slow :explain requests beside fast scoring ones breach no latency alarm, while their 5xx still count as errors', () => {
+    const t = setUp({ name: 'breast-cancer', version: 3, monitoring: { alarms: { p99LatencyMs: 300, periodMinutes: 1, evaluationPeriods: 3, minRequests: 20 } } });
+    // Explanations take up to explain.timeoutMs: seconds, far over the threshold, as many as the scoring requests.
+    const explanations = Array.from({ length: 50 }, (_, i) => 4000 + i);
+    t.judgeThrough(-1);
+    for (let p = 0; p < 4; p++) {
+      t.traffic(p, fast);
+      t.traffic(p, explanations, undefined, 'explain');
+      t.judgeThrough(p);
+    }
+    const states = Object.fromEntries(t.evaluator.statuses().map((s) => [s.kind, s.state]));
+    assert.deepEqual([states['api-p99-latency'], states['function-p99-latency']], ['OK', 'OK'], `no latency alarm: ${t.events.map((e) => e.alarmName).join(', ')}`);
+    assert.deepEqual(t.events, [], 'nothing sent');
+    // The same seconds on a scoring route do breach (the test can fail), and an :explain request's 5xx is a server error.
+    for (let p = 4; p < 7; p++) {
+      t.traffic(p, explanations);
+      t.traffic(p, Array.from({ length: 50 }, () => 5), () => 500, 'explain');
+      t.judgeThrough(p);
+    }
+    const after = Object.fromEntries(t.evaluator.statuses().map((s) => [s.kind, s.state]));
+    assert.deepEqual([after['api-p99-latency'], after['function-p99-latency'], after['error-rate']], ['ALARM', 'ALARM', 'ALARM']);
   });
 
   it('two slow periods of three, a quiet model, or errors below the minimum of requests send nothing', () => {

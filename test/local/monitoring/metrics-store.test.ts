@@ -45,6 +45,26 @@ describe('local metrics store', () => {
     assert.deepEqual(store.totalFigures('m').map((f) => [f.version, f.requests]), [['1', 10], ['2', 5], ['-', 3]], 'since start');
   });
 
+  it("keeps :explain requests out of the handler's EMF latency, as the function publishes it, but counts them as requests and errors", () => {
+    const store = new LocalMetrics({ periodMs: () => PERIOD, emfNamespace: 'mlship' });
+    const EXPLAIN = '/v1/models/m:explain';
+    // v1: 20 predict answers at 10..29 ms in the handler; 20 explanations at 4000 ms, 2 of them 500.
+    for (let i = 0; i < 20; i++) store.record({ model: 'm', version: '1', resource: PREDICT, operation: 'predict', statusCode: 200, latencyMs: 11 + i, handlerMs: 10 + i, time: T0 + i });
+    for (let i = 0; i < 20; i++) store.record({ model: 'm', version: '1', resource: EXPLAIN, operation: 'explain', statusCode: i < 2 ? 500 : 200, latencyMs: 4001, handlerMs: 4000, time: T0 + 100 + i });
+    const at = (r: MetricRef) => store.metric('m', r, T0, T0 + PERIOD);
+    const v1 = { version: '1' };
+    assert.equal(at(ref('mlship', 'HandlerLatency', 'p99', v1)), 29, 'the p99 of the predict requests alone');
+    assert.equal(at(ref('mlship', 'InferenceLatency', 'Maximum', v1)), 29, 'InferenceLatency: scoring requests too');
+    assert.equal(at(ref('mlship', 'Requests', 'Sum', v1)), 40, 'every request counts');
+    assert.equal(at(ref('mlship', 'ServerErrors', 'Sum', v1)), 2, "an explanation's 5xx is a server error");
+    assert.equal(at(ref('AWS/Lambda', 'Duration', 'p99')), 4000, "Lambda's Duration has them all, as in the cloud");
+    assert.equal(at(ref('AWS/ApiGateway', 'Latency', 'p99', { Resource: PREDICT })), 30, 'API latency is per route');
+    // A period of explanations only: requests, but no scoring latency datapoint.
+    store.record({ model: 'm', version: '1', resource: EXPLAIN, operation: 'explain', statusCode: 200, latencyMs: 4001, handlerMs: 4000, time: T0 + PERIOD });
+    assert.equal(store.metric('m', ref('mlship', 'HandlerLatency', 'p99', v1), T0 + PERIOD, T0 + 2 * PERIOD), undefined);
+    assert.equal(store.metric('m', ref('mlship', 'Requests', 'Sum', v1), T0 + PERIOD, T0 + 2 * PERIOD), 1);
+  });
+
   it('keeps percentiles honest past the reservoir size', () => {
     const store = new LocalMetrics({ periodMs: () => PERIOD, emfNamespace: 'mlship' });
     const n = MAX_SAMPLES_PER_PERIOD * 10;

@@ -3,7 +3,7 @@
 // from the manifest, names the drift rule and the alerts rely on, and runbooks that say what to do.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compositeAlarmName, modelAlarmSpecs, type AlarmTargets } from '../../../../lambdas/core/monitoring/alarms/alarm-catalog';
+import { compositeAlarmName, isLatencyJudged, modelAlarmSpecs, type AlarmTargets } from '../../../../lambdas/core/monitoring/alarms/alarm-catalog';
 import { DRIFT_METRICS_NAMESPACE } from '../../../../lambdas/core/monitoring/contracts';
 import { parseAlarmName } from '../../../../lambdas/core/monitoring/alarms/readable-alert';
 import { loadManifest, resolveManifestPath } from '../../../../lambdas/core/manifest/load';
@@ -14,6 +14,15 @@ const shipped = loadManifest(resolveManifestPath(undefined));
 const targets: AlarmTargets = { project: 'mlship', stage: 'prod', apiName: 'mlship-prod', apiStage: 'prod', metricsNamespace: 'mlship', metricsService: 'mlship-breast-cancer', functionName: 'bc-fn', endpointName: 'digits-ep', variantName: 'AllTraffic' };
 const entry = (name: string) => shipped.models.find((m) => m.entry.name === name)!.entry;
 
+describe('isLatencyJudged', () => {
+  it('judges the latency of scoring requests only: predict and infer, not explain or the metadata routes', () => {
+    assert.deepEqual(
+      ['predict', 'infer', 'explain', 'metadata', 'ready', 'status', 'unrouted', undefined].map((o) => [o, isLatencyJudged(o)]),
+      [['predict', true], ['infer', true], ['explain', false], ['metadata', false], ['ready', false], ['status', false], ['unrouted', false], [undefined, false]],
+    );
+  });
+});
+
 describe('modelAlarmSpecs', () => {
   it('watches a Lambda model\'s API and function latency, error rate, throttles and drift', () => {
     const specs = modelAlarmSpecs(targets, entry('breast-cancer'));
@@ -21,7 +30,12 @@ describe('modelAlarmSpecs', () => {
     const byKind = new Map(specs.map((s) => [s.kind, s]));
     const alarms = entry('breast-cancer').monitoring.alarms;
     assert.equal(byKind.get('api-p99-latency')!.threshold, alarms.p99LatencyMs);
-    assert.equal(byKind.get('function-p99-latency')!.metrics.duration!.dimensions.Resource, 'bc-fn:live', 'the live alias, not the function');
+    // The handler's HandlerLatency (scoring requests only), not Lambda's Duration, which counts slow :explain requests too.
+    const fnLatency = byKind.get('function-p99-latency')!;
+    assert.deepEqual(fnLatency.metrics.latency, { namespace: 'mlship', metricName: 'HandlerLatency', statistic: 'p99', dimensions: { service: 'mlship-breast-cancer', model: 'breast-cancer', version: '1' } });
+    assert.equal(fnLatency.metrics.requests!.metricName, 'Requests');
+    assert.equal(fnLatency.expression, `IF(requests >= ${alarms.minRequests}, FILL(latency, 0), 0)`);
+    assert.match(fnLatency.runbook, /:explain requests are not counted/);
     assert.equal(byKind.get('error-rate')!.expression, `IF(requests >= ${alarms.minRequests}, 100 * errors / requests, 0)`);
     assert.deepEqual(byKind.get('error-rate')!.metrics.errors!.dimensions, { service: 'mlship-breast-cancer', model: 'breast-cancer', version: '1' });
     for (const spec of specs.filter((s) => s.kind !== 'drift')) {
