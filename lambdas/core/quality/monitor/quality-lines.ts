@@ -43,18 +43,27 @@ function digitAt(text: string, at: number): number {
   return c >= 0 && c <= 9 ? c : -100_000;
 }
 
+/** The last `YYYY-MM-DDTHH:` isoMillis read in full, and its epoch ms: the lines of an object mostly share their hour. */
+let cachedHourPrefix = '';
+let cachedHourMillis = 0;
+
 /** Epoch ms of `YYYY-MM-DDTHH:MM:SS.sssZ` (what toISOString writes, years 1000 to 9999) in text[start, end); NaN when it is not exactly that form with a real date (Date.parse then decides). */
 export function isoMillis(text: string, start: number, end: number): number {
   if (end - start !== 24) return NaN;
-  if (text.charCodeAt(start + 4) !== 0x2d || text.charCodeAt(start + 7) !== 0x2d || text.charCodeAt(start + 10) !== 0x54 || text.charCodeAt(start + 13) !== 0x3a || text.charCodeAt(start + 16) !== 0x3a || text.charCodeAt(start + 19) !== 0x2e || text.charCodeAt(start + 23) !== 0x5a) return NaN;
+  if (text.charCodeAt(start + 16) !== 0x3a || text.charCodeAt(start + 19) !== 0x2e || text.charCodeAt(start + 23) !== 0x5a) return NaN;
+  const minute = digitAt(text, start + 14) * 10 + digitAt(text, start + 15);
+  const second = digitAt(text, start + 17) * 10 + digitAt(text, start + 18);
+  const ms = digitAt(text, start + 20) * 100 + digitAt(text, start + 21) * 10 + digitAt(text, start + 22);
+  if (minute < 0 || minute > 59 || second < 0 || second > 59 || ms < 0) return NaN;
+  const rest = minute * 60_000 + second * 1000 + ms;
+  // The hour as the last line's, when its 14 characters are that (already checked) prefix.
+  if (cachedHourPrefix.length === 14 && text.startsWith(cachedHourPrefix, start)) return cachedHourMillis + rest;
+  if (text.charCodeAt(start + 4) !== 0x2d || text.charCodeAt(start + 7) !== 0x2d || text.charCodeAt(start + 10) !== 0x54 || text.charCodeAt(start + 13) !== 0x3a) return NaN;
   const year = digitAt(text, start + 0) * 1000 + digitAt(text, start + 1) * 100 + digitAt(text, start + 2) * 10 + digitAt(text, start + 3);
   const month = digitAt(text, start + 5) * 10 + digitAt(text, start + 6);
   const day = digitAt(text, start + 8) * 10 + digitAt(text, start + 9);
   const hour = digitAt(text, start + 11) * 10 + digitAt(text, start + 12);
-  const minute = digitAt(text, start + 14) * 10 + digitAt(text, start + 15);
-  const second = digitAt(text, start + 17) * 10 + digitAt(text, start + 18);
-  const ms = digitAt(text, start + 20) * 100 + digitAt(text, start + 21) * 10 + digitAt(text, start + 22);
-  if (year < 1000 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59 || ms < 0) return NaN;
+  if (year < 1000 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23) return NaN;
   const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
   if (day > (month === 2 ? (leap ? 29 : 28) : month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31)) return NaN;
   // Days from 1970-01-01 of the civil date (H. Hinnant's days_from_civil), exact in doubles.
@@ -64,7 +73,9 @@ export function isoMillis(text: string, start: number, end: number): number {
   const doy = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
   const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
   const days = era * 146097 + doe - 719468;
-  return days * 86_400_000 + hour * 3_600_000 + minute * 60_000 + second * 1000 + ms;
+  cachedHourMillis = days * 86_400_000 + hour * 3_600_000;
+  cachedHourPrefix = text.slice(start, start + 14);
+  return cachedHourMillis + rest;
 }
 
 /** The time string starting at `start` (a JSON string's text) and its closing quote, in `scannedTime` and the return value; -1 when it holds an escape or a control character. The fast form is tried first: 24 characters and a quote, read once. */

@@ -40,6 +40,19 @@ describe('isoMillis', () => {
       assert.ok(Number.isNaN(isoMillis(t, 0, t.length)), t);
     }
   });
+
+  it('reads times of one hour as Date.parse does whatever it read before (the hour it keeps from the last line)', () => {
+    const { next } = createRandom(6);
+    const hour = Date.UTC(2026, 2, 1, 5);
+    const good: string[] = [];
+    for (let i = 0; i < 2000; i++) good.push(new Date(hour + Math.floor(next() * 3_600_000) + (next() < 0.2 ? 3_600_000 : 0)).toISOString());
+    // Same hour as the good ones, then broken after it: the kept hour must not make them times.
+    const bad = ['2026-03-01T05:60:00.000Z', '2026-03-01T05:00:60.000Z', '2026-03-01T05:00:00.00xZ', '2026-03-01T05:00:00.000+', '2026-03-01T05-00:00.000Z', '2026-03-01T05:00:00,000Z'];
+    for (let i = 0; i < good.length; i++) {
+      assert.equal(isoMillis(good[i]!, 0, 24), Date.parse(good[i]!), good[i]);
+      if (i % 10 === 0) for (const t of bad) assert.ok(Number.isNaN(isoMillis(t, 0, t.length)), t);
+    }
+  });
 });
 
 describe('decodeBase64Into', () => {
