@@ -231,7 +231,7 @@ describe('MlshipStack', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       AlarmName: 'shop-test-breast-cancer-release-p99-latency',
       Threshold: 500,
-      Metrics: Match.arrayWith([Match.objectLike({ Expression: 'IF(invocations >= 50, p99Duration, 0)' })]),
+      Metrics: Match.arrayWith([Match.objectLike({ Expression: 'IF(requests >= 50, FILL(p99Latency, 0), 0)' })]),
     });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       AlarmName: 'shop-test-digits-release-error-rate',
