@@ -105,7 +105,7 @@ async function measure(subject: Subject, quick: boolean): Promise<Row[]> {
     },
   ];
   if (explainer.method === 'permutation') {
-    out.push({ figure: `:explain, ${subject.name}: largest standard error at the default budget, over the sum of |attributions|`, value: `${(worstRelativeSe * 100).toFixed(2)} %`, baseline: '-', ratio: worstRelativeSe, target: '-', ok: undefined });
+    out.push({ figure: `:explain, ${subject.name}: largest standard error at the default budget, over the sum of absolute attributions`, value: `${(worstRelativeSe * 100).toFixed(2)} %`, baseline: '-', ratio: worstRelativeSe, target: '-', ok: undefined });
   }
   return out;
 }
