@@ -3,10 +3,8 @@
 // hashed in model.json), the ONNX bytes for the exact linear SHAP of a built-in logreg, and the manifest's
 // limits. A version without a background sample, or with one that does not check out, still serves every
 // other route; its :explain answers 409 explanation_unavailable with the reason.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { readBackground } from '../explain/background';
-import { Explainer, type ExplainPredict } from '../explain/explainer';
+import type { ExplainPredict } from '../explain/explainer';
+import { explainerForFolder } from '../explain/model-folder';
 import type { ModelCard } from '../models/model-card';
 import { noBackgroundReason, type ExplainOptions } from './model-api';
 
@@ -27,15 +25,14 @@ export interface ExplainSource {
 /** The ExplainOptions of one model version; `warn` hears why explanations are unavailable when a file is wrong. */
 export function explainOptionsFor(source: ExplainSource, limits: ExplainLimits, warn?: (message: string) => void): ExplainOptions {
   const { dir, card, predict } = source;
-  let background: Float32Array | undefined;
+  let made: ReturnType<typeof explainerForFolder>;
   try {
-    background = readBackground(dir, card);
+    made = explainerForFolder(dir, card, predict, { onnx: source.onnx !== false });
   } catch (error) {
     const reason = `${card.name} v${card.version}'s background sample cannot be read: ${(error as Error).message}`;
     warn?.(reason);
     return { explainer: undefined, unavailable: reason, ...limits };
   }
-  if (!background) return { explainer: undefined, unavailable: noBackgroundReason(card), ...limits };
-  const onnx = source.onnx !== false && card.family === 'logreg' ? readFileSync(join(dir, card.onnx.file)) : undefined;
-  return { explainer: Explainer.create({ card, background, predict, ...(onnx ? { onnx } : {}) }), ...limits };
+  if (!made) return { explainer: undefined, unavailable: noBackgroundReason(card), ...limits };
+  return { explainer: made.explainer, ...limits };
 }

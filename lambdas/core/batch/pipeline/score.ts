@@ -4,13 +4,11 @@
 // rejects, when it has any) as work files and returns only counts and keys. When the plan says the run
 // explains, each scored row also gets its top attributions (batch-explain.ts), computed here on the same
 // chunk of rows by the model's Explainer, which is made the first time a run needs it.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { RowExplainer } from '../batch-explain';
 import { DEFAULT_CHUNK_ROWS } from '../batch-format';
 import { createRangeScorer } from '../scorers';
-import { readBackground } from '../../explain/background';
-import { Explainer } from '../../explain/explainer';
+import type { Explainer } from '../../explain/explainer';
+import { explainerForFolder } from '../../explain/model-folder';
 import type { Predictor } from '../../serving/model-api';
 import { readText, type ObjectStore } from '../../storage/object-store';
 import { BatchAccountingError, workKeys, type BatchPartResult, type PlanFile, type RangeItem, type ScoreBatchEvent } from './types';
@@ -58,11 +56,9 @@ export function modelFolderExplainer(modelDir: string, model: Predictor): Explai
   return () => {
     made ??= (async () => {
       const { card } = model;
-      const background = readBackground(modelDir, card);
-      if (!background) throw new TypeError(`model ${card.name} v${card.version} in ${modelDir} has no background sample (model.json explanation.background), so its rows cannot be explained`);
-      const onnx = card.family === 'logreg' ? readFileSync(join(modelDir, 'model.onnx')) : undefined;
-      const explainer = Explainer.create({ card, background, predict: (rows, count) => model.predict(rows, count), ...(onnx ? { onnx } : {}) });
-      return { explainer, backgroundRows: background.length / card.input.features.length };
+      const folder = explainerForFolder(modelDir, card, (rows, count) => model.predict(rows, count));
+      if (!folder) throw new TypeError(`model ${card.name} v${card.version} in ${modelDir} has no background sample (model.json explanation.background), so its rows cannot be explained`);
+      return folder;
     })();
     made.catch(() => (made = undefined));
     return made;
