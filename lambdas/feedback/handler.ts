@@ -10,6 +10,7 @@
 // retrying after a failed write (its labels claimed, not stored) loses nothing: the retry is counted as
 // duplicates but its labels are written.
 import type { Logger } from '@aws-lambda-powertools/logger';
+import pMap from 'p-map';
 import { ConditionalCheckFailedException, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
@@ -46,10 +47,9 @@ export function createFeedbackHandler(deps: FeedbackDependencies): (event: APIGa
   async function claim(model: string, labels: readonly LabelRecord[], receivedAt: Date): Promise<number> {
     const expiresAt = String(Math.floor(receivedAt.getTime() / 1000) + ttlSeconds);
     let duplicates = 0;
-    let next = 0;
-    const worker = async () => {
-      while (next < labels.length) {
-        const label = labels[next++]!;
+    await pMap(
+      labels,
+      async (label) => {
         try {
           await dynamodb.send(
             new PutItemCommand({
@@ -62,9 +62,9 @@ export function createFeedbackHandler(deps: FeedbackDependencies): (event: APIGa
           if (!(error instanceof ConditionalCheckFailedException)) throw error;
           duplicates++;
         }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(LEDGER_CONCURRENCY, labels.length) }, worker));
+      },
+      { concurrency: LEDGER_CONCURRENCY },
+    );
     return duplicates;
   }
 

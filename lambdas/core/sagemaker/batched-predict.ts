@@ -2,6 +2,7 @@
 // masked rows, more than Triton's max_batch_size (manifest maxBatchSize, at most 1024) and InvokeEndpoint's
 // payload allow, so the round's one batch is sent as invocations of at most `maxRows` rows, a few at a time,
 // and put back together in order as one BatchPrediction.
+import pMap from 'p-map';
 import type { BatchPrediction } from '../models/inference-session';
 
 /** One endpoint call: rows in, scores out. */
@@ -14,18 +15,16 @@ export function batchedPredict(predict: RowPredict, featureCount: number, maxRow
   if (!Number.isSafeInteger(maxRows) || maxRows < 1) throw new RangeError(`maxRows must be a positive integer, received ${maxRows}`);
   return async (rows, count) => {
     if (count <= maxRows) return predict(rows, count);
-    const chunks = Math.ceil(count / maxRows);
-    const parts: BatchPrediction[] = new Array(chunks);
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < chunks) {
-        const chunk = next++;
-        const first = chunk * maxRows;
+    const firsts = Array.from({ length: Math.ceil(count / maxRows) }, (_, chunk) => chunk * maxRows);
+    // In the order of the rows, whichever invocation answers first.
+    const parts = await pMap(
+      firsts,
+      (first) => {
         const n = Math.min(maxRows, count - first);
-        parts[chunk] = await predict(rows.subarray(first * featureCount, (first + n) * featureCount), n);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(concurrency, chunks) }, worker));
+        return predict(rows.subarray(first * featureCount, (first + n) * featureCount), n);
+      },
+      { concurrency },
+    );
     const width = parts[0]!.width;
     const scores = new Float32Array(count * width);
     const classIndex = new Int32Array(parts[0]!.classIndex.length === 0 ? 0 : count);
