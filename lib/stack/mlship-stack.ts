@@ -9,7 +9,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
 import { compositeAlarmName, modelAlarmSpecs } from '../../lambdas/core/monitoring/alarms/alarm-catalog';
 import { TRITON_MAX_BATCH_SIZE } from '../../lambdas/core/sagemaker/triton-config';
-import { explainTimeoutMs } from '../../lambdas/core/manifest/schema';
+import { explainLimitsOf } from '../../lambdas/core/manifest/schema';
 import { explainMaxEvaluationsOf } from '../../lambdas/core/batch/explain-settings';
 import { AlertFormatter } from '../monitoring/alert-formatter';
 import { ManifestError, type LoadedManifest, type LoadedModel } from '../../lambdas/core/manifest/load';
@@ -205,7 +205,7 @@ export class MlshipStack extends Stack {
             tritonVersion: sagemaker.tritonVersion,
             maxBatchSize: entry.maxBatchSize,
             maxBodyBytes: manifest.api.maxBodyBytes,
-            explain: { ...entry.explain, timeoutMs: explainTimeoutMs(entry) },
+            explain: explainLimitsOf(entry),
             proxyEntry,
             metricsServiceName: serviceName,
           }),
@@ -224,7 +224,7 @@ export class MlshipStack extends Stack {
         reservedConcurrency: entry.lambda.reservedConcurrency,
         maxBodyBytes: manifest.api.maxBodyBytes,
         maxBatchSize: entry.maxBatchSize,
-        explain: { ...entry.explain, timeoutMs: explainTimeoutMs(entry) },
+        explain: explainLimitsOf(entry),
         handlerEntry,
         metricsServiceName: serviceName,
       });

@@ -19,7 +19,7 @@ import { createSageMakerRuntimeClient } from '../../lambdas/core/sagemaker/predi
 import { DEFAULT_INVOKE_TIMEOUT_MS, proxyTimeoutSeconds } from '../../lambdas/sagemaker-proxy/config';
 import { createSageMakerProxyHandler } from '../../lambdas/sagemaker-proxy/handler';
 import { explainOptionsFor, type ExplainLimits } from '../../lambdas/core/serving/explain-options';
-import { explainTimeoutMs } from '../../lambdas/core/manifest/schema';
+import { explainLimitsOf } from '../../lambdas/core/manifest/schema';
 import type { LoadedManifest } from '../../lambdas/core/manifest/load';
 import { capturePercentOf, type ModelEntry } from '../../lambdas/core/manifest/schema';
 import { RequestCapture } from '../../lambdas/core/monitoring/capture/capture-sink';
@@ -283,7 +283,7 @@ export class LocalGateway {
     // :explain reads the version's background.json (as the cloud's function reads it from /opt/ml/model).
     const loaded = this.options.manifest.models.find((m) => m.entry.name === entry.name);
     const dir = loaded && loaded.entry.version === model.version ? loaded.dir : join(this.options.manifest.root, entry.name, String(model.version));
-    const explainLimits: ExplainLimits = { maxInstances: entry.explain.maxInstances, timeoutMs: explainTimeoutMs(entry), maxEvaluations: entry.explain.maxEvaluations };
+    const explainLimits: ExplainLimits = explainLimitsOf(entry);
     const warn = (message: string) => this.logger.warn(message);
     if (entry.runtime !== 'sagemaker') {
       const capture = this.captureSink && capturePercent > 0 ? new RequestCapture(capturePercent, this.captureSink) : undefined;

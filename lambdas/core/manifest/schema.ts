@@ -468,6 +468,11 @@ export function explainTimeoutMs(entry: { readonly explain: ExplainSettings; rea
   return entry.explain.timeoutMs ?? Math.min(5000, entry.lambda.timeoutSeconds * 500);
 }
 
+/** A model's explain block as the runtimes take it (the function's EXPLAIN_* settings, the proxy, the local gateway), its deadline resolved. */
+export function explainLimitsOf(entry: { readonly explain: ExplainSettings; readonly lambda: LambdaSettings }): { maxInstances: number; timeoutMs: number; maxEvaluations: number } {
+  return { maxInstances: entry.explain.maxInstances, timeoutMs: explainTimeoutMs(entry), maxEvaluations: entry.explain.maxEvaluations };
+}
+
 export const modelEntrySchema = z.strictObject({
   name: modelNameSchema.describe('The URL segment, function name part and metric dimension: 2-48 lower-case letters, digits or dashes, starting with a letter; unique in the manifest.'),
   version: modelVersionSchema.describe('The version served; its files are <name>/<version>/model.onnx and model.json next to the manifest, written by `mlship train` or `mlship import`.'),
